@@ -1,0 +1,59 @@
+# Parley's two commands: `make run` and `make test`. Both set up everything they need on a
+# fresh Debian machine with Python 3.11: Debian packages, a .venv with Parley and its
+# dependencies, and the embedded models assembled into the data directory. A second run skips
+# what is already done.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= $(or $(PARLEY_DATA_DIR),$(HOME)/.local/share/parley)
+APT_PACKAGES := espeak-ng sox libsox-fmt-mp3
+# llama.cpp's default build enables AMX kernels that crash on some Xeon CPUs at the first
+# multi-token prompt; build with explicit SIMD flags instead (AVX-512 only where the CPU has it).
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+	$(shell grep -q avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
+
+.PHONY: run test check install system-packages models bench clean
+
+run: install models
+	@echo "Parley: answering the bundled sample question (src/parley/samples/capital-of-france.wav)"
+	$(BIN)/parley talk src/parley/samples/capital-of-france.wav --output reply.wav --data-dir "$(DATA_DIR)"
+	@echo "The spoken reply is in reply.wav"
+
+test: install
+	$(MAKE) check
+	$(BIN)/python -m pytest
+
+check: install
+	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+install: system-packages $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/python -m pip install --quiet -e '.[models,dev]'
+	touch $@
+
+system-packages:
+	@missing=""; for package in $(APT_PACKAGES); do \
+		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+models: install
+	$(BIN)/parley models install --data-dir "$(DATA_DIR)"
+
+bench: install models
+	$(BIN)/parley bench --data-dir "$(DATA_DIR)"
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

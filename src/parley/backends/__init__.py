@@ -1,0 +1,103 @@
+"""The backend Protocols, and the factories that build one from its config section.
+
+Factories import lazily so that an optional runtime is only needed when it is chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from parley.config import (
+    EspeakConfig,
+    LlamaCppConfig,
+    LlmConfig,
+    OpenAICompatConfig,
+    PiperConfig,
+    SttConfig,
+    TtsConfig,
+    VadConfig,
+    XttsConfig,
+)
+from parley.events import Int16Array
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    audio_ms: int
+    decode_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Vad(Protocol):
+    sample_rate_hz: int
+    frame_samples: int
+
+    def speech_probability(self, frame: Int16Array) -> float: ...
+    def reset(self) -> None: ...
+
+
+class SpeechToText(Protocol):
+    async def transcribe(self, audio: Int16Array, *, is_final: bool) -> Transcript: ...
+
+
+class LanguageModel(Protocol):
+    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        """Text deltas of the reply; closing the iterator stops generation."""
+        ...
+
+
+class TextToSpeech(Protocol):
+    sample_rate_hz: int
+
+    def synthesize(self, text: str) -> AsyncIterator[Int16Array]: ...
+
+
+def make_vad(config: VadConfig) -> Vad:
+    from parley.backends.silero_vad import SileroVad
+
+    return SileroVad(config)
+
+
+def make_stt(config: SttConfig, *, models_dir: Path) -> SpeechToText:
+    from parley.backends.whisper_stt import WhisperStt
+
+    return WhisperStt(config, models_dir=models_dir)
+
+
+def make_llm(config: LlmConfig, *, models_dir: Path) -> LanguageModel:
+    match config:
+        case LlamaCppConfig():
+            from parley.backends.llama_cpp_llm import LlamaCppLlm
+
+            return LlamaCppLlm(config, models_dir=models_dir)
+        case OpenAICompatConfig():
+            from parley.backends.openai_llm import OpenAICompatLlm
+
+            return OpenAICompatLlm(config)
+    raise AssertionError(f"unhandled LLM config {config!r}")
+
+
+def make_tts(config: TtsConfig, *, models_dir: Path) -> TextToSpeech:
+    match config:
+        case PiperConfig():
+            from parley.backends.piper_tts import load_piper_or_fallback
+
+            return load_piper_or_fallback(config, models_dir=models_dir)
+        case EspeakConfig():
+            from parley.backends.espeak_tts import EspeakTts
+
+            return EspeakTts(config)
+        case XttsConfig():
+            from parley.backends.xtts_tts import XttsTts
+
+            return XttsTts(config)
+    raise AssertionError(f"unhandled TTS config {config!r}")

@@ -1,0 +1,84 @@
+"""The embedded LLM through llama-cpp-python.
+
+llama.cpp reuses the longest common prefix of the previous prompt's KV cache, so the system
+prompt is evaluated once at load and stays cached: each turn only reads its new tokens. The
+model is shared by every session and is not reentrant, so a generation holds its lock from the
+first token to the close of the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from parley.backends import ChatMessage
+from parley.config import LlamaCppConfig
+from parley.embedded_models import QWEN_SIZE_BYTES, check_gguf, llm_path
+from parley.errors import ModelLoadError
+from parley.stream import iterate_in_thread
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppLlm:
+    def __init__(self, config: LlamaCppConfig, *, models_dir: Path) -> None:
+        self._config = config
+        path = config.model_path or llm_path(models_dir)
+        check_gguf(path, expected_size_bytes=None if config.model_path else QWEN_SIZE_BYTES)
+        try:
+            from llama_cpp import Llama
+        except ImportError as error:
+            raise ModelLoadError(
+                f"llama-cpp-python is not installed ({error}). Run `make run`, which builds it "
+                "with the CPU flags this machine needs."
+            ) from None
+        try:
+            self._llama: Any = Llama(
+                model_path=str(path),
+                n_ctx=config.n_ctx,
+                n_threads=config.n_threads,
+                n_threads_batch=config.n_threads_batch,
+                seed=config.seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as error:
+            raise ModelLoadError(
+                f"llama.cpp cannot load {path} ({error}). Check that it is a whole GGUF file."
+            ) from None
+        self._lock = threading.Lock()
+        self._warm_system_prompt()
+
+    def _warm_system_prompt(self) -> None:
+        # Reading the system prompt is the slowest part of a cold first turn; do it at load.
+        messages = [
+            {"role": "system", "content": self._config.system_prompt},
+            {"role": "user", "content": "Hello."},
+        ]
+        with self._lock:
+            self._llama.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0)
+
+    def _generate(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        self._lock.acquire()
+        chunks: Any = None
+        try:
+            chunks = self._llama.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                max_tokens=self._config.max_reply_tokens,
+                temperature=self._config.temperature,
+                stream=True,
+            )
+            for chunk in chunks:
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+        finally:
+            if chunks is not None:
+                chunks.close()
+            self._lock.release()
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        async for text in iterate_in_thread(self._generate(messages)):
+            yield text

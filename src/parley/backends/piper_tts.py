@@ -1,0 +1,61 @@
+"""Piper text-to-speech with the embedded voice, one piece of text at a time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from parley.backends.espeak_tts import EspeakTts
+from parley.config import EspeakConfig, PiperConfig
+from parley.embedded_models import piper_voice_path
+from parley.errors import ModelLoadError
+from parley.events import Int16Array
+from parley.stream import iterate_in_thread
+
+log = logging.getLogger(__name__)
+
+
+class PiperTts:
+    def __init__(self, config: PiperConfig, *, models_dir: Path) -> None:
+        voice_path = config.voice_path or piper_voice_path(models_dir)
+        config_path = voice_path.with_name(voice_path.name + ".json")
+        if not voice_path.is_file() or not config_path.is_file():
+            raise ModelLoadError(
+                f"Piper voice {voice_path} (with its .json) is missing. Run `parley models install`, "
+                "or set tts.voice_path to an .onnx voice that has its .onnx.json beside it."
+            )
+        try:
+            from piper import PiperVoice
+            from piper.config import SynthesisConfig
+
+            self._voice = PiperVoice.load(voice_path, config_path=config_path)
+        except Exception as error:  # onnxruntime raises its own types for a corrupt model
+            raise ModelLoadError(
+                f"Piper voice {voice_path} cannot load ({error}). Delete it and run "
+                "`parley models install` again."
+            ) from None
+        self._synthesis = SynthesisConfig(length_scale=1.0 / config.speed)
+        self.sample_rate_hz: int = int(self._voice.config.sample_rate)
+        self._lock = threading.Lock()
+
+    def _chunks(self, text: str) -> Iterator[Int16Array]:
+        with self._lock:
+            for chunk in self._voice.synthesize(text, syn_config=self._synthesis):
+                yield chunk.audio_int16_array
+
+    async def synthesize(self, text: str) -> AsyncIterator[Int16Array]:
+        async for samples in iterate_in_thread(self._chunks(text)):
+            yield samples
+
+
+def load_piper_or_fallback(config: PiperConfig, *, models_dir: Path) -> PiperTts | EspeakTts:
+    try:
+        return PiperTts(config, models_dir=models_dir)
+    except ModelLoadError as error:
+        if not config.fallback_to_espeak:
+            raise
+        log.warning("%s Speaking with espeak-ng instead.", error)
+        return EspeakTts(EspeakConfig(backend="espeak", speed=config.speed))
+

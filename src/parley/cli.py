@@ -1,0 +1,316 @@
+"""The `parley` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+
+from parley.errors import ConfigError, NoSpeechError, ParleyError
+
+app = typer.Typer(
+    help="Parley: a fully local, real-time voice assistant.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="The embedded models.", no_args_is_help=True)
+config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML config file (else $PARLEY_CONFIG).")
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where models, database and keys live.")
+]
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", help="development, production or testing (else $PARLEY_ENV).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+ConversationOption = Annotated[
+    str | None, typer.Option("--conversation", help="Continue this conversation id.")
+]
+
+T = TypeVar("T")
+log = logging.getLogger("parley")
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run a command; expected errors become one line on stderr and an exit status."""
+    try:
+        return action()
+    except ParleyError as error:
+        typer.echo(f"parley: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _settings(config: Path | None, data_dir: Path | None, profile: str | None) -> Any:
+    from parley.config import load_settings
+
+    settings = load_settings(config_file=config, profile=profile, data_dir=data_dir)
+    logging.basicConfig(
+        level=settings.log_level.upper() if settings.log_level != "debug" else "DEBUG",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("faster_whisper", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return settings
+
+
+def _print_event(event: Any) -> None:
+    from parley.events import FinalTranscript, PartialTranscript, TextDelta, TurnDone
+
+    match event:
+        case PartialTranscript(text=text):
+            typer.echo(f"  … {text}", err=True)
+        case FinalTranscript(text=text):
+            typer.echo(f"you: {text}")
+            typer.echo("parley: ", nl=False)
+        case TextDelta(text=text):
+            typer.echo(text, nl=False)
+        case TurnDone(was_cancelled=was_cancelled):
+            typer.echo(" [interrupted]" if was_cancelled else "")
+
+
+@app.command()
+def talk(
+    audio_in: Annotated[Path, typer.Argument(help="Spoken input: wav, flac, ogg or mp3.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the spoken reply (WAV).")],
+    as_json: JsonOption = False,
+    fast: Annotated[bool, typer.Option("--fast", help="Feed the audio as fast as possible.")] = False,
+    conversation: ConversationOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Stream an audio file through the live pipeline, as a microphone would, and speak the reply."""
+
+    def run() -> None:
+        settings = _settings(config, data_dir, profile)
+        result = asyncio.run(_talk(settings, audio_in, output, as_json, fast, conversation))
+        if as_json:
+            typer.echo(json.dumps(result, indent=2))
+
+    _guard(run)
+
+
+async def _talk(
+    settings: Any, audio_in: Path, output: Path, as_json: bool, fast: bool, conversation: str | None
+) -> dict[str, Any]:
+    from parley.audio import decode_file, write_wav
+    from parley.audio_io import CollectingSink, frames_from_samples
+    from parley.session import Session
+
+    samples = decode_file(audio_in)
+    backends, store = _load(settings, conversation)
+    sink = CollectingSink()
+    session = Session(
+        backends,
+        store=store,
+        sink=sink,
+        conversation_id=conversation,
+        observer=None if as_json else _print_event,
+    )
+
+    def pipeline_is_busy() -> bool:
+        # Live, a microphone keeps sending while Parley replies; fast, feeding stops with the user.
+        return session.is_busy if not fast else session._is_listening_busy
+
+    frames = frames_from_samples(
+        samples,
+        frame_ms=settings.audio.frame_ms,
+        is_realtime=not fast,
+        trailing_silence_ms=settings.vad.end_silence_ms + 300,
+        keep_going=pipeline_is_busy,
+    )
+    await session.listen(frames)
+    await session.wait_for_replies()
+    if not session.results:
+        raise NoSpeechError(
+            f"No speech was detected in {audio_in}. Check that it holds audible speech "
+            f"(or lower vad.threshold, now {settings.vad.threshold})."
+        )
+    reply_audio = sink.audio()
+    write_wav(output, reply_audio, settings.audio.output_sample_rate_hz)
+    return _turns_json(session, reply_audio.size / settings.audio.output_sample_rate_hz)
+
+
+def _load(settings: Any, conversation: str | None) -> tuple[Any, Any]:
+    from parley.memory.store import ConversationStore
+    from parley.session import Backends
+
+    store = ConversationStore(settings.database_path)
+    if conversation is not None and not store.has_conversation(conversation):
+        raise ConfigError(
+            f"No conversation {conversation!r} in {settings.database_path}. Leave out "
+            "--conversation to start a new one."
+        )
+    return Backends.load(settings), store
+
+
+def _turns_json(session: Any, reply_audio_seconds: float) -> dict[str, Any]:
+    results = session.results
+    last = results[-1]
+    return {
+        "conversation_id": session.conversation_id,
+        "transcript": " ".join(r.user_text for r in results),
+        "reply_text": " ".join(r.heard_text for r in results),
+        "reply_audio_seconds": round(reply_audio_seconds, 3),
+        "metrics": last.metrics,
+        "turns": [
+            {
+                "transcript": r.user_text,
+                "reply_text": r.heard_text,
+                "was_interrupted": r.was_cancelled,
+                "metrics": r.metrics,
+            }
+            for r in results
+        ],
+    }
+
+
+@app.command()
+def chat(
+    text: Annotated[str, typer.Argument(help="What you would have said.")],
+    as_json: JsonOption = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also speak the reply to this WAV.")] = None,
+    conversation: ConversationOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """One turn from text; the reply streams to stdout as it is written."""
+
+    def run() -> None:
+        settings = _settings(config, data_dir, profile)
+        result = asyncio.run(_chat(settings, text, as_json, output, conversation))
+        if as_json:
+            typer.echo(json.dumps(result, indent=2))
+
+    _guard(run)
+
+
+async def _chat(
+    settings: Any, text: str, as_json: bool, output: Path | None, conversation: str | None
+) -> dict[str, Any]:
+    from parley.audio import write_wav
+    from parley.audio_io import CollectingSink
+    from parley.events import TextDelta
+    from parley.session import Session
+
+    if not text.strip():
+        raise ConfigError("Nothing to say: give `parley chat` some text.")
+    backends, store = _load(settings, conversation)
+    sink = CollectingSink()
+
+    def show(event: Any) -> None:
+        if isinstance(event, TextDelta):
+            typer.echo(event.text, nl=False)
+
+    session = Session(
+        backends, store=store, sink=sink, conversation_id=conversation, observer=None if as_json else show
+    )
+    await session.respond(text.strip())
+    if not as_json:
+        typer.echo("")
+    reply_audio = sink.audio()
+    if output is not None:
+        write_wav(output, reply_audio, settings.audio.output_sample_rate_hz)
+    return _turns_json(session, reply_audio.size / settings.audio.output_sample_rate_hz)
+
+
+@models_app.command("install")
+def models_install(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Assemble the embedded models into the data directory (skips what is there)."""
+
+    def run() -> None:
+        from parley.embedded_models import assemble
+
+        settings = _settings(config, data_dir, None)
+        for name, state in assemble(settings.models_dir).items():
+            typer.echo(f"{name}: {state}")
+        typer.echo(f"models are in {settings.models_dir}")
+
+    _guard(run)
+
+
+@app.command()
+def doctor(config: ConfigOption = None, data_dir: DataDirOption = None, profile: ProfileOption = None) -> None:
+    """Check the models, data directory, system tools and config; say how to fix what is missing."""
+
+    def run() -> None:
+        import importlib.util
+
+        from rich.console import Console
+        from rich.table import Table
+
+        from parley.embedded_models import status
+
+        problems = 0
+        table = Table("check", "state", "detail")
+        try:
+            settings = _settings(config, data_dir, profile)
+            table.add_row("config", "[green]ok", f"profile and files loaded; data in {settings.data_dir}")
+        except ConfigError as error:
+            Console().print(table)
+            typer.echo(f"config: {error}", err=True)
+            raise typer.Exit(2) from None
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            probe = settings.data_dir / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+            table.add_row("data directory", "[green]ok", str(settings.data_dir))
+        except OSError as error:
+            problems += 1
+            table.add_row("data directory", "[red]not writable", f"{error}; choose another with --data-dir")
+        for row in status(settings.models_dir):
+            problems += not row.is_ready
+            state = "[green]ok" if row.is_ready else "[red]missing"
+            table.add_row(row.name, state, str(row.path) if row.is_ready else row.detail)
+        for tool, why in (("espeak-ng", "fallback voice and test speech"), ("sox", "audio conversion")):
+            found = shutil.which(tool)
+            problems += found is None
+            table.add_row(
+                tool, "[green]ok" if found else "[red]missing", found or f"apt-get install {tool} ({why})"
+            )
+        for module, package in (("llama_cpp", "llama-cpp-python"), ("faster_whisper", "faster-whisper"), ("piper", "piper-tts")):
+            found_spec = importlib.util.find_spec(module) is not None
+            problems += not found_spec
+            table.add_row(
+                package, "[green]ok" if found_spec else "[red]missing", "" if found_spec else "run `make run`"
+            )
+        Console().print(table)
+        if problems:
+            typer.echo(f"{problems} problem(s) found; the detail column says how to fix each.", err=True)
+            raise typer.Exit(1)
+
+    _guard(run)
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None, data_dir: DataDirOption = None, profile: ProfileOption = None) -> None:
+    """Print the effective configuration, secrets redacted."""
+
+    def run() -> None:
+        settings = _settings(config, data_dir, profile)
+        typer.echo(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False))
+
+    _guard(run)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,269 @@
+"""Parley's typed configuration tree and the one place that reads the environment.
+
+Sources, highest priority first:
+1. explicit overrides from the CLI (``--data-dir`` and friends),
+2. environment variables ``PARLEY_<SECTION>__<KEY>`` (and ``PARLEY_DATA_DIR``),
+3. the user's YAML file (``--config FILE`` or ``PARLEY_CONFIG``),
+4. the packaged profile overlay ``profiles/<PARLEY_ENV>.yaml`` (development, production, testing),
+5. field defaults.
+
+The user's file sits above the profile so that what a person writes always wins over what
+Parley ships.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    HttpUrl,
+    SecretStr,
+    Tag,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from parley.errors import ConfigError
+
+Profile = Literal["development", "production", "testing"]
+PROFILES: tuple[Profile, ...] = ("development", "production", "testing")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AudioConfig(_Section):
+    frame_ms: int = Field(20, ge=10, le=100, description="size of input frames, as a microphone delivers them")
+    output_sample_rate_hz: int = Field(24_000, ge=8_000, le=48_000)
+
+
+class VadConfig(_Section):
+    threshold: float = Field(0.5, ge=0, le=1, description="speech probability that counts as voiced")
+    min_speech_ms: int = Field(200, ge=0, description="voiced time needed before a turn starts")
+    end_silence_ms: int = Field(500, ge=64, description="silence after speech that ends the turn")
+    pre_roll_ms: int = Field(300, ge=0, description="audio kept from before the detected onset")
+
+
+class WhisperConfig(_Section):
+    backend: Literal["faster_whisper"] = "faster_whisper"
+    model: str = Field("tiny.en", description="tiny.en (embedded), base (embedded), or a model directory")
+    language: str | None = "en"
+    cpu_threads: int = Field(1, ge=1)
+    beam_size: int = Field(1, ge=1)
+    partial_interval_ms: int = Field(700, ge=100, description="least time between partial decodes")
+    is_streaming: bool = Field(True, description="decode partial transcripts while the user speaks")
+
+
+SttConfig = WhisperConfig
+
+
+class _LlmCommon(_Section):
+    system_prompt: str = (
+        "You are Parley, a friendly voice assistant running on the user's own computer. "
+        "Your words are spoken aloud, so answer in one or two short sentences of plain speech: "
+        "no lists, no markdown, no emoji, and write numbers and symbols as words."
+    )
+    max_reply_tokens: int = Field(120, ge=1)
+    temperature: float = Field(0.3, ge=0, le=2)
+    history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
+
+
+class LlamaCppConfig(_LlmCommon):
+    backend: Literal["llama_cpp"] = "llama_cpp"
+    model_path: Path | None = Field(None, description="a GGUF file; empty means the embedded Qwen2.5 0.5B")
+    n_threads: int = Field(2, ge=1, description="threads while generating tokens")
+    n_threads_batch: int = Field(2, ge=1, description="threads while reading the prompt")
+    n_ctx: int = Field(4096, ge=512)
+    seed: int = 0
+
+
+class OpenAICompatConfig(_LlmCommon):
+    backend: Literal["openai"]
+    base_url: HttpUrl
+    model: str = "default"
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(30.0, gt=0)
+
+
+def _backend_or(default: str) -> Any:
+    # A section without `backend:` means the default backend, so `llm: {temperature: 0}` works.
+    def pick(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get("backend", default))
+        return str(getattr(value, "backend", default))
+
+    return Discriminator(pick)
+
+
+LlmConfig = Annotated[
+    Annotated[LlamaCppConfig, Tag("llama_cpp")] | Annotated[OpenAICompatConfig, Tag("openai")],
+    _backend_or("llama_cpp"),
+]
+
+
+class _TtsCommon(_Section):
+    speed: float = Field(1.0, gt=0.25, le=4.0, description="speaking rate; 1.0 is the voice's own")
+
+
+class PiperConfig(_TtsCommon):
+    backend: Literal["piper"] = "piper"
+    voice_path: Path | None = Field(None, description="an .onnx voice; empty means the embedded voice")
+    fallback_to_espeak: bool = Field(True, description="speak with espeak-ng if the voice cannot load")
+
+
+class EspeakConfig(_TtsCommon):
+    backend: Literal["espeak"]
+    voice: str = "en-us"
+
+
+class XttsConfig(_TtsCommon):
+    backend: Literal["xtts"]
+    model_dir: Path | None = None
+    speaker_wav: Path | None = None
+    language: str = "en"
+
+
+TtsConfig = Annotated[
+    Annotated[PiperConfig, Tag("piper")]
+    | Annotated[EspeakConfig, Tag("espeak")]
+    | Annotated[XttsConfig, Tag("xtts")],
+    _backend_or("piper"),
+]
+
+
+class StoreConfig(_Section):
+    database_name: str = "parley.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("parley")))
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    audio: AudioConfig = AudioConfig()
+    vad: VadConfig = VadConfig()
+    stt: SttConfig = SttConfig()
+    llm: LlmConfig = LlamaCppConfig()
+    tts: TtsConfig = PiperConfig()
+    store: StoreConfig = StoreConfig()
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / self.store.database_name
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlLayers(settings_cls))
+
+
+class _YamlLayers(PydanticBaseSettingsSource):
+    """The profile overlay and the user's file, deep-merged (the user's file wins)."""
+
+    layers: list[dict[str, Any]] = []
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole merged mapping
+
+    def __call__(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for layer in _YamlLayers.layers:
+            merged = _deep_merge(merged, layer)
+        return merged
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, *, what: str) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist: fix the path or unset it.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{what} {path} cannot be read: {error}.") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {path} is not valid YAML: {error}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{what} {path} must hold a mapping of sections (vad:, stt:, llm:, ...).")
+    return loaded
+
+
+def profile_yaml(profile: Profile) -> dict[str, Any]:
+    text = resources.files("parley.profiles").joinpath(f"{profile}.yaml").read_text("utf-8")
+    loaded = yaml.safe_load(text)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    profile: str | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings once, from all sources; raise ``ConfigError`` with a remedy on any fault."""
+    chosen_profile = profile or os.environ.get("PARLEY_ENV") or "development"
+    if chosen_profile not in PROFILES:
+        raise ConfigError(
+            f"Unknown profile {chosen_profile!r} (from PARLEY_ENV or --profile): "
+            f"use one of {', '.join(PROFILES)}."
+        )
+    config_path = config_file or (Path(p) if (p := os.environ.get("PARLEY_CONFIG")) else None)
+    layers = [profile_yaml(chosen_profile)]  # type: ignore[arg-type]
+    if config_path is not None:
+        layers.append(_read_yaml(config_path, what="Config file"))
+    _YamlLayers.layers = layers
+    clean_overrides = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean_overrides)
+    except ValidationError as error:
+        where = f"{config_path}" if config_path else "your config file"
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise ConfigError(
+            f"Invalid configuration: {problems}. Fix it in {where} or in the matching "
+            "PARLEY_<SECTION>__<KEY> environment variable."
+        ) from None
+    finally:
+        _YamlLayers.layers = []
+
+
+def environment_value(name: str) -> str | None:
+    """Read one PARLEY_* variable; the rest of Parley never touches os.environ."""
+    return os.environ.get(name)

@@ -1,0 +1,72 @@
+"""Turn boundaries from voice-activity probabilities: a pure state machine, no model inside.
+
+A turn starts only after ``min_speech_ms`` of continuously voiced frames, so a click or a cough
+does not start one; it ends after ``end_silence_ms`` without voice. While speaking, a lower
+threshold (hysteresis) keeps soft word endings from splitting an utterance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+_HYSTERESIS = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    kind: Literal["start", "end"]
+    # For "start": the first sample of the voiced run. For "end": the last voiced sample.
+    sample: int
+
+
+class Endpointer:
+    """Feed one probability per VAD frame; get a ``Boundary`` when a turn starts or ends."""
+
+    def __init__(
+        self,
+        *,
+        sample_rate_hz: int,
+        frame_samples: int,
+        threshold: float,
+        min_speech_ms: int,
+        end_silence_ms: int,
+    ) -> None:
+        self._frame_samples = frame_samples
+        self._threshold = threshold
+        self._release_threshold = max(0.0, threshold - _HYSTERESIS)
+        self._min_speech_samples = sample_rate_hz * min_speech_ms // 1000
+        self._end_silence_samples = sample_rate_hz * end_silence_ms // 1000
+        self.reset()
+
+    def reset(self) -> None:
+        self._is_speaking = False
+        self._run_start_sample: int | None = None
+        self._last_voiced_sample = -1
+
+    @property
+    def is_speaking(self) -> bool:
+        return self._is_speaking
+
+    def push(self, probability: float, *, frame_end_sample: int) -> Boundary | None:
+        """Account for the frame ending at ``frame_end_sample`` (exclusive)."""
+        frame_start_sample = frame_end_sample - self._frame_samples
+        if not self._is_speaking:
+            if probability < self._threshold:
+                self._run_start_sample = None
+                return None
+            if self._run_start_sample is None:
+                self._run_start_sample = frame_start_sample
+            self._last_voiced_sample = frame_end_sample - 1
+            if frame_end_sample - self._run_start_sample >= max(self._min_speech_samples, 1):
+                self._is_speaking = True
+                return Boundary("start", self._run_start_sample)
+            return None
+        if probability >= self._release_threshold:
+            self._last_voiced_sample = frame_end_sample - 1
+            return None
+        if frame_end_sample - 1 - self._last_voiced_sample >= self._end_silence_samples:
+            self._is_speaking = False
+            self._run_start_sample = None
+            return Boundary("end", self._last_voiced_sample)
+        return None

@@ -1,0 +1,94 @@
+"""Every typed event that flows between Parley's stages.
+
+Events are small, frozen and flat; a union names each edge of the pipeline. Times are
+``time.perf_counter_ns()`` stamps; sample indices count 16 kHz input samples from the start
+of the session's audio stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+Int16Array: TypeAlias = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """A frame of microphone audio, 16 kHz mono int16, as it arrived."""
+
+    samples: Int16Array
+    start_sample: int
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    start_sample: int
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    start_sample: int
+    last_voiced_sample: int
+    # Wall-clock stamp of the moment the last voiced sample entered the pipeline.
+    last_voiced_t_ns: int
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartialTranscript:
+    text: str
+    audio_ms: int
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinalTranscript:
+    text: str
+    speech: SpeechEnded
+    stt_ms: float
+    t_ns: int
+
+
+ListenerEvent: TypeAlias = SpeechStarted | PartialTranscript | SpeechEnded | FinalTranscript
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    turn_id: int
+    text: str
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceReady:
+    turn_id: int
+    index: int
+    text: str
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioReady:
+    """Reply audio for one sentence (or part of one), at the output sample rate."""
+
+    turn_id: int
+    sentence_index: int
+    samples: Int16Array
+    sample_rate_hz: int
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDone:
+    turn_id: int
+    was_cancelled: bool
+    t_ns: int
+
+
+TurnEvent: TypeAlias = TextDelta | SentenceReady | AudioReady | TurnDone

@@ -1,0 +1,159 @@
+"""Conversations and their messages in SQLite, with versioned migrations.
+
+Each migration runs once, in order, inside a transaction, and bumps ``PRAGMA user_version``; a
+database written by a newer Parley is refused rather than damaged. WAL mode lets readers work
+while a turn is written, and each message is committed as its turn completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from parley.backends import ChatMessage
+from parley.errors import StorageError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: conversations and messages
+    """
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        is_interrupted INTEGER NOT NULL DEFAULT 0,
+        metrics_json TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    role: str
+    content: str
+    is_interrupted: bool
+    metrics: dict[str, Any] | None
+    created_at: float
+
+
+class ConversationStore:
+    """A thread-safe handle on the database; async methods keep disk I/O off the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA foreign_keys=ON")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise StorageError(
+                f"The conversation database {path} cannot be opened ({error}). If it is damaged, "
+                "move it aside and Parley will start a new one."
+            ) from None
+        self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        version = int(self._connection.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"The database {self.path} was written by a newer Parley (schema {version}, this "
+                f"one knows {SCHEMA_VERSION}). Upgrade Parley, or point it at another data directory."
+            )
+        for number in range(version, SCHEMA_VERSION):
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._connection.execute(statement)
+                self._connection.execute(f"PRAGMA user_version = {number + 1}")
+                self._connection.execute("COMMIT")
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._connection.execute(sql, parameters).fetchall()
+            except sqlite3.OperationalError as error:
+                raise StorageError(f"Cannot write to {self.path}: {error}.") from None
+
+    def create_conversation(self) -> str:
+        conversation_id = uuid.uuid4().hex
+        self._execute(
+            "INSERT INTO conversations (id, created_at) VALUES (?, ?)", (conversation_id, time.time())
+        )
+        return conversation_id
+
+    def has_conversation(self, conversation_id: str) -> bool:
+        return bool(self._execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)))
+
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        *,
+        is_interrupted: bool = False,
+        metrics: dict[str, Any] | None = None,
+    ) -> None:
+        self._execute(
+            "INSERT INTO messages (conversation_id, role, content, is_interrupted, metrics_json, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                role,
+                content,
+                int(is_interrupted),
+                json.dumps(metrics) if metrics is not None else None,
+                time.time(),
+            ),
+        )
+
+    async def add_message_async(
+        self, conversation_id: str, role: str, content: str, **kwargs: Any
+    ) -> None:
+        await asyncio.to_thread(self.add_message, conversation_id, role, content, **kwargs)
+
+    def messages(self, conversation_id: str) -> list[StoredMessage]:
+        rows = self._execute(
+            "SELECT role, content, is_interrupted, metrics_json, created_at FROM messages "
+            "WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        )
+        return [
+            StoredMessage(role, content, bool(flag), json.loads(metrics) if metrics else None, created)
+            for role, content, flag, metrics, created in rows
+        ]
+
+    def history(self, conversation_id: str, *, max_turns: int) -> list[ChatMessage]:
+        """The most recent exchanges, oldest first, as chat messages for the LLM prompt."""
+        if max_turns == 0:
+            return []
+        rows = self._execute(
+            "SELECT role, content FROM messages WHERE conversation_id = ? AND content != '' "
+            "ORDER BY id DESC LIMIT ?",
+            (conversation_id, max_turns * 2),
+        )
+        return [ChatMessage(role, content) for role, content in reversed(rows)]  # type: ignore[arg-type]

@@ -1,0 +1,136 @@
+"""Cut a streaming reply into speakable pieces, so speech starts on the first clause.
+
+The chunker sees text as the LLM writes it and emits a piece as soon as a boundary is certain:
+a sentence end needs the character after the punctuation (``3.`` might become ``3.14``), an
+abbreviation or an initial is never a boundary, and a clause (comma, semicolon, colon, dash) is
+cut only for the first piece of a reply or inside a long sentence, because each cut costs a
+little prosody. Text is also made speakable: markdown, emoji and bare symbols are rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e approx dept est fig inc ltd no vol mt ft".split()
+)
+_SENTENCE_END = ".!?…"
+_CLAUSE_END = ",;:—–"
+_CLOSERS = "\"')]}»”’"
+
+_MARKDOWN = re.compile(r"(\*\*|__|`+|^#+\s*|^\s*[-*•]\s+|^\s*\d+\.\s+(?=\D))", re.MULTILINE)
+_EMOJI = re.compile("[\U0001f000-\U0001faff\U00002600-\U000027bf\U0000fe0f\U0000200d]")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_SYMBOLS = (
+    ("&", " and "),
+    ("%", " percent"),
+    ("°C", " degrees Celsius"),
+    ("°F", " degrees Fahrenheit"),
+    ("°", " degrees"),
+    ("+", " plus "),
+    ("=", " equals "),
+    ("@", " at "),
+    ("*", " "),
+    ("#", " number "),
+    ("~", " about "),
+)
+_CURRENCY = re.compile(r"([$€£])\s?(\d[\d,]*(?:\.\d+)?)")
+_CURRENCY_WORDS = {"$": "dollars", "€": "euros", "£": "pounds"}
+_SPACES = re.compile(r"\s+")
+
+
+def speakable(text: str) -> str:
+    """Rewrite written text into what a voice should say."""
+    text = _LINK.sub(r"\1", text)
+    text = _MARKDOWN.sub("", text)
+    text = _EMOJI.sub("", text)
+    text = _CURRENCY.sub(lambda m: f"{m.group(2)} {_CURRENCY_WORDS[m.group(1)]}", text)
+    for symbol, words in _SYMBOLS:
+        text = text.replace(symbol, words)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _word_before(text: str, index: int) -> str:
+    start = index
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    return text[start:index]
+
+
+def _is_sentence_end(buffer: str, index: int) -> bool:
+    """Whether the punctuation at ``index`` ends a sentence (the next character is known)."""
+    if buffer[index] != ".":
+        return True
+    word = _word_before(buffer, index).lstrip("\"'([{")
+    if word.lower() in _ABBREVIATIONS:
+        return False
+    if len(word) == 1 and word.isalpha() and word.isupper():
+        return False  # an initial, as in "J. K. Rowling"
+    if "." in word and all(len(part) <= 2 for part in word.split(".")):
+        return False  # "U.S", "a.m"
+    return not (word.isdigit() and buffer[: index - len(word)].strip() == "")  # "1." list marker
+
+
+class SentenceChunker:
+    """Incremental: ``push`` text deltas, get finished pieces; ``flush`` at the end of the reply."""
+
+    def __init__(self, *, first_clause_min_words: int = 3, clause_min_words: int = 10) -> None:
+        self._buffer = ""
+        self._pieces_emitted = 0
+        self._first_clause_min_words = first_clause_min_words
+        self._clause_min_words = clause_min_words
+
+    def push(self, delta: str) -> list[str]:
+        self._buffer += delta
+        pieces: list[str] = []
+        while (cut := self._find_cut()) is not None:
+            piece, self._buffer = self._buffer[:cut], self._buffer[cut:]
+            self._emit(piece, pieces)
+        return pieces
+
+    def flush(self) -> list[str]:
+        pieces: list[str] = []
+        piece, self._buffer = self._buffer, ""
+        self._emit(piece, pieces)
+        return pieces
+
+    def _emit(self, piece: str, into: list[str]) -> None:
+        spoken = speakable(piece)
+        if any(character.isalnum() for character in spoken):
+            into.append(spoken)
+            self._pieces_emitted += 1
+
+    def _find_cut(self) -> int | None:
+        buffer = self._buffer
+        # The last character is never decided: what follows it may change its meaning.
+        for index in range(len(buffer) - 1):
+            character = buffer[index]
+            if character == "\n":
+                return index + 1
+            if character in _SENTENCE_END:
+                end = index + 1
+                while end < len(buffer) and buffer[end] in _CLOSERS + _SENTENCE_END:
+                    end += 1
+                if end >= len(buffer):
+                    return None
+                if buffer[end].isspace() and _is_sentence_end(buffer, index):
+                    return end
+            elif character in _CLAUSE_END and buffer[index + 1].isspace():
+                words = len(buffer[:index].split())
+                needed = (
+                    self._first_clause_min_words if self._pieces_emitted == 0 else self._clause_min_words
+                )
+                if words >= needed:
+                    return index + 1
+        return None
+
+
+async def chunk_sentences(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Turn a stream of text deltas into a stream of speakable pieces."""
+    chunker = SentenceChunker()
+    async for delta in deltas:
+        for piece in chunker.push(delta):
+            yield piece
+    for piece in chunker.flush():
+        yield piece

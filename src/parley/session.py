@@ -1,0 +1,359 @@
+"""A conversation: the one place where Parley's stages are wired together.
+
+    AudioSource ─ch─▶ listener: VAD → Endpointer → STT (partials while speaking, final at the end)
+                                                        │ FinalTranscript
+                                                        ▼
+                      TurnScope(turn_id): LLM ─ch─▶ chunker ─ch─▶ TTS ─▶ AudioSink
+
+Speech that starts while a reply is live cancels that reply (barge-in); the conversation keeps
+only the words the user heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parley.backends import (
+    ChatMessage,
+    LanguageModel,
+    SpeechToText,
+    TextToSpeech,
+    Transcript,
+    Vad,
+    make_llm,
+    make_stt,
+    make_tts,
+    make_vad,
+)
+from parley.config import Settings
+from parley.endpointing import Endpointer
+from parley.events import (
+    AudioFrame,
+    FinalTranscript,
+    Int16Array,
+    ListenerEvent,
+    PartialTranscript,
+    SpeechEnded,
+    SpeechStarted,
+    TurnEvent,
+)
+from parley.memory.store import ConversationStore
+from parley.stream import Channel
+from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
+
+log = logging.getLogger(__name__)
+
+INPUT_SAMPLE_RATE_HZ = 16_000
+# A partial that already covers this share of the utterance is good enough to be the final.
+_PROMOTE_PARTIAL_COVERAGE = 0.95
+_MIN_PARTIAL_AUDIO_MS = 600
+
+
+@dataclass
+class Backends:
+    """The models, loaded once and shared by every session."""
+
+    settings: Settings
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+
+    @classmethod
+    def load(cls, settings: Settings) -> Backends:
+        models_dir = settings.models_dir
+        return cls(
+            settings=settings,
+            stt=make_stt(settings.stt, models_dir=models_dir),
+            llm=make_llm(settings.llm, models_dir=models_dir),
+            tts=make_tts(settings.tts, models_dir=models_dir),
+        )
+
+    def new_vad(self) -> Vad:
+        # Silero keeps recurrent state, so each session has its own (it is tiny).
+        return make_vad(self.settings.vad)
+
+
+SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
+
+
+@dataclass
+class _Utterance:
+    start_sample: int
+    samples: list[Int16Array] = field(default_factory=list)
+
+    def audio(self, *, until_sample: int | None = None) -> Int16Array:
+        joined = np.concatenate(self.samples) if self.samples else np.zeros(0, dtype=np.int16)
+        if until_sample is not None:
+            joined = joined[: max(0, until_sample - self.start_sample + 1)]
+        return joined
+
+
+class Session:
+    """One conversation with one user, fed by one audio source and heard through one sink."""
+
+    def __init__(
+        self,
+        backends: Backends,
+        *,
+        store: ConversationStore,
+        sink: AudioSink,
+        conversation_id: str | None = None,
+        observer: SessionObserver | None = None,
+    ) -> None:
+        self._backends = backends
+        self._settings = backends.settings
+        self._store = store
+        self._sink = sink
+        self._observer = observer or (lambda _event: None)
+        if conversation_id is None:
+            conversation_id = store.create_conversation()
+        self.conversation_id = conversation_id
+        self.results: list[TurnResult] = []
+        self._turn_id = 0
+        self._scope: TurnScope | None = None
+        self._turn_tasks: set[asyncio.Task[None]] = set()
+        self._is_listening_busy = False
+
+    # ---- the reply side -------------------------------------------------------------------
+
+    @property
+    def is_busy(self) -> bool:
+        """Whether the user is mid-utterance, a transcript is pending, or a reply is live."""
+        return self._is_listening_busy or bool(self._turn_tasks)
+
+    def interrupt(self) -> None:
+        """Barge-in: stop the live reply now. Safe to call when nothing is playing."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def respond(self, user_text: str, *, metrics: TurnMetrics | None = None) -> TurnResult:
+        """Run one reply to ``user_text`` to completion (or cancellation) and store it."""
+        self.interrupt()
+        self._turn_id += 1
+        turn_id = self._turn_id
+        self._sink.current_turn_id = turn_id
+        metrics = metrics or TurnMetrics(turn_id)
+        metrics.turn_id = turn_id
+        llm_config = self._settings.llm
+        history = await asyncio.to_thread(
+            self._store.history, self.conversation_id, max_turns=llm_config.history_turns
+        )
+        messages = [
+            ChatMessage("system", llm_config.system_prompt),
+            *history,
+            ChatMessage("user", user_text),
+        ]
+        await self._store.add_message_async(self.conversation_id, "user", user_text)
+        scope = TurnScope(
+            turn_id,
+            llm=self._backends.llm,
+            tts=self._backends.tts,
+            sink=self._sink,
+            output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,
+            metrics=metrics,
+            observer=self._observer,
+        )
+        self._scope = scope
+        scope.start(messages)
+        try:
+            await scope.wait()
+        finally:
+            if self._scope is scope:
+                self._scope = None
+        heard = scope.heard_text()
+        result = TurnResult(
+            turn_id=turn_id,
+            user_text=user_text,
+            reply_text=scope.reply_text.strip(),
+            heard_text=heard,
+            was_cancelled=scope.is_cancelled,
+            metrics=metrics.as_dict(),
+        )
+        await self._store.add_message_async(
+            self.conversation_id,
+            "assistant",
+            heard,
+            is_interrupted=scope.is_cancelled,
+            metrics=result.metrics,
+        )
+        self.results.append(result)
+        return result
+
+    def _start_reply(self, final: FinalTranscript) -> None:
+        metrics = TurnMetrics(
+            turn_id=0,
+            last_voiced_t_ns=final.speech.last_voiced_t_ns,
+            speech_ended_t_ns=final.speech.t_ns,
+            stt_ms=round(final.stt_ms, 1),
+        )
+        task = asyncio.create_task(self._reply_task(final.text, metrics))
+        self._turn_tasks.add(task)
+        task.add_done_callback(self._turn_tasks.discard)
+
+    async def _reply_task(self, text: str, metrics: TurnMetrics) -> None:
+        try:
+            await self.respond(text, metrics=metrics)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the reply to %r failed", text)
+            raise
+
+    async def wait_for_replies(self) -> None:
+        while self._turn_tasks:
+            await asyncio.gather(*list(self._turn_tasks))
+
+    # ---- the listening side ---------------------------------------------------------------
+
+    async def listen(self, frames: AsyncIterator[AudioFrame]) -> None:
+        """Consume microphone frames until the source ends, replying to each finished utterance."""
+        mic = Channel[AudioFrame](maxsize=50, overflow="drop_oldest")  # 1 s; real time never blocks
+
+        async def pump() -> None:
+            try:
+                async for frame in frames:
+                    await mic.send(frame)
+            finally:
+                mic.close()
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(pump())
+            group.create_task(self._listen(mic))
+        if mic.dropped_count:
+            log.warning("dropped %d microphone frames: the listener fell behind", mic.dropped_count)
+
+    async def _listen(self, mic: Channel[AudioFrame]) -> None:
+        settings = self._settings
+        vad = self._backends.new_vad()
+        endpointer = Endpointer(
+            sample_rate_hz=INPUT_SAMPLE_RATE_HZ,
+            frame_samples=vad.frame_samples,
+            threshold=settings.vad.threshold,
+            min_speech_ms=settings.vad.min_speech_ms,
+            end_silence_ms=settings.vad.end_silence_ms,
+        )
+        pre_roll_samples = INPUT_SAMPLE_RATE_HZ * settings.vad.pre_roll_ms // 1000
+        # Frames kept so that a turn's audio can start a little before the detected onset.
+        recent: deque[AudioFrame] = deque(
+            maxlen=(settings.vad.pre_roll_ms + 2 * vad.frame_samples * 1000 // INPUT_SAMPLE_RATE_HZ)
+            // settings.audio.frame_ms
+            + 2
+        )
+        pending = np.zeros(0, dtype=np.int16)
+        pending_start = 0
+        utterance: _Utterance | None = None
+        partial: asyncio.Task[Transcript] | None = None
+        partial_until_sample = 0
+        last_partial_started_ns = 0
+        stream_sample = 0
+
+        async for frame in mic:
+            recent.append(frame)
+            if utterance is not None:
+                utterance.samples.append(frame.samples)
+            if pending.size == 0:
+                pending_start = frame.start_sample
+            pending = np.concatenate([pending, frame.samples])
+            stream_sample = frame.start_sample + frame.samples.size
+            while pending.size >= vad.frame_samples:
+                window, pending = pending[: vad.frame_samples], pending[vad.frame_samples :]
+                window_end = pending_start + vad.frame_samples
+                pending_start = window_end
+                boundary = endpointer.push(vad.speech_probability(window), frame_end_sample=window_end)
+                if boundary is None:
+                    continue
+                if boundary.kind == "start":
+                    start = max(0, boundary.sample - pre_roll_samples)
+                    utterance = _Utterance(start_sample=start)
+                    for kept in recent:
+                        end = kept.start_sample + kept.samples.size
+                        if end > start:
+                            utterance.samples.append(kept.samples[max(0, start - kept.start_sample) :])
+                    utterance.start_sample = max(start, recent[0].start_sample)
+                    self._is_listening_busy = True
+                    self._emit(SpeechStarted(boundary.sample, frame.t_ns))
+                    self.interrupt()  # barge-in: the user talks over the reply
+                    continue
+                # The turn ended.
+                assert utterance is not None
+                ended = SpeechEnded(
+                    start_sample=utterance.start_sample,
+                    last_voiced_sample=boundary.sample,
+                    last_voiced_t_ns=frame.t_ns
+                    - (stream_sample - 1 - boundary.sample) * 1_000_000_000 // INPUT_SAMPLE_RATE_HZ,
+                    t_ns=time.perf_counter_ns(),
+                )
+                self._emit(ended)
+                audio = utterance.audio(until_sample=boundary.sample + INPUT_SAMPLE_RATE_HZ // 10)
+                final = await self._finalise(audio, ended, partial, partial_until_sample)
+                partial, utterance = None, None
+                self._is_listening_busy = False
+                if final.text:
+                    self._emit(final)
+                    self._start_reply(final)
+                else:
+                    log.info("an utterance held no words; no reply")
+            # Throttled partial transcripts while the user is still speaking.
+            if utterance is not None and settings.stt.is_streaming:
+                now_ns = time.perf_counter_ns()
+                audio_ms = (stream_sample - utterance.start_sample) * 1000 // INPUT_SAMPLE_RATE_HZ
+                if (
+                    (partial is None or partial.done())
+                    and audio_ms >= _MIN_PARTIAL_AUDIO_MS
+                    and now_ns - last_partial_started_ns >= settings.stt.partial_interval_ms * 1_000_000
+                ):
+                    last_partial_started_ns = now_ns
+                    partial_until_sample = stream_sample
+                    partial = asyncio.create_task(
+                        self._backends.stt.transcribe(utterance.audio(), is_final=False)
+                    )
+                    partial.add_done_callback(self._emit_partial)
+        if partial is not None:
+            partial.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await partial
+
+    async def _finalise(
+        self,
+        audio: Int16Array,
+        ended: SpeechEnded,
+        partial: asyncio.Task[Transcript] | None,
+        partial_until_sample: int,
+    ) -> FinalTranscript:
+        started_ns = time.perf_counter_ns()
+        transcript: Transcript | None = None
+        if partial is not None:
+            covered = (partial_until_sample - ended.start_sample) / max(
+                1, ended.last_voiced_sample + 1 - ended.start_sample
+            )
+            if covered >= _PROMOTE_PARTIAL_COVERAGE:
+                transcript = await partial
+            elif not partial.done():
+                partial.cancel()  # its thread finishes under the model lock; ours queues behind
+        if transcript is None:
+            transcript = await self._backends.stt.transcribe(audio, is_final=True)
+        now_ns = time.perf_counter_ns()
+        return FinalTranscript(
+            text=transcript.text,
+            speech=ended,
+            stt_ms=(now_ns - started_ns) / 1e6,
+            t_ns=now_ns,
+        )
+
+    def _emit_partial(self, task: asyncio.Task[Transcript]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        transcript = task.result()
+        if transcript.text:
+            self._emit(PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns()))
+
+    def _emit(self, event: ListenerEvent | TurnEvent) -> None:
+        self._observer(event)
