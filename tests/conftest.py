@@ -1,0 +1,117 @@
+"""Shared fixtures: real models loaded once per run, generated test speech, temporary data dirs.
+
+Markers come from the directory (unit, integration, e2e), so no test can forget its category.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from parley.config import Settings, load_settings
+from parley.embedded_models import assemble
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache"
+TEST_MODELS_DIR = CACHE / "test-data" / "models"
+SPEECH_DIR = CACHE / "test-speech"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts and parts[0] in {"unit", "integration", "e2e"}:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The embedded models, assembled once into the repo's cache (skipped when present)."""
+    assemble(TEST_MODELS_DIR)
+    return TEST_MODELS_DIR
+
+
+def make_data_dir(root: Path, models_dir: Path) -> Path:
+    """A fresh data directory whose models are the shared, already assembled ones."""
+    root.mkdir(parents=True, exist_ok=True)
+    link = root / "models"
+    if not link.exists():
+        link.symlink_to(models_dir, target_is_directory=True)
+    return root
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, models_dir: Path) -> Path:
+    return make_data_dir(tmp_path / "data", models_dir)
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return load_settings(profile="testing", data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def backends(models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from parley.session import Backends
+
+    root = make_data_dir(tmp_path_factory.mktemp("shared-data"), models_dir)
+    return Backends.load(load_settings(profile="testing", data_dir=root))
+
+
+def _espeak(text: str, path: Path, voice: str) -> None:
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(raw), text], check=True)
+    # 16 kHz mono with a little silence before, as a microphone would start.
+    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path), "pad", "0.4", "0"], check=True)
+    raw.unlink()
+
+
+@pytest.fixture(scope="session")
+def speech() -> Callable[..., Path]:
+    """Generate spoken test audio with espeak-ng (cached across runs by text and voice)."""
+    SPEECH_DIR.mkdir(parents=True, exist_ok=True)
+
+    def say(text: str, *, voice: str = "en-us") -> Path:
+        slug = "".join(c if c.isalnum() else "-" for c in text.lower())[:60].strip("-")
+        path = SPEECH_DIR / f"{voice}-{slug}.wav"
+        if not path.exists():
+            _espeak(text, path, voice)
+        return path
+
+    return say
+
+
+@pytest.fixture(scope="session")
+def whisper_check(backends):  # type: ignore[no-untyped-def]
+    """Transcribe audio back to text with the real Whisper model, as a listener would."""
+    import asyncio
+
+    import numpy as np
+
+    from parley.audio import resample
+
+    def transcribe(samples: np.ndarray, sample_rate_hz: int) -> str:
+        audio = resample(samples, sample_rate_hz, 16_000)
+        return asyncio.run(backends.stt.transcribe(audio, is_final=True)).text
+
+    return transcribe
+
+
+@pytest.fixture
+def parley_cli(data_dir: Path) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
+    """Run the installed `parley` command in a subprocess, in the testing profile."""
+    executable = shutil.which("parley") or str(REPO / ".venv" / "bin" / "parley")
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
+        import os
+
+        full_env = {**os.environ, "PARLEY_ENV": "testing", "PARLEY_DATA_DIR": str(data_dir), **(env or {})}
+        return subprocess.run(
+            [executable, *args], capture_output=True, text=True, env=full_env, timeout=timeout_s, check=False
+        )
+
+    yield run

@@ -1,0 +1,153 @@
+"""A spoken turn through the live pipeline, in process, with the real models."""
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from parley.audio import decode_file
+from parley.audio_io import CollectingSink, RealtimePlaybackSink, frames_from_samples
+from parley.config import Settings
+from parley.events import (
+    AudioReady,
+    FinalTranscript,
+    PartialTranscript,
+    SentenceReady,
+    SpeechEnded,
+    SpeechStarted,
+    TextDelta,
+    TurnDone,
+)
+from parley.memory.store import ConversationStore
+from parley.session import Backends, Session
+
+
+def session_for(backends: Backends, settings: Settings, sink: Any, events: list[Any]) -> Session:
+    store = ConversationStore(settings.database_path)
+    return Session(backends, store=store, sink=sink, observer=events.append)
+
+
+async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
+    backends: Backends,
+    settings: Settings,
+    speech: Callable[..., Path],
+    whisper_check: Callable[[np.ndarray, int], str],
+) -> None:
+    events: list[Any] = []
+    sink = CollectingSink()
+    session = session_for(backends, settings, sink, events)
+    question = decode_file(speech("What is the capital of France?"))
+    frames = frames_from_samples(
+        question, frame_ms=20, is_realtime=False, trailing_silence_ms=800, keep_going=lambda: session.is_busy
+    )
+    await session.listen(frames)
+    await session.wait_for_replies()
+
+    kinds = [type(e).__name__ for e in events if not isinstance(e, PartialTranscript)]
+    assert kinds[:3] == ["SpeechStarted", "SpeechEnded", "FinalTranscript"]
+    assert kinds[-1] == "TurnDone"
+    first_text = kinds.index("TextDelta")
+    first_sentence = kinds.index("SentenceReady")
+    first_audio = kinds.index("AudioReady")
+    assert first_text < first_sentence < first_audio
+    # Streaming: audio for the first piece arrives before the LLM has finished writing.
+    sentences = [e for e in events if isinstance(e, SentenceReady)]
+    if len(sentences) > 1:
+        assert first_audio < kinds.index("SentenceReady", first_sentence + 1)
+
+    final = next(e for e in events if isinstance(e, FinalTranscript))
+    assert "capital of france" in final.text.lower()
+    result = session.results[0]
+    assert "paris" in result.reply_text.lower()
+    heard_back = await asyncio.to_thread(whisper_check, sink.audio(), settings.audio.output_sample_rate_hz)
+    assert "paris" in heard_back.lower()
+
+    metrics = result.metrics
+    for name in ("stt_ms", "llm_ttft_ms", "tts_first_audio_ms", "voice_to_voice_ms", "endpoint_ms"):
+        assert metrics[name] is not None and metrics[name] > 0, name
+    assert metrics["voice_to_voice_ms"] > metrics["endpoint_ms"]
+
+    stored = ConversationStore(settings.database_path).messages(session.conversation_id)
+    assert [(m.role, m.content) for m in stored] == [("user", final.text), ("assistant", result.reply_text)]
+    assert stored[1].metrics is not None and stored[1].metrics["voice_to_voice_ms"] == metrics["voice_to_voice_ms"]
+
+
+async def test_audio_with_no_speech_starts_no_turn(backends: Backends, settings: Settings) -> None:
+    events: list[Any] = []
+    session = session_for(backends, settings, CollectingSink(), events)
+    rng = np.random.default_rng(7)
+    hiss = (rng.normal(0, 60, 16_000 * 3)).astype(np.int16)  # 3 s of faint noise
+    await session.listen(frames_from_samples(hiss, frame_ms=20, is_realtime=False, trailing_silence_ms=500))
+    await session.wait_for_replies()
+    assert not [e for e in events if isinstance(e, SpeechStarted)]
+    assert session.results == []
+
+
+@pytest.mark.slow
+async def test_cancelling_a_reply_mid_speech_stops_tokens_and_audio_and_keeps_what_was_heard_with_fake_loudspeaker(
+    backends: Backends, settings: Settings
+) -> None:
+    events: list[Any] = []
+    sink = RealtimePlaybackSink(settings.audio.output_sample_rate_hz)
+    session = session_for(backends, settings, sink, events)
+    reply = asyncio.create_task(
+        session.respond("Tell me a long story about a dragon who learns to bake bread, in many sentences.")
+    )
+    # Wait until the user has heard about a second of the reply, then talk over it.
+    while not any(isinstance(e, AudioReady) for e in events):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(1.0)
+    session.interrupt()
+    events_at_cancel = len(events)
+    result = await reply
+    await asyncio.sleep(0.3)  # anything still in flight would show up now
+
+    late = [e for e in events[events_at_cancel:] if isinstance(e, TextDelta | AudioReady | SentenceReady)]
+    assert late == [], f"work continued after cancellation: {late[:3]}"
+    assert isinstance(events[-1], TurnDone) and events[-1].was_cancelled
+    assert result.was_cancelled
+    assert result.heard_text, "about a second of speech was played, so some words were heard"
+    assert len(result.heard_text) < len(result.reply_text)
+    assert result.reply_text.startswith(result.heard_text.split()[0])
+
+    stored = ConversationStore(settings.database_path).messages(session.conversation_id)
+    assert stored[-1].role == "assistant"
+    assert stored[-1].content == result.heard_text
+    assert stored[-1].is_interrupted
+
+    # The conversation goes on: the next turn replies normally.
+    follow_up = await session.respond("What is the capital of France?")
+    assert not follow_up.was_cancelled and "paris" in follow_up.reply_text.lower()
+
+
+@pytest.mark.slow
+async def test_speaking_over_a_reply_cancels_it_and_answers_the_new_question_with_fake_microphone(
+    backends: Backends, settings: Settings, speech: Callable[..., Path]
+) -> None:
+    events: list[Any] = []
+    sink = RealtimePlaybackSink(settings.audio.output_sample_rate_hz)
+    session = session_for(backends, settings, sink, events)
+    story = decode_file(speech("Tell me a long story about a brave knight."))
+    question = decode_file(speech("What is the capital of France?"))
+    pause = np.zeros(16_000 * 3, dtype=np.int16)  # the reply is playing during this pause
+    audio = np.concatenate([story, pause, question])
+    frames = frames_from_samples(
+        audio, frame_ms=20, is_realtime=True, trailing_silence_ms=800, keep_going=lambda: session.is_busy
+    )
+    await session.listen(frames)
+    await session.wait_for_replies()
+
+    starts = [i for i, e in enumerate(events) if isinstance(e, SpeechStarted)]
+    assert len(starts) == 2
+    assert [type(e).__name__ for e in events].count("SpeechEnded") == 2
+    assert len(session.results) == 2
+    first, second = session.results
+    assert first.was_cancelled and not second.was_cancelled
+    assert "paris" in second.reply_text.lower()
+    # Nothing of the first reply was produced after the user started speaking again.
+    after_barge_in = events[starts[1] + 1 :]
+    assert not [e for e in after_barge_in if isinstance(e, AudioReady) and e.turn_id == first.turn_id]
+    assert any(isinstance(e, SpeechEnded) for e in after_barge_in)

@@ -1,0 +1,40 @@
+from parley.endpointing import Boundary, Endpointer
+
+FRAME = 512  # 32 ms at 16 kHz
+
+
+def run(probabilities: list[float], **overrides: int) -> list[Boundary]:
+    settings = {"min_speech_ms": 96, "end_silence_ms": 320} | overrides
+    endpointer = Endpointer(sample_rate_hz=16_000, frame_samples=FRAME, threshold=0.5, **settings)
+    found = []
+    for index, probability in enumerate(probabilities):
+        boundary = endpointer.push(probability, frame_end_sample=(index + 1) * FRAME)
+        if boundary:
+            found.append(boundary)
+    return found
+
+
+def test_speech_then_silence_gives_start_and_end_at_the_last_voiced_sample() -> None:
+    boundaries = run([0.0] * 5 + [0.9] * 20 + [0.0] * 12)
+    assert boundaries == [Boundary("start", 5 * FRAME), Boundary("end", 25 * FRAME - 1)]
+
+
+def test_a_short_noise_does_not_start_a_turn() -> None:
+    assert run([0.0, 0.9, 0.9, 0.0, 0.0, 0.95, 0.0] + [0.0] * 20) == []
+
+
+def test_a_pause_shorter_than_the_end_silence_keeps_the_turn_open() -> None:
+    boundaries = run([0.9] * 10 + [0.1] * 6 + [0.9] * 10 + [0.0] * 12)
+    assert [b.kind for b in boundaries] == ["start", "end"]
+    assert boundaries[1].sample == 26 * FRAME - 1
+
+
+def test_hysteresis_keeps_soft_speech_voiced_once_started() -> None:
+    # 0.4 is below the start threshold but above the release threshold (0.35).
+    boundaries = run([0.9] * 5 + [0.4] * 15 + [0.0] * 12)
+    assert boundaries[1].sample == 20 * FRAME - 1
+
+
+def test_two_utterances_give_two_turns() -> None:
+    one = [0.9] * 8 + [0.0] * 12
+    assert [b.kind for b in run(one + one)] == ["start", "end", "start", "end"]
