@@ -66,7 +66,10 @@ def _espeak(text: str, path: Path, voice: str) -> None:
     raw = path.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(raw), text], check=True)
     # 16 kHz mono with a little silence before, as a microphone would start.
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path), "pad", "0.4", "0"], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path), "pad", "0.4", "0"],
+        check=True,
+    )
     raw.unlink()
 
 
@@ -106,12 +109,24 @@ def parley_cli(data_dir: Path) -> Iterator[Callable[..., subprocess.CompletedPro
     """Run the installed `parley` command in a subprocess, in the testing profile."""
     executable = shutil.which("parley") or str(REPO / ".venv" / "bin" / "parley")
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout_s: float = 240
+    ) -> subprocess.CompletedProcess[str]:
         import os
 
-        full_env = {**os.environ, "PARLEY_ENV": "testing", "PARLEY_DATA_DIR": str(data_dir), **(env or {})}
+        full_env = {
+            **os.environ,
+            "PARLEY_ENV": "testing",
+            "PARLEY_DATA_DIR": str(data_dir),
+            **(env or {}),
+        }
         return subprocess.run(
-            [executable, *args], capture_output=True, text=True, env=full_env, timeout=timeout_s, check=False
+            [executable, *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout_s,
+            check=False,
         )
 
     yield run

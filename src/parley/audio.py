@@ -63,7 +63,9 @@ def decode_bytes(payload: bytes, *, sample_rate_hz: int = INPUT_SAMPLE_RATE_HZ) 
     return _to_mono_int16(data, int(file_rate_hz), sample_rate_hz, source="the uploaded audio")
 
 
-def _to_mono_int16(data: np.ndarray, file_rate_hz: int, to_rate_hz: int, *, source: str) -> Int16Array:
+def _to_mono_int16(
+    data: np.ndarray, file_rate_hz: int, to_rate_hz: int, *, source: str
+) -> Int16Array:
     if data.shape[0] == 0:
         raise AudioDecodeError(f"{source} holds no audio samples.")
     mono = data.mean(axis=1, dtype=np.float32)

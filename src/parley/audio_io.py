@@ -106,7 +106,9 @@ class RealtimePlaybackSink:
     def _played_now(self) -> int:
         if self._clock_start_ns is None:
             return 0
-        elapsed_samples = (time.perf_counter_ns() - self._clock_start_ns) * self._sample_rate_hz // 1_000_000_000
+        elapsed_samples = (
+            (time.perf_counter_ns() - self._clock_start_ns) * self._sample_rate_hz // 1_000_000_000
+        )
         return min(self._queued_samples, int(elapsed_samples))
 
     async def play(self, chunk: AudioReady) -> None:
@@ -118,7 +120,10 @@ class RealtimePlaybackSink:
             self._clock_start_ns = time.perf_counter_ns()
         elif self._played_now() >= self._queued_samples:
             # The speaker ran dry (an underrun): playback resumes from now.
-            self._clock_start_ns = time.perf_counter_ns() - self._queued_samples * 1_000_000_000 // self._sample_rate_hz
+            self._clock_start_ns = (
+                time.perf_counter_ns()
+                - self._queued_samples * 1_000_000_000 // self._sample_rate_hz
+            )
         self._queued_samples += chunk.samples.size
         # Keep at most half a second queued ahead of the speaker, like a device buffer.
         ahead_s = (self._queued_samples - self._played_now()) / self._sample_rate_hz - 0.5

@@ -34,7 +34,8 @@ DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where models, database and keys live.")
 ]
 ProfileOption = Annotated[
-    str | None, typer.Option("--profile", help="development, production or testing (else $PARLEY_ENV).")
+    str | None,
+    typer.Option("--profile", help="development, production or testing (else $PARLEY_ENV)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 ConversationOption = Annotated[
@@ -88,9 +89,13 @@ def _print_event(event: Any) -> None:
 @app.command()
 def talk(
     audio_in: Annotated[Path, typer.Argument(help="Spoken input: wav, flac, ogg or mp3.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the spoken reply (WAV).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the spoken reply (WAV).")
+    ],
     as_json: JsonOption = False,
-    fast: Annotated[bool, typer.Option("--fast", help="Feed the audio as fast as possible.")] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Feed the audio as fast as possible.")
+    ] = False,
     conversation: ConversationOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
@@ -186,7 +191,9 @@ def _turns_json(session: Any, reply_audio_seconds: float) -> dict[str, Any]:
 def chat(
     text: Annotated[str, typer.Argument(help="What you would have said.")],
     as_json: JsonOption = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also speak the reply to this WAV.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also speak the reply to this WAV.")
+    ] = None,
     conversation: ConversationOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
@@ -221,7 +228,11 @@ async def _chat(
             typer.echo(event.text, nl=False)
 
     session = Session(
-        backends, store=store, sink=sink, conversation_id=conversation, observer=None if as_json else show
+        backends,
+        store=store,
+        sink=sink,
+        conversation_id=conversation,
+        observer=None if as_json else show,
     )
     await session.respond(text.strip())
     if not as_json:
@@ -248,7 +259,9 @@ def models_install(data_dir: DataDirOption = None, config: ConfigOption = None) 
 
 
 @app.command()
-def doctor(config: ConfigOption = None, data_dir: DataDirOption = None, profile: ProfileOption = None) -> None:
+def doctor(
+    config: ConfigOption = None, data_dir: DataDirOption = None, profile: ProfileOption = None
+) -> None:
     """Check the models, data directory, system tools and config; say how to fix what is missing."""
 
     def run() -> None:
@@ -263,7 +276,9 @@ def doctor(config: ConfigOption = None, data_dir: DataDirOption = None, profile:
         table = Table("check", "state", "detail")
         try:
             settings = _settings(config, data_dir, profile)
-            table.add_row("config", "[green]ok", f"profile and files loaded; data in {settings.data_dir}")
+            table.add_row(
+                "config", "[green]ok", f"profile and files loaded; data in {settings.data_dir}"
+            )
         except ConfigError as error:
             Console().print(table)
             typer.echo(f"config: {error}", err=True)
@@ -276,33 +291,50 @@ def doctor(config: ConfigOption = None, data_dir: DataDirOption = None, profile:
             table.add_row("data directory", "[green]ok", str(settings.data_dir))
         except OSError as error:
             problems += 1
-            table.add_row("data directory", "[red]not writable", f"{error}; choose another with --data-dir")
+            table.add_row(
+                "data directory", "[red]not writable", f"{error}; choose another with --data-dir"
+            )
         for row in status(settings.models_dir):
             problems += not row.is_ready
             state = "[green]ok" if row.is_ready else "[red]missing"
             table.add_row(row.name, state, str(row.path) if row.is_ready else row.detail)
-        for tool, why in (("espeak-ng", "fallback voice and test speech"), ("sox", "audio conversion")):
+        for tool, why in (
+            ("espeak-ng", "fallback voice and test speech"),
+            ("sox", "audio conversion"),
+        ):
             found = shutil.which(tool)
             problems += found is None
             table.add_row(
-                tool, "[green]ok" if found else "[red]missing", found or f"apt-get install {tool} ({why})"
+                tool,
+                "[green]ok" if found else "[red]missing",
+                found or f"apt-get install {tool} ({why})",
             )
-        for module, package in (("llama_cpp", "llama-cpp-python"), ("faster_whisper", "faster-whisper"), ("piper", "piper-tts")):
+        for module, package in (
+            ("llama_cpp", "llama-cpp-python"),
+            ("faster_whisper", "faster-whisper"),
+            ("piper", "piper-tts"),
+        ):
             found_spec = importlib.util.find_spec(module) is not None
             problems += not found_spec
             table.add_row(
-                package, "[green]ok" if found_spec else "[red]missing", "" if found_spec else "run `make run`"
+                package,
+                "[green]ok" if found_spec else "[red]missing",
+                "" if found_spec else "run `make run`",
             )
         Console().print(table)
         if problems:
-            typer.echo(f"{problems} problem(s) found; the detail column says how to fix each.", err=True)
+            typer.echo(
+                f"{problems} problem(s) found; the detail column says how to fix each.", err=True
+            )
             raise typer.Exit(1)
 
     _guard(run)
 
 
 @config_app.command("show")
-def config_show(config: ConfigOption = None, data_dir: DataDirOption = None, profile: ProfileOption = None) -> None:
+def config_show(
+    config: ConfigOption = None, data_dir: DataDirOption = None, profile: ProfileOption = None
+) -> None:
     """Print the effective configuration, secrets redacted."""
 
     def run() -> None:

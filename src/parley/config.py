@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 
 import platformdirs
 import yaml
@@ -44,12 +44,16 @@ class _Section(BaseModel):
 
 
 class AudioConfig(_Section):
-    frame_ms: int = Field(20, ge=10, le=100, description="size of input frames, as a microphone delivers them")
+    frame_ms: int = Field(
+        20, ge=10, le=100, description="size of input frames, as a microphone delivers them"
+    )
     output_sample_rate_hz: int = Field(24_000, ge=8_000, le=48_000)
 
 
 class VadConfig(_Section):
-    threshold: float = Field(0.5, ge=0, le=1, description="speech probability that counts as voiced")
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="speech probability that counts as voiced"
+    )
     min_speech_ms: int = Field(200, ge=0, description="voiced time needed before a turn starts")
     end_silence_ms: int = Field(500, ge=64, description="silence after speech that ends the turn")
     pre_roll_ms: int = Field(300, ge=0, description="audio kept from before the detected onset")
@@ -57,7 +61,9 @@ class VadConfig(_Section):
 
 class WhisperConfig(_Section):
     backend: Literal["faster_whisper"] = "faster_whisper"
-    model: str = Field("tiny.en", description="tiny.en (embedded), base (embedded), or a model directory")
+    model: str = Field(
+        "tiny.en", description="tiny.en (embedded), base (embedded), or a model directory"
+    )
     language: str | None = "en"
     cpu_threads: int = Field(1, ge=1)
     beam_size: int = Field(1, ge=1)
@@ -81,7 +87,9 @@ class _LlmCommon(_Section):
 
 class LlamaCppConfig(_LlmCommon):
     backend: Literal["llama_cpp"] = "llama_cpp"
-    model_path: Path | None = Field(None, description="a GGUF file; empty means the embedded Qwen2.5 0.5B")
+    model_path: Path | None = Field(
+        None, description="a GGUF file; empty means the embedded Qwen2.5 0.5B"
+    )
     n_threads: int = Field(2, ge=1, description="threads while generating tokens")
     n_threads_batch: int = Field(2, ge=1, description="threads while reading the prompt")
     n_ctx: int = Field(4096, ge=512)
@@ -118,8 +126,12 @@ class _TtsCommon(_Section):
 
 class PiperConfig(_TtsCommon):
     backend: Literal["piper"] = "piper"
-    voice_path: Path | None = Field(None, description="an .onnx voice; empty means the embedded voice")
-    fallback_to_espeak: bool = Field(True, description="speak with espeak-ng if the voice cannot load")
+    voice_path: Path | None = Field(
+        None, description="an .onnx voice; empty means the embedded voice"
+    )
+    fallback_to_espeak: bool = Field(
+        True, description="speak with espeak-ng if the voice cannot load"
+    )
 
 
 class EspeakConfig(_TtsCommon):
@@ -230,6 +242,10 @@ def profile_yaml(profile: Profile) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
+def _is_profile(name: str) -> TypeGuard[Profile]:
+    return name in PROFILES
+
+
 def load_settings(
     *,
     config_file: Path | None = None,
@@ -238,13 +254,13 @@ def load_settings(
 ) -> Settings:
     """Build the settings once, from all sources; raise ``ConfigError`` with a remedy on any fault."""
     chosen_profile = profile or os.environ.get("PARLEY_ENV") or "development"
-    if chosen_profile not in PROFILES:
+    if not _is_profile(chosen_profile):
         raise ConfigError(
             f"Unknown profile {chosen_profile!r} (from PARLEY_ENV or --profile): "
             f"use one of {', '.join(PROFILES)}."
         )
     config_path = config_file or (Path(p) if (p := os.environ.get("PARLEY_CONFIG")) else None)
-    layers = [profile_yaml(chosen_profile)]  # type: ignore[arg-type]
+    layers = [profile_yaml(chosen_profile)]
     if config_path is not None:
         layers.append(_read_yaml(config_path, what="Config file"))
     _YamlLayers.layers = layers
@@ -254,7 +270,8 @@ def load_settings(
     except ValidationError as error:
         where = f"{config_path}" if config_path else "your config file"
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
         )
         raise ConfigError(
             f"Invalid configuration: {problems}. Fix it in {where} or in the matching "

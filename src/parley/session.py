@@ -267,7 +267,9 @@ class Session:
                 window, pending = pending[: vad.frame_samples], pending[vad.frame_samples :]
                 window_end = pending_start + vad.frame_samples
                 pending_start = window_end
-                boundary = endpointer.push(vad.speech_probability(window), frame_end_sample=window_end)
+                boundary = endpointer.push(
+                    vad.speech_probability(window), frame_end_sample=window_end
+                )
                 if boundary is None:
                     continue
                 if boundary.kind == "start":
@@ -276,7 +278,9 @@ class Session:
                     for kept in recent:
                         end = kept.start_sample + kept.samples.size
                         if end > start:
-                            utterance.samples.append(kept.samples[max(0, start - kept.start_sample) :])
+                            utterance.samples.append(
+                                kept.samples[max(0, start - kept.start_sample) :]
+                            )
                     utterance.start_sample = max(start, recent[0].start_sample)
                     self._is_listening_busy = True
                     self._emit(SpeechStarted(boundary.sample, frame.t_ns))
@@ -308,7 +312,8 @@ class Session:
                 if (
                     (partial is None or partial.done())
                     and audio_ms >= _MIN_PARTIAL_AUDIO_MS
-                    and now_ns - last_partial_started_ns >= settings.stt.partial_interval_ms * 1_000_000
+                    and now_ns - last_partial_started_ns
+                    >= settings.stt.partial_interval_ms * 1_000_000
                 ):
                     last_partial_started_ns = now_ns
                     partial_until_sample = stream_sample
@@ -353,7 +358,9 @@ class Session:
             return
         transcript = task.result()
         if transcript.text:
-            self._emit(PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns()))
+            self._emit(
+                PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns())
+            )
 
     def _emit(self, event: ListenerEvent | TurnEvent) -> None:
         self._observer(event)

@@ -102,7 +102,9 @@ def _next_or_exhausted(iterator: Iterator[T]) -> T | object:
         return _EXHAUSTED
 
 
-def _settle_then_close(in_flight: concurrent.futures.Future[object] | None, iterator: object) -> None:
+def _settle_then_close(
+    in_flight: concurrent.futures.Future[object] | None, iterator: object
+) -> None:
     # A generator cannot be closed while another thread is inside next(); wait for that item.
     if in_flight is not None:
         with contextlib.suppress(BaseException):
@@ -134,4 +136,6 @@ async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
 
 
 # Model streams get their own pool so that a few long generations cannot starve asyncio.to_thread.
-_bridge_pool = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="parley-stream")
+_bridge_pool = concurrent.futures.ThreadPoolExecutor(
+    max_workers=16, thread_name_prefix="parley-stream"
+)

@@ -256,7 +256,9 @@ class TurnScope:
                 self.metrics.tts_busy_ns += now_ns - synth_started_ns
                 if self.metrics.first_audio_t_ns is None and resampled.size:
                     self.metrics.first_audio_t_ns = now_ns
-                chunk = AudioReady(self.turn_id, index, resampled, self._output_sample_rate_hz, now_ns)
+                chunk = AudioReady(
+                    self.turn_id, index, resampled, self._output_sample_rate_hz, now_ns
+                )
                 self.ledger.add_audio(resampled.size)
                 self.metrics.reply_audio_samples += resampled.size
                 self._observer(chunk)

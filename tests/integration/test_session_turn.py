@@ -41,7 +41,11 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
     session = session_for(backends, settings, sink, events)
     question = decode_file(speech("What is the capital of France?"))
     frames = frames_from_samples(
-        question, frame_ms=20, is_realtime=False, trailing_silence_ms=800, keep_going=lambda: session.is_busy
+        question,
+        frame_ms=20,
+        is_realtime=False,
+        trailing_silence_ms=800,
+        keep_going=lambda: session.is_busy,
     )
     await session.listen(frames)
     await session.wait_for_replies()
@@ -62,7 +66,9 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
     assert "capital of france" in final.text.lower()
     result = session.results[0]
     assert "paris" in result.reply_text.lower()
-    heard_back = await asyncio.to_thread(whisper_check, sink.audio(), settings.audio.output_sample_rate_hz)
+    heard_back = await asyncio.to_thread(
+        whisper_check, sink.audio(), settings.audio.output_sample_rate_hz
+    )
     assert "paris" in heard_back.lower()
 
     metrics = result.metrics
@@ -71,8 +77,14 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
     assert metrics["voice_to_voice_ms"] > metrics["endpoint_ms"]
 
     stored = ConversationStore(settings.database_path).messages(session.conversation_id)
-    assert [(m.role, m.content) for m in stored] == [("user", final.text), ("assistant", result.reply_text)]
-    assert stored[1].metrics is not None and stored[1].metrics["voice_to_voice_ms"] == metrics["voice_to_voice_ms"]
+    assert [(m.role, m.content) for m in stored] == [
+        ("user", final.text),
+        ("assistant", result.reply_text),
+    ]
+    assert (
+        stored[1].metrics is not None
+        and stored[1].metrics["voice_to_voice_ms"] == metrics["voice_to_voice_ms"]
+    )
 
 
 async def test_audio_with_no_speech_starts_no_turn(backends: Backends, settings: Settings) -> None:
@@ -80,7 +92,9 @@ async def test_audio_with_no_speech_starts_no_turn(backends: Backends, settings:
     session = session_for(backends, settings, CollectingSink(), events)
     rng = np.random.default_rng(7)
     hiss = (rng.normal(0, 60, 16_000 * 3)).astype(np.int16)  # 3 s of faint noise
-    await session.listen(frames_from_samples(hiss, frame_ms=20, is_realtime=False, trailing_silence_ms=500))
+    await session.listen(
+        frames_from_samples(hiss, frame_ms=20, is_realtime=False, trailing_silence_ms=500)
+    )
     await session.wait_for_replies()
     assert not [e for e in events if isinstance(e, SpeechStarted)]
     assert session.results == []
@@ -91,21 +105,35 @@ async def test_cancelling_a_reply_mid_speech_stops_tokens_and_audio_and_keeps_wh
     backends: Backends, settings: Settings
 ) -> None:
     events: list[Any] = []
+    first_audio = asyncio.Event()
+
+    def observe(event: Any) -> None:
+        events.append(event)
+        if isinstance(event, AudioReady):
+            first_audio.set()
+
     sink = RealtimePlaybackSink(settings.audio.output_sample_rate_hz)
-    session = session_for(backends, settings, sink, events)
+    session = Session(
+        backends, store=ConversationStore(settings.database_path), sink=sink, observer=observe
+    )
     reply = asyncio.create_task(
-        session.respond("Tell me a long story about a dragon who learns to bake bread, in many sentences.")
+        session.respond(
+            "Tell me a long story about a dragon who learns to bake bread, in many sentences."
+        )
     )
     # Wait until the user has heard about a second of the reply, then talk over it.
-    while not any(isinstance(e, AudioReady) for e in events):
-        await asyncio.sleep(0.01)
+    await first_audio.wait()
     await asyncio.sleep(1.0)
     session.interrupt()
     events_at_cancel = len(events)
     result = await reply
     await asyncio.sleep(0.3)  # anything still in flight would show up now
 
-    late = [e for e in events[events_at_cancel:] if isinstance(e, TextDelta | AudioReady | SentenceReady)]
+    late = [
+        e
+        for e in events[events_at_cancel:]
+        if isinstance(e, TextDelta | AudioReady | SentenceReady)
+    ]
     assert late == [], f"work continued after cancellation: {late[:3]}"
     assert isinstance(events[-1], TurnDone) and events[-1].was_cancelled
     assert result.was_cancelled
@@ -135,7 +163,11 @@ async def test_speaking_over_a_reply_cancels_it_and_answers_the_new_question_wit
     pause = np.zeros(16_000 * 3, dtype=np.int16)  # the reply is playing during this pause
     audio = np.concatenate([story, pause, question])
     frames = frames_from_samples(
-        audio, frame_ms=20, is_realtime=True, trailing_silence_ms=800, keep_going=lambda: session.is_busy
+        audio,
+        frame_ms=20,
+        is_realtime=True,
+        trailing_silence_ms=800,
+        keep_going=lambda: session.is_busy,
     )
     await session.listen(frames)
     await session.wait_for_replies()
@@ -149,5 +181,7 @@ async def test_speaking_over_a_reply_cancels_it_and_answers_the_new_question_wit
     assert "paris" in second.reply_text.lower()
     # Nothing of the first reply was produced after the user started speaking again.
     after_barge_in = events[starts[1] + 1 :]
-    assert not [e for e in after_barge_in if isinstance(e, AudioReady) and e.turn_id == first.turn_id]
+    assert not [
+        e for e in after_barge_in if isinstance(e, AudioReady) and e.turn_id == first.turn_id
+    ]
     assert any(isinstance(e, SpeechEnded) for e in after_barge_in)

@@ -19,7 +19,9 @@ def test_defaults_without_any_source(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.log_level == "info"
 
 
-def test_precedence_cli_over_env_over_file_over_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_cli_over_env_over_file_over_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = write(
         tmp_path / "parley.yaml",
         "llm:\n  temperature: 0.9\n  max_reply_tokens: 33\nvad:\n  end_silence_ms: 700\n  threshold: 0.6\n",
@@ -34,7 +36,9 @@ def test_precedence_cli_over_env_over_file_over_profile(tmp_path: Path, monkeypa
     assert settings.data_dir == tmp_path / "cli"  # the CLI flag beats everything
 
 
-def test_env_selects_the_profile_and_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_selects_the_profile_and_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = write(tmp_path / "c.yaml", "stt:\n  partial_interval_ms: 900\n")
     monkeypatch.setenv("PARLEY_CONFIG", str(config))
     monkeypatch.setenv("PARLEY_ENV", "production")
@@ -53,7 +57,9 @@ def test_env_chooses_the_openai_compatible_backend(monkeypatch: pytest.MonkeyPat
 
 def test_an_unknown_key_names_its_dotted_path_and_the_file(tmp_path: Path) -> None:
     config = write(tmp_path / "bad.yaml", "llm:\n  n_thread: 4\n")
-    with pytest.raises(ConfigError, match=r"llm\.llama_cpp\.n_thread: Extra inputs are not permitted") as caught:
+    with pytest.raises(
+        ConfigError, match=r"llm\.llama_cpp\.n_thread: Extra inputs are not permitted"
+    ) as caught:
         load_settings(config_file=config)
     assert str(config) in str(caught.value)
 

@@ -13,7 +13,9 @@ def chunk(text: str, *, step: int = 1) -> list[str]:
 
 @pytest.mark.parametrize("step", [1, 3, 1000])
 def test_sentences_are_cut_at_their_ends_whatever_the_token_size(step: int) -> None:
-    assert chunk("The capital of France is Paris. It is lovely in spring! Want more?", step=step) == [
+    assert chunk(
+        "The capital of France is Paris. It is lovely in spring! Want more?", step=step
+    ) == [
         "The capital of France is Paris.",
         "It is lovely in spring!",
         "Want more?",
@@ -25,7 +27,9 @@ def test_decimals_are_never_cut() -> None:
 
 
 def test_abbreviations_and_initials_are_not_sentence_ends() -> None:
-    text = "Dr. Smith met Mr. Jones at 5 p.m. near St. Paul's. J. K. Rowling was there, e.g. at noon."
+    text = (
+        "Dr. Smith met Mr. Jones at 5 p.m. near St. Paul's. J. K. Rowling was there, e.g. at noon."
+    )
     assert chunk(text) == [
         "Dr. Smith met Mr. Jones at 5 p.m. near St. Paul's.",
         "J. K. Rowling was there, e.g. at noon.",

@@ -20,7 +20,9 @@ def test_messages_are_stored_and_history_is_the_latest_turns_in_order(tmp_path: 
     conversation = store.create_conversation()
     for number in range(5):
         store.add_message(conversation, "user", f"question {number}")
-        store.add_message(conversation, "assistant", f"answer {number}", metrics={"voice_to_voice_ms": 1.5})
+        store.add_message(
+            conversation, "assistant", f"answer {number}", metrics={"voice_to_voice_ms": 1.5}
+        )
     history = store.history(conversation, max_turns=2)
     assert [(m.role, m.content) for m in history] == [
         ("user", "question 3"),

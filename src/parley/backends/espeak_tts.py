@@ -32,7 +32,13 @@ class EspeakTts:
 
     async def synthesize(self, text: str) -> AsyncIterator[Int16Array]:
         process = await asyncio.create_subprocess_exec(
-            self._executable, "-v", self._voice, "-s", str(self._words_per_minute), "--stdout", text,
+            self._executable,
+            "-v",
+            self._voice,
+            "-s",
+            str(self._words_per_minute),
+            "--stdout",
+            text,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

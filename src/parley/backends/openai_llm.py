@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from parley.backends import ChatMessage
 from parley.config import OpenAICompatConfig
@@ -24,7 +26,10 @@ class OpenAICompatLlm:
         try:
             chunks = await self._client.chat.completions.create(
                 model=self._config.model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                messages=cast(
+                    "list[ChatCompletionMessageParam]",
+                    [{"role": m.role, "content": m.content} for m in messages],
+                ),
                 max_tokens=self._config.max_reply_tokens,
                 temperature=self._config.temperature,
                 stream=True,
@@ -48,3 +53,6 @@ class OpenAICompatLlm:
         finally:
             # Closing the HTTP response is what stops a remote server generating.
             await chunks.close()
+
+    async def aclose(self) -> None:
+        await self._client.close()

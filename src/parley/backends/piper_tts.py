@@ -58,4 +58,3 @@ def load_piper_or_fallback(config: PiperConfig, *, models_dir: Path) -> PiperTts
             raise
         log.warning("%s Speaking with espeak-ng instead.", error)
         return EspeakTts(EspeakConfig(backend="espeak", speed=config.speed))
-

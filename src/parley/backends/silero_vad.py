@@ -25,7 +25,9 @@ class SileroVad:
 
     def speech_probability(self, frame: Int16Array) -> float:
         if frame.shape != (self.frame_samples,):
-            raise ValueError(f"Silero needs frames of {self.frame_samples} samples, got {frame.shape}")
+            raise ValueError(
+                f"Silero needs frames of {self.frame_samples} samples, got {frame.shape}"
+            )
         as_float = np.ascontiguousarray(frame, dtype=np.float32) / np.float32(32768.0)
         # A memoryview is twice as fast as an ndarray through this binding.
         return float(self._model.process(memoryview(as_float.data)))

@@ -29,7 +29,9 @@ class XttsTts:
                 "The XTTS backend needs Coqui TTS: `.venv/bin/pip install coqui-tts` (it pulls in "
                 "PyTorch), plus the XTTS v2 weights in a directory set as tts.model_dir."
             ) from None
-        if config.model_dir is None or not all((config.model_dir / f).is_file() for f in _REQUIRED_FILES):
+        if config.model_dir is None or not all(
+            (config.model_dir / f).is_file() for f in _REQUIRED_FILES
+        ):
             raise ModelLoadError(
                 f"XTTS v2 weights not found in {config.model_dir}: set tts.model_dir to a directory "
                 f"holding {', '.join(_REQUIRED_FILES)} (the coqui/XTTS-v2 release)."
@@ -47,7 +49,9 @@ class XttsTts:
         gpt_latent, speaker_embedding = self._latents
 
         def _run() -> Int16Array:
-            output = self._model.inference(text, self._config.language, gpt_latent, speaker_embedding)
+            output = self._model.inference(
+                text, self._config.language, gpt_latent, speaker_embedding
+            )
             return float32_to_int16(np.asarray(output["wav"], dtype=np.float32))
 
         yield await asyncio.to_thread(_run)

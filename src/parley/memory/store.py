@@ -102,7 +102,8 @@ class ConversationStore:
     def create_conversation(self) -> str:
         conversation_id = uuid.uuid4().hex
         self._execute(
-            "INSERT INTO conversations (id, created_at) VALUES (?, ?)", (conversation_id, time.time())
+            "INSERT INTO conversations (id, created_at) VALUES (?, ?)",
+            (conversation_id, time.time()),
         )
         return conversation_id
 
@@ -143,7 +144,9 @@ class ConversationStore:
             (conversation_id,),
         )
         return [
-            StoredMessage(role, content, bool(flag), json.loads(metrics) if metrics else None, created)
+            StoredMessage(
+                role, content, bool(flag), json.loads(metrics) if metrics else None, created
+            )
             for role, content, flag, metrics, created in rows
         ]
 
@@ -156,4 +159,4 @@ class ConversationStore:
             "ORDER BY id DESC LIMIT ?",
             (conversation_id, max_turns * 2),
         )
-        return [ChatMessage(role, content) for role, content in reversed(rows)]  # type: ignore[arg-type]
+        return [ChatMessage(role, content) for role, content in reversed(rows)]
