@@ -72,13 +72,14 @@ def _settings(config: Path | None, data_dir: Path | None, profile: str | None) -
 
 
 def _print_event(event: Any) -> None:
-    from parley.events import FinalTranscript, PartialTranscript, TextDelta, TurnDone
+    from parley.events import FinalTranscript, PartialTranscript, TextDelta, TurnDone, TurnStarted
 
     match event:
         case PartialTranscript(text=text):
             typer.echo(f"  … {text}", err=True)
-        case FinalTranscript(text=text):
+        case FinalTranscript(text=text) if text:
             typer.echo(f"you: {text}")
+        case TurnStarted():
             typer.echo("parley: ", nl=False)
         case TextDelta(text=text):
             typer.echo(text, nl=False)
@@ -241,6 +242,73 @@ async def _chat(
     if output is not None:
         write_wav(output, reply_audio, settings.audio.output_sample_rate_hz)
     return _turns_json(session, reply_audio.size / settings.audio.output_sample_rate_hz)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default loopback).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8765).")] = None,
+    expose: Annotated[
+        bool, typer.Option("--expose", help="Allow binding an address other than loopback.")
+    ] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Serve the OpenAI-compatible realtime WebSocket and HTTP API."""
+
+    def run() -> None:
+        import ipaddress
+
+        import uvicorn
+
+        from parley.server.app import create_app
+        from parley.server.auth import load_or_create_api_key
+        from parley.session import Backends
+
+        settings = _settings(config, data_dir, profile)
+        bind_host = host or settings.server.host
+        bind_port = settings.server.port if port is None else port
+        is_loopback = bind_host == "localhost" or (
+            _is_ip(bind_host) and ipaddress.ip_address(bind_host).is_loopback
+        )
+        if not is_loopback and not expose:
+            raise ConfigError(
+                f"Refusing to bind {bind_host}: that exposes Parley beyond this machine. "
+                "Add --expose if you mean it."
+            )
+        if not is_loopback:
+            typer.echo(f"warning: Parley is reachable from the network on {bind_host}", err=True)
+        api_key = load_or_create_api_key(settings)
+        typer.echo("loading models…", err=True)
+        backends = Backends.load(settings)
+        app = create_app(settings, api_key=api_key, backends=backends)
+        shown_host = "127.0.0.1" if bind_host in {"0.0.0.0", "::"} else bind_host
+        typer.echo(f"Parley is listening on http://{shown_host}:{bind_port}/", err=True)
+        typer.echo(f"Open http://{shown_host}:{bind_port}/?token={api_key}", err=True)
+        typer.echo(f"API key file: {settings.data_dir / 'api_key'}", err=True)
+        uvicorn.run(
+            app,
+            host=bind_host,
+            port=bind_port,
+            log_level="warning",
+            ws_max_size=settings.server.max_message_bytes + 1024,
+            ws_ping_interval=20,
+        )
+
+    _guard(run)
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @models_app.command("install")

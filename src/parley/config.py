@@ -154,6 +154,18 @@ TtsConfig = Annotated[
 ]
 
 
+class ServerConfig(_Section):
+    host: str = Field("127.0.0.1", description="loopback unless you mean to expose Parley")
+    port: int = Field(8765, ge=0, le=65535)
+    api_key: SecretStr | None = Field(None, description="else PARLEY_API_KEY, else a generated key")
+    allowed_origins: list[str] = Field(default_factory=list, description="extra browser origins")
+    client_secret_ttl_s: int = Field(600, ge=10, description="lifetime of browser tokens")
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="largest WebSocket message"
+    )
+    max_sessions: int = Field(8, ge=1)
+
+
 class StoreConfig(_Section):
     database_name: str = "parley.sqlite3"
 
@@ -174,6 +186,7 @@ class Settings(BaseSettings):
     llm: LlmConfig = LlamaCppConfig()
     tts: TtsConfig = PiperConfig()
     store: StoreConfig = StoreConfig()
+    server: ServerConfig = ServerConfig()
 
     @property
     def database_path(self) -> Path:
@@ -265,6 +278,9 @@ def load_settings(
         layers.append(_read_yaml(config_path, what="Config file"))
     _YamlLayers.layers = layers
     clean_overrides = {key: value for key, value in overrides.items() if value is not None}
+    if (api_key := os.environ.get("PARLEY_API_KEY")) and "PARLEY_SERVER__API_KEY" not in os.environ:
+        # The short name is what people expect; it sits with the other environment settings.
+        layers.append({"server": {"api_key": api_key}})
     try:
         return Settings(**clean_overrides)
     except ValidationError as error:

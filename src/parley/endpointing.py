@@ -33,11 +33,16 @@ class Endpointer:
         end_silence_ms: int,
     ) -> None:
         self._frame_samples = frame_samples
+        self._sample_rate_hz = sample_rate_hz
+        self._min_speech_samples = sample_rate_hz * min_speech_ms // 1000
+        self.configure(threshold=threshold, end_silence_ms=end_silence_ms)
+        self.reset()
+
+    def configure(self, *, threshold: float, end_silence_ms: int) -> None:
+        """Change sensitivity and end-of-turn silence; takes effect from the next frame."""
         self._threshold = threshold
         self._release_threshold = max(0.0, threshold - _HYSTERESIS)
-        self._min_speech_samples = sample_rate_hz * min_speech_ms // 1000
-        self._end_silence_samples = sample_rate_hz * end_silence_ms // 1000
-        self.reset()
+        self._end_silence_samples = self._sample_rate_hz * end_silence_ms // 1000
 
     def reset(self) -> None:
         self._is_speaking = False

@@ -8,7 +8,7 @@ of the session's audio stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,9 @@ class AudioFrame:
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
     start_sample: int
+    # Wall-clock stamp of the moment the first voiced sample entered the pipeline; detection
+    # (t_ns) comes min_speech_ms later.
+    onset_t_ns: int
     t_ns: int
 
 
@@ -56,6 +59,13 @@ class FinalTranscript:
 
 
 ListenerEvent: TypeAlias = SpeechStarted | PartialTranscript | SpeechEnded | FinalTranscript
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    turn_id: int
+    user_text: str
+    t_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +98,9 @@ class AudioReady:
 class TurnDone:
     turn_id: int
     was_cancelled: bool
+    heard_text: str
+    metrics: dict[str, Any]
     t_ns: int
 
 
-TurnEvent: TypeAlias = TextDelta | SentenceReady | AudioReady | TurnDone
+TurnEvent: TypeAlias = TurnStarted | TextDelta | SentenceReady | AudioReady | TurnDone

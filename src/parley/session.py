@@ -35,6 +35,7 @@ from parley.backends import (
 )
 from parley.config import Settings
 from parley.endpointing import Endpointer
+from parley.errors import BackendError
 from parley.events import (
     AudioFrame,
     FinalTranscript,
@@ -44,6 +45,7 @@ from parley.events import (
     SpeechEnded,
     SpeechStarted,
     TurnEvent,
+    TurnStarted,
 )
 from parley.memory.store import ConversationStore
 from parley.stream import Channel
@@ -55,6 +57,7 @@ INPUT_SAMPLE_RATE_HZ = 16_000
 # A partial that already covers this share of the utterance is good enough to be the final.
 _PROMOTE_PARTIAL_COVERAGE = 0.95
 _MIN_PARTIAL_AUDIO_MS = 600
+_KEEP_FINISHED_TURNS = 16
 
 
 @dataclass
@@ -82,6 +85,11 @@ class Backends:
 
 
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
+
+
+def _stream_time_ns(frame: AudioFrame, frame_end_sample: int, sample: int) -> int:
+    """When ``sample`` entered the pipeline, given that ``frame`` (ending there) arrived at t_ns."""
+    return frame.t_ns - (frame_end_sample - 1 - sample) * 1_000_000_000 // INPUT_SAMPLE_RATE_HZ
 
 
 @dataclass
@@ -121,6 +129,15 @@ class Session:
         self._scope: TurnScope | None = None
         self._turn_tasks: set[asyncio.Task[None]] = set()
         self._is_listening_busy = False
+        # Options a client may change during the session (applied from the next turn).
+        self.instructions: str | None = None  # a persona that overrides the configured one
+        self.is_replying_automatically = True  # reply when a turn ends, without being asked
+        self.is_barge_in_enabled = True
+        self.is_speaking = True  # False: text-only replies
+        self.vad_threshold = self._settings.vad.threshold
+        self.end_silence_ms = self._settings.vad.end_silence_ms
+        # Recent replies by turn, for a client that later says how much of one was heard.
+        self._finished: dict[int, tuple[int, TurnScope]] = {}
 
     # ---- the reply side -------------------------------------------------------------------
 
@@ -129,13 +146,30 @@ class Session:
         """Whether the user is mid-utterance, a transcript is pending, or a reply is live."""
         return self._is_listening_busy or bool(self._turn_tasks)
 
-    def interrupt(self) -> None:
-        """Barge-in: stop the live reply now. Safe to call when nothing is playing."""
-        if self._scope is not None:
-            self._scope.cancel()
+    @property
+    def live_scope(self) -> TurnScope | None:
+        return self._scope
 
-    async def respond(self, user_text: str, *, metrics: TurnMetrics | None = None) -> TurnResult:
-        """Run one reply to ``user_text`` to completion (or cancellation) and store it."""
+    def interrupt(self) -> bool:
+        """Barge-in: stop the live reply now; says whether there was one to stop."""
+        if self._scope is None or self._scope.is_cancelled:
+            return False
+        self._scope.cancel()
+        return True
+
+    def message_id_for_turn(self, turn_id: int) -> int | None:
+        finished = self._finished.get(turn_id)
+        return finished[0] if finished else None
+
+    async def add_user_text(self, user_text: str) -> int:
+        """Put a user message into the conversation without replying yet; returns its id."""
+        return await self._store.add_message_async(self.conversation_id, "user", user_text)
+
+    async def respond(
+        self, user_text: str | None, *, metrics: TurnMetrics | None = None
+    ) -> TurnResult:
+        """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
+        or cancellation, and store the reply as heard."""
         self.interrupt()
         self._turn_id += 1
         turn_id = self._turn_id
@@ -143,19 +177,19 @@ class Session:
         metrics = metrics or TurnMetrics(turn_id)
         metrics.turn_id = turn_id
         llm_config = self._settings.llm
+        if user_text is not None:
+            await self.add_user_text(user_text)
         history = await asyncio.to_thread(
             self._store.history, self.conversation_id, max_turns=llm_config.history_turns
         )
-        messages = [
-            ChatMessage("system", llm_config.system_prompt),
-            *history,
-            ChatMessage("user", user_text),
-        ]
-        await self._store.add_message_async(self.conversation_id, "user", user_text)
+        if not history or history[-1].role != "user":
+            raise BackendError("There is no user message to reply to: add one first.")
+        messages = [ChatMessage("system", self.instructions or llm_config.system_prompt), *history]
+        self._emit(TurnStarted(turn_id, history[-1].content, time.perf_counter_ns()))
         scope = TurnScope(
             turn_id,
             llm=self._backends.llm,
-            tts=self._backends.tts,
+            tts=self._backends.tts if self.is_speaking else None,
             sink=self._sink,
             output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,
             metrics=metrics,
@@ -171,13 +205,13 @@ class Session:
         heard = scope.heard_text()
         result = TurnResult(
             turn_id=turn_id,
-            user_text=user_text,
+            user_text=history[-1].content,
             reply_text=scope.reply_text.strip(),
             heard_text=heard,
             was_cancelled=scope.is_cancelled,
             metrics=metrics.as_dict(),
         )
-        await self._store.add_message_async(
+        message_id = await self._store.add_message_async(
             self.conversation_id,
             "assistant",
             heard,
@@ -185,7 +219,21 @@ class Session:
             metrics=result.metrics,
         )
         self.results.append(result)
+        self._finished[turn_id] = (message_id, scope)
+        while len(self._finished) > _KEEP_FINISHED_TURNS:
+            del self._finished[next(iter(self._finished))]
         return result
+
+    async def truncate_reply(self, turn_id: int, *, audio_end_ms: int) -> str | None:
+        """The client says the user heard only ``audio_end_ms`` of a reply: store just that."""
+        finished = self._finished.get(turn_id)
+        if finished is None:
+            return None
+        message_id, scope = finished
+        played_samples = audio_end_ms * self._settings.audio.output_sample_rate_hz // 1000
+        heard = scope.ledger.heard_text(played_samples)
+        await asyncio.to_thread(self._store.update_message, message_id, heard, is_interrupted=True)
+        return heard
 
     def _start_reply(self, final: FinalTranscript) -> None:
         metrics = TurnMetrics(
@@ -256,6 +304,7 @@ class Session:
         stream_sample = 0
 
         async for frame in mic:
+            endpointer.configure(threshold=self.vad_threshold, end_silence_ms=self.end_silence_ms)
             recent.append(frame)
             if utterance is not None:
                 utterance.samples.append(frame.samples)
@@ -283,16 +332,22 @@ class Session:
                             )
                     utterance.start_sample = max(start, recent[0].start_sample)
                     self._is_listening_busy = True
-                    self._emit(SpeechStarted(boundary.sample, frame.t_ns))
-                    self.interrupt()  # barge-in: the user talks over the reply
+                    self._emit(
+                        SpeechStarted(
+                            start_sample=boundary.sample,
+                            onset_t_ns=_stream_time_ns(frame, stream_sample, boundary.sample),
+                            t_ns=time.perf_counter_ns(),
+                        )
+                    )
+                    if self.is_barge_in_enabled:
+                        self.interrupt()  # barge-in: the user talks over the reply
                     continue
                 # The turn ended.
                 assert utterance is not None
                 ended = SpeechEnded(
                     start_sample=utterance.start_sample,
                     last_voiced_sample=boundary.sample,
-                    last_voiced_t_ns=frame.t_ns
-                    - (stream_sample - 1 - boundary.sample) * 1_000_000_000 // INPUT_SAMPLE_RATE_HZ,
+                    last_voiced_t_ns=_stream_time_ns(frame, stream_sample, boundary.sample),
                     t_ns=time.perf_counter_ns(),
                 )
                 self._emit(ended)
@@ -300,10 +355,10 @@ class Session:
                 final = await self._finalise(audio, ended, partial, partial_until_sample)
                 partial, utterance = None, None
                 self._is_listening_busy = False
-                if final.text:
-                    self._emit(final)
+                self._emit(final)
+                if final.text and self.is_replying_automatically:
                     self._start_reply(final)
-                else:
+                elif not final.text:
                     log.info("an utterance held no words; no reply")
             # Throttled partial transcripts while the user is still speaking.
             if utterance is not None and settings.stt.is_streaming:

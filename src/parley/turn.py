@@ -85,6 +85,7 @@ class TurnMetrics:
             if generation_s and self.token_count > 1
             else None,
             "reply_audio_seconds": round(reply_audio_s, 3),
+            "llm_tokens": self.token_count,
         }
 
 
@@ -149,7 +150,7 @@ class TurnScope:
         turn_id: int,
         *,
         llm: LanguageModel,
-        tts: TextToSpeech,
+        tts: TextToSpeech | None,
         sink: AudioSink,
         output_sample_rate_hz: int,
         metrics: TurnMetrics,
@@ -194,7 +195,7 @@ class TurnScope:
                     raise
 
     def heard_text(self) -> str:
-        if not self._is_cancelled:
+        if not self._is_cancelled or self._tts is None:
             return self.reply_text.strip()
         return self.ledger.heard_text(self._sink.played_samples(self.turn_id))
 
@@ -209,7 +210,15 @@ class TurnScope:
                 group.create_task(self._speak(pieces))
         finally:
             self.metrics.done_t_ns = time.perf_counter_ns()
-            self._observer(TurnDone(self.turn_id, self._is_cancelled, self.metrics.done_t_ns))
+            self._observer(
+                TurnDone(
+                    turn_id=self.turn_id,
+                    was_cancelled=self._is_cancelled,
+                    heard_text=self.heard_text(),
+                    metrics=self.metrics.as_dict(),
+                    t_ns=self.metrics.done_t_ns,
+                )
+            )
 
     async def _generate(self, messages: Sequence[ChatMessage], out: Channel[str]) -> None:
         self.metrics.llm_request_t_ns = time.perf_counter_ns()
@@ -249,6 +258,8 @@ class TurnScope:
         index = 0
         async for piece in pieces:
             self.ledger.begin_sentence(piece)
+            if self._tts is None:
+                continue  # a text-only reply: the pieces only feed the transcript
             synth_started_ns = time.perf_counter_ns()
             async for samples in self._tts.synthesize(piece):
                 resampled = resample(samples, self._tts.sample_rate_hz, self._output_sample_rate_hz)

@@ -8,11 +8,13 @@ while a turn is written, and each message is committed as its turn completes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,17 @@ class StoredMessage:
     is_interrupted: bool
     metrics: dict[str, Any] | None
     created_at: float
+
+
+@contextlib.contextmanager
+def _storage_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        raise StorageError(
+            f"Cannot use the conversation database {path}: {error}. Check free disk space and "
+            "that no other program holds it locked."
+        ) from None
 
 
 class ConversationStore:
@@ -93,11 +106,8 @@ class ConversationStore:
         self._connection.close()
 
     def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connection.execute(sql, parameters).fetchall()
-            except sqlite3.OperationalError as error:
-                raise StorageError(f"Cannot write to {self.path}: {error}.") from None
+        with self._lock, _storage_errors(self.path):
+            return self._connection.execute(sql, parameters).fetchall()
 
     def create_conversation(self) -> str:
         conversation_id = uuid.uuid4().hex
@@ -118,24 +128,37 @@ class ConversationStore:
         *,
         is_interrupted: bool = False,
         metrics: dict[str, Any] | None = None,
-    ) -> None:
-        self._execute(
-            "INSERT INTO messages (conversation_id, role, content, is_interrupted, metrics_json, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                role,
-                content,
-                int(is_interrupted),
-                json.dumps(metrics) if metrics is not None else None,
-                time.time(),
-            ),
-        )
+    ) -> int:
+        with self._lock, _storage_errors(self.path):
+            cursor = self._connection.execute(
+                "INSERT INTO messages (conversation_id, role, content, is_interrupted, metrics_json, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    int(is_interrupted),
+                    json.dumps(metrics) if metrics is not None else None,
+                    time.time(),
+                ),
+            )
+        return int(cursor.lastrowid or 0)
 
     async def add_message_async(
         self, conversation_id: str, role: str, content: str, **kwargs: Any
-    ) -> None:
-        await asyncio.to_thread(self.add_message, conversation_id, role, content, **kwargs)
+    ) -> int:
+        return await asyncio.to_thread(self.add_message, conversation_id, role, content, **kwargs)
+
+    def update_message(self, message_id: int, content: str, *, is_interrupted: bool) -> None:
+        self._execute(
+            "UPDATE messages SET content = ?, is_interrupted = ? WHERE id = ?",
+            (content, int(is_interrupted), message_id),
+        )
+
+    def delete_message(self, message_id: int) -> bool:
+        with self._lock, _storage_errors(self.path):
+            cursor = self._connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        return cursor.rowcount > 0
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
         rows = self._execute(

@@ -1,0 +1,1 @@
+"""Parley as a server: the OpenAI Realtime WebSocket, OpenAI-compatible HTTP, health, metrics."""

@@ -1,0 +1,166 @@
+"""The FastAPI app: models loaded once at start, credentials on every route but /health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from parley import __version__
+from parley.config import Settings
+from parley.errors import AudioDecodeError, BackendError, ParleyError
+from parley.memory.store import ConversationStore
+from parley.metrics import ServerMetrics
+from parley.server.auth import SUBPROTOCOL_PREFIX, Authenticator, bearer, is_origin_allowed
+from parley.server.openai_http import router as openai_router
+from parley.server.realtime import RealtimeConnection
+from parley.session import Backends
+
+log = logging.getLogger(__name__)
+
+
+def _openai_error(
+    status_code: int, message: str, code: str, error_type: str = "invalid_request_error"
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": error_type, "code": code, "param": None}},
+        status_code=status_code,
+    )
+
+
+async def require_credential(request: Request) -> None:
+    authenticator: Authenticator = request.app.state.authenticator
+    reason = authenticator.check(bearer(request.headers.get("authorization")))
+    if reason is not None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+CredentialDep = Annotated[None, Depends(require_credential)]
+
+
+def create_app(settings: Settings, *, api_key: str, backends: Backends | None = None) -> FastAPI:
+    """Build the app. ``backends`` may be passed in already loaded (tests share one set)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backends = backends or await asyncio.to_thread(Backends.load, settings)
+        app.state.store = ConversationStore(settings.database_path)
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
+    app = FastAPI(title="Parley", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(
+        api_key, token_ttl_s=settings.server.client_secret_ttl_s
+    )
+    app.state.metrics = ServerMetrics()
+    app.state.realtime_sessions = 0
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
+        code = {401: "invalid_api_key", 404: "not_found", 413: "file_too_large"}.get(
+            error.status_code, "invalid_request"
+        )
+        response = _openai_error(error.status_code, str(error.detail), code)
+        if error.headers:
+            response.headers.update(error.headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc'] if p != 'body')}: {item['msg']}"
+            for item in error.errors()
+        )
+        return _openai_error(400, f"Invalid request: {problems}", "invalid_request")
+
+    @app.exception_handler(ParleyError)
+    async def parley_error(_request: Request, error: ParleyError) -> JSONResponse:
+        if isinstance(error, AudioDecodeError):
+            return _openai_error(400, str(error), "invalid_audio")
+        if isinstance(error, BackendError):
+            return _openai_error(502, str(error), "backend_error", "server_error")
+        return _openai_error(500, str(error), "server_error", "server_error")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", dependencies=[Depends(require_credential)])
+    async def metrics() -> Response:
+        return Response(app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/realtime/client_secrets", dependencies=[Depends(require_credential)])
+    async def client_secrets(request: Request) -> dict[str, Any]:
+        authenticator: Authenticator = request.app.state.authenticator
+        credential = bearer(request.headers.get("authorization")) or ""
+        if not authenticator.is_api_key(credential):
+            raise HTTPException(401, "a client secret can only be minted with the API key")
+        token, expires_at = authenticator.mint_token()
+        return {
+            "value": token,
+            "expires_at": expires_at,
+            "session": {"type": "realtime", "object": "realtime.session", "model": "parley"},
+        }
+
+    app.include_router(openai_router, dependencies=[Depends(require_credential)])
+
+    @app.websocket("/v1/realtime")
+    async def realtime(websocket: WebSocket) -> None:
+        authenticator: Authenticator = websocket.app.state.authenticator
+        server_settings = websocket.app.state.settings.server
+        origin = websocket.headers.get("origin")
+        if not is_origin_allowed(
+            origin, websocket.headers.get("host"), server_settings.allowed_origins
+        ):
+            await websocket.close(code=1008, reason=f"origin {origin} is not allowed")
+            return
+        offered = [
+            p.strip()
+            for p in websocket.headers.get("sec-websocket-protocol", "").split(",")
+            if p.strip()
+        ]
+        from_subprotocol = next(
+            (p[len(SUBPROTOCOL_PREFIX) :] for p in offered if p.startswith(SUBPROTOCOL_PREFIX)),
+            None,
+        )
+        credential = (
+            bearer(websocket.headers.get("authorization"))
+            or websocket.query_params.get("token")
+            or from_subprotocol
+        )
+        if (reason := authenticator.check(credential)) is not None:
+            await websocket.close(code=1008, reason=reason)
+            return
+        if websocket.app.state.realtime_sessions >= server_settings.max_sessions:
+            await websocket.close(code=1013, reason="too many sessions; try again later")
+            return
+        # Browsers require the server to echo one of the offered subprotocols.
+        chosen = "realtime" if "realtime" in offered else (offered[0] if offered else None)
+        await websocket.accept(subprotocol=chosen)
+        websocket.app.state.realtime_sessions += 1
+        websocket.app.state.metrics.sessions.inc()
+        try:
+            connection = RealtimeConnection(
+                websocket,
+                backends=websocket.app.state.backends,
+                store=websocket.app.state.store,
+                metrics=websocket.app.state.metrics,
+                max_message_bytes=server_settings.max_message_bytes,
+            )
+            await connection.run()
+        finally:
+            websocket.app.state.realtime_sessions -= 1
+            websocket.app.state.metrics.sessions.dec()
+
+    return app

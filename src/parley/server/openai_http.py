@@ -1,0 +1,216 @@
+"""OpenAI-compatible HTTP: chat completions (SSE or whole), transcriptions, speech, models."""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from parley.audio import decode_bytes, resample
+from parley.backends import ChatMessage
+from parley.sentences import SentenceChunker
+from parley.session import Backends
+
+router = APIRouter(prefix="/v1")
+
+MODEL_ID = "parley"
+SPEECH_SAMPLE_RATE_HZ = 24_000  # OpenAI's pcm output is 24 kHz 16-bit mono
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+def _backends(request: Request) -> Backends:
+    return request.app.state.backends  # type: ignore[no-any-return]
+
+
+class _ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        if self.content is None:
+            return ""
+        return " ".join(
+            str(part.get("text", "")) for part in self.content if part.get("type") == "text"
+        )
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL_ID
+    messages: list[_ChatMessageIn] = Field(min_length=1)
+    stream: bool = False
+
+
+def _to_chat(messages: list[_ChatMessageIn]) -> list[ChatMessage]:
+    converted: list[ChatMessage] = []
+    for message in messages:
+        role = {"developer": "system", "tool": "user"}.get(message.role, message.role)
+        converted.append(ChatMessage(role, message.text()))  # type: ignore[arg-type]
+    return converted
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(body: ChatRequest, request: Request) -> Response:
+    llm = _backends(request).llm
+    messages = _to_chat(body.messages)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    if not body.stream:
+        deltas = [delta async for delta in llm.stream(messages)]
+        return JSONResponse(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(deltas)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": 0,
+                    "completion_tokens": len(deltas),
+                    "total_tokens": len(deltas),
+                },
+            }
+        )
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": body.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        }
+        return f"data: {json.dumps(payload)}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        # If the client goes away, Starlette cancels this generator, which closes the LLM stream.
+        yield chunk({"role": "assistant", "content": ""})
+        async for delta in llm.stream(messages):
+            yield chunk({"content": delta})
+        yield chunk({}, "stop")
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@router.post("/audio/transcriptions", response_model=None)
+async def transcriptions(
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    model: Annotated[str, Form()] = "whisper-1",
+    response_format: Annotated[str, Form()] = "json",
+    language: Annotated[str | None, Form()] = None,
+) -> Response:
+    del model, language  # one local Whisper serves every request
+    if response_format not in {"json", "text", "verbose_json"}:
+        raise HTTPException(
+            400,
+            f"response_format {response_format!r} is not supported: use json, text or verbose_json.",
+        )
+    payload = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(payload) > MAX_UPLOAD_BYTES:
+        raise HTTPException(413, "The file is larger than 25 MB.")
+    audio = decode_bytes(payload)
+    transcript = await _backends(request).stt.transcribe(audio, is_final=True)
+    if response_format == "text":
+        return PlainTextResponse(transcript.text)
+    if response_format == "verbose_json":
+        duration_s = audio.size / 16_000
+        return JSONResponse(
+            {
+                "task": "transcribe",
+                "language": "english",
+                "duration": duration_s,
+                "text": transcript.text,
+                "segments": [
+                    {
+                        "id": 0,
+                        "seek": 0,
+                        "start": 0.0,
+                        "end": duration_s,
+                        "text": transcript.text,
+                        "tokens": [],
+                        "temperature": 0.0,
+                        "avg_logprob": 0.0,
+                        "compression_ratio": 1.0,
+                        "no_speech_prob": 0.0,
+                    }
+                ],
+            }
+        )
+    return JSONResponse({"text": transcript.text})
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = "tts-1"
+    input: str = Field(min_length=1, max_length=4096)
+    voice: str | dict[str, Any] = "joe"
+    response_format: Literal["wav", "pcm"] = "wav"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+
+
+def _streaming_wav_header(sample_rate_hz: int) -> bytes:
+    # The length is unknown while streaming; 0xFFFFFFFF is what streaming encoders write.
+    unknown = 0xFFFFFFFF
+    return (
+        b"RIFF"
+        + struct.pack("<I", unknown)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate_hz, sample_rate_hz * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", unknown)
+    )
+
+
+@router.post("/audio/speech", response_model=None)
+async def speech(body: SpeechRequest, request: Request) -> Response:
+    tts = _backends(request).tts
+    chunker = SentenceChunker()
+    pieces = chunker.push(body.input) + chunker.flush()
+    if not pieces:
+        raise HTTPException(400, "The input has nothing to say.")
+
+    async def audio() -> AsyncIterator[bytes]:
+        if body.response_format == "wav":
+            yield _streaming_wav_header(SPEECH_SAMPLE_RATE_HZ)
+        for piece in pieces:
+            async for samples in tts.synthesize(piece):
+                yield (
+                    resample(samples, tts.sample_rate_hz, SPEECH_SAMPLE_RATE_HZ)
+                    .astype("<i2")
+                    .tobytes()
+                )
+
+    media_type = "audio/wav" if body.response_format == "wav" else "audio/pcm"
+    return StreamingResponse(audio(), media_type=media_type)
+
+
+@router.get("/models")
+async def models(request: Request) -> dict[str, Any]:
+    settings = _backends(request).settings
+    created = int(time.time())
+    names = [MODEL_ID, f"whisper-{settings.stt.model}", "piper-joe"]
+    return {
+        "object": "list",
+        "data": [
+            {"id": n, "object": "model", "created": created, "owned_by": "parley"} for n in names
+        ],
+    }

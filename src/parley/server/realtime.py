@@ -1,0 +1,933 @@
+"""``WS /v1/realtime``: the OpenAI Realtime protocol (GA event names) over one Parley Session.
+
+Each connection owns one Session. Client events are decoded and dispatched here; the Session's
+own events (speech started, transcripts, reply text, reply audio, turn done) are turned into
+server events and queued for one writer task, so the socket is only ever written from one place.
+A fault in one client's events becomes an ``error`` event on that socket and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import itertools
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import soxr
+from fastapi import WebSocket, WebSocketDisconnect
+
+from parley.errors import ParleyError
+from parley.events import (
+    AudioFrame,
+    AudioReady,
+    FinalTranscript,
+    ListenerEvent,
+    PartialTranscript,
+    SentenceReady,
+    SpeechEnded,
+    SpeechStarted,
+    TextDelta,
+    TurnDone,
+    TurnEvent,
+    TurnStarted,
+)
+from parley.memory.store import ConversationStore
+from parley.metrics import ServerMetrics
+from parley.session import Backends, Session
+from parley.stream import Channel
+
+log = logging.getLogger(__name__)
+
+INPUT_SAMPLE_RATE_HZ = 16_000
+SUPPORTED_RATES_HZ = (16_000, 24_000)
+_MIN_COMMIT_MS = 100
+# Audio deltas queued for the socket beyond this wait for the client to read (back-pressure).
+_MAX_QUEUED_AUDIO_MESSAGES = 50
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+class ClientEventError(Exception):
+    """A client event Parley cannot act on; becomes an ``error`` event, the socket stays open."""
+
+    def __init__(
+        self, code: str, message: str, *, error_type: str = "invalid_request_error"
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.error_type = error_type
+
+
+@dataclass
+class _Response:
+    turn_id: int
+    response_id: str
+    item_id: str
+    transcript: str = ""
+    is_finished: bool = False
+
+
+@dataclass
+class _Options:
+    input_rate_hz: int = 24_000
+    output_rate_hz: int = 24_000
+    turn_detection: dict[str, Any] | None = field(default_factory=lambda: {"type": "server_vad"})
+    voice: str = "joe"
+    speed: float = 1.0
+
+
+class WebSocketAudioSink:
+    """Sends reply audio as ``response.output_audio.delta``; estimates what has been played."""
+
+    def __init__(self, connection: RealtimeConnection) -> None:
+        self.current_turn_id = 0
+        self._connection = connection
+        self._sent_samples: dict[int, int] = {}
+        self._first_sent_ns: dict[int, int] = {}
+        self._cleared: dict[int, int] = {}
+
+    async def play(self, chunk: AudioReady) -> None:
+        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
+            return
+        rate_hz = self._connection.options.output_rate_hz
+        samples = chunk.samples
+        if rate_hz != chunk.sample_rate_hz:
+            samples = soxr.resample(samples, chunk.sample_rate_hz, rate_hz, quality="HQ")
+        response = self._connection.response_for_turn(chunk.turn_id)
+        if response is None:
+            return
+        self._first_sent_ns.setdefault(chunk.turn_id, time.perf_counter_ns())
+        # Counted at the pipeline's output rate, the unit of the heard-text ledger.
+        self._sent_samples[chunk.turn_id] = (
+            self._sent_samples.get(chunk.turn_id, 0) + chunk.samples.size
+        )
+        await self._connection.send_audio(
+            chunk.turn_id,
+            {
+                "type": "response.output_audio.delta",
+                "response_id": response.response_id,
+                "item_id": response.item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "delta": base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii"),
+            },
+        )
+
+    def clear(self) -> None:
+        turn_id = self.current_turn_id
+        self._cleared[turn_id] = self.played_samples(turn_id)
+
+    def played_samples(self, turn_id: int) -> int:
+        """Without a truncate from the client, assume it plays what it got in real time."""
+        if turn_id in self._cleared:
+            return self._cleared[turn_id]
+        first_ns = self._first_sent_ns.get(turn_id)
+        if first_ns is None:
+            return 0
+        elapsed_samples = (
+            (time.perf_counter_ns() - first_ns)
+            * self._connection.output_sample_rate_hz
+            // 1_000_000_000
+        )
+        return min(self._sent_samples.get(turn_id, 0), int(elapsed_samples))
+
+    def set_heard(self, turn_id: int, played_samples: int) -> None:
+        """The client's own account of how much it played (conversation.item.truncate)."""
+        self._cleared[turn_id] = played_samples
+
+    def is_cleared(self, turn_id: int) -> bool:
+        return turn_id in self._cleared
+
+
+class RealtimeConnection:
+    """One client on the realtime socket."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        backends: Backends,
+        store: ConversationStore,
+        metrics: ServerMetrics,
+        max_message_bytes: int,
+    ) -> None:
+        self._websocket = websocket
+        self._backends = backends
+        self._metrics = metrics
+        self._max_message_bytes = max_message_bytes
+        self.options = _Options()
+        self.output_sample_rate_hz = backends.settings.audio.output_sample_rate_hz
+        self._event_ids = itertools.count(1)
+        self._outgoing: asyncio.Queue[tuple[int | None, dict[str, Any]] | None] = asyncio.Queue()
+        self._queued_audio = 0
+        self._audio_drained = asyncio.Event()
+        self._sink = WebSocketAudioSink(self)
+        self.session = Session(
+            backends, store=store, sink=self._sink, observer=self._on_session_event
+        )
+        self.session_id = _new_id("sess")
+        self._mic: Channel[AudioFrame] = Channel(maxsize=100, overflow="drop_oldest")
+        self._resampler = self._make_resampler()
+        self._stream_sample = 0
+        self._manual_buffer: list[np.ndarray] = []
+        self._responses: dict[int, _Response] = {}
+        self._items_by_id: dict[str, tuple[str, int]] = {}  # item id → (kind, turn or message id)
+        self._user_item_id: str | None = None
+        self._last_item_id: str | None = None
+        self._speech_onset_ns: int | None = None
+        self._response_tasks: set[asyncio.Task[None]] = set()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._send(
+            None,
+            {"type": "session.created", "session": self._session_json()},
+        )
+        async with asyncio.TaskGroup() as group:
+            writer = group.create_task(self._write())
+            listener = group.create_task(self.session.listen(self._mic_frames()))
+            try:
+                await self._read()
+            finally:
+                self.session.interrupt()
+                for task in list(self._response_tasks):
+                    task.cancel()
+                self._mic.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(listener, timeout=5)
+                self._outgoing.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer, timeout=5)
+
+    async def _mic_frames(self) -> AsyncIterator[AudioFrame]:
+        async for frame in self._mic:
+            yield frame
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._websocket.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                raw = message.get("bytes") or b""
+                self._send_error(
+                    "invalid_event", "Send client events as JSON text messages, not binary.", None
+                )
+                del raw
+                continue
+            await self._handle_text(text)
+
+    async def _handle_text(self, text: str) -> None:
+        event_id: str | None = None
+        try:
+            if len(text) > self._max_message_bytes:
+                raise ClientEventError(
+                    "message_too_large",
+                    f"The message has {len(text):,} bytes; the limit is {self._max_message_bytes:,}. "
+                    "Send audio in smaller appends (for example 20-100 ms each).",
+                )
+            try:
+                event = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ClientEventError(
+                    "invalid_json", f"The message is not valid JSON: {error}."
+                ) from None
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                raise ClientEventError(
+                    "invalid_event", "A client event is a JSON object with a `type`."
+                )
+            event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+            await self._dispatch(event)
+        except ClientEventError as error:
+            self._send_error(error.code, str(error), event_id, error_type=error.error_type)
+        except ParleyError as error:
+            self._send_error("server_error", str(error), event_id, error_type="server_error")
+        except Exception:
+            log.exception("a realtime client event failed")
+            self._send_error(
+                "server_error",
+                "Parley failed to handle this event; see the server log.",
+                event_id,
+                error_type="server_error",
+            )
+
+    # ---- client events ---------------------------------------------------------------------
+
+    async def _dispatch(self, event: dict[str, Any]) -> None:
+        match event["type"]:
+            case "session.update":
+                self._update_session(event.get("session"))
+            case "input_audio_buffer.append":
+                await self._append_audio(event.get("audio"))
+            case "input_audio_buffer.commit":
+                await self._commit_audio()
+            case "input_audio_buffer.clear":
+                self._manual_buffer.clear()
+                self._send(None, {"type": "input_audio_buffer.cleared"})
+            case "conversation.item.create":
+                await self._create_item(event.get("item"), event.get("previous_item_id"))
+            case "conversation.item.truncate":
+                await self._truncate_item(event)
+            case "conversation.item.delete":
+                await self._delete_item(event.get("item_id"))
+            case "response.create":
+                self._create_response()
+            case "response.cancel":
+                if not self._cancel_live_response(reason="client_cancelled"):
+                    raise ClientEventError(
+                        "response_cancel_not_active", "There is no response to cancel."
+                    )
+            case unknown:
+                raise ClientEventError(
+                    "unknown_event",
+                    f"Unknown client event type {unknown!r}. Parley speaks the OpenAI Realtime GA events.",
+                )
+
+    def _update_session(self, session: Any) -> None:
+        if not isinstance(session, dict):
+            raise ClientEventError("invalid_session", "session.update needs a `session` object.")
+        if (instructions := session.get("instructions")) is not None:
+            if not isinstance(instructions, str):
+                raise ClientEventError("invalid_session", "session.instructions must be a string.")
+            self.session.instructions = instructions or None
+        modalities = session.get("output_modalities")
+        if modalities is not None:
+            if (
+                not isinstance(modalities, list)
+                or not set(modalities) <= {"audio", "text"}
+                or not modalities
+            ):
+                raise ClientEventError(
+                    "invalid_session", "output_modalities is ['audio'] or ['text']."
+                )
+            self.session.is_speaking = "audio" in modalities
+        audio = session.get("audio") or {}
+        input_config = audio.get("input") or {}
+        output_config = audio.get("output") or {}
+        rate = _format_rate(input_config.get("format"), "input")
+        if rate is not None and rate != self.options.input_rate_hz:
+            self.options.input_rate_hz = rate
+            self._resampler = self._make_resampler()
+        if (rate := _format_rate(output_config.get("format"), "output")) is not None:
+            self.options.output_rate_hz = rate
+        if "turn_detection" in input_config:
+            detection = input_config["turn_detection"]
+            if detection is None:
+                self.options.turn_detection = None
+                self.session.is_replying_automatically = False
+            elif (
+                isinstance(detection, dict) and detection.get("type", "server_vad") == "server_vad"
+            ):
+                self.options.turn_detection = {"type": "server_vad", **detection}
+                self.session.is_replying_automatically = bool(
+                    detection.get("create_response", True)
+                )
+                self.session.is_barge_in_enabled = bool(detection.get("interrupt_response", True))
+                if (threshold := detection.get("threshold")) is not None:
+                    self.session.vad_threshold = float(threshold)
+                if (silence_ms := detection.get("silence_duration_ms")) is not None:
+                    self.session.end_silence_ms = max(64, int(silence_ms))
+            else:
+                raise ClientEventError(
+                    "unsupported_turn_detection",
+                    "Parley supports turn_detection {type: 'server_vad'} or null (commit by hand).",
+                )
+        if isinstance(voice := output_config.get("voice"), str):
+            self.options.voice = (
+                voice  # Parley has one embedded voice; the name is kept for clients
+            )
+        self._send(None, {"type": "session.updated", "session": self._session_json()})
+
+    def _make_resampler(self) -> soxr.ResampleStream | None:
+        if self.options.input_rate_hz == INPUT_SAMPLE_RATE_HZ:
+            return None
+        return soxr.ResampleStream(
+            self.options.input_rate_hz, INPUT_SAMPLE_RATE_HZ, 1, dtype="int16"
+        )
+
+    async def _append_audio(self, audio: Any) -> None:
+        if not isinstance(audio, str):
+            raise ClientEventError(
+                "invalid_audio", "input_audio_buffer.append needs base64 `audio`."
+            )
+        try:
+            payload = base64.b64decode(audio, validate=True)
+        except (binascii.Error, ValueError):
+            raise ClientEventError("invalid_audio", "`audio` is not valid base64.") from None
+        if len(payload) % 2:
+            raise ClientEventError("invalid_audio", "PCM16 audio needs an even number of bytes.")
+        samples = np.frombuffer(payload, dtype="<i2").astype(np.int16)
+        if self._resampler is not None:
+            samples = self._resampler.resample_chunk(samples)
+        if samples.size == 0:
+            return
+        if self.options.turn_detection is None:
+            self._manual_buffer.append(samples)
+            return
+        frame = AudioFrame(
+            samples=samples, start_sample=self._stream_sample, t_ns=time.perf_counter_ns()
+        )
+        self._stream_sample += samples.size
+        await self._mic.send(frame)
+
+    async def _commit_audio(self) -> None:
+        if self.options.turn_detection is not None:
+            return  # with server VAD, turns end by themselves
+        audio = (
+            np.concatenate(self._manual_buffer) if self._manual_buffer else np.zeros(0, np.int16)
+        )
+        self._manual_buffer.clear()
+        if audio.size < INPUT_SAMPLE_RATE_HZ * _MIN_COMMIT_MS // 1000:
+            raise ClientEventError(
+                "input_audio_buffer_commit_empty",
+                f"The buffer holds {audio.size * 1000 // INPUT_SAMPLE_RATE_HZ} ms of audio; commit needs at least {_MIN_COMMIT_MS} ms.",
+            )
+        item_id = _new_id("item")
+        self._send(
+            None,
+            {
+                "type": "input_audio_buffer.committed",
+                "item_id": item_id,
+                "previous_item_id": self._last_item_id,
+            },
+        )
+        self._send(
+            None,
+            {
+                "type": "conversation.item.added",
+                "previous_item_id": self._last_item_id,
+                "item": _user_item(item_id, None, "in_progress"),
+            },
+        )
+        transcript = await self._backends.stt.transcribe(audio, is_final=True)
+        self._send(
+            None,
+            _transcription_completed(item_id, transcript.text, audio.size / INPUT_SAMPLE_RATE_HZ),
+        )
+        self._send(
+            None,
+            {
+                "type": "conversation.item.done",
+                "previous_item_id": self._last_item_id,
+                "item": _user_item(item_id, transcript.text, "completed"),
+            },
+        )
+        self._last_item_id = item_id
+        if transcript.text:
+            message_id = await self.session.add_user_text(transcript.text)
+            self._items_by_id[item_id] = ("message", message_id)
+
+    async def _create_item(self, item: Any, previous_item_id: Any) -> None:
+        del previous_item_id  # items are appended in order; insertion elsewhere is not supported
+        if not isinstance(item, dict) or item.get("type", "message") != "message":
+            raise ClientEventError(
+                "unsupported_item", "Parley accepts conversation items of type 'message'."
+            )
+        role = item.get("role")
+        parts = item.get("content")
+        if role not in {"user", "system", "assistant"} or not isinstance(parts, list):
+            raise ClientEventError(
+                "invalid_item", "A message item needs a role and a content list."
+            )
+        text = " ".join(
+            str(part.get("text") or part.get("transcript") or "")
+            for part in parts
+            if isinstance(part, dict)
+        ).strip()
+        if not text:
+            raise ClientEventError("invalid_item", "The message has no text content.")
+        given_id = item.get("id")
+        item_id = given_id if isinstance(given_id, str) and given_id else _new_id("item")
+        if role == "system":
+            self.session.instructions = text
+        elif role == "user":
+            message_id = await self.session.add_user_text(text)
+            self._items_by_id[item_id] = ("message", message_id)
+        else:
+            message_id = await asyncio.to_thread(
+                self.session._store.add_message, self.session.conversation_id, "assistant", text
+            )
+            self._items_by_id[item_id] = ("message", message_id)
+        stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
+        self._send(
+            None,
+            {
+                "type": "conversation.item.added",
+                "previous_item_id": self._last_item_id,
+                "item": stored,
+            },
+        )
+        self._send(
+            None,
+            {
+                "type": "conversation.item.done",
+                "previous_item_id": self._last_item_id,
+                "item": stored,
+            },
+        )
+        self._last_item_id = item_id
+
+    async def _truncate_item(self, event: dict[str, Any]) -> None:
+        item_id, audio_end_ms = event.get("item_id"), event.get("audio_end_ms")
+        if not isinstance(item_id, str) or not isinstance(audio_end_ms, int) or audio_end_ms < 0:
+            raise ClientEventError(
+                "invalid_truncate", "truncate needs `item_id` and a non-negative `audio_end_ms`."
+            )
+        kind, turn_id = self._items_by_id.get(item_id, ("", 0))
+        if kind != "turn":
+            raise ClientEventError("item_not_found", f"No assistant audio item {item_id!r}.")
+        heard = await self.session.truncate_reply(turn_id, audio_end_ms=audio_end_ms)
+        if heard is None:
+            # The reply is still being written: remember the client's figure for when it ends.
+            self._sink.set_heard(turn_id, audio_end_ms * self.output_sample_rate_hz // 1000)
+        self._send(
+            None,
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item_id,
+                "content_index": event.get("content_index", 0),
+                "audio_end_ms": audio_end_ms,
+            },
+        )
+
+    async def _delete_item(self, item_id: Any) -> None:
+        if not isinstance(item_id, str) or item_id not in self._items_by_id:
+            raise ClientEventError("item_not_found", f"No conversation item {item_id!r}.")
+        kind, number = self._items_by_id.pop(item_id)
+        message_id = number if kind == "message" else self.session.message_id_for_turn(number)
+        if message_id is not None:
+            await asyncio.to_thread(self.session._store.delete_message, message_id)
+        self._send(None, {"type": "conversation.item.deleted", "item_id": item_id})
+
+    def _create_response(self) -> None:
+        if any(not r.is_finished for r in self._responses.values()) or self._response_tasks:
+            raise ClientEventError(
+                "conversation_already_has_active_response",
+                "A response is already in progress: cancel it first or wait for response.done.",
+            )
+        task = asyncio.create_task(self._respond())
+        self._response_tasks.add(task)
+        task.add_done_callback(self._response_tasks.discard)
+
+    async def _respond(self) -> None:
+        try:
+            await self.session.respond(None)
+        except ParleyError as error:
+            self._send_error("response_failed", str(error), None, error_type="server_error")
+
+    def _cancel_live_response(self, *, reason: str) -> bool:
+        scope = self.session.live_scope
+        if scope is None or scope.is_cancelled:
+            return False
+        self.session.interrupt()
+        response = self._responses.get(scope.turn_id)
+        if response is not None:
+            # The client hears silence now; response.done goes out before teardown finishes.
+            self._finish_response(
+                response,
+                status="cancelled",
+                reason=reason,
+                heard_text=scope.heard_text(),
+                metrics=scope.metrics.as_dict(),
+            )
+        return True
+
+    # ---- session events → server events ----------------------------------------------------
+
+    def _on_session_event(self, event: ListenerEvent | TurnEvent) -> None:
+        match event:
+            case SpeechStarted(start_sample=start_sample, onset_t_ns=onset_t_ns):
+                self._speech_onset_ns = onset_t_ns
+                self._user_item_id = _new_id("item")
+                self._send(
+                    None,
+                    {
+                        "type": "input_audio_buffer.speech_started",
+                        "audio_start_ms": start_sample * 1000 // INPUT_SAMPLE_RATE_HZ,
+                        "item_id": self._user_item_id,
+                    },
+                )
+                if self.session.is_barge_in_enabled:
+                    self._cancel_live_response(reason="turn_detected")
+            case PartialTranscript(text=text) if self._user_item_id:
+                self._send(
+                    None,
+                    {
+                        "type": "conversation.item.input_audio_transcription.delta",
+                        "item_id": self._user_item_id,
+                        "content_index": 0,
+                        "delta": text,
+                    },
+                )
+            case SpeechEnded(last_voiced_sample=last_sample) if self._user_item_id:
+                item_id = self._user_item_id
+                self._send(
+                    None,
+                    {
+                        "type": "input_audio_buffer.speech_stopped",
+                        "audio_end_ms": last_sample * 1000 // INPUT_SAMPLE_RATE_HZ,
+                        "item_id": item_id,
+                    },
+                )
+                self._send(
+                    None,
+                    {
+                        "type": "input_audio_buffer.committed",
+                        "item_id": item_id,
+                        "previous_item_id": self._last_item_id,
+                    },
+                )
+                self._send(
+                    None,
+                    {
+                        "type": "conversation.item.added",
+                        "previous_item_id": self._last_item_id,
+                        "item": _user_item(item_id, None, "in_progress"),
+                    },
+                )
+            case FinalTranscript(text=text, speech=speech) if self._user_item_id:
+                item_id = self._user_item_id
+                seconds = (speech.last_voiced_sample - speech.start_sample) / INPUT_SAMPLE_RATE_HZ
+                self._send(None, _transcription_completed(item_id, text, seconds))
+                self._send(
+                    None,
+                    {
+                        "type": "conversation.item.done",
+                        "previous_item_id": self._last_item_id,
+                        "item": _user_item(item_id, text, "completed"),
+                    },
+                )
+                self._last_item_id = item_id
+                self._items_by_id[item_id] = ("user_turn", 0)
+                self._user_item_id = None
+            case TurnStarted(turn_id=turn_id):
+                response = _Response(turn_id, _new_id("resp"), _new_id("item"))
+                self._responses[turn_id] = response
+                self._items_by_id[response.item_id] = ("turn", turn_id)
+                self._send(
+                    None,
+                    {
+                        "type": "response.created",
+                        "response": self._response_json(response, "in_progress"),
+                    },
+                )
+                item = _assistant_item(
+                    response.item_id, None, "in_progress", self.session.is_speaking
+                )
+                self._send(
+                    None,
+                    {
+                        "type": "response.output_item.added",
+                        "response_id": response.response_id,
+                        "output_index": 0,
+                        "item": item,
+                    },
+                )
+                self._send(
+                    None,
+                    {
+                        "type": "conversation.item.added",
+                        "previous_item_id": self._last_item_id,
+                        "item": item,
+                    },
+                )
+                self._send(
+                    None,
+                    {
+                        "type": "response.content_part.added",
+                        "response_id": response.response_id,
+                        "item_id": response.item_id,
+                        "output_index": 0,
+                        "content_index": 0,
+                        "part": _part("", self.session.is_speaking),
+                    },
+                )
+                self._last_item_id = response.item_id
+            case TextDelta(turn_id=turn_id, text=text) if not self.session.is_speaking:
+                if (live := self._live_response(turn_id)) is not None:
+                    live.transcript += text
+                    self._send(
+                        turn_id,
+                        {
+                            "type": "response.output_text.delta",
+                            **_content_ref(live),
+                            "delta": text,
+                        },
+                    )
+            case SentenceReady(turn_id=turn_id, text=text) if self.session.is_speaking:
+                if (live := self._live_response(turn_id)) is not None:
+                    delta = (" " if live.transcript else "") + text
+                    live.transcript += delta
+                    self._send(
+                        turn_id,
+                        {
+                            "type": "response.output_audio_transcript.delta",
+                            **_content_ref(live),
+                            "delta": delta,
+                        },
+                    )
+            case TurnDone(
+                turn_id=turn_id, was_cancelled=was_cancelled, heard_text=heard, metrics=metrics
+            ):
+                if (live := self._live_response(turn_id)) is not None:
+                    self._finish_response(
+                        live,
+                        status="cancelled" if was_cancelled else "completed",
+                        reason="client_cancelled",
+                        heard_text=heard,
+                        metrics=metrics,
+                    )
+            case _:
+                pass
+
+    def _live_response(self, turn_id: int) -> _Response | None:
+        response = self._responses.get(turn_id)
+        return response if response is not None and not response.is_finished else None
+
+    def _finish_response(
+        self,
+        response: _Response,
+        *,
+        status: str,
+        reason: str,
+        heard_text: str,
+        metrics: dict[str, Any],
+    ) -> None:
+        response.is_finished = True
+        was_cancelled = status == "cancelled"
+        if was_cancelled and self._speech_onset_ns is not None and reason == "turn_detected":
+            metrics = {
+                **metrics,
+                "interruption_ms": round((time.perf_counter_ns() - self._speech_onset_ns) / 1e6, 1),
+            }
+        transcript = heard_text if was_cancelled else response.transcript
+        speaking = self.session.is_speaking
+        ref = _content_ref(response)
+        if speaking:
+            self._send(None, {"type": "response.output_audio.done", **ref})
+            self._send(
+                None,
+                {"type": "response.output_audio_transcript.done", **ref, "transcript": transcript},
+            )
+        else:
+            self._send(None, {"type": "response.output_text.done", **ref, "text": transcript})
+        self._send(
+            None, {"type": "response.content_part.done", **ref, "part": _part(transcript, speaking)}
+        )
+        item = _assistant_item(
+            response.item_id, transcript, "incomplete" if was_cancelled else "completed", speaking
+        )
+        self._send(
+            None,
+            {
+                "type": "response.output_item.done",
+                "response_id": response.response_id,
+                "output_index": 0,
+                "item": item,
+            },
+        )
+        self._send(None, {"type": "conversation.item.done", "previous_item_id": None, "item": item})
+        done = self._response_json(response, status, output=[item], metrics=metrics)
+        if was_cancelled:
+            done["status_details"] = {"type": "cancelled", "reason": reason}
+        self._send(None, {"type": "response.done", "response": done})
+        self._metrics.observe_turn(metrics, was_cancelled=was_cancelled)
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _send(self, turn_id: int | None, event: dict[str, Any]) -> None:
+        self._outgoing.put_nowait(
+            (turn_id, {"event_id": f"event_{next(self._event_ids)}", **event})
+        )
+
+    async def send_audio(self, turn_id: int, event: dict[str, Any]) -> None:
+        while self._queued_audio >= _MAX_QUEUED_AUDIO_MESSAGES:
+            self._audio_drained.clear()
+            await self._audio_drained.wait()
+        self._queued_audio += 1
+        self._send(turn_id, event)
+
+    def _send_error(
+        self,
+        code: str,
+        message: str,
+        event_id: str | None,
+        *,
+        error_type: str = "invalid_request_error",
+    ) -> None:
+        self._metrics.errors.labels(code=code).inc()
+        self._send(
+            None,
+            {
+                "type": "error",
+                "error": {
+                    "type": error_type,
+                    "code": code,
+                    "message": message,
+                    "event_id": event_id,
+                },
+            },
+        )
+
+    async def _write(self) -> None:
+        while (entry := await self._outgoing.get()) is not None:
+            turn_id, event = entry
+            is_audio = event["type"] == "response.output_audio.delta"
+            if is_audio:
+                self._queued_audio -= 1
+                self._audio_drained.set()
+                if turn_id is not None and self._sink.is_cleared(turn_id):
+                    continue  # the user interrupted: never send audio they should not hear
+            try:
+                await self._websocket.send_text(json.dumps(event))
+            except (WebSocketDisconnect, RuntimeError):
+                return
+
+    # ---- JSON shapes -----------------------------------------------------------------------
+
+    def _session_json(self) -> dict[str, Any]:
+        detection = self.options.turn_detection
+        if detection is not None:
+            detection = {
+                "type": "server_vad",
+                "threshold": self.session.vad_threshold,
+                "silence_duration_ms": self.session.end_silence_ms,
+                "prefix_padding_ms": self._backends.settings.vad.pre_roll_ms,
+                "create_response": self.session.is_replying_automatically,
+                "interrupt_response": self.session.is_barge_in_enabled,
+            }
+        return {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": self.session_id,
+            "model": "parley",
+            "output_modalities": ["audio"] if self.session.is_speaking else ["text"],
+            "instructions": self.session.instructions or self._backends.settings.llm.system_prompt,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": self.options.input_rate_hz},
+                    "transcription": {"model": f"whisper-{self._backends.settings.stt.model}"},
+                    "turn_detection": detection,
+                },
+                "output": {
+                    "format": {"type": "audio/pcm", "rate": self.options.output_rate_hz},
+                    "voice": self.options.voice,
+                    "speed": self.options.speed,
+                },
+            },
+        }
+
+    def _response_json(
+        self,
+        response: _Response,
+        status: str,
+        *,
+        output: list[Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "object": "realtime.response",
+            "id": response.response_id,
+            "status": status,
+            "conversation_id": self.session.conversation_id,
+            "output_modalities": ["audio"] if self.session.is_speaking else ["text"],
+            "output": output or [],
+        }
+        if metrics is not None:
+            tokens = int(metrics.get("llm_tokens") or 0)
+            body["usage"] = {"total_tokens": tokens, "input_tokens": 0, "output_tokens": tokens}
+            # Metadata values are strings in the protocol; Parley puts its turn metrics there.
+            body["metadata"] = {
+                k: str(v)
+                for k, v in metrics.items()
+                if v is not None and not k.startswith("llm_tokens")
+            }
+        return body
+
+    def response_for_turn(self, turn_id: int) -> _Response | None:
+        return self._live_response(turn_id)
+
+
+def _format_rate(audio_format: Any, direction: str) -> int | None:
+    if audio_format is None:
+        return None
+    if not isinstance(audio_format, dict) or audio_format.get("type", "audio/pcm") != "audio/pcm":
+        raise ClientEventError(
+            "unsupported_audio_format",
+            f"Parley's {direction} audio is audio/pcm (PCM16 little-endian, mono).",
+        )
+    rate = audio_format.get("rate", 24_000)
+    if rate not in SUPPORTED_RATES_HZ:
+        raise ClientEventError(
+            "unsupported_audio_format",
+            f"The {direction} rate must be 24000 or 16000 Hz, not {rate}.",
+        )
+    return int(rate)
+
+
+def _user_item(item_id: str, transcript: str | None, status: str) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "role": "user",
+        "status": status,
+        "content": [{"type": "input_audio", "transcript": transcript}],
+    }
+
+
+def _assistant_item(
+    item_id: str, transcript: str | None, status: str, speaking: bool
+) -> dict[str, Any]:
+    content = [] if transcript is None else [_part(transcript, speaking)]
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "role": "assistant",
+        "status": status,
+        "content": content,
+    }
+
+
+def _part(text: str, speaking: bool) -> dict[str, Any]:
+    return (
+        {"type": "output_audio", "transcript": text}
+        if speaking
+        else {"type": "output_text", "text": text}
+    )
+
+
+def _content_ref(response: _Response) -> dict[str, Any]:
+    return {
+        "response_id": response.response_id,
+        "item_id": response.item_id,
+        "output_index": 0,
+        "content_index": 0,
+    }
+
+
+def _transcription_completed(item_id: str, text: str, seconds: float) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.input_audio_transcription.completed",
+        "item_id": item_id,
+        "content_index": 0,
+        "transcript": text,
+        "usage": {"type": "duration", "seconds": round(seconds, 3)},
+    }

@@ -1,0 +1,114 @@
+"""The OpenAI-compatible HTTP API, checked with the real `openai` SDK against a real server."""
+
+import io
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import openai
+import pytest
+import soundfile
+from openai import OpenAI
+
+from tests.integration.conftest import RunningServer
+
+
+def client(server: RunningServer, api_key: str | None = None) -> OpenAI:
+    return OpenAI(base_url=server.base_url, api_key=api_key or server.api_key, max_retries=0)
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_health_needs_no_credential_and_everything_else_does(server: RunningServer) -> None:
+    root = server.base_url.removesuffix("/v1")
+    status, body = get(f"{root}/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    for path in ("/metrics", "/v1/models"):
+        status, body = get(f"{root}{path}")
+        assert status == 401
+        assert json.loads(body)["error"]["code"] == "invalid_api_key"
+    with pytest.raises(openai.AuthenticationError):
+        client(server, api_key="wrong-key").models.list()
+
+
+def test_models_lists_parley(server: RunningServer) -> None:
+    assert "parley" in [m.id for m in client(server).models.list()]
+
+
+def test_chat_completion_whole_and_streamed(server: RunningServer) -> None:
+    sdk = client(server)
+    whole = sdk.chat.completions.create(
+        model="parley", messages=[{"role": "user", "content": "What is the capital of France?"}]
+    )
+    assert "paris" in (whole.choices[0].message.content or "").lower()
+    stream = sdk.chat.completions.create(
+        model="parley",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        stream=True,
+    )
+    deltas = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    assert len([d for d in deltas if d]) > 2
+    assert "paris" in "".join(deltas).lower()
+
+
+def test_a_malformed_chat_request_is_a_clear_400(server: RunningServer) -> None:
+    with pytest.raises(openai.BadRequestError, match="messages"):
+        client(server).chat.completions.create(model="parley", messages=[])
+
+
+def test_transcriptions_in_each_response_format(
+    server: RunningServer, speech: Callable[..., Path]
+) -> None:
+    sdk = client(server)
+    path = speech("What is the capital of France?")
+    with path.open("rb") as audio:
+        result = sdk.audio.transcriptions.create(model="whisper-1", file=audio)
+    assert "capital of france" in result.text.lower()
+    with path.open("rb") as audio:
+        text = sdk.audio.transcriptions.create(
+            model="whisper-1", file=audio, response_format="text"
+        )
+    assert "capital of france" in str(text).lower()
+    with path.open("rb") as audio:
+        verbose = sdk.audio.transcriptions.create(
+            model="whisper-1", file=audio, response_format="verbose_json"
+        )
+    assert verbose.duration > 1 and "france" in verbose.text.lower()
+
+
+def test_a_file_that_is_not_audio_is_a_clear_400(server: RunningServer) -> None:
+    with pytest.raises(openai.BadRequestError, match="Cannot decode"):
+        client(server).audio.transcriptions.create(
+            model="whisper-1", file=("x.wav", b"not audio at all")
+        )
+
+
+@pytest.mark.parametrize("response_format", ["wav", "pcm"])
+def test_speech_streams_audio_that_whisper_hears_back(
+    server: RunningServer, response_format: str, whisper_check: Callable[[np.ndarray, int], str]
+) -> None:
+    with client(server).audio.speech.with_streaming_response.create(
+        model="tts-1",
+        voice="alloy",
+        input="Good morning. The weather is sunny today.",
+        response_format=response_format,  # type: ignore[arg-type]
+    ) as response:
+        chunks = list(response.iter_bytes())
+    payload = b"".join(chunks)
+    if response_format == "wav":
+        samples, rate = soundfile.read(io.BytesIO(payload), dtype="int16")
+    else:
+        samples, rate = np.frombuffer(payload, dtype="<i2"), 24_000
+    assert rate == 24_000 and samples.size > rate
+    heard = whisper_check(samples, rate).lower()
+    assert "morning" in heard and "sunny" in heard
