@@ -138,6 +138,7 @@ class Session:
         self.end_silence_ms = self._settings.vad.end_silence_ms
         # Recent replies by turn, for a client that later says how much of one was heard.
         self._finished: dict[int, tuple[int, TurnScope]] = {}
+        self._stored: dict[int, asyncio.Event] = {}
 
     # ---- the reply side -------------------------------------------------------------------
 
@@ -174,8 +175,17 @@ class Session:
         self._turn_id += 1
         turn_id = self._turn_id
         self._sink.current_turn_id = turn_id
+        self._stored[turn_id] = asyncio.Event()
         metrics = metrics or TurnMetrics(turn_id)
         metrics.turn_id = turn_id
+        try:
+            return await self._run_turn(turn_id, user_text, metrics)
+        finally:
+            self._stored.pop(turn_id).set()
+
+    async def _run_turn(
+        self, turn_id: int, user_text: str | None, metrics: TurnMetrics
+    ) -> TurnResult:
         llm_config = self._settings.llm
         if user_text is not None:
             await self.add_user_text(user_text)
@@ -226,6 +236,8 @@ class Session:
 
     async def truncate_reply(self, turn_id: int, *, audio_end_ms: int) -> str | None:
         """The client says the user heard only ``audio_end_ms`` of a reply: store just that."""
+        if (stored := self._stored.get(turn_id)) is not None:
+            await stored.wait()  # the client may answer response.done before the row is written
         finished = self._finished.get(turn_id)
         if finished is None:
             return None

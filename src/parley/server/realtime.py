@@ -142,6 +142,9 @@ class WebSocketAudioSink:
         )
         return min(self._sent_samples.get(turn_id, 0), int(elapsed_samples))
 
+    def sent_samples(self, turn_id: int) -> int:
+        return self._sent_samples.get(turn_id, 0)
+
     def set_heard(self, turn_id: int, played_samples: int) -> None:
         """The client's own account of how much it played (conversation.item.truncate)."""
         self._cleared[turn_id] = played_samples
@@ -187,6 +190,7 @@ class RealtimeConnection:
         self._last_item_id: str | None = None
         self._speech_onset_ns: int | None = None
         self._response_tasks: set[asyncio.Task[None]] = set()
+        self._background_tasks: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -548,6 +552,38 @@ class RealtimeConnection:
             )
         return True
 
+    def _truncate_reply_still_playing(self) -> None:
+        """The reply was fully sent but the client is still playing it: keep what was heard.
+
+        A client that knows better says so with conversation.item.truncate; until then Parley
+        assumes the client plays what it received in real time.
+        """
+        finished = [r for r in self._responses.values() if r.is_finished]
+        if not finished:
+            return
+        response = finished[-1]
+        played = self._sink.played_samples(response.turn_id)
+        if played >= self._sink.sent_samples(response.turn_id):
+            return
+        self._sink.set_heard(response.turn_id, played)
+        audio_end_ms = played * 1000 // self.output_sample_rate_hz
+
+        async def truncate() -> None:
+            await self.session.truncate_reply(response.turn_id, audio_end_ms=audio_end_ms)
+            self._send(
+                None,
+                {
+                    "type": "conversation.item.truncated",
+                    "item_id": response.item_id,
+                    "content_index": 0,
+                    "audio_end_ms": audio_end_ms,
+                },
+            )
+
+        task = asyncio.create_task(truncate())
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+
     # ---- session events → server events ----------------------------------------------------
 
     def _on_session_event(self, event: ListenerEvent | TurnEvent) -> None:
@@ -563,8 +599,10 @@ class RealtimeConnection:
                         "item_id": self._user_item_id,
                     },
                 )
-                if self.session.is_barge_in_enabled:
-                    self._cancel_live_response(reason="turn_detected")
+                if self.session.is_barge_in_enabled and not self._cancel_live_response(
+                    reason="turn_detected"
+                ):
+                    self._truncate_reply_still_playing()
             case PartialTranscript(text=text) if self._user_item_id:
                 self._send(
                     None,
