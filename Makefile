@@ -15,12 +15,13 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
 	$(shell grep -q avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
 
-.PHONY: run test check install system-packages models bench clean
+.PHONY: run talk-sample test check install system-packages models bench clean
 
 run: install models
-	@echo "Parley: answering the bundled sample question (src/parley/samples/capital-of-france.wav)"
+	$(BIN)/parley serve --data-dir "$(DATA_DIR)"
+
+talk-sample: install models
 	$(BIN)/parley talk src/parley/samples/capital-of-france.wav --output reply.wav --data-dir "$(DATA_DIR)"
-	@echo "The spoken reply is in reply.wav"
 
 test: install
 	$(MAKE) check

@@ -16,9 +16,7 @@ import itertools
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,49 +40,27 @@ from parley.events import (
 )
 from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
+from parley.server.realtime_protocol import (
+    ClientEventError,
+    RealtimeOptions,
+    ResponseRef,
+    assistant_item,
+    content_part,
+    content_ref,
+    new_id,
+    parse_audio_rate,
+    transcription_completed,
+    user_item,
+)
 from parley.session import Backends, Session
 from parley.stream import Channel
 
 log = logging.getLogger(__name__)
 
 INPUT_SAMPLE_RATE_HZ = 16_000
-SUPPORTED_RATES_HZ = (16_000, 24_000)
 _MIN_COMMIT_MS = 100
 # Audio deltas queued for the socket beyond this wait for the client to read (back-pressure).
 _MAX_QUEUED_AUDIO_MESSAGES = 50
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
-class ClientEventError(Exception):
-    """A client event Parley cannot act on; becomes an ``error`` event, the socket stays open."""
-
-    def __init__(
-        self, code: str, message: str, *, error_type: str = "invalid_request_error"
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.error_type = error_type
-
-
-@dataclass
-class _Response:
-    turn_id: int
-    response_id: str
-    item_id: str
-    transcript: str = ""
-    is_finished: bool = False
-
-
-@dataclass
-class _Options:
-    input_rate_hz: int = 24_000
-    output_rate_hz: int = 24_000
-    turn_detection: dict[str, Any] | None = field(default_factory=lambda: {"type": "server_vad"})
-    voice: str = "joe"
-    speed: float = 1.0
 
 
 class WebSocketAudioSink:
@@ -169,7 +145,7 @@ class RealtimeConnection:
         self._backends = backends
         self._metrics = metrics
         self._max_message_bytes = max_message_bytes
-        self.options = _Options()
+        self.options = RealtimeOptions()
         self.output_sample_rate_hz = backends.settings.audio.output_sample_rate_hz
         self._event_ids = itertools.count(1)
         self._outgoing: asyncio.Queue[tuple[int | None, dict[str, Any]] | None] = asyncio.Queue()
@@ -179,12 +155,12 @@ class RealtimeConnection:
         self.session = Session(
             backends, store=store, sink=self._sink, observer=self._on_session_event
         )
-        self.session_id = _new_id("sess")
+        self.session_id = new_id("sess")
         self._mic: Channel[AudioFrame] = Channel(maxsize=100, overflow="drop_oldest")
         self._resampler = self._make_resampler()
         self._stream_sample = 0
         self._manual_buffer: list[np.ndarray] = []
-        self._responses: dict[int, _Response] = {}
+        self._responses: dict[int, ResponseRef] = {}
         self._items_by_id: dict[str, tuple[str, int]] = {}  # item id → (kind, turn or message id)
         self._user_item_id: str | None = None
         self._last_item_id: str | None = None
@@ -324,11 +300,11 @@ class RealtimeConnection:
         audio = session.get("audio") or {}
         input_config = audio.get("input") or {}
         output_config = audio.get("output") or {}
-        rate = _format_rate(input_config.get("format"), "input")
+        rate = parse_audio_rate(input_config.get("format"), "input")
         if rate is not None and rate != self.options.input_rate_hz:
             self.options.input_rate_hz = rate
             self._resampler = self._make_resampler()
-        if (rate := _format_rate(output_config.get("format"), "output")) is not None:
+        if (rate := parse_audio_rate(output_config.get("format"), "output")) is not None:
             self.options.output_rate_hz = rate
         if "turn_detection" in input_config:
             detection = input_config["turn_detection"]
@@ -402,7 +378,7 @@ class RealtimeConnection:
                 "input_audio_buffer_commit_empty",
                 f"The buffer holds {audio.size * 1000 // INPUT_SAMPLE_RATE_HZ} ms of audio; commit needs at least {_MIN_COMMIT_MS} ms.",
             )
-        item_id = _new_id("item")
+        item_id = new_id("item")
         self._send(
             None,
             {
@@ -416,20 +392,20 @@ class RealtimeConnection:
             {
                 "type": "conversation.item.added",
                 "previous_item_id": self._last_item_id,
-                "item": _user_item(item_id, None, "in_progress"),
+                "item": user_item(item_id, None, "in_progress"),
             },
         )
         transcript = await self._backends.stt.transcribe(audio, is_final=True)
         self._send(
             None,
-            _transcription_completed(item_id, transcript.text, audio.size / INPUT_SAMPLE_RATE_HZ),
+            transcription_completed(item_id, transcript.text, audio.size / INPUT_SAMPLE_RATE_HZ),
         )
         self._send(
             None,
             {
                 "type": "conversation.item.done",
                 "previous_item_id": self._last_item_id,
-                "item": _user_item(item_id, transcript.text, "completed"),
+                "item": user_item(item_id, transcript.text, "completed"),
             },
         )
         self._last_item_id = item_id
@@ -457,7 +433,7 @@ class RealtimeConnection:
         if not text:
             raise ClientEventError("invalid_item", "The message has no text content.")
         given_id = item.get("id")
-        item_id = given_id if isinstance(given_id, str) and given_id else _new_id("item")
+        item_id = given_id if isinstance(given_id, str) and given_id else new_id("item")
         if role == "system":
             self.session.instructions = text
         elif role == "user":
@@ -590,7 +566,7 @@ class RealtimeConnection:
         match event:
             case SpeechStarted(start_sample=start_sample, onset_t_ns=onset_t_ns):
                 self._speech_onset_ns = onset_t_ns
-                self._user_item_id = _new_id("item")
+                self._user_item_id = new_id("item")
                 self._send(
                     None,
                     {
@@ -636,26 +612,26 @@ class RealtimeConnection:
                     {
                         "type": "conversation.item.added",
                         "previous_item_id": self._last_item_id,
-                        "item": _user_item(item_id, None, "in_progress"),
+                        "item": user_item(item_id, None, "in_progress"),
                     },
                 )
             case FinalTranscript(text=text, speech=speech) if self._user_item_id:
                 item_id = self._user_item_id
                 seconds = (speech.last_voiced_sample - speech.start_sample) / INPUT_SAMPLE_RATE_HZ
-                self._send(None, _transcription_completed(item_id, text, seconds))
+                self._send(None, transcription_completed(item_id, text, seconds))
                 self._send(
                     None,
                     {
                         "type": "conversation.item.done",
                         "previous_item_id": self._last_item_id,
-                        "item": _user_item(item_id, text, "completed"),
+                        "item": user_item(item_id, text, "completed"),
                     },
                 )
                 self._last_item_id = item_id
                 self._items_by_id[item_id] = ("user_turn", 0)
                 self._user_item_id = None
             case TurnStarted(turn_id=turn_id):
-                response = _Response(turn_id, _new_id("resp"), _new_id("item"))
+                response = ResponseRef(turn_id, new_id("resp"), new_id("item"))
                 self._responses[turn_id] = response
                 self._items_by_id[response.item_id] = ("turn", turn_id)
                 self._send(
@@ -665,7 +641,7 @@ class RealtimeConnection:
                         "response": self._response_json(response, "in_progress"),
                     },
                 )
-                item = _assistant_item(
+                item = assistant_item(
                     response.item_id, None, "in_progress", self.session.is_speaking
                 )
                 self._send(
@@ -693,7 +669,7 @@ class RealtimeConnection:
                         "item_id": response.item_id,
                         "output_index": 0,
                         "content_index": 0,
-                        "part": _part("", self.session.is_speaking),
+                        "part": content_part("", self.session.is_speaking),
                     },
                 )
                 self._last_item_id = response.item_id
@@ -704,7 +680,7 @@ class RealtimeConnection:
                         turn_id,
                         {
                             "type": "response.output_text.delta",
-                            **_content_ref(live),
+                            **content_ref(live),
                             "delta": text,
                         },
                     )
@@ -716,7 +692,7 @@ class RealtimeConnection:
                         turn_id,
                         {
                             "type": "response.output_audio_transcript.delta",
-                            **_content_ref(live),
+                            **content_ref(live),
                             "delta": delta,
                         },
                     )
@@ -734,13 +710,13 @@ class RealtimeConnection:
             case _:
                 pass
 
-    def _live_response(self, turn_id: int) -> _Response | None:
+    def _live_response(self, turn_id: int) -> ResponseRef | None:
         response = self._responses.get(turn_id)
         return response if response is not None and not response.is_finished else None
 
     def _finish_response(
         self,
-        response: _Response,
+        response: ResponseRef,
         *,
         status: str,
         reason: str,
@@ -756,7 +732,7 @@ class RealtimeConnection:
             }
         transcript = heard_text if was_cancelled else response.transcript
         speaking = self.session.is_speaking
-        ref = _content_ref(response)
+        ref = content_ref(response)
         if speaking:
             self._send(None, {"type": "response.output_audio.done", **ref})
             self._send(
@@ -766,9 +742,14 @@ class RealtimeConnection:
         else:
             self._send(None, {"type": "response.output_text.done", **ref, "text": transcript})
         self._send(
-            None, {"type": "response.content_part.done", **ref, "part": _part(transcript, speaking)}
+            None,
+            {
+                "type": "response.content_part.done",
+                **ref,
+                "part": content_part(transcript, speaking),
+            },
         )
-        item = _assistant_item(
+        item = assistant_item(
             response.item_id, transcript, "incomplete" if was_cancelled else "completed", speaking
         )
         self._send(
@@ -873,7 +854,7 @@ class RealtimeConnection:
 
     def _response_json(
         self,
-        response: _Response,
+        response: ResponseRef,
         status: str,
         *,
         output: list[Any] | None = None,
@@ -898,74 +879,5 @@ class RealtimeConnection:
             }
         return body
 
-    def response_for_turn(self, turn_id: int) -> _Response | None:
+    def response_for_turn(self, turn_id: int) -> ResponseRef | None:
         return self._live_response(turn_id)
-
-
-def _format_rate(audio_format: Any, direction: str) -> int | None:
-    if audio_format is None:
-        return None
-    if not isinstance(audio_format, dict) or audio_format.get("type", "audio/pcm") != "audio/pcm":
-        raise ClientEventError(
-            "unsupported_audio_format",
-            f"Parley's {direction} audio is audio/pcm (PCM16 little-endian, mono).",
-        )
-    rate = audio_format.get("rate", 24_000)
-    if rate not in SUPPORTED_RATES_HZ:
-        raise ClientEventError(
-            "unsupported_audio_format",
-            f"The {direction} rate must be 24000 or 16000 Hz, not {rate}.",
-        )
-    return int(rate)
-
-
-def _user_item(item_id: str, transcript: str | None, status: str) -> dict[str, Any]:
-    return {
-        "id": item_id,
-        "object": "realtime.item",
-        "type": "message",
-        "role": "user",
-        "status": status,
-        "content": [{"type": "input_audio", "transcript": transcript}],
-    }
-
-
-def _assistant_item(
-    item_id: str, transcript: str | None, status: str, speaking: bool
-) -> dict[str, Any]:
-    content = [] if transcript is None else [_part(transcript, speaking)]
-    return {
-        "id": item_id,
-        "object": "realtime.item",
-        "type": "message",
-        "role": "assistant",
-        "status": status,
-        "content": content,
-    }
-
-
-def _part(text: str, speaking: bool) -> dict[str, Any]:
-    return (
-        {"type": "output_audio", "transcript": text}
-        if speaking
-        else {"type": "output_text", "text": text}
-    )
-
-
-def _content_ref(response: _Response) -> dict[str, Any]:
-    return {
-        "response_id": response.response_id,
-        "item_id": response.item_id,
-        "output_index": 0,
-        "content_index": 0,
-    }
-
-
-def _transcription_completed(item_id: str, text: str, seconds: float) -> dict[str, Any]:
-    return {
-        "type": "conversation.item.input_audio_transcription.completed",
-        "item_id": item_id,
-        "content_index": 0,
-        "transcript": text,
-        "usage": {"type": "duration", "seconds": round(seconds, 3)},
-    }

@@ -1,0 +1,112 @@
+"""The OpenAI Realtime protocol's shapes as Parley uses them: ids, items, content parts, the
+per-connection options a client can set, and the error a bad client event becomes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+SUPPORTED_RATES_HZ = (16_000, 24_000)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+class ClientEventError(Exception):
+    """A client event Parley cannot act on; becomes an ``error`` event, the socket stays open."""
+
+    def __init__(
+        self, code: str, message: str, *, error_type: str = "invalid_request_error"
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.error_type = error_type
+
+
+@dataclass
+class ResponseRef:
+    turn_id: int
+    response_id: str
+    item_id: str
+    transcript: str = ""
+    is_finished: bool = False
+
+
+@dataclass
+class RealtimeOptions:
+    input_rate_hz: int = 24_000
+    output_rate_hz: int = 24_000
+    turn_detection: dict[str, Any] | None = field(default_factory=lambda: {"type": "server_vad"})
+    voice: str = "joe"
+    speed: float = 1.0
+
+
+def parse_audio_rate(audio_format: Any, direction: str) -> int | None:
+    if audio_format is None:
+        return None
+    if not isinstance(audio_format, dict) or audio_format.get("type", "audio/pcm") != "audio/pcm":
+        raise ClientEventError(
+            "unsupported_audio_format",
+            f"Parley's {direction} audio is audio/pcm (PCM16 little-endian, mono).",
+        )
+    rate = audio_format.get("rate", 24_000)
+    if rate not in SUPPORTED_RATES_HZ:
+        raise ClientEventError(
+            "unsupported_audio_format",
+            f"The {direction} rate must be 24000 or 16000 Hz, not {rate}.",
+        )
+    return int(rate)
+
+
+def user_item(item_id: str, transcript: str | None, status: str) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "role": "user",
+        "status": status,
+        "content": [{"type": "input_audio", "transcript": transcript}],
+    }
+
+
+def assistant_item(
+    item_id: str, transcript: str | None, status: str, speaking: bool
+) -> dict[str, Any]:
+    content = [] if transcript is None else [content_part(transcript, speaking)]
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "role": "assistant",
+        "status": status,
+        "content": content,
+    }
+
+
+def content_part(text: str, speaking: bool) -> dict[str, Any]:
+    return (
+        {"type": "output_audio", "transcript": text}
+        if speaking
+        else {"type": "output_text", "text": text}
+    )
+
+
+def content_ref(response: ResponseRef) -> dict[str, Any]:
+    return {
+        "response_id": response.response_id,
+        "item_id": response.item_id,
+        "output_index": 0,
+        "content_index": 0,
+    }
+
+
+def transcription_completed(item_id: str, text: str, seconds: float) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.input_audio_transcription.completed",
+        "item_id": item_id,
+        "content_index": 0,
+        "transcript": text,
+        "usage": {"type": "duration", "seconds": round(seconds, 3)},
+    }

@@ -1,0 +1,104 @@
+"""`parley serve` as a user starts it: a real process on a loopback port."""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openai import AsyncOpenAI, OpenAI
+
+from tests.integration.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def parley_executable() -> str:
+    return shutil.which("parley") or str(REPO / ".venv" / "bin" / "parley")
+
+
+@pytest.fixture
+def served(data_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    env = {**os.environ, "PARLEY_ENV": "testing", "PARLEY_DATA_DIR": str(data_dir)}
+    env.pop("PARLEY_API_KEY", None)
+    process = subprocess.Popen(
+        [parley_executable(), "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"parley serve did not start: {log_path.read_text()}")
+            time.sleep(0.2)
+    yield url, log_path
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+
+
+@pytest.mark.slow
+async def test_serve_creates_a_private_key_prints_a_login_url_and_answers(
+    served: tuple[str, Path], data_dir: Path
+) -> None:
+    url, log_path = served
+    key_file = data_dir / "api_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    api_key = key_file.read_text().strip()
+    assert f"{url}/?token={api_key}" in log_path.read_text()
+    assert "parley" in [m.id for m in OpenAI(base_url=f"{url}/v1", api_key=api_key).models.list()]
+    async with (
+        AsyncOpenAI(base_url=f"{url}/v1", api_key=api_key) as client,
+        client.realtime.connect(model="parley") as connection,
+    ):
+        await connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "What is the capital of France?"}],
+            }
+        )
+        await connection.response.create()
+        transcript = ""
+        async for event in connection:
+            if event.type == "response.output_audio_transcript.done":
+                transcript = event.transcript
+            if event.type == "response.done":
+                assert event.response.status == "completed"
+                break
+    assert "paris" in transcript.lower()
+
+
+def test_serve_refuses_a_public_address_without_expose(data_dir: Path) -> None:
+    done = subprocess.run(
+        [parley_executable(), "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        env={**os.environ, "PARLEY_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--expose" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_health_reports_the_version(served: tuple[str, Path]) -> None:
+    url, _ = served
+    with urllib.request.urlopen(f"{url}/health") as response:
+        assert json.loads(response.read())["status"] == "ok"
