@@ -84,6 +84,15 @@ class Backends:
         return make_vad(self.settings.vad)
 
 
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """What a barge-in stopped: a reply mid-generation, or one that was still playing."""
+
+    turn_id: int
+    was_generating: bool
+    audio_end_ms: int | None = None
+
+
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
 
@@ -139,6 +148,8 @@ class Session:
         # Recent replies by turn, for a client that later says how much of one was heard.
         self._finished: dict[int, tuple[int, TurnScope]] = {}
         self._stored: dict[int, asyncio.Event] = {}
+        self._cut_turns: set[int] = set()
+        self._background_tasks: set[asyncio.Task[str | None]] = set()
 
     # ---- the reply side -------------------------------------------------------------------
 
@@ -151,12 +162,31 @@ class Session:
     def live_scope(self) -> TurnScope | None:
         return self._scope
 
-    def interrupt(self) -> bool:
-        """Barge-in: stop the live reply now; says whether there was one to stop."""
-        if self._scope is None or self._scope.is_cancelled:
-            return False
-        self._scope.cancel()
-        return True
+    def interrupt(self) -> Interruption | None:
+        """Barge-in: stop the reply the user is hearing, now.
+
+        A reply still being generated is cancelled. A reply generated whole but still playing
+        is cut at the sink, and its stored text shortened to what was heard. None when
+        nothing was playing.
+        """
+        if self._scope is not None and not self._scope.is_cancelled:
+            self._scope.cancel()
+            return Interruption(self._scope.turn_id, was_generating=True)
+        turn_id = self._turn_id
+        finished = self._finished.get(turn_id)
+        if finished is None or turn_id in self._cut_turns:
+            return None
+        _message_id, scope = finished
+        played_samples = self._sink.played_samples(turn_id)
+        if played_samples >= scope.ledger.total_samples:
+            return None
+        self._sink.clear()
+        self._cut_turns.add(turn_id)
+        audio_end_ms = played_samples * 1000 // self._settings.audio.output_sample_rate_hz
+        task = asyncio.create_task(self.truncate_reply(turn_id, audio_end_ms=audio_end_ms))
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+        return Interruption(turn_id, was_generating=False, audio_end_ms=audio_end_ms)
 
     def message_id_for_turn(self, turn_id: int) -> int | None:
         finished = self._finished.get(turn_id)
@@ -171,7 +201,8 @@ class Session:
     ) -> TurnResult:
         """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
         or cancellation, and store the reply as heard."""
-        self.interrupt()
+        if self._scope is not None:
+            self._scope.cancel()  # a newer reply supersedes one still being generated
         self._turn_id += 1
         turn_id = self._turn_id
         self._sink.current_turn_id = turn_id
@@ -268,8 +299,8 @@ class Session:
             raise
 
     async def wait_for_replies(self) -> None:
-        while self._turn_tasks:
-            await asyncio.gather(*list(self._turn_tasks))
+        while self._turn_tasks or self._background_tasks:
+            await asyncio.gather(*list(self._turn_tasks), *list(self._background_tasks))
 
     # ---- the listening side ---------------------------------------------------------------
 

@@ -62,7 +62,8 @@ async def test_serve_creates_a_private_key_prints_a_login_url_and_answers(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     api_key = key_file.read_text().strip()
     assert f"{url}/?token={api_key}" in log_path.read_text()
-    assert "parley" in [m.id for m in OpenAI(base_url=f"{url}/v1", api_key=api_key).models.list()]
+    with OpenAI(base_url=f"{url}/v1", api_key=api_key) as sync_client:
+        assert "parley" in [m.id for m in sync_client.models.list()]
     async with (
         AsyncOpenAI(base_url=f"{url}/v1", api_key=api_key) as client,
         client.realtime.connect(model="parley") as connection,

@@ -4,7 +4,7 @@ import io
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +15,20 @@ from openai import OpenAI
 
 from tests.integration.conftest import RunningServer
 
+_open_clients: list[OpenAI] = []
+
 
 def client(server: RunningServer, api_key: str | None = None) -> OpenAI:
-    return OpenAI(base_url=server.base_url, api_key=api_key or server.api_key, max_retries=0)
+    sdk = OpenAI(base_url=server.base_url, api_key=api_key or server.api_key, max_retries=0)
+    _open_clients.append(sdk)
+    return sdk
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while _open_clients:
+        _open_clients.pop().close()
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:

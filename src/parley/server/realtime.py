@@ -166,7 +166,6 @@ class RealtimeConnection:
         self._last_item_id: str | None = None
         self._speech_onset_ns: int | None = None
         self._response_tasks: set[asyncio.Task[None]] = set()
-        self._background_tasks: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -181,7 +180,9 @@ class RealtimeConnection:
             try:
                 await self._read()
             finally:
-                self.session.interrupt()
+                # Gone mid-reply: stop generating. A reply already sent is kept whole, since
+                # nothing says how much of it the client played.
+                self._cancel_live_response(reason="client_cancelled")
                 for task in list(self._response_tasks):
                     task.cancel()
                 self._mic.close()
@@ -529,36 +530,25 @@ class RealtimeConnection:
         return True
 
     def _truncate_reply_still_playing(self) -> None:
-        """The reply was fully sent but the client is still playing it: keep what was heard.
+        """The reply was sent whole but the client is presumably still playing it: the session
+        cuts it and keeps what was heard; the client is told what was kept.
 
-        A client that knows better says so with conversation.item.truncate; until then Parley
-        assumes the client plays what it received in real time.
+        A client that knows better says so with conversation.item.truncate.
         """
-        finished = [r for r in self._responses.values() if r.is_finished]
-        if not finished:
+        interruption = self.session.interrupt()
+        if interruption is None or interruption.was_generating:
             return
-        response = finished[-1]
-        played = self._sink.played_samples(response.turn_id)
-        if played >= self._sink.sent_samples(response.turn_id):
-            return
-        self._sink.set_heard(response.turn_id, played)
-        audio_end_ms = played * 1000 // self.output_sample_rate_hz
-
-        async def truncate() -> None:
-            await self.session.truncate_reply(response.turn_id, audio_end_ms=audio_end_ms)
+        response = self._responses.get(interruption.turn_id)
+        if response is not None:
             self._send(
                 None,
                 {
                     "type": "conversation.item.truncated",
                     "item_id": response.item_id,
                     "content_index": 0,
-                    "audio_end_ms": audio_end_ms,
+                    "audio_end_ms": interruption.audio_end_ms,
                 },
             )
-
-        task = asyncio.create_task(truncate())
-        self._background_tasks.add(task)
-        task.add_done_callback(self._background_tasks.discard)
 
     # ---- session events → server events ----------------------------------------------------
 
