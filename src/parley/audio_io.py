@@ -22,6 +22,7 @@ async def frames_from_samples(
     trailing_silence_ms: int,
     keep_going: Callable[[], bool] = lambda: False,
     start_sample: int = 0,
+    max_trailing_ms: int = 120_000,
 ) -> AsyncIterator[AudioFrame]:
     """Yield ``samples`` as microphone frames, then silence.
 
@@ -43,7 +44,9 @@ async def frames_from_samples(
             if frame.size < frame_samples:
                 frame = np.concatenate([frame, silence[: frame_samples - frame.size]])
         else:
-            if silence_after_ms >= trailing_silence_ms and not keep_going():
+            if silence_after_ms >= max_trailing_ms or (
+                silence_after_ms >= trailing_silence_ms and not keep_going()
+            ):
                 return
             frame = silence
             silence_after_ms += frame_ms
@@ -102,6 +105,7 @@ class RealtimePlaybackSink:
         self._playing_turn_id = 0
         self._clock_start_ns: int | None = None
         self._cleared_at: dict[int, int] = {}
+        self.last_clear_t_ns: int | None = None  # when sound last stopped for a barge-in
 
     def _played_now(self) -> int:
         if self._clock_start_ns is None:
@@ -131,6 +135,7 @@ class RealtimePlaybackSink:
             await asyncio.sleep(ahead_s)
 
     def clear(self) -> None:
+        self.last_clear_t_ns = time.perf_counter_ns()
         turn_id = self.current_turn_id
         played = self._played_now() if turn_id == self._playing_turn_id else 0
         self._cleared_at[turn_id] = played

@@ -311,6 +311,73 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+@app.command()
+def bench(
+    audio_dir: Annotated[
+        Path | None,
+        typer.Option("--audio-dir", help="Prompts: WAV files, each with a .txt of its words."),
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Passes over the prompts.")] = 1,
+    warmup: Annotated[
+        int, typer.Option("--warmup", min=0, help="Turns run first and reported apart.")
+    ] = 1,
+    interruptions: Annotated[
+        int, typer.Option("--interruptions", min=0, help="Barge-in trials.")
+    ] = 3,
+    as_json: JsonOption = False,
+    plot_path: Annotated[
+        Path | None, typer.Option("--plot", help="Write a latency breakdown PNG.")
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Measure a running `parley serve` at this URL instead."),
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Measure voice-to-voice latency over spoken prompts, through the live pipeline."""
+
+    def run() -> None:
+        from rich.console import Console
+
+        from parley import bench as benchmark
+
+        settings = _settings(config, data_dir, profile)
+        console = Console(stderr=True)
+        with console.status("loading models…") as status:
+            if server is not None:
+                from parley.bench_client import run_server_bench
+
+                report = run_server_bench(
+                    settings,
+                    server_url=server,
+                    audio_dir=audio_dir,
+                    runs=runs,
+                    warmup_turns=warmup,
+                    progress=lambda message: status.update(message),
+                )
+            else:
+                report = benchmark.run_bench(
+                    settings,
+                    audio_dir=audio_dir,
+                    runs=runs,
+                    warmup_turns=warmup,
+                    interruptions=interruptions,
+                    progress=lambda message: status.update(message),
+                )
+        summary = report.summary()
+        if plot_path is not None:
+            benchmark.plot(report, plot_path)
+            console.print(f"latency plot written to {plot_path}")
+        if as_json:
+            typer.echo(benchmark.to_json(summary))
+        else:
+            typer.echo(benchmark.format_table(summary))
+
+    _guard(run)
+
+
 @models_app.command("install")
 def models_install(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Assemble the embedded models into the data directory (skips what is there)."""

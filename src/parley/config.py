@@ -57,6 +57,12 @@ class VadConfig(_Section):
     min_speech_ms: int = Field(200, ge=0, description="voiced time needed before a turn starts")
     end_silence_ms: int = Field(500, ge=64, description="silence after speech that ends the turn")
     pre_roll_ms: int = Field(300, ge=0, description="audio kept from before the detected onset")
+    speculative_silence_ms: int | None = Field(
+        96,
+        ge=32,
+        description="silence after which STT and the reply start early, held until the turn "
+        "ends and dropped if the user goes on; empty to wait for the end of the turn",
+    )
 
 
 class WhisperConfig(_Section):
@@ -65,7 +71,7 @@ class WhisperConfig(_Section):
         "tiny.en", description="tiny.en (embedded), base (embedded), or a model directory"
     )
     language: str | None = "en"
-    cpu_threads: int = Field(1, ge=1)
+    cpu_threads: int = Field(2, ge=1)
     beam_size: int = Field(1, ge=1)
     partial_interval_ms: int = Field(700, ge=100, description="least time between partial decodes")
     is_streaming: bool = Field(True, description="decode partial transcripts while the user speaks")

@@ -15,8 +15,9 @@ _HYSTERESIS = 0.15
 
 @dataclass(frozen=True, slots=True)
 class Boundary:
-    kind: Literal["start", "end"]
-    # For "start": the first sample of the voiced run. For "end": the last voiced sample.
+    kind: Literal["start", "pause", "resume", "end"]
+    # "start": the first sample of the voiced run. "pause" and "end": the last voiced sample.
+    # "resume": the first sample of the frame in which voice came back after a pause.
     sample: int
 
 
@@ -31,10 +32,15 @@ class Endpointer:
         threshold: float,
         min_speech_ms: int,
         end_silence_ms: int,
+        pause_silence_ms: int | None = None,
     ) -> None:
         self._frame_samples = frame_samples
         self._sample_rate_hz = sample_rate_hz
         self._min_speech_samples = sample_rate_hz * min_speech_ms // 1000
+        # A pause is a silence long enough to start work on a likely end of turn early.
+        self._pause_silence_samples = (
+            None if pause_silence_ms is None else sample_rate_hz * pause_silence_ms // 1000
+        )
         self.configure(threshold=threshold, end_silence_ms=end_silence_ms)
         self.reset()
 
@@ -48,6 +54,7 @@ class Endpointer:
         self._is_speaking = False
         self._run_start_sample: int | None = None
         self._last_voiced_sample = -1
+        self._is_paused = False
 
     @property
     def is_speaking(self) -> bool:
@@ -69,9 +76,21 @@ class Endpointer:
             return None
         if probability >= self._release_threshold:
             self._last_voiced_sample = frame_end_sample - 1
+            if self._is_paused:
+                self._is_paused = False
+                return Boundary("resume", frame_start_sample)
             return None
-        if frame_end_sample - 1 - self._last_voiced_sample >= self._end_silence_samples:
+        silence_samples = frame_end_sample - 1 - self._last_voiced_sample
+        if silence_samples >= self._end_silence_samples:
             self._is_speaking = False
+            self._is_paused = False
             self._run_start_sample = None
             return Boundary("end", self._last_voiced_sample)
+        if (
+            not self._is_paused
+            and self._pause_silence_samples is not None
+            and silence_samples >= self._pause_silence_samples
+        ):
+            self._is_paused = True
+            return Boundary("pause", self._last_voiced_sample)
         return None

@@ -84,6 +84,50 @@ class Backends:
         return make_vad(self.settings.vad)
 
 
+class _HeldReply:
+    """A reply started on a likely end of turn: it is written and synthesised, but its events
+    and audio wait for the end of the turn to be confirmed, and vanish if the user goes on."""
+
+    def __init__(self, observer: SessionObserver) -> None:
+        self.gate = asyncio.Event()
+        self.is_released = False
+        self.is_discarded = False
+        self.scope: TurnScope | None = None
+        self._observer = observer
+        self._buffered: list[ListenerEvent | TurnEvent] = []
+
+    def observe(self, event: ListenerEvent | TurnEvent) -> None:
+        if self.is_discarded:
+            return
+        if self.is_released:
+            self._observer(event)
+        else:
+            self._buffered.append(event)
+
+    def release(self) -> None:
+        self.is_released = True
+        for event in self._buffered:
+            self._observer(event)
+        self._buffered.clear()
+        self.gate.set()
+
+    def discard(self) -> None:
+        self.is_discarded = True
+        self._buffered.clear()
+        if self.scope is not None:
+            self.scope.cancel()
+        self.gate.set()  # let the cancelled turn unwind
+
+
+@dataclass
+class _Speculation:
+    """Work begun on a pause that may be the end of the turn."""
+
+    last_voiced_sample: int
+    transcript: asyncio.Task[Transcript]
+    held: _HeldReply | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Interruption:
     """What a barge-in stopped: a reply mid-generation, or one that was still playing."""
@@ -96,9 +140,21 @@ class Interruption:
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
 
+def _stamp_end_of_turn(metrics: TurnMetrics, final: FinalTranscript) -> None:
+    metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
+    metrics.speech_ended_t_ns = final.speech.t_ns
+    metrics.stt_ms = round(final.stt_ms, 1)
+
+
 def _stream_time_ns(frame: AudioFrame, frame_end_sample: int, sample: int) -> int:
     """When ``sample`` entered the pipeline, given that ``frame`` (ending there) arrived at t_ns."""
     return frame.t_ns - (frame_end_sample - 1 - sample) * 1_000_000_000 // INPUT_SAMPLE_RATE_HZ
+
+
+def _covers(partial_until_sample: int, start_sample: int, last_voiced_sample: int) -> bool:
+    """Whether a partial transcript heard enough of the utterance to stand as its final."""
+    spoken = max(1, last_voiced_sample + 1 - start_sample)
+    return (partial_until_sample - start_sample) / spoken >= _PROMOTE_PARTIAL_COVERAGE
 
 
 @dataclass
@@ -149,6 +205,8 @@ class Session:
         self._finished: dict[int, tuple[int, TurnScope]] = {}
         self._stored: dict[int, asyncio.Event] = {}
         self._cut_turns: set[int] = set()
+        self._speculation: _Speculation | None = None
+        self._held_metrics: dict[int, TurnMetrics] = {}
         self._background_tasks: set[asyncio.Task[str | None]] = set()
 
     # ---- the reply side -------------------------------------------------------------------
@@ -197,7 +255,11 @@ class Session:
         return await self._store.add_message_async(self.conversation_id, "user", user_text)
 
     async def respond(
-        self, user_text: str | None, *, metrics: TurnMetrics | None = None
+        self,
+        user_text: str | None,
+        *,
+        metrics: TurnMetrics | None = None,
+        held: _HeldReply | None = None,
     ) -> TurnResult:
         """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
         or cancellation, and store the reply as heard."""
@@ -210,23 +272,27 @@ class Session:
         metrics = metrics or TurnMetrics(turn_id)
         metrics.turn_id = turn_id
         try:
-            return await self._run_turn(turn_id, user_text, metrics)
+            return await self._run_turn(turn_id, user_text, metrics, held)
         finally:
             self._stored.pop(turn_id).set()
 
     async def _run_turn(
-        self, turn_id: int, user_text: str | None, metrics: TurnMetrics
+        self, turn_id: int, user_text: str | None, metrics: TurnMetrics, held: _HeldReply | None
     ) -> TurnResult:
         llm_config = self._settings.llm
-        if user_text is not None:
+        observer = held.observe if held is not None else self._observer
+        if user_text is not None and held is None:
             await self.add_user_text(user_text)
         history = await asyncio.to_thread(
             self._store.history, self.conversation_id, max_turns=llm_config.history_turns
         )
+        if held is not None and user_text is not None:
+            # Not stored until the turn is confirmed: a speculation may still be discarded.
+            history.append(ChatMessage("user", user_text))
         if not history or history[-1].role != "user":
             raise BackendError("There is no user message to reply to: add one first.")
         messages = [ChatMessage("system", self.instructions or llm_config.system_prompt), *history]
-        self._emit(TurnStarted(turn_id, history[-1].content, time.perf_counter_ns()))
+        observer(TurnStarted(turn_id, history[-1].content, time.perf_counter_ns()))
         scope = TurnScope(
             turn_id,
             llm=self._backends.llm,
@@ -234,9 +300,15 @@ class Session:
             sink=self._sink,
             output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,
             metrics=metrics,
-            observer=self._observer,
+            observer=observer,
+            gate=held.gate if held is not None else None,
         )
         self._scope = scope
+        stored_user: asyncio.Task[None] | None = None
+        if held is not None:
+            held.scope = scope
+            if user_text is not None:
+                stored_user = asyncio.create_task(self._store_when_confirmed(held, user_text))
         scope.start(messages)
         try:
             await scope.wait()
@@ -252,6 +324,10 @@ class Session:
             was_cancelled=scope.is_cancelled,
             metrics=metrics.as_dict(),
         )
+        if stored_user is not None:
+            await stored_user
+        if held is not None and not held.is_released:
+            return result  # a discarded speculation leaves no trace in the conversation
         message_id = await self._store.add_message_async(
             self.conversation_id,
             "assistant",
@@ -264,6 +340,11 @@ class Session:
         while len(self._finished) > _KEEP_FINISHED_TURNS:
             del self._finished[next(iter(self._finished))]
         return result
+
+    async def _store_when_confirmed(self, held: _HeldReply, user_text: str) -> None:
+        await held.gate.wait()
+        if held.is_released:
+            await self.add_user_text(user_text)
 
     async def truncate_reply(self, turn_id: int, *, audio_end_ms: int) -> str | None:
         """The client says the user heard only ``audio_end_ms`` of a reply: store just that."""
@@ -279,19 +360,49 @@ class Session:
         return heard
 
     def _start_reply(self, final: FinalTranscript) -> None:
-        metrics = TurnMetrics(
-            turn_id=0,
-            last_voiced_t_ns=final.speech.last_voiced_t_ns,
-            speech_ended_t_ns=final.speech.t_ns,
-            stt_ms=round(final.stt_ms, 1),
-        )
-        task = asyncio.create_task(self._reply_task(final.text, metrics))
+        metrics = TurnMetrics(turn_id=0)
+        _stamp_end_of_turn(metrics, final)
+        self._spawn_reply(final.text, metrics, None)
+
+    def _spawn_reply(self, text: str, metrics: TurnMetrics, held: _HeldReply | None) -> None:
+        task = asyncio.create_task(self._reply_task(text, metrics, held))
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
 
-    async def _reply_task(self, text: str, metrics: TurnMetrics) -> None:
+    def _speculate(
+        self, audio: Int16Array, last_voiced_sample: int, partial: asyncio.Task[Transcript] | None
+    ) -> _Speculation:
+        """On a pause: transcribe now, and once the words are known start the reply, held."""
+        transcript = (
+            partial
+            if partial is not None
+            else asyncio.create_task(self._backends.stt.transcribe(audio, is_final=True))
+        )
+        speculation = _Speculation(last_voiced_sample, transcript)
+
+        def start_held_reply(task: asyncio.Task[Transcript]) -> None:
+            if self._speculation is not speculation or task.cancelled() or task.exception():
+                return
+            text = task.result().text
+            if text and self.is_replying_automatically:
+                speculation.held = _HeldReply(self._observer)
+                self._held_metrics[id(speculation.held)] = metrics = TurnMetrics(turn_id=0)
+                self._spawn_reply(text, metrics, speculation.held)
+
+        transcript.add_done_callback(start_held_reply)
+        return speculation
+
+    def _abandon_speculation(self) -> None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation.held is not None:
+            speculation.held.discard()
+            self._held_metrics.pop(id(speculation.held), None)
+
+    async def _reply_task(
+        self, text: str, metrics: TurnMetrics, held: _HeldReply | None = None
+    ) -> None:
         try:
-            await self.respond(text, metrics=metrics)
+            await self.respond(text, metrics=metrics, held=held)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -330,6 +441,7 @@ class Session:
             threshold=settings.vad.threshold,
             min_speech_ms=settings.vad.min_speech_ms,
             end_silence_ms=settings.vad.end_silence_ms,
+            pause_silence_ms=settings.vad.speculative_silence_ms,
         )
         pre_roll_samples = INPUT_SAMPLE_RATE_HZ * settings.vad.pre_roll_ms // 1000
         # Frames kept so that a turn's audio can start a little before the detected onset.
@@ -385,6 +497,19 @@ class Session:
                     if self.is_barge_in_enabled:
                         self.interrupt()  # barge-in: the user talks over the reply
                     continue
+                if boundary.kind == "pause" and utterance is not None:
+                    covers = partial is not None and _covers(
+                        partial_until_sample, utterance.start_sample, boundary.sample
+                    )
+                    self._speculation = self._speculate(
+                        utterance.audio(until_sample=boundary.sample + INPUT_SAMPLE_RATE_HZ // 10),
+                        boundary.sample,
+                        partial if covers else None,
+                    )
+                    continue
+                if boundary.kind == "resume":
+                    self._abandon_speculation()  # the user went on: it was not the end
+                    continue
                 # The turn ended.
                 assert utterance is not None
                 ended = SpeechEnded(
@@ -394,12 +519,27 @@ class Session:
                     t_ns=time.perf_counter_ns(),
                 )
                 self._emit(ended)
-                audio = utterance.audio(until_sample=boundary.sample + INPUT_SAMPLE_RATE_HZ // 10)
-                final = await self._finalise(audio, ended, partial, partial_until_sample)
+                speculation, self._speculation = self._speculation, None
+                if speculation is not None and speculation.last_voiced_sample != boundary.sample:
+                    self._speculation = speculation
+                    self._abandon_speculation()
+                    speculation = None
+                if speculation is not None:
+                    final = await self._finalise_speculation(speculation, ended)
+                else:
+                    audio = utterance.audio(
+                        until_sample=boundary.sample + INPUT_SAMPLE_RATE_HZ // 10
+                    )
+                    final = await self._finalise(audio, ended, partial, partial_until_sample)
                 partial, utterance = None, None
                 self._is_listening_busy = False
                 self._emit(final)
-                if final.text and self.is_replying_automatically:
+                held = speculation.held if speculation is not None else None
+                if held is not None and not held.is_discarded:
+                    metrics = self._held_metrics.pop(id(held))
+                    _stamp_end_of_turn(metrics, final)
+                    held.release()
+                elif final.text and self.is_replying_automatically:
                     self._start_reply(final)
                 elif not final.text:
                     log.info("an utterance held no words; no reply")
@@ -419,10 +559,21 @@ class Session:
                         self._backends.stt.transcribe(utterance.audio(), is_final=False)
                     )
                     partial.add_done_callback(self._emit_partial)
+        self._abandon_speculation()  # the stream ended before the turn did
         if partial is not None:
             partial.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await partial
+
+    async def _finalise_speculation(
+        self, speculation: _Speculation, ended: SpeechEnded
+    ) -> FinalTranscript:
+        started_ns = time.perf_counter_ns()
+        transcript = await speculation.transcript
+        now_ns = time.perf_counter_ns()
+        return FinalTranscript(
+            text=transcript.text, speech=ended, stt_ms=(now_ns - started_ns) / 1e6, t_ns=now_ns
+        )
 
     async def _finalise(
         self,
@@ -434,10 +585,7 @@ class Session:
         started_ns = time.perf_counter_ns()
         transcript: Transcript | None = None
         if partial is not None:
-            covered = (partial_until_sample - ended.start_sample) / max(
-                1, ended.last_voiced_sample + 1 - ended.start_sample
-            )
-            if covered >= _PROMOTE_PARTIAL_COVERAGE:
+            if _covers(partial_until_sample, ended.start_sample, ended.last_voiced_sample):
                 transcript = await partial
             elif not partial.done():
                 partial.cancel()  # its thread finishes under the model lock; ours queues behind

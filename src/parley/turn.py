@@ -54,6 +54,7 @@ class TurnMetrics:
     stt_audio_ms: int | None = None
     llm_request_t_ns: int | None = None
     llm_first_token_t_ns: int | None = None
+    llm_last_token_t_ns: int | None = None
     first_sentence_t_ns: int | None = None
     first_audio_t_ns: int | None = None
     done_t_ns: int | None = None
@@ -66,8 +67,8 @@ class TurnMetrics:
     def as_dict(self) -> dict[str, Any]:
         reply_audio_s = self.reply_audio_samples / self.output_sample_rate_hz
         generation_s = (
-            (self.done_t_ns - self.llm_first_token_t_ns) / 1e9
-            if self.done_t_ns and self.llm_first_token_t_ns
+            (self.llm_last_token_t_ns - self.llm_first_token_t_ns) / 1e9
+            if self.llm_last_token_t_ns and self.llm_first_token_t_ns
             else None
         )
         return {
@@ -83,6 +84,7 @@ class TurnMetrics:
             "tts_rtf": round(self.tts_busy_ns / 1e9 / reply_audio_s, 3) if reply_audio_s else None,
             "llm_tokens_per_s": round(self.token_count / generation_s, 1)
             if generation_s and self.token_count > 1
+            # the first delta is not timed from the previous one
             else None,
             "reply_audio_seconds": round(reply_audio_s, 3),
             "llm_tokens": self.token_count,
@@ -155,8 +157,12 @@ class TurnScope:
         output_sample_rate_hz: int,
         metrics: TurnMetrics,
         observer: TurnObserver | None = None,
+        gate: asyncio.Event | None = None,
     ) -> None:
         self.turn_id = turn_id
+        # A speculative reply is written and synthesised ahead, but plays only once the gate
+        # opens (the end of the user's turn is confirmed).
+        self._gate = gate
         self._llm = llm
         self._tts = tts
         self._sink = sink
@@ -228,6 +234,7 @@ class TurnScope:
                 if self.metrics.llm_first_token_t_ns is None:
                     self.metrics.llm_first_token_t_ns = now_ns
                 self.metrics.token_count += 1
+                self.metrics.llm_last_token_t_ns = now_ns
                 self.reply_text += text
                 self._observer(TextDelta(self.turn_id, text, now_ns))
                 await out.send(text)
@@ -265,6 +272,9 @@ class TurnScope:
                 resampled = resample(samples, self._tts.sample_rate_hz, self._output_sample_rate_hz)
                 now_ns = time.perf_counter_ns()
                 self.metrics.tts_busy_ns += now_ns - synth_started_ns
+                if self._gate is not None and not self._gate.is_set():
+                    await self._gate.wait()
+                    now_ns = time.perf_counter_ns()
                 if self.metrics.first_audio_t_ns is None and resampled.size:
                     self.metrics.first_audio_t_ns = now_ns
                 chunk = AudioReady(

@@ -53,12 +53,21 @@ def silence(seconds: float, rate_hz: int = 24_000) -> np.ndarray:
     return np.zeros(int(seconds * rate_hz), dtype=np.int16)
 
 
-def stored_messages(server: RunningServer, conversation_id: str) -> list[tuple[str, str, int]]:
-    connection = sqlite3.connect(server.data_dir / "parley.sqlite3")
-    return connection.execute(
-        "SELECT role, content, is_interrupted FROM messages WHERE conversation_id = ? ORDER BY id",
-        (conversation_id,),
-    ).fetchall()
+def stored_messages(
+    server: RunningServer, conversation_id: str, *, at_least: int = 2
+) -> list[tuple[str, str, int]]:
+    """The conversation's rows; response.done may reach the client just before the row lands."""
+    deadline = time.monotonic() + 5
+    while True:
+        connection = sqlite3.connect(server.data_dir / "parley.sqlite3")
+        rows = connection.execute(
+            "SELECT role, content, is_interrupted FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ).fetchall()
+        connection.close()
+        if len(rows) >= at_least or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 async def collect_until(
@@ -183,8 +192,8 @@ async def test_speaking_over_a_reply_cancels_it_and_the_next_question_is_answere
         for e in later
         if e.type == "response.output_audio_transcript.done" and e.response_id == second_done.id
     )
-    assert "paris" in answer.lower()
-    rows = stored_messages(server, second_done.conversation_id)
+    assert "paris" in answer.lower(), answer
+    rows = stored_messages(server, second_done.conversation_id, at_least=4)
     assert [(r[0], r[2]) for r in rows] == [
         ("user", 0),
         ("assistant", 1),
