@@ -38,3 +38,27 @@ def test_hysteresis_keeps_soft_speech_voiced_once_started() -> None:
 def test_two_utterances_give_two_turns() -> None:
     one = [0.9] * 8 + [0.0] * 12
     assert [b.kind for b in run(one + one)] == ["start", "end", "start", "end"]
+
+
+def test_a_pause_is_reported_once_then_resume_when_voice_comes_back() -> None:
+    endpointer = Endpointer(
+        sample_rate_hz=16_000,
+        frame_samples=FRAME,
+        threshold=0.5,
+        min_speech_ms=96,
+        end_silence_ms=320,
+        pause_silence_ms=96,
+    )
+    probabilities = [0.9] * 8 + [0.0] * 4 + [0.9] * 4 + [0.0] * 12
+    kinds = []
+    for index, probability in enumerate(probabilities):
+        boundary = endpointer.push(probability, frame_end_sample=(index + 1) * FRAME)
+        if boundary:
+            kinds.append((boundary.kind, boundary.sample))
+    assert kinds == [
+        ("start", 0),
+        ("pause", 8 * FRAME - 1),
+        ("resume", 12 * FRAME),
+        ("pause", 16 * FRAME - 1),
+        ("end", 16 * FRAME - 1),
+    ]
