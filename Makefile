@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= $(or $(PARLEY_DATA_DIR),$(HOME)/.local/share/parley)
 APT_PACKAGES := espeak-ng sox libsox-fmt-mp3
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here).
+TEST_APT_PACKAGES := chromium
 # llama.cpp's default build enables AMX kernels that crash on some Xeon CPUs at the first
 # multi-token prompt; build with explicit SIMD flags instead (AVX-512 only where the CPU has it).
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
@@ -24,6 +26,7 @@ talk-sample: install models
 	$(BIN)/parley talk src/parley/samples/capital-of-france.wav --output reply.wav --data-dir "$(DATA_DIR)"
 
 test: install
+	$(MAKE) system-packages APT_PACKAGES="$(TEST_APT_PACKAGES)"
 	$(MAKE) check
 	$(BIN)/python -m pytest
 

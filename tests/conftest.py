@@ -5,15 +5,22 @@ Markers come from the directory (unit, integration, e2e), so no test can forget 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from parley.config import Settings, load_settings
 from parley.embedded_models import assemble
+from parley.server.app import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
@@ -154,3 +161,53 @@ def sounds_like(expected_word: str, transcript: str) -> bool:
         for width in (size - 1, size, size + 1)
         for start in range(max(1, len(letters) - width + 1))
     )
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    base_url: str
+    ws_url: str
+    api_key: str
+    data_dir: Path
+    port: int
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
+    """A real Parley server on a loopback port, in a thread, sharing the loaded models."""
+    with running_server(backends, tmp_path_factory.mktemp("server-data")) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_server(backends, data_dir: Path, *, port: int | None = None) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
+    settings = load_settings(profile="testing", data_dir=data_dir)
+    api_key = "pk-test-" + "x" * 20
+    app = create_app(settings, api_key=api_key, backends=backends)
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uvicorn_server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the Parley server did not start")
+        time.sleep(0.05)
+    try:
+        yield RunningServer(
+            base_url=f"http://127.0.0.1:{port}/v1",
+            ws_url=f"ws://127.0.0.1:{port}/v1/realtime",
+            api_key=api_key,
+            data_dir=data_dir,
+            port=port,
+        )
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=10)

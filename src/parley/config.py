@@ -99,6 +99,7 @@ class LlamaCppConfig(_LlmCommon):
     n_threads: int = Field(2, ge=1, description="threads while generating tokens")
     n_threads_batch: int = Field(2, ge=1, description="threads while reading the prompt")
     n_ctx: int = Field(4096, ge=512)
+    repeat_penalty: float = Field(1.15, ge=1.0, le=2.0, description="small models loop without it")
     seed: int = 0
 
 

@@ -199,6 +199,7 @@ class Session:
         self.is_replying_automatically = True  # reply when a turn ends, without being asked
         self.is_barge_in_enabled = True
         self.is_speaking = True  # False: text-only replies
+        self.speed = 1.0  # speaking rate relative to the voice's configured one
         self.vad_threshold = self._settings.vad.threshold
         self.end_silence_ms = self._settings.vad.end_silence_ms
         # Recent replies by turn, for a client that later says how much of one was heard.
@@ -302,6 +303,7 @@ class Session:
             metrics=metrics,
             observer=observer,
             gate=held.gate if held is not None else None,
+            speed=self.speed,
         )
         self._scope = scope
         stored_user: asyncio.Task[None] | None = None

@@ -158,8 +158,10 @@ class TurnScope:
         metrics: TurnMetrics,
         observer: TurnObserver | None = None,
         gate: asyncio.Event | None = None,
+        speed: float = 1.0,
     ) -> None:
         self.turn_id = turn_id
+        self._speed = speed
         # A speculative reply is written and synthesised ahead, but plays only once the gate
         # opens (the end of the user's turn is confirmed).
         self._gate = gate
@@ -268,7 +270,7 @@ class TurnScope:
             if self._tts is None:
                 continue  # a text-only reply: the pieces only feed the transcript
             synth_started_ns = time.perf_counter_ns()
-            async for samples in self._tts.synthesize(piece):
+            async for samples in self._tts.synthesize(piece, speed=self._speed):
                 resampled = resample(samples, self._tts.sample_rate_hz, self._output_sample_rate_hz)
                 now_ns = time.perf_counter_ns()
                 self.metrics.tts_busy_ns += now_ns - synth_started_ns

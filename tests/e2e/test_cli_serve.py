@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from tests.integration.conftest import free_port
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

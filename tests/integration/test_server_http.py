@@ -13,7 +13,7 @@ import pytest
 import soundfile
 from openai import OpenAI
 
-from tests.integration.conftest import RunningServer
+from tests.conftest import RunningServer
 
 _open_clients: list[OpenAI] = []
 

@@ -17,8 +17,7 @@ import websockets
 from openai import AsyncOpenAI
 
 from parley.audio import decode_file, resample
-from tests.conftest import sounds_like
-from tests.integration.conftest import RunningServer
+from tests.conftest import RunningServer, sounds_like
 
 FRAME_MS = 20
 

@@ -58,7 +58,9 @@ class LanguageModel(Protocol):
 class TextToSpeech(Protocol):
     sample_rate_hz: int
 
-    def synthesize(self, text: str) -> AsyncIterator[Int16Array]: ...
+    def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
+        """Audio chunks as they are ready; ``speed`` scales the configured speaking rate."""
+        ...
 
 
 def make_vad(config: VadConfig) -> Vad:

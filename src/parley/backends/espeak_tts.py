@@ -30,13 +30,13 @@ class EspeakTts:
         self._voice = config.voice
         self._words_per_minute = round(_ESPEAK_WORDS_PER_MINUTE * config.speed)
 
-    async def synthesize(self, text: str) -> AsyncIterator[Int16Array]:
+    async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
         process = await asyncio.create_subprocess_exec(
             self._executable,
             "-v",
             self._voice,
             "-s",
-            str(self._words_per_minute),
+            str(round(self._words_per_minute * speed)),
             "--stdout",
             text,
             stdout=asyncio.subprocess.PIPE,

@@ -68,6 +68,7 @@ class LlamaCppLlm:
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 max_tokens=self._config.max_reply_tokens,
                 temperature=self._config.temperature,
+                repeat_penalty=self._config.repeat_penalty,
                 stream=True,
             )
             for chunk in chunks:

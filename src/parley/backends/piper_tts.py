@@ -36,17 +36,19 @@ class PiperTts:
                 f"Piper voice {voice_path} cannot load ({error}). Delete it and run "
                 "`parley models install` again."
             ) from None
-        self._synthesis = SynthesisConfig(length_scale=1.0 / config.speed)
+        self._synthesis_config = SynthesisConfig
+        self._base_speed = config.speed
         self.sample_rate_hz: int = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
 
-    def _chunks(self, text: str) -> Iterator[Int16Array]:
+    def _chunks(self, text: str, speed: float) -> Iterator[Int16Array]:
+        synthesis = self._synthesis_config(length_scale=1.0 / (self._base_speed * speed))
         with self._lock:
-            for chunk in self._voice.synthesize(text, syn_config=self._synthesis):
+            for chunk in self._voice.synthesize(text, syn_config=synthesis):
                 yield chunk.audio_int16_array
 
-    async def synthesize(self, text: str) -> AsyncIterator[Int16Array]:
-        async for samples in iterate_in_thread(self._chunks(text)):
+    async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
+        async for samples in iterate_in_thread(self._chunks(text, speed)):
             yield samples
 
 

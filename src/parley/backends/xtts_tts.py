@@ -45,12 +45,12 @@ class XttsTts:
         self._latents = self._model.get_conditioning_latents(audio_path=[str(config.speaker_wav)])
         self._config = config
 
-    async def synthesize(self, text: str) -> AsyncIterator[Int16Array]:
+    async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
         gpt_latent, speaker_embedding = self._latents
 
         def _run() -> Int16Array:
             output = self._model.inference(
-                text, self._config.language, gpt_latent, speaker_embedding
+                text, self._config.language, gpt_latent, speaker_embedding, speed=speed
             )
             return float32_to_int16(np.asarray(output["wav"], dtype=np.float32))
 

@@ -40,6 +40,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
     """,
+    # 2: preferences per user (voice, speed, turn detection, persona) as JSON
+    """
+    CREATE TABLE preferences (
+        user_id TEXT PRIMARY KEY,
+        preferences_json TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -172,6 +180,47 @@ class ConversationStore:
             )
             for role, content, flag, metrics, created in rows
         ]
+
+    def conversations(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent conversations with their first user words, newest first."""
+        rows = self._execute(
+            "SELECT c.id, c.created_at, "
+            "(SELECT content FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user' "
+            " ORDER BY m.id LIMIT 1), "
+            "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) "
+            "FROM conversations c ORDER BY c.created_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            {"id": cid, "created_at": created, "title": title or "", "message_count": count}
+            for cid, created, title, count in rows
+        ]
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        with self._lock, _storage_errors(self.path):
+            self._connection.execute("BEGIN IMMEDIATE")
+            self._connection.execute(
+                "DELETE FROM messages WHERE conversation_id = ?", (conversation_id,)
+            )
+            cursor = self._connection.execute(
+                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
+            )
+            self._connection.execute("COMMIT")
+        return cursor.rowcount > 0
+
+    def preferences(self, user_id: str) -> dict[str, Any]:
+        rows = self._execute(
+            "SELECT preferences_json FROM preferences WHERE user_id = ?", (user_id,)
+        )
+        return json.loads(rows[0][0]) if rows else {}
+
+    def save_preferences(self, user_id: str, preferences: dict[str, Any]) -> None:
+        self._execute(
+            "INSERT INTO preferences (user_id, preferences_json, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET preferences_json = excluded.preferences_json, "
+            "updated_at = excluded.updated_at",
+            (user_id, json.dumps(preferences), time.time()),
+        )
 
     def history(self, conversation_id: str, *, max_turns: int) -> list[ChatMessage]:
         """The most recent exchanges, oldest first, as chat messages for the LLM prompt."""

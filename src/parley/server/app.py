@@ -6,17 +6,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from parley import __version__
 from parley.config import Settings
 from parley.errors import AudioDecodeError, BackendError, ParleyError
 from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
+from parley.server.api import router as api_router
 from parley.server.auth import SUBPROTOCOL_PREFIX, Authenticator, bearer, is_origin_allowed
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
@@ -114,6 +117,15 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
         }
 
     app.include_router(openai_router, dependencies=[Depends(require_credential)])
+    app.include_router(api_router, dependencies=[Depends(require_credential)])
+
+    web_dir = Path(__file__).resolve().parent.parent / "web"
+    app.mount("/static", StaticFiles(directory=web_dir), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        # The page itself holds no data; it asks for a token before it can do anything.
+        return FileResponse(web_dir / "index.html", headers={"Cache-Control": "no-store"})
 
     @app.websocket("/v1/realtime")
     async def realtime(websocket: WebSocket) -> None:
@@ -151,12 +163,17 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
         websocket.app.state.realtime_sessions += 1
         websocket.app.state.metrics.sessions.inc()
         try:
+            store: ConversationStore = websocket.app.state.store
+            resumed = websocket.query_params.get("conversation")
+            if resumed is not None and not store.has_conversation(resumed):
+                resumed = None  # gone (deleted): start afresh rather than fail the reconnect
             connection = RealtimeConnection(
                 websocket,
                 backends=websocket.app.state.backends,
-                store=websocket.app.state.store,
+                store=store,
                 metrics=websocket.app.state.metrics,
                 max_message_bytes=server_settings.max_message_bytes,
+                conversation_id=resumed,
             )
             await connection.run()
         finally:

@@ -140,6 +140,7 @@ class RealtimeConnection:
         store: ConversationStore,
         metrics: ServerMetrics,
         max_message_bytes: int,
+        conversation_id: str | None = None,
     ) -> None:
         self._websocket = websocket
         self._backends = backends
@@ -153,7 +154,11 @@ class RealtimeConnection:
         self._audio_drained = asyncio.Event()
         self._sink = WebSocketAudioSink(self)
         self.session = Session(
-            backends, store=store, sink=self._sink, observer=self._on_session_event
+            backends,
+            store=store,
+            sink=self._sink,
+            observer=self._on_session_event,
+            conversation_id=conversation_id,
         )
         self.session_id = new_id("sess")
         self._mic: Channel[AudioFrame] = Channel(maxsize=100, overflow="drop_oldest")
@@ -329,6 +334,13 @@ class RealtimeConnection:
                     "unsupported_turn_detection",
                     "Parley supports turn_detection {type: 'server_vad'} or null (commit by hand).",
                 )
+        if (speed := output_config.get("speed")) is not None:
+            if not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
+                raise ClientEventError(
+                    "invalid_session", "audio.output.speed is between 0.25 and 4."
+                )
+            self.options.speed = float(speed)
+            self.session.speed = float(speed)
         if isinstance(voice := output_config.get("voice"), str):
             self.options.voice = (
                 voice  # Parley has one embedded voice; the name is kept for clients
@@ -825,6 +837,8 @@ class RealtimeConnection:
             "type": "realtime",
             "object": "realtime.session",
             "id": self.session_id,
+            # Parley's addition: reconnect with ?conversation=<id> to carry on this conversation.
+            "conversation_id": self.session.conversation_id,
             "model": "parley",
             "output_modalities": ["audio"] if self.session.is_speaking else ["text"],
             "instructions": self.session.instructions or self._backends.settings.llm.system_prompt,

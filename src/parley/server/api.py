@@ -1,0 +1,77 @@
+"""Parley's own REST API under /api: conversations and per-user preferences."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from parley.memory.store import ConversationStore
+
+router = APIRouter(prefix="/api")
+
+LOCAL_USER = "local"
+
+
+def _store(request: Request) -> ConversationStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+class Preferences(BaseModel):
+    """What the browser client lets a person change; applied from the next turn."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["hands_free", "push_to_talk"] = "hands_free"
+    voice: str = "joe"
+    speed: float = Field(1.0, ge=0.5, le=2.0)
+    vad_threshold: float = Field(0.5, ge=0.1, le=0.95)
+    end_silence_ms: int = Field(500, ge=200, le=2000)
+    instructions: str = Field("", max_length=4000)
+    input_device_id: str = ""
+
+
+@router.get("/conversations")
+async def list_conversations(request: Request) -> dict[str, Any]:
+    return {"data": await asyncio.to_thread(_store(request).conversations)}
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+    store = _store(request)
+    if not await asyncio.to_thread(store.has_conversation, conversation_id):
+        raise HTTPException(404, f"No conversation {conversation_id}.")
+    messages = await asyncio.to_thread(store.messages, conversation_id)
+    return {
+        "id": conversation_id,
+        "messages": [
+            {
+                "role": m.role,
+                "content": m.content,
+                "is_interrupted": m.is_interrupted,
+                "metrics": m.metrics,
+                "created_at": m.created_at,
+            }
+            for m in messages
+        ],
+    }
+
+
+@router.delete("/conversations/{conversation_id}")
+async def delete_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+    if not await asyncio.to_thread(_store(request).delete_conversation, conversation_id):
+        raise HTTPException(404, f"No conversation {conversation_id}.")
+    return {"id": conversation_id, "deleted": True}
+
+
+@router.get("/preferences")
+async def get_preferences(request: Request) -> Preferences:
+    stored = await asyncio.to_thread(_store(request).preferences, LOCAL_USER)
+    return Preferences(**{k: v for k, v in stored.items() if k in Preferences.model_fields})
+
+
+@router.put("/preferences")
+async def put_preferences(preferences: Preferences, request: Request) -> Preferences:
+    await asyncio.to_thread(_store(request).save_preferences, LOCAL_USER, preferences.model_dump())
+    return preferences

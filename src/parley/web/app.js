@@ -1,0 +1,416 @@
+// Parley's browser client: the OpenAI Realtime protocol over a WebSocket, a microphone through an
+// AudioWorklet, gapless playback through another, interruption, history, settings and latency.
+const RATE = 24000;
+const $ = (id) => document.getElementById(id);
+const state = {
+  apiKey: null, token: null, ws: null, ctx: null, mic: null, micStream: null, player: null,
+  wantConnected: false, reconnectDelayMs: 500, conversationId: null, listening: false,
+  prefs: { mode: "hands_free", voice: "joe", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "" },
+  responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
+  userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
+};
+window.parley = state; // for people poking around in devtools, and for the browser tests
+
+function status(text, kind = "") {
+  const element = $("status");
+  element.textContent = text;
+  element.className = `status ${kind}`;
+}
+function notice(text) {
+  const element = $("notice");
+  element.textContent = text || "";
+  element.hidden = !text;
+  if (text) state.errors.push(text);
+}
+
+// ---- credentials --------------------------------------------------------------------------
+function readLoginToken() {
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get("token");
+  if (fromUrl) {
+    sessionStorage.setItem("parley-key", fromUrl);
+    history.replaceState(null, "", location.pathname); // the key leaves the address bar
+  }
+  state.apiKey = fromUrl || sessionStorage.getItem("parley-key");
+}
+async function mintToken() {
+  let response;
+  try {
+    response = await fetch("/v1/realtime/client_secrets", {
+      method: "POST", headers: { Authorization: `Bearer ${state.apiKey}`, "Content-Type": "application/json" }, body: "{}",
+    });
+  } catch (error) {
+    throw Object.assign(new Error("Parley's server is not reachable. Is `make run` still running?"), { retry: true });
+  }
+  if (response.status === 401) {
+    sessionStorage.removeItem("parley-key");
+    throw Object.assign(new Error("The login token was refused (wrong or out of date). Open the newest address printed by `make run`."), { retry: false });
+  }
+  if (!response.ok) throw Object.assign(new Error(`The server answered ${response.status}.`), { retry: true });
+  state.token = (await response.json()).value;
+}
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json", ...(options.headers || {}) } });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+// ---- the socket ---------------------------------------------------------------------------
+async function connect() {
+  state.wantConnected = true;
+  if (!state.apiKey) {
+    status("Not signed in", "bad");
+    notice("Open the address that `make run` printed: it carries your login token.");
+    return;
+  }
+  status("Connecting…", "warn");
+  try {
+    await mintToken();
+  } catch (error) {
+    notice(error.message);
+    status(error.retry ? "Server unreachable" : "Signed out", "bad");
+    if (error.retry) scheduleReconnect();
+    return;
+  }
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const query = state.conversationId ? `?conversation=${encodeURIComponent(state.conversationId)}` : "";
+  const ws = new WebSocket(`${scheme}://${location.host}/v1/realtime${query}`, ["realtime", `openai-insecure-api-key.${state.token}`]);
+  state.ws = ws;
+  ws.onopen = () => {
+    state.reconnectDelayMs = 500;
+    notice("");
+    status("Connected", "ok");
+    sendSessionUpdate();
+  };
+  ws.onmessage = (message) => handleEvent(JSON.parse(message.data));
+  ws.onclose = () => {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    state.responseActive = false;
+    if (state.wantConnected) scheduleReconnect();
+  };
+}
+function scheduleReconnect() {
+  const delay = state.reconnectDelayMs;
+  state.reconnectDelayMs = Math.min(delay * 2, 8000);
+  status(`Connection lost — reconnecting in ${(delay / 1000).toFixed(1)} s`, "warn");
+  setTimeout(() => { if (state.wantConnected && !state.ws) connect(); }, delay);
+}
+function send(event) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(event));
+}
+function sendSessionUpdate() {
+  const p = state.prefs;
+  send({
+    type: "session.update",
+    session: {
+      type: "realtime",
+      instructions: p.instructions || undefined,
+      audio: {
+        input: {
+          format: { type: "audio/pcm", rate: RATE },
+          turn_detection: p.mode === "hands_free"
+            ? { type: "server_vad", threshold: Number(p.vad_threshold), silence_duration_ms: Number(p.end_silence_ms), create_response: true, interrupt_response: true }
+            : null,
+        },
+        output: { format: { type: "audio/pcm", rate: RATE }, voice: p.voice, speed: Number(p.speed) },
+      },
+    },
+  });
+  $("mode-label").textContent = p.mode === "hands_free" ? "Hands-free" : "Push to talk: hold Space or the button";
+}
+
+// ---- server events ------------------------------------------------------------------------
+function bubble(role, text = "") {
+  $("hint")?.remove();
+  const item = document.createElement("li");
+  item.className = role;
+  item.textContent = text;
+  $("transcript").appendChild(item);
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+function handleEvent(event) {
+  switch (event.type) {
+    case "session.created":
+      state.conversationId = event.session.conversation_id || state.conversationId;
+      break;
+    case "input_audio_buffer.speech_started":
+      stopPlayback(false); // the user talks over Parley: silence now, tell the server what was heard
+      state.userBubble = bubble("user partial", "…");
+      break;
+    case "conversation.item.input_audio_transcription.delta":
+      if (!state.userBubble) state.userBubble = bubble("user partial");
+      state.userBubble.textContent = event.delta;
+      break;
+    case "conversation.item.input_audio_transcription.completed":
+      if (!state.userBubble) state.userBubble = bubble("user");
+      state.userBubble.className = "user";
+      state.userBubble.textContent = event.transcript || "(nothing heard)";
+      state.userBubble = null;
+      break;
+    case "response.created":
+      state.responseActive = true;
+      state.assistantBubble = bubble("assistant");
+      state.audioBubble = state.assistantBubble; // stays set while its audio may still be playing
+      $("interrupt").disabled = false;
+      break;
+    case "response.output_item.added":
+      state.audioItemId = event.item.id;
+      state.audioItemStarted = false;
+      break;
+    case "response.output_audio_transcript.delta":
+    case "response.output_text.delta":
+      if (state.assistantBubble) state.assistantBubble.textContent += event.delta;
+      break;
+    case "response.output_audio.delta":
+      playDelta(event.delta);
+      break;
+    case "response.output_audio.done":
+      state.player?.port.postMessage({ type: "flush" });
+      break;
+    case "response.done":
+      state.responseActive = false;
+      if (event.response.status === "cancelled" && state.assistantBubble) state.assistantBubble.classList.add("interrupted");
+      if (event.response.metadata) recordLatency(event.response.metadata);
+      state.assistantBubble = null;
+      $("interrupt").disabled = !state.playing;
+      break;
+    case "error":
+      console.warn("Parley:", event.error);
+      if (event.error.code !== "response_cancel_not_active") notice(`Parley: ${event.error.message}`);
+      break;
+  }
+}
+
+// ---- audio --------------------------------------------------------------------------------
+async function ensureAudio() {
+  if (state.ctx) {
+    await state.ctx.resume();
+    return;
+  }
+  const ctx = new AudioContext({ sampleRate: RATE });
+  state.ctx = ctx;
+  await ctx.audioWorklet.addModule("/static/mic-worklet.js");
+  await ctx.audioWorklet.addModule("/static/player-worklet.js");
+  const player = new AudioWorkletNode(ctx, "player", { outputChannelCount: [1] });
+  player.port.onmessage = (event) => {
+    state.played = event.data.played;
+    state.buffered = event.data.buffered;
+    state.playing = event.data.playing;
+    $("interrupt").disabled = !(state.playing || state.responseActive);
+  };
+  player.connect(ctx.destination);
+  state.player = player;
+}
+async function startMicrophone() {
+  const constraints = { audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 } };
+  if (state.prefs.input_device_id) constraints.audio.deviceId = { exact: state.prefs.input_device_id };
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia(constraints);
+  } catch (error) {
+    notice(error.name === "NotAllowedError"
+      ? "Microphone access was denied. Allow it in the address bar's site settings, then press Start talking again."
+      : `The microphone could not start: ${error.message}`);
+    return false;
+  }
+  state.micStream = stream;
+  const mic = new AudioWorkletNode(state.ctx, "mic-capture", { numberOfOutputs: 0 });
+  mic.port.onmessage = (event) => onMicFrame(event.data.samples, event.data.rms);
+  state.ctx.createMediaStreamSource(stream).connect(mic);
+  state.mic = mic;
+  listDevices();
+  return true;
+}
+function onMicFrame(samples, rms) {
+  $("level").style.width = `${Math.min(100, rms * 400)}%`;
+  if (!state.listening) return;
+  if (state.prefs.mode === "push_to_talk" && !state.pushToTalkHeld) return;
+  const pcm = new Int16Array(samples.length);
+  for (let i = 0; i < samples.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767)));
+  send({ type: "input_audio_buffer.append", audio: toBase64(pcm.buffer) });
+}
+function toBase64(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+function playDelta(base64) {
+  const binary = atob(base64);
+  const pcm = new Int16Array(binary.length / 2);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = (binary.charCodeAt(2 * i) | (binary.charCodeAt(2 * i + 1) << 8)) << 16 >> 16;
+  const samples = new Float32Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) samples[i] = pcm[i] / 32768;
+  if (!state.audioItemStarted) {
+    state.audioItemStarted = true;
+    state.player.port.postMessage({ type: "reset-count" });
+    state.played = 0;
+  }
+  state.playedTotal += samples.length;
+  state.player.port.postMessage({ type: "push", samples }, [samples.buffer]);
+}
+function stopPlayback(cancelResponse) {
+  const wasPlaying = state.playing || state.buffered > 0;
+  state.player?.port.postMessage({ type: "clear" });
+  if (cancelResponse && state.responseActive) send({ type: "response.cancel" });
+  if (wasPlaying && state.audioItemId) {
+    send({ type: "conversation.item.truncate", item_id: state.audioItemId, content_index: 0, audio_end_ms: Math.round((state.played / RATE) * 1000) });
+    state.audioBubble?.classList.add("interrupted");
+  }
+  state.playing = false;
+  $("interrupt").disabled = true;
+}
+
+// ---- controls -----------------------------------------------------------------------------
+async function toggleListening() {
+  const button = $("talk");
+  if (state.listening) {
+    state.listening = false;
+    button.textContent = "Start talking";
+    button.setAttribute("aria-pressed", "false");
+    return;
+  }
+  await ensureAudio();
+  if (!state.mic && !(await startMicrophone())) return;
+  state.listening = true;
+  button.textContent = state.prefs.mode === "hands_free" ? "Listening — click to pause" : "Hold to talk";
+  button.setAttribute("aria-pressed", "true");
+}
+function pushToTalk(down) {
+  if (state.prefs.mode !== "push_to_talk" || !state.listening) return;
+  if (down && !state.pushToTalkHeld) {
+    stopPlayback(true);
+    state.pushToTalkHeld = true;
+  } else if (!down && state.pushToTalkHeld) {
+    state.pushToTalkHeld = false;
+    send({ type: "input_audio_buffer.commit" });
+    send({ type: "response.create" });
+  }
+}
+
+// ---- latency panel ------------------------------------------------------------------------
+function recordLatency(metadata) {
+  const figure = (name) => (metadata[name] !== undefined && metadata[name] !== "None" ? Math.round(Number(metadata[name])) : null);
+  const turn = { v2v: figure("voice_to_voice_ms"), stt: figure("stt_ms"), ttft: figure("llm_ttft_ms"), tts: figure("tts_first_audio_ms") };
+  state.turns.push(turn);
+  const show = (id, value) => { $(id).textContent = value === null ? "–" : `${value} ms`; };
+  show("fig-v2v", turn.v2v); show("fig-stt", turn.stt); show("fig-ttft", turn.ttft); show("fig-tts", turn.tts);
+  drawGraph();
+}
+function drawGraph() {
+  const canvas = $("graph");
+  const g = canvas.getContext("2d");
+  const turns = state.turns.filter((t) => t.v2v !== null).slice(-12);
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  const top = Math.max(1000, ...turns.map((t) => t.v2v));
+  const scale = (canvas.height - 16) / top;
+  const target = canvas.height - 500 * scale;
+  g.strokeStyle = "#9aa6bd"; g.setLineDash([4, 4]); g.beginPath(); g.moveTo(0, target); g.lineTo(canvas.width, target); g.stroke(); g.setLineDash([]);
+  const width = canvas.width / 12;
+  turns.forEach((t, i) => {
+    const height = t.v2v * scale;
+    g.fillStyle = t.v2v <= 500 ? "#54d38a" : t.v2v <= 1000 ? "#ffd35c" : "#ff6b6b";
+    g.fillRect(i * width + 4, canvas.height - height, width - 8, height);
+  });
+}
+
+// ---- history and settings -----------------------------------------------------------------
+async function loadHistory() {
+  const list = $("conversations");
+  list.textContent = "";
+  const { data } = await api("/api/conversations");
+  for (const conversation of data) {
+    const item = document.createElement("li");
+    const open = document.createElement("button");
+    open.className = "open";
+    open.textContent = `${new Date(conversation.created_at * 1000).toLocaleString()} — ${conversation.title || "(no words)"}`;
+    open.onclick = () => showConversation(conversation.id);
+    const remove = document.createElement("button");
+    remove.className = "delete";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete conversation from ${open.textContent}`);
+    remove.onclick = async () => { await api(`/api/conversations/${conversation.id}`, { method: "DELETE" }); loadHistory(); };
+    item.append(open, remove);
+    list.appendChild(item);
+  }
+}
+async function showConversation(id) {
+  const view = $("conversation-view");
+  const conversation = await api(`/api/conversations/${id}`);
+  view.textContent = "";
+  for (const message of conversation.messages) {
+    const line = document.createElement("p");
+    line.textContent = `${message.role === "user" ? "You" : "Parley"}: ${message.content}${message.is_interrupted ? " (interrupted)" : ""}`;
+    view.appendChild(line);
+  }
+}
+async function loadPreferences() {
+  try {
+    state.prefs = await api("/api/preferences");
+  } catch (error) {
+    console.warn("preferences", error);
+  }
+  const form = $("settings-form");
+  for (const [name, value] of Object.entries(state.prefs)) if (form.elements[name]) form.elements[name].value = value;
+  form.elements["speed-out"].value = `${state.prefs.speed}×`;
+  form.elements["vad-out"].value = state.prefs.vad_threshold;
+}
+async function savePreferences(event) {
+  event.preventDefault();
+  const form = event.target;
+  const prefs = {
+    mode: form.elements.mode.value, voice: form.elements.voice.value, speed: Number(form.elements.speed.value),
+    vad_threshold: Number(form.elements.vad_threshold.value), end_silence_ms: Number(form.elements.end_silence_ms.value),
+    instructions: form.elements.instructions.value, input_device_id: form.elements.input_device_id.value,
+  };
+  const deviceChanged = prefs.input_device_id !== state.prefs.input_device_id;
+  state.prefs = await api("/api/preferences", { method: "PUT", body: JSON.stringify(prefs) });
+  $("settings-saved").textContent = "Saved";
+  setTimeout(() => { $("settings-saved").textContent = ""; }, 2000);
+  sendSessionUpdate();
+  if (deviceChanged && state.micStream) {
+    state.micStream.getTracks().forEach((track) => track.stop());
+    state.mic = null;
+    await startMicrophone();
+  }
+}
+async function listDevices() {
+  const select = $("settings-form").elements.input_device_id;
+  const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "audioinput");
+  select.textContent = "";
+  select.appendChild(new Option("Default", ""));
+  for (const device of devices) if (device.deviceId && device.deviceId !== "default") select.appendChild(new Option(device.label || "Microphone", device.deviceId));
+  select.value = state.prefs.input_device_id || "";
+}
+function togglePanel(name) {
+  for (const tab of document.querySelectorAll(".tab")) {
+    const open = tab.dataset.panel === name && tab.getAttribute("aria-expanded") !== "true";
+    tab.setAttribute("aria-expanded", String(open));
+    $(tab.dataset.panel).hidden = !open;
+    if (open && name === "history") loadHistory().catch((error) => notice(`History: ${error.message}`));
+  }
+}
+
+// ---- start --------------------------------------------------------------------------------
+window.addEventListener("DOMContentLoaded", async () => {
+  readLoginToken();
+  $("talk").addEventListener("click", () => { if (state.prefs.mode === "hands_free") toggleListening(); });
+  $("talk").addEventListener("pointerdown", async () => { if (state.prefs.mode === "push_to_talk") { if (!state.listening) await toggleListening(); pushToTalk(true); } });
+  $("talk").addEventListener("pointerup", () => pushToTalk(false));
+  $("interrupt").addEventListener("click", () => stopPlayback(true));
+  $("new-conversation").addEventListener("click", () => { state.conversationId = null; state.ws?.close(); $("transcript").textContent = ""; });
+  for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => togglePanel(tab.dataset.panel));
+  $("settings-form").addEventListener("submit", savePreferences);
+  $("settings-form").elements.speed.addEventListener("input", (e) => { e.target.form.elements["speed-out"].value = `${e.target.value}×`; });
+  $("settings-form").elements.vad_threshold.addEventListener("input", (e) => { e.target.form.elements["vad-out"].value = e.target.value; });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") stopPlayback(true);
+    if (event.code === "Space" && event.target === document.body) { event.preventDefault(); pushToTalk(true); }
+  });
+  document.addEventListener("keyup", (event) => { if (event.code === "Space" && event.target === document.body) pushToTalk(false); });
+  await connect();
+  if (state.token) await loadPreferences();
+  if (state.ws) sendSessionUpdate();
+});

@@ -1,0 +1,234 @@
+"""The browser client in Debian's headless Chromium, driven by Playwright, with a spoken WAV as
+the fake microphone (see BROWSER.md), against a real Parley server with the real models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, RunningServer, running_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "artifacts" / "screenshots"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
+)
+
+
+def microphone_wav(speech: Callable[..., Path], parts: list[str | float], name: str) -> Path:
+    """Spoken parts and silences (seconds), as one 48 kHz WAV for Chromium's fake microphone."""
+    pieces: list[str] = []
+    scratch = speech("What is the capital of France?").parent
+    for index, part in enumerate(parts):
+        if isinstance(part, str):
+            pieces.append(str(speech(part)))
+        else:
+            silence = scratch / f"silence-{index}-{part}.wav"
+            subprocess.run(
+                [
+                    "sox",
+                    "-n",
+                    "-r",
+                    "16000",
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    str(silence),
+                    "trim",
+                    "0",
+                    str(part),
+                ],
+                check=True,
+            )
+            pieces.append(str(silence))
+    target = scratch / f"mic-{name}.wav"
+    subprocess.run(["sox", *pieces, "-r", "48000", "-c", "1", "-b", "16", str(target)], check=True)
+    return target
+
+
+@pytest.fixture
+def browser_for() -> Iterator[Callable[[Path | None], Any]]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browsers: list[Any] = []
+
+        def launch(microphone: Path | None) -> Any:
+            args = [
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                "--autoplay-policy=no-user-gesture-required",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ]
+            if microphone is not None:
+                args.append(f"--use-file-for-fake-audio-capture={microphone}%noloop")
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+            browsers.append(browser)
+            return browser.new_page(viewport={"width": 1280, "height": 800})
+
+        yield launch
+        for browser in browsers:
+            browser.close()
+
+
+def open_parley(page: Any, server: RunningServer, token: str | None = None) -> None:
+    page.goto(f"http://127.0.0.1:{server.port}/?token={token or server.api_key}")
+    page.wait_for_function(
+        "document.getElementById('status').textContent === 'Connected'", timeout=20_000
+    )
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+    return path
+
+
+@pytest.mark.slow
+def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
+    server: RunningServer, speech: Callable[..., Path], browser_for: Callable[[Path | None], Any]
+) -> None:
+    page = browser_for(
+        microphone_wav(speech, [0.5, "What is the capital of France?", 6.0], "question")
+    )
+    open_parley(page, server)
+    assert "token=" not in page.url, "the login token must leave the address bar"
+    screenshot(page, "1-connected")
+    page.click("#talk")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.transcript .user')].some(e => /capital of france/i.test(e.textContent))",
+        timeout=30_000,
+    )
+    page.wait_for_function(
+        "[...document.querySelectorAll('.transcript .assistant')].some(e => /paris/i.test(e.textContent))",
+        timeout=30_000,
+    )
+    page.wait_for_function(
+        "window.parley.turns.length >= 1 && window.parley.played > 0", timeout=30_000
+    )
+    displayed = page.text_content("#fig-v2v")
+    assert displayed and displayed.endswith("ms")
+    turn = page.evaluate("window.parley.turns[0]")
+    assert turn["v2v"] > 0 and turn["ttft"] > 0
+    assert page.evaluate("window.parley.playedTotal") > 24_000 // 2, (
+        "less than half a second of reply audio reached the player"
+    )
+    screenshot(page, "2-answered")
+    print(f"voice-to-voice displayed by the page: {displayed}")
+
+
+@pytest.mark.slow
+def test_talking_over_a_reply_stops_it_and_the_next_question_is_answered(
+    server: RunningServer, speech: Callable[..., Path], browser_for: Callable[[Path | None], Any]
+) -> None:
+    microphone = microphone_wav(
+        speech,
+        [
+            0.5,
+            "Tell me a long story about a dragon who bakes bread.",
+            4.0,
+            "What is the capital of France?",
+            6.0,
+        ],
+        "barge-in",
+    )
+    page = browser_for(microphone)
+    open_parley(page, server)
+    page.click("#talk")
+    page.wait_for_selector(".transcript .assistant.interrupted", timeout=40_000)
+    screenshot(page, "3-interrupted")
+    # The second question was heard and answered after the interruption.
+    page.wait_for_function(
+        "document.querySelectorAll('.transcript .user').length === 2", timeout=40_000
+    )
+    page.wait_for_function("window.parley.turns.length === 2", timeout=40_000)
+    assert page.locator(".transcript .assistant").nth(1).text_content()
+    screenshot(page, "4-after-interruption")
+    # The server kept only what the page said it played of the first reply.
+    conversation_id = page.evaluate("window.parley.conversationId")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/conversations/{conversation_id}",
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
+    messages = json.loads(urllib.request.urlopen(request, timeout=10).read())["messages"]
+    first_reply = messages[1]
+    assert first_reply["role"] == "assistant" and first_reply["is_interrupted"]
+    shown = page.locator(".transcript .assistant").first.text_content() or ""
+    assert len(first_reply["content"]) < len(shown)
+
+
+def test_a_bad_login_token_shows_a_clear_error(
+    server: RunningServer, browser_for: Callable[[Path | None], Any]
+) -> None:
+    page = browser_for(None)
+    page.goto(f"http://127.0.0.1:{server.port}/?token=not-the-key")
+    page.wait_for_selector("#notice:not([hidden])", timeout=10_000)
+    assert "refused" in (page.text_content("#notice") or "")
+    screenshot(page, "5-bad-token")
+
+
+def test_without_a_token_the_page_says_where_to_get_one(
+    server: RunningServer, browser_for: Callable[[Path | None], Any]
+) -> None:
+    page = browser_for(None)
+    page.goto(f"http://127.0.0.1:{server.port}/")
+    page.wait_for_selector("#notice:not([hidden])", timeout=10_000)
+    assert "make run" in (page.text_content("#notice") or "")
+
+
+@pytest.mark.slow
+def test_the_page_reconnects_after_the_server_restarts(
+    backends: Any, tmp_path: Path, browser_for: Callable[[Path | None], Any]
+) -> None:
+    page = browser_for(None)
+    with running_server(backends, tmp_path / "data") as first:
+        open_parley(page, first)
+        port = first.port
+    page.wait_for_function(
+        "/reconnecting|unreachable/i.test(document.getElementById('status').textContent)",
+        timeout=15_000,
+    )
+    screenshot(page, "6-reconnecting")
+    with running_server(backends, tmp_path / "data", port=port):
+        page.wait_for_function(
+            "document.getElementById('status').textContent === 'Connected'", timeout=30_000
+        )
+
+
+@pytest.mark.slow
+def test_history_lists_past_conversations_and_deletes_them(
+    server: RunningServer, browser_for: Callable[[Path | None], Any]
+) -> None:
+    # A past conversation in the server's database, then found, read and deleted in the page.
+    from parley.memory.store import ConversationStore
+
+    store = ConversationStore(server.data_dir / "parley.sqlite3")
+    conversation = store.create_conversation()
+    store.add_message(conversation, "user", "Remind me what a haiku is.")
+    store.add_message(conversation, "assistant", "A short poem in three lines.")
+    store.close()
+    page = browser_for(None)
+    open_parley(page, server)
+    page.click("text=History")
+    page.wait_for_selector(".conversations li", timeout=10_000)
+    page.locator(".conversations li button.open", has_text="haiku").click()
+    page.wait_for_selector(".conversation-view p", timeout=10_000)
+    assert "three lines" in (page.text_content(".conversation-view") or "")
+    screenshot(page, "7-history")
+    before = page.locator(".conversations li").count()
+    page.locator(".conversations li button.delete").first.click()
+    page.wait_for_function(
+        f"document.querySelectorAll('.conversations li').length === {before - 1}", timeout=10_000
+    )
