@@ -182,13 +182,14 @@ class ConversationStore:
         ]
 
     def conversations(self, *, limit: int = 50) -> list[dict[str, Any]]:
-        """The most recent conversations with their first user words, newest first."""
+        """The most recent conversations that hold messages, with their first user words."""
         rows = self._execute(
             "SELECT c.id, c.created_at, "
             "(SELECT content FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user' "
             " ORDER BY m.id LIMIT 1), "
             "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) "
-            "FROM conversations c ORDER BY c.created_at DESC LIMIT ?",
+            "FROM conversations c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) "
+            "ORDER BY c.created_at DESC LIMIT ?",
             (limit,),
         )
         return [
