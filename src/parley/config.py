@@ -81,6 +81,7 @@ SttConfig = WhisperConfig
 
 
 class _LlmCommon(_Section):
+    context_tokens: int = Field(4096, ge=512, description="the model's context window")
     system_prompt: str = (
         "You are Parley, a friendly voice assistant running on the user's own computer. "
         "Your words are spoken aloud, so answer in one or two short sentences of plain speech: "
@@ -98,7 +99,6 @@ class LlamaCppConfig(_LlmCommon):
     )
     n_threads: int = Field(2, ge=1, description="threads while generating tokens")
     n_threads_batch: int = Field(2, ge=1, description="threads while reading the prompt")
-    n_ctx: int = Field(4096, ge=512)
     repeat_penalty: float = Field(1.15, ge=1.0, le=2.0, description="small models loop without it")
     seed: int = 0
 
@@ -173,6 +173,12 @@ class ServerConfig(_Section):
     max_sessions: int = Field(8, ge=1)
 
 
+class MemoryConfig(_Section):
+    is_enabled: bool = Field(True, description="remember facts about the user across conversations")
+    is_extracting: bool = Field(True, description="pick up stable personal facts automatically")
+    recall_budget_chars: int = Field(600, ge=0, description="room in the prompt for recalled facts")
+
+
 class StoreConfig(_Section):
     database_name: str = "parley.sqlite3"
 
@@ -193,6 +199,7 @@ class Settings(BaseSettings):
     llm: LlmConfig = LlamaCppConfig()
     tts: TtsConfig = PiperConfig()
     store: StoreConfig = StoreConfig()
+    memory: MemoryConfig = MemoryConfig()
     server: ServerConfig = ServerConfig()
 
     @property

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +35,7 @@ from parley.backends import (
 )
 from parley.config import Settings
 from parley.endpointing import Endpointer
-from parley.errors import BackendError
+from parley.errors import BackendError, ModelLoadError
 from parley.events import (
     AudioFrame,
     FinalTranscript,
@@ -47,7 +47,10 @@ from parley.events import (
     TurnEvent,
     TurnStarted,
 )
-from parley.memory.store import ConversationStore
+from parley.memory.embedding import MiniLmEmbedder
+from parley.memory.recall import MemoryChanges, MemoryRecall
+from parley.memory.store import LOCAL_USER, ConversationStore
+from parley.prompt import build_prompt
 from parley.stream import Channel
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
 
@@ -68,6 +71,7 @@ class Backends:
     stt: SpeechToText
     llm: LanguageModel
     tts: TextToSpeech
+    embedder: MiniLmEmbedder | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> Backends:
@@ -77,11 +81,34 @@ class Backends:
             stt=make_stt(settings.stt, models_dir=models_dir),
             llm=make_llm(settings.llm, models_dir=models_dir),
             tts=make_tts(settings.tts, models_dir=models_dir),
+            embedder=_load_embedder(settings),
         )
 
     def new_vad(self) -> Vad:
         # Silero keeps recurrent state, so each session has its own (it is tiny).
         return make_vad(self.settings.vad)
+
+
+class FixedReply:
+    """A reply Parley knows without asking the LLM (confirming a memory command)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        del messages
+        yield self._text
+
+
+def _load_embedder(settings: Settings) -> MiniLmEmbedder | None:
+    if not settings.memory.is_enabled:
+        return None
+    try:
+        return MiniLmEmbedder()
+    except ModelLoadError as error:
+        # Memory still works by keyword; only recall by meaning is lost.
+        log.warning("%s Semantic recall is off until it is fixed.", error)
+        return None
 
 
 class _HeldReply:
@@ -180,15 +207,21 @@ class Session:
         sink: AudioSink,
         conversation_id: str | None = None,
         observer: SessionObserver | None = None,
+        user_id: str = LOCAL_USER,
     ) -> None:
         self._backends = backends
         self._settings = backends.settings
         self._store = store
         self._sink = sink
         self._observer = observer or (lambda _event: None)
+        self.user_id = user_id
         if conversation_id is None:
-            conversation_id = store.create_conversation()
+            conversation_id = store.create_conversation(user_id)
         self.conversation_id = conversation_id
+        self._memory = (
+            MemoryRecall(store, backends.embedder) if self._settings.memory.is_enabled else None
+        )
+        self._memory_changes = MemoryChanges()
         self.results: list[TurnResult] = []
         self._turn_id = 0
         self._scope: TurnScope | None = None
@@ -252,8 +285,16 @@ class Session:
         return finished[0] if finished else None
 
     async def add_user_text(self, user_text: str) -> int:
-        """Put a user message into the conversation without replying yet; returns its id."""
-        return await self._store.add_message_async(self.conversation_id, "user", user_text)
+        """Put a user message into the conversation without replying yet; returns its id.
+
+        Facts the user states, or asks to remember or forget, are applied to memory here.
+        """
+        message_id = await self._store.add_message_async(self.conversation_id, "user", user_text)
+        if self._memory is not None and self._settings.memory.is_extracting:
+            self._memory_changes = await asyncio.to_thread(
+                self._memory.observe_user_turn, self.user_id, user_text
+            )
+        return message_id
 
     async def respond(
         self,
@@ -292,11 +333,29 @@ class Session:
             history.append(ChatMessage("user", user_text))
         if not history or history[-1].role != "user":
             raise BackendError("There is no user message to reply to: add one first.")
-        messages = [ChatMessage("system", self.instructions or llm_config.system_prompt), *history]
+        facts: list[str] = []
+        changes, self._memory_changes = self._memory_changes, MemoryChanges()
+        if self._memory is not None:
+            facts = await asyncio.to_thread(
+                self._memory.recall_for_prompt,
+                self.user_id,
+                history[-1].content,
+                budget_chars=self._settings.memory.recall_budget_chars,
+                exclude=frozenset(changes.created_ids),  # just said: the model needs no reminder
+            )
+        messages = build_prompt(
+            system_prompt=self.instructions or llm_config.system_prompt,
+            history=history,
+            recalled_facts=facts,
+            context_tokens=self._settings.llm.context_tokens,
+            reply_tokens=llm_config.max_reply_tokens,
+        )
         observer(TurnStarted(turn_id, history[-1].content, time.perf_counter_ns()))
         scope = TurnScope(
             turn_id,
-            llm=self._backends.llm,
+            llm=FixedReply(" ".join(changes.confirmations))
+            if changes.confirmations
+            else self._backends.llm,
             tts=self._backends.tts if self.is_speaking else None,
             sink=self._sink,
             output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,

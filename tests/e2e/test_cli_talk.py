@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,9 @@ import pytest
 import soundfile
 
 from parley.embedded_models import QWEN_FILE_NAME
+from parley.memory.store import (
+    sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
+)
 from tests.conftest import sounds_like
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]

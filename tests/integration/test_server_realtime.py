@@ -5,7 +5,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,6 +16,9 @@ import websockets
 from openai import AsyncOpenAI
 
 from parley.audio import decode_file, resample
+from parley.memory.store import (
+    sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
+)
 from tests.conftest import RunningServer, sounds_like
 
 FRAME_MS = 20

@@ -1,10 +1,13 @@
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from parley.errors import StorageError
-from parley.memory.store import SCHEMA_VERSION, ConversationStore
+from parley.memory.store import (
+    SCHEMA_VERSION,
+    ConversationStore,
+    sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
+)
 
 
 def test_a_new_database_is_migrated_to_the_current_schema(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ class LlamaCppLlm:
         try:
             self._llama: Any = Llama(
                 model_path=str(path),
-                n_ctx=config.n_ctx,
+                n_ctx=config.context_tokens,
                 n_threads=config.n_threads,
                 n_threads_batch=config.n_threads_batch,
                 seed=config.seed,

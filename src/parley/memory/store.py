@@ -10,46 +10,87 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.backends import ChatMessage
 from parley.errors import StorageError
 
-MIGRATIONS: tuple[str, ...] = (
+if TYPE_CHECKING:
+    import sqlite3
+else:
+    try:  # pysqlite3 bundles a current SQLite that can load extensions (sqlite-vec)
+        import pysqlite3.dbapi2 as sqlite3
+    except ImportError:  # the standard library's build, which may not
+        import sqlite3
+
+# Each migration is a list of statements run in one transaction. Never edit a released one:
+# add the next.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: conversations and messages
-    """
-    CREATE TABLE conversations (
-        id TEXT PRIMARY KEY,
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-        content TEXT NOT NULL,
-        is_interrupted INTEGER NOT NULL DEFAULT 0,
-        metrics_json TEXT,
-        created_at REAL NOT NULL
-    );
-    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-    """,
+    (
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            is_interrupted INTEGER NOT NULL DEFAULT 0,
+            metrics_json TEXT,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
+    ),
     # 2: preferences per user (voice, speed, turn detection, persona) as JSON
-    """
-    CREATE TABLE preferences (
-        user_id TEXT PRIMARY KEY,
-        preferences_json TEXT NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    """,
+    (
+        """CREATE TABLE preferences (
+            user_id TEXT PRIMARY KEY,
+            preferences_json TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+    ),
+    # 3: users own conversations; memory items with embeddings and a keyword index
+    (
+        "ALTER TABLE conversations ADD COLUMN user_id TEXT NOT NULL DEFAULT 'local'",
+        "CREATE INDEX conversations_by_user ON conversations(user_id, created_at)",
+        """CREATE TABLE memory_items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('explicit', 'automatic', 'manual')),
+            embedding BLOB,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX memory_by_user ON memory_items(user_id, created_at)",
+        "CREATE VIRTUAL TABLE memory_fts USING fts5(text, content='memory_items', content_rowid='id')",
+        """CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory_items BEGIN
+            INSERT INTO memory_fts(rowid, text) VALUES (new.id, new.text);
+        END""",
+        """CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory_items BEGIN
+            INSERT INTO memory_fts(memory_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+LOCAL_USER = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    id: int
+    text: str
+    source: str
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +113,19 @@ def _storage_errors(path: Path) -> Iterator[None]:
         ) from None
 
 
+def _load_sqlite_vec(connection: Any) -> bool:
+    """sqlite-vec gives cosine distance in SQL; without it recall ranks vectors in numpy."""
+    try:
+        import sqlite_vec
+
+        connection.enable_load_extension(True)
+        sqlite_vec.load(connection)
+        connection.enable_load_extension(False)
+    except (ImportError, AttributeError, sqlite3.OperationalError):
+        return False
+    return True
+
+
 class ConversationStore:
     """A thread-safe handle on the database; async methods keep disk I/O off the event loop."""
 
@@ -83,6 +137,7 @@ class ConversationStore:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA foreign_keys=ON")
             self._connection.execute("PRAGMA synchronous=NORMAL")
+            self.has_vector_search = _load_sqlite_vec(self._connection)
             self._migrate()
         except sqlite3.DatabaseError as error:
             raise StorageError(
@@ -101,9 +156,8 @@ class ConversationStore:
         for number in range(version, SCHEMA_VERSION):
             self._connection.execute("BEGIN IMMEDIATE")
             try:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self._connection.execute(statement)
+                for statement in MIGRATIONS[number]:
+                    self._connection.execute(statement)
                 self._connection.execute(f"PRAGMA user_version = {number + 1}")
                 self._connection.execute("COMMIT")
             except BaseException:
@@ -117,16 +171,89 @@ class ConversationStore:
         with self._lock, _storage_errors(self.path):
             return self._connection.execute(sql, parameters).fetchall()
 
-    def create_conversation(self) -> str:
+    def create_conversation(self, user_id: str = LOCAL_USER) -> str:
         conversation_id = uuid.uuid4().hex
         self._execute(
-            "INSERT INTO conversations (id, created_at) VALUES (?, ?)",
-            (conversation_id, time.time()),
+            "INSERT INTO conversations (id, user_id, created_at) VALUES (?, ?, ?)",
+            (conversation_id, user_id, time.time()),
         )
         return conversation_id
 
-    def has_conversation(self, conversation_id: str) -> bool:
-        return bool(self._execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)))
+    def has_conversation(self, conversation_id: str, user_id: str | None = None) -> bool:
+        if user_id is None:
+            return bool(
+                self._execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
+            )
+        return bool(
+            self._execute(
+                "SELECT 1 FROM conversations WHERE id = ? AND user_id = ?",
+                (conversation_id, user_id),
+            )
+        )
+
+    # ---- memory items ----------------------------------------------------------------------
+
+    def add_memory(self, user_id: str, text: str, source: str, embedding: bytes | None) -> int:
+        with self._lock, _storage_errors(self.path):
+            cursor = self._connection.execute(
+                "INSERT INTO memory_items (user_id, text, source, embedding, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (user_id, text, source, embedding, time.time()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def memories(self, user_id: str, *, limit: int = 1000) -> list[MemoryItem]:
+        rows = self._execute(
+            "SELECT id, text, source, created_at FROM memory_items WHERE user_id = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (user_id, limit),
+        )
+        return [MemoryItem(i, text, source, created) for i, text, source, created in rows]
+
+    def delete_memory(self, user_id: str, memory_id: int) -> bool:
+        with self._lock, _storage_errors(self.path):
+            cursor = self._connection.execute(
+                "DELETE FROM memory_items WHERE id = ? AND user_id = ?", (memory_id, user_id)
+            )
+        return cursor.rowcount > 0
+
+    def memory_vectors(self, user_id: str) -> list[tuple[int, bytes]]:
+        return self._execute(
+            "SELECT id, embedding FROM memory_items WHERE user_id = ? AND embedding IS NOT NULL",
+            (user_id,),
+        )
+
+    def nearest_memories(
+        self, user_id: str, query: bytes, *, limit: int
+    ) -> list[tuple[int, float]]:
+        """(id, cosine distance) by sqlite-vec, nearest first."""
+        return self._execute(
+            "SELECT id, vec_distance_cosine(embedding, ?) AS distance FROM memory_items "
+            "WHERE user_id = ? AND embedding IS NOT NULL ORDER BY distance LIMIT ?",
+            (query, user_id, limit),
+        )
+
+    def keyword_memories(self, user_id: str, words: list[str], *, limit: int) -> list[int]:
+        """Ids of items matching any of the words (FTS5), best match first."""
+        if not words:
+            return []
+        match = " OR ".join('"' + word.replace('"', "") + '"' for word in words)
+        rows = self._execute(
+            "SELECT m.id FROM memory_fts JOIN memory_items m ON m.id = memory_fts.rowid "
+            "WHERE memory_fts MATCH ? AND m.user_id = ? ORDER BY bm25(memory_fts) LIMIT ?",
+            (match, user_id, limit),
+        )
+        return [row[0] for row in rows]
+
+    def memories_by_id(self, user_id: str, ids: list[int]) -> list[MemoryItem]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._execute(
+            f"SELECT id, text, source, created_at FROM memory_items WHERE user_id = ? AND id IN ({marks})",
+            (user_id, *ids),
+        )
+        return [MemoryItem(i, text, source, created) for i, text, source, created in rows]
 
     def add_message(
         self,
@@ -181,16 +308,17 @@ class ConversationStore:
             for role, content, flag, metrics, created in rows
         ]
 
-    def conversations(self, *, limit: int = 50) -> list[dict[str, Any]]:
+    def conversations(self, user_id: str = LOCAL_USER, *, limit: int = 50) -> list[dict[str, Any]]:
         """The most recent conversations that hold messages, with their first user words."""
         rows = self._execute(
             "SELECT c.id, c.created_at, "
             "(SELECT content FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user' "
             " ORDER BY m.id LIMIT 1), "
             "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) "
-            "FROM conversations c WHERE EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) "
+            "FROM conversations c WHERE c.user_id = ? "
+            "AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) "
             "ORDER BY c.created_at DESC LIMIT ?",
-            (limit,),
+            (user_id, limit),
         )
         return [
             {"id": cid, "created_at": created, "title": title or "", "message_count": count}

