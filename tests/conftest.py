@@ -96,6 +96,35 @@ def speech() -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
+def piper_speech(backends):  # type: ignore[no-untyped-def]
+    """Spoken test audio in Piper's natural voice (espeak's robotic one trips Whisper tiny on
+    some words), 16 kHz mono with a little silence first; cached across runs."""
+    import asyncio
+    import concurrent.futures
+
+    import numpy as np
+
+    from parley.audio import resample, write_wav
+
+    SPEECH_DIR.mkdir(parents=True, exist_ok=True)
+
+    async def synthesize(text: str) -> np.ndarray:
+        chunks = [chunk async for chunk in backends.tts.synthesize(text)]
+        return resample(np.concatenate(chunks), backends.tts.sample_rate_hz, 16_000)
+
+    def say(text: str) -> Path:
+        slug = "".join(c if c.isalnum() else "-" for c in text.lower())[:60].strip("-")
+        path = SPEECH_DIR / f"piper-{slug}.wav"
+        if not path.exists():
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                audio = pool.submit(asyncio.run, synthesize(text)).result()
+            write_wav(path, np.concatenate([np.zeros(6_400, np.int16), audio]), 16_000)
+        return path
+
+    return say
+
+
+@pytest.fixture(scope="session")
 def whisper_check(backends):  # type: ignore[no-untyped-def]
     """Transcribe audio back to text with the real Whisper model, as a listener would."""
     import asyncio

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,8 +25,13 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="The embedded models.", no_args_is_help=True)
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
+memory_app = typer.Typer(help="What Parley remembers about you.", no_args_is_help=True)
+conversations_app = typer.Typer(help="Stored conversations.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(config_app, name="config")
+app.add_typer(memory_app, name="memory")
+app.add_typer(conversations_app, name="conversations")
+UserOption = Annotated[str, typer.Option("--user", help="Whose memory and conversations.")]
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML config file (else $PARLEY_CONFIG).")
@@ -475,6 +481,222 @@ def config_show(
     def run() -> None:
         settings = _settings(config, data_dir, profile)
         typer.echo(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False))
+
+    _guard(run)
+
+
+def _memory(config: Path | None, data_dir: Path | None) -> Any:
+    from parley.memory.embedding import MiniLmEmbedder
+    from parley.memory.recall import MemoryRecall
+    from parley.memory.store import ConversationStore
+
+    settings = _settings(config, data_dir, None)
+    store = ConversationStore(settings.database_path)
+    try:
+        embedder = MiniLmEmbedder()
+    except ParleyError as error:
+        typer.echo(f"parley: {error} Searching by keyword only.", err=True)
+        embedder = None
+    return MemoryRecall(store, embedder), store
+
+
+@memory_app.command("list")
+def memory_list(
+    user: UserOption = "local", config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Every fact Parley keeps about you, newest first."""
+
+    def run() -> None:
+        from parley.memory.store import ConversationStore
+
+        store = ConversationStore(_settings(config, data_dir, None).database_path)
+        for item in store.memories(user):
+            when = time.strftime("%Y-%m-%d", time.localtime(item.created_at))
+            typer.echo(f"{item.id:>5}  {when}  {item.source:<9}  {item.text}")
+
+    _guard(run)
+
+
+@memory_app.command("search")
+def memory_search(
+    query: str,
+    user: UserOption = "local",
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The facts nearest in meaning (and words) to QUERY, with their scores."""
+
+    def run() -> None:
+        recall, _store = _memory(config, data_dir)
+        for found in recall.search(user, query, limit=10):
+            typer.echo(f"{found.item.id:>5}  {found.score:.3f}  {found.item.text}")
+
+    _guard(run)
+
+
+@memory_app.command("add")
+def memory_add(
+    text: str,
+    user: UserOption = "local",
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Remember TEXT (write it about yourself, e.g. "I am vegetarian")."""
+
+    def run() -> None:
+        from parley.memory.facts import third_person
+
+        recall, _store = _memory(config, data_dir)
+        fact = third_person(text)
+        item_id = recall.remember(user, fact, source="manual")
+        typer.echo(f"remembered {item_id}: {fact}" if item_id else f"already remembered: {fact}")
+
+    _guard(run)
+
+
+@memory_app.command("forget")
+def memory_forget(
+    item_id: int,
+    user: UserOption = "local",
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete the fact with this id (see `parley memory list`)."""
+
+    def run() -> None:
+        from parley.memory.store import ConversationStore
+
+        store = ConversationStore(_settings(config, data_dir, None).database_path)
+        if not store.delete_memory(user, item_id):
+            raise ConfigError(f"No memory {item_id} for user {user!r}: see `parley memory list`.")
+        typer.echo(f"forgot {item_id}")
+
+    _guard(run)
+
+
+@conversations_app.command("list")
+def conversations_list(
+    user: UserOption = "local", config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Recent conversations, newest first."""
+
+    def run() -> None:
+        from parley.memory.store import ConversationStore
+
+        store = ConversationStore(_settings(config, data_dir, None).database_path)
+        for conversation in store.conversations(user):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation["created_at"]))
+            typer.echo(
+                f"{conversation['id']}  {when}  {conversation['message_count']:>3} messages  {conversation['title'][:60]}"
+            )
+
+    _guard(run)
+
+
+@conversations_app.command("show")
+def conversations_show(
+    conversation_id: str, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Every message of one conversation."""
+
+    def run() -> None:
+        from parley.memory.store import ConversationStore
+
+        store = ConversationStore(_settings(config, data_dir, None).database_path)
+        if not store.has_conversation(conversation_id):
+            raise ConfigError(
+                f"No conversation {conversation_id}: see `parley conversations list`."
+            )
+        for message in store.messages(conversation_id):
+            cut = " [interrupted]" if message.is_interrupted else ""
+            typer.echo(f"{'you' if message.role == 'user' else 'parley'}: {message.content}{cut}")
+
+    _guard(run)
+
+
+@conversations_app.command("export")
+def conversations_export(
+    path: Path,
+    export_format: Annotated[
+        str, typer.Option("--format", help="jsonl (re-importable) or markdown.")
+    ] = "jsonl",
+    user: UserOption = "local",
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write every conversation to PATH."""
+
+    def run() -> None:
+        from parley.memory.archive import export_jsonl, export_markdown
+        from parley.memory.store import ConversationStore
+
+        if export_format not in {"jsonl", "markdown"}:
+            raise ConfigError(f"Unknown export format {export_format!r}: use jsonl or markdown.")
+        store = ConversationStore(_settings(config, data_dir, None).database_path)
+        writer = export_jsonl if export_format == "jsonl" else export_markdown
+        typer.echo(f"exported {writer(store, path, user_id=user)} conversations to {path}")
+
+    _guard(run)
+
+
+@conversations_app.command("import")
+def conversations_import(
+    path: Path,
+    user: UserOption = "local",
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Read conversations from a JSONL export; ones already present are skipped."""
+
+    def run() -> None:
+        from parley.memory.archive import import_jsonl
+        from parley.memory.store import ConversationStore
+
+        store = ConversationStore(_settings(config, data_dir, None).database_path)
+        imported, skipped = import_jsonl(store, path, user_id=user)
+        typer.echo(f"imported {imported} conversations, skipped {skipped} already present")
+
+    _guard(run)
+
+
+@app.command()
+def backup(
+    keep: Annotated[int, typer.Option("--keep", min=1, help="How many backups to keep.")] = 7,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Copy the database safely (even while Parley runs) into the data directory's backups/."""
+
+    def run() -> None:
+        from parley.memory.archive import backup as make_backup
+        from parley.memory.store import ConversationStore
+
+        settings = _settings(config, data_dir, None)
+        store = ConversationStore(settings.database_path)
+        typer.echo(
+            f"backup written to {make_backup(store, settings.data_dir / 'backups', keep=keep)}"
+        )
+
+    _guard(run)
+
+
+@app.command()
+def restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `parley backup`.")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Replace the database with a backup (stop `parley serve` first); the old one is kept."""
+
+    def run() -> None:
+        from parley.memory.archive import restore as restore_backup
+
+        settings = _settings(config, data_dir, None)
+        kept = restore_backup(backup_file, settings.database_path)
+        typer.echo(
+            f"restored {backup_file}"
+            + (f"; the previous database is kept as {kept}" if kept else "")
+        )
 
     _guard(run)
 

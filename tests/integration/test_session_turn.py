@@ -201,9 +201,9 @@ async def test_a_mid_sentence_pause_drops_the_speculative_reply_and_answers_the_
     ]  # espeak's own trailing silence off
     second = decode_file(speech("of France?"))
     second = second[np.flatnonzero(np.abs(second) > 300)[0] :]
-    session.end_silence_ms = 900
-    # 650 ms: long enough for a speculative reply to start, short of the end of the turn.
-    pause = np.zeros(16_000 * 65 // 100, dtype=np.int16)
+    session.end_silence_ms = 2_500
+    # 1.5 s: ample time for a speculative reply to start, short of the end of the turn.
+    pause = np.zeros(16_000 * 3 // 2, dtype=np.int16)
     frames = frames_from_samples(
         np.concatenate([first, pause, second]),
         frame_ms=20,

@@ -55,3 +55,41 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="move it aside"):
         ConversationStore(path)
+
+
+def test_every_migration_upgrades_a_database_in_place_keeping_its_data(tmp_path: Path) -> None:
+    from parley.memory.store import MIGRATIONS
+
+    for start_version in range(1, SCHEMA_VERSION):
+        path = tmp_path / f"from-v{start_version}.sqlite3"
+        connection = sqlite3.connect(path)
+        for migration in MIGRATIONS[:start_version]:
+            for statement in migration:
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {start_version}")
+        connection.execute("INSERT INTO conversations (id, created_at) VALUES ('c1', 1.0)")
+        connection.execute(
+            "INSERT INTO messages (conversation_id, role, content, created_at) VALUES ('c1', 'user', 'hello', 1.0)"
+        )
+        connection.commit()
+        connection.close()
+        store = ConversationStore(path)
+        assert [m.content for m in store.messages("c1")] == ["hello"]
+        assert store.has_conversation("c1", user_id="local")
+        store.add_memory("local", "The user likes tea", "manual", None)
+        assert [m.text for m in store.memories("local")] == ["The user likes tea"]
+        store.close()
+        version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+        assert version == SCHEMA_VERSION
+
+
+def test_users_never_see_each_others_conversations_or_memories(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "p.sqlite3")
+    alice = store.create_conversation("alice")
+    store.add_message(alice, "user", "secret")
+    store.add_memory("alice", "The user's pin is 1234", "explicit", None)
+    assert store.conversations("bob") == []
+    assert store.memories("bob") == []
+    assert not store.has_conversation(alice, user_id="bob")
+    assert store.keyword_memories("bob", ["pin"], limit=5) == []
+    assert store.keyword_memories("alice", ["pin"], limit=5) != []

@@ -29,6 +29,15 @@ else:
     except ImportError:  # the standard library's build, which may not
         import sqlite3
 
+__all__ = [
+    "LOCAL_USER",
+    "SCHEMA_VERSION",
+    "ConversationStore",
+    "MemoryItem",
+    "StoredMessage",
+    "sqlite3",  # the SQLite binding in use; callers must share it (two in one process break locks)
+]
+
 # Each migration is a list of statements run in one transaction. Never edit a released one:
 # add the next.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -190,6 +199,85 @@ class ConversationStore:
                 (conversation_id, user_id),
             )
         )
+
+    # ---- export, import, backup ---------------------------------------------------------
+
+    def export_conversations(self, user_id: str) -> list[dict[str, Any]]:
+        exported = []
+        for conversation_id, created_at in self._execute(
+            "SELECT id, created_at FROM conversations WHERE user_id = ? ORDER BY created_at",
+            (user_id,),
+        ):
+            messages = [
+                {
+                    "role": m.role,
+                    "content": m.content,
+                    "is_interrupted": m.is_interrupted,
+                    "metrics": m.metrics,
+                    "created_at": m.created_at,
+                }
+                for m in self.messages(conversation_id)
+            ]
+            if messages:
+                exported.append(
+                    {"id": conversation_id, "created_at": created_at, "messages": messages}
+                )
+        return exported
+
+    def import_conversations(
+        self, conversations: list[dict[str, Any]], *, user_id: str
+    ) -> tuple[int, int]:
+        imported = skipped = 0
+        with self._lock, _storage_errors(self.path):
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                for conversation in conversations:
+                    exists = self._connection.execute(
+                        "SELECT 1 FROM conversations WHERE id = ?", (conversation["id"],)
+                    ).fetchone()
+                    if exists:
+                        skipped += 1
+                        continue
+                    self._connection.execute(
+                        "INSERT INTO conversations (id, user_id, created_at) VALUES (?, ?, ?)",
+                        (
+                            conversation["id"],
+                            user_id,
+                            float(conversation.get("created_at", time.time())),
+                        ),
+                    )
+                    for message in conversation["messages"]:
+                        if message.get("role") not in ("user", "assistant"):
+                            raise StorageError(
+                                f"Conversation {conversation['id']} has a message with no valid role."
+                            )
+                        self._connection.execute(
+                            "INSERT INTO messages (conversation_id, role, content, is_interrupted, "
+                            "metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                            (
+                                conversation["id"],
+                                message["role"],
+                                str(message.get("content", "")),
+                                int(bool(message.get("is_interrupted"))),
+                                json.dumps(message["metrics"]) if message.get("metrics") else None,
+                                float(message.get("created_at", time.time())),
+                            ),
+                        )
+                    imported += 1
+                self._connection.execute("COMMIT")
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+        return imported, skipped
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy while Parley runs (SQLite's online backup API)."""
+        destination = sqlite3.connect(target)
+        try:
+            with self._lock, _storage_errors(self.path):
+                self._connection.backup(destination)
+        finally:
+            destination.close()
 
     # ---- memory items ----------------------------------------------------------------------
 

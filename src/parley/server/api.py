@@ -8,11 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.memory.store import ConversationStore
+from parley.memory.facts import third_person
+from parley.memory.recall import MemoryRecall
+from parley.memory.store import LOCAL_USER, ConversationStore
 
 router = APIRouter(prefix="/api")
-
-LOCAL_USER = "local"
 
 
 def _store(request: Request) -> ConversationStore:
@@ -75,3 +75,43 @@ async def get_preferences(request: Request) -> Preferences:
 async def put_preferences(preferences: Preferences, request: Request) -> Preferences:
     await asyncio.to_thread(_store(request).save_preferences, LOCAL_USER, preferences.model_dump())
     return preferences
+
+
+class MemoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(
+        min_length=1, max_length=1000, description="about the user, e.g. 'I am vegetarian'"
+    )
+
+
+def _recall(request: Request) -> MemoryRecall:
+    backends = request.app.state.backends
+    return MemoryRecall(_store(request), backends.embedder)
+
+
+@router.get("/memory")
+async def list_memory(request: Request, q: str | None = None) -> dict[str, Any]:
+    if q:
+        found = await asyncio.to_thread(_recall(request).search, LOCAL_USER, q, limit=10)
+        return {"data": [{"id": r.item.id, "text": r.item.text, "score": r.score} for r in found]}
+    items = await asyncio.to_thread(_store(request).memories, LOCAL_USER)
+    return {
+        "data": [
+            {"id": i.id, "text": i.text, "source": i.source, "created_at": i.created_at}
+            for i in items
+        ]
+    }
+
+
+@router.post("/memory")
+async def add_memory(body: MemoryIn, request: Request) -> dict[str, Any]:
+    fact = third_person(body.text)
+    item_id = await asyncio.to_thread(_recall(request).remember, LOCAL_USER, fact, source="manual")
+    return {"id": item_id, "text": fact, "is_new": item_id is not None}
+
+
+@router.delete("/memory/{memory_id}")
+async def delete_memory(memory_id: int, request: Request) -> dict[str, Any]:
+    if not await asyncio.to_thread(_store(request).delete_memory, LOCAL_USER, memory_id):
+        raise HTTPException(404, f"No memory {memory_id}.")
+    return {"id": memory_id, "deleted": True}

@@ -1,0 +1,127 @@
+"""Conversations out and in (JSONL with a schema version, or Markdown to read), and backups
+made with SQLite's online backup API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from parley.errors import StorageError
+from parley.memory.store import SCHEMA_VERSION, ConversationStore, sqlite3
+
+EXPORT_FORMAT = "parley-conversations"
+
+
+def export_jsonl(store: ConversationStore, path: Path, *, user_id: str) -> int:
+    conversations = store.export_conversations(user_id)
+    with path.open("w", encoding="utf-8") as out:
+        header = {
+            "format": EXPORT_FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "exported_at": time.time(),
+        }
+        out.write(json.dumps(header) + "\n")
+        for conversation in conversations:
+            out.write(json.dumps(conversation) + "\n")
+    return len(conversations)
+
+
+def export_markdown(store: ConversationStore, path: Path, *, user_id: str) -> int:
+    conversations = store.export_conversations(user_id)
+    lines = ["# Parley conversations", ""]
+    for conversation in conversations:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation["created_at"]))
+        lines += [f"## {when} · {conversation['id']}", ""]
+        for message in conversation["messages"]:
+            speaker = "You" if message["role"] == "user" else "Parley"
+            cut = " *(interrupted)*" if message["is_interrupted"] else ""
+            lines += [f"**{speaker}:** {message['content']}{cut}", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return len(conversations)
+
+
+def read_export(path: Path) -> list[dict[str, Any]]:
+    """Every conversation in an export, or a StorageError that says what is wrong with it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise StorageError(f"Cannot read {path}: {error}.") from None
+    if not lines:
+        raise StorageError(f"{path} is empty: it is not a Parley export.")
+    try:
+        header = json.loads(lines[0])
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise StorageError(
+            f"{path} is not a Parley export (its first line is not an export header)."
+        )
+    if int(header.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise StorageError(
+            f"{path} comes from a newer Parley (schema {header['schema_version']}); upgrade first."
+        )
+    conversations = []
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            conversation = json.loads(line)
+            if not isinstance(conversation.get("id"), str) or not isinstance(
+                conversation.get("messages"), list
+            ):
+                raise ValueError("missing id or messages")
+        except (json.JSONDecodeError, ValueError, AttributeError) as error:
+            raise StorageError(
+                f"{path} is damaged or cut short at line {number} ({error}); nothing was imported."
+            ) from None
+        conversations.append(conversation)
+    return conversations
+
+
+def import_jsonl(store: ConversationStore, path: Path, *, user_id: str) -> tuple[int, int]:
+    """(imported, skipped as already present): importing twice never duplicates."""
+    return store.import_conversations(read_export(path), user_id=user_id)
+
+
+def backup(store: ConversationStore, backups_dir: Path, *, keep: int) -> Path:
+    backups_dir.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    # Milliseconds in the name keep names unique and their order chronological.
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+    target = backups_dir / f"parley-{stamp}.sqlite3"
+    store.backup_to(target)
+    backups = sorted(backups_dir.glob("parley-*.sqlite3"))
+    for old in backups[: max(0, len(backups) - keep)]:
+        old.unlink()
+    return target
+
+
+def restore(backup_file: Path, database_path: Path) -> Path | None:
+    """Replace the database with a checked backup; the current one is kept beside it."""
+    try:
+        connection = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
+        check = connection.execute("PRAGMA integrity_check").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        has_table = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'conversations'"
+        ).fetchone()
+        connection.close()
+    except sqlite3.DatabaseError as error:
+        raise StorageError(f"{backup_file} is not a usable SQLite database ({error}).") from None
+    if check != "ok" or not has_table:
+        raise StorageError(f"{backup_file} is not a healthy Parley database ({check}).")
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"{backup_file} comes from a newer Parley (schema {version}); upgrade first."
+        )
+    kept: Path | None = None
+    if database_path.exists():
+        kept = database_path.with_name(
+            database_path.name + time.strftime(".before-restore-%Y%m%d-%H%M%S")
+        )
+        shutil.copy2(database_path, kept)
+    for suffix in ("-wal", "-shm"):
+        database_path.with_name(database_path.name + suffix).unlink(missing_ok=True)
+    shutil.copy2(backup_file, database_path)
+    return kept

@@ -1,0 +1,156 @@
+"""Memory as a user meets it: facts survive a restart, the CLI manages them, and committed
+turns survive `kill -9` of the server."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from openai import AsyncOpenAI
+
+from parley.memory.store import ConversationStore, sqlite3  # the same SQLite library as Parley
+from tests.conftest import free_port
+from tests.e2e.test_cli_serve import parley_executable
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def talk(cli: Cli, audio: Path, output: Path) -> dict:  # type: ignore[type-arg]
+    done = cli("talk", str(audio), "--output", str(output), "--json", "--fast")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_a_fact_told_by_voice_is_recalled_in_a_new_conversation_after_a_restart(
+    parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path
+) -> None:
+    told = talk(parley_cli, piper_speech("My favourite colour is teal."), tmp_path / "1.wav")
+    assert "teal" in told["transcript"].lower()
+    # A new process and a new conversation: only the memory can know.
+    asked = talk(parley_cli, piper_speech("What is my favourite colour?"), tmp_path / "2.wav")
+    assert asked["conversation_id"] != told["conversation_id"]
+    assert "teal" in asked["reply_text"].lower()
+
+
+@pytest.mark.slow
+def test_remember_and_forget_by_voice_and_the_memory_commands(
+    parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path
+) -> None:
+    reply = talk(parley_cli, piper_speech("Remember that I am vegetarian."), tmp_path / "1.wav")
+    assert "remember" in reply["reply_text"].lower() and "vegetarian" in reply["reply_text"].lower()
+    listed = parley_cli("memory", "list")
+    assert "The user is vegetarian" in listed.stdout
+    added = parley_cli("memory", "add", "I have a dog called Rex")
+    assert added.returncode == 0 and "The user has a dog called Rex" in added.stdout
+    found = parley_cli("memory", "search", "pets at home")
+    assert found.stdout.splitlines()[0].endswith("The user has a dog called Rex")
+    item_id = found.stdout.split()[0]
+    assert parley_cli("memory", "forget", item_id).returncode == 0
+    assert "Rex" not in parley_cli("memory", "list").stdout
+    forgot = talk(parley_cli, piper_speech("Forget that I am vegetarian."), tmp_path / "2.wav")
+    assert "forgotten" in forgot["reply_text"].lower()
+    assert "vegetarian" not in parley_cli("memory", "list").stdout
+    missing = parley_cli("memory", "forget", "9999")
+    assert missing.returncode == 2 and "No memory 9999" in missing.stderr
+
+
+@pytest.mark.slow
+def test_conversations_export_import_backup_and_restore_from_the_cli(
+    parley_cli: Cli, tmp_path: Path, data_dir: Path
+) -> None:
+    assert parley_cli("chat", "What is the capital of France?").returncode == 0
+    listed = parley_cli("conversations", "list")
+    conversation_id = listed.stdout.split()[0]
+    shown = parley_cli("conversations", "show", conversation_id)
+    assert "you: What is the capital of France?" in shown.stdout
+    export = tmp_path / "all.jsonl"
+    assert parley_cli("conversations", "export", str(export)).returncode == 0
+    again = parley_cli("conversations", "import", str(export))
+    assert "imported 0 conversations, skipped 1" in again.stdout
+    markdown = tmp_path / "all.md"
+    assert (
+        parley_cli("conversations", "export", str(markdown), "--format", "markdown").returncode == 0
+    )
+    assert "**You:** What is the capital of France?" in markdown.read_text()
+    made = parley_cli("backup", "--keep", "3")
+    assert made.returncode == 0
+    backup_file = Path(made.stdout.strip().rsplit(" ", 1)[-1])
+    assert parley_cli("restore", str(backup_file)).returncode == 0
+    assert conversation_id in parley_cli("conversations", "list").stdout
+
+
+async def _three_turns_killed_during_the_last(port: int, process: subprocess.Popen[bytes]) -> str:
+    conversation_id = ""
+    async with (
+        AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="pk-kill-test") as client,
+        client.realtime.connect(model="parley") as connection,
+    ):
+        questions = [
+            "What is the capital of France?",
+            "What is two plus two?",
+            "Tell me a long story about a whale.",
+        ]
+        for number, question in enumerate(questions):
+            await connection.conversation.item.create(
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": question}],
+                }
+            )
+            await connection.response.create()
+            async for event in connection:
+                if number == 2 and event.type == "response.output_audio.delta":
+                    process.send_signal(signal.SIGKILL)  # mid-reply: no chance to clean up
+                    return conversation_id
+                if event.type == "response.done":
+                    conversation_id = event.response.conversation_id
+                    break
+    return conversation_id
+
+
+@pytest.mark.slow
+def test_committed_turns_survive_kill_9_of_the_server(data_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PARLEY_ENV": "testing",
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_API_KEY": "pk-kill-test",
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [parley_executable(), "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+        conversation_id = asyncio.run(_three_turns_killed_during_the_last(port, process))
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    database = data_dir / "parley.sqlite3"
+    assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    messages = ConversationStore(database).messages(conversation_id)
+    assert [m.role for m in messages[:4]] == ["user", "assistant", "user", "assistant"]
+    assert "paris" in messages[1].content.lower()
+    assert messages[4].content == "Tell me a long story about a whale."

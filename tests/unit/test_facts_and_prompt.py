@@ -1,0 +1,60 @@
+from parley.backends import ChatMessage
+from parley.memory.facts import Forget, Remember, third_person, understand
+from parley.prompt import build_prompt, first_person, second_person
+
+
+def test_stable_personal_facts_are_picked_up_in_the_third_person() -> None:
+    assert understand("My favourite colour is teal.") == [
+        Remember("The user's favourite colour is teal", "automatic")
+    ]
+    assert understand("Hi, my name is Alice. What time is it?") == [
+        Remember("The user's name is Alice", "automatic")
+    ]
+    assert understand("I'm vegetarian.") == [Remember("The user is vegetarian", "automatic")]
+    assert understand("I live in Lyon.") == [Remember("The user lives in Lyon", "automatic")]
+
+
+def test_explicit_requests_to_remember_and_forget() -> None:
+    assert understand("Please remember that my sister is called Ana.") == [
+        Remember("The user's sister is called Ana", "explicit")
+    ]
+    assert understand("Forget that.") == [Forget("")]
+    assert understand("Forget about my birthday.") == [Forget("my birthday")]
+
+
+def test_questions_and_small_talk_are_not_facts() -> None:
+    assert understand("What is my favourite colour?") == []
+    assert understand("What is the capital of France?") == []
+    assert understand("Tell me a joke.") == []
+
+
+def test_person_conversions() -> None:
+    assert third_person("I don't eat pork") == "The user doesn't eat pork"
+    assert second_person("The user's favourite colour is teal") == "Your favourite colour is teal"
+    assert second_person("The user lives in Lyon") == "You live in Lyon"
+    assert first_person("The user is vegetarian") == "I am vegetarian"
+
+
+def test_the_prompt_keeps_system_and_current_turn_and_drops_the_oldest_history_to_fit() -> None:
+    history = []
+    for number in range(40):
+        history.append(ChatMessage("user", f"question {number} " + "word " * 40))
+        history.append(ChatMessage("assistant", f"answer {number} " + "word " * 40))
+    history.append(ChatMessage("user", "What is my favourite colour?"))
+    prompt = build_prompt(
+        system_prompt="You are Parley.",
+        history=history,
+        recalled_facts=["The user's favourite colour is teal"],
+        context_tokens=1024,
+        reply_tokens=120,
+    )
+    assert prompt[0] == ChatMessage("system", "You are Parley.")
+    assert prompt[-1].role == "user"
+    assert prompt[-1].content.endswith("What is my favourite colour?")
+    assert "My favourite colour is teal" in prompt[-1].content
+    assert prompt[1].role == "user", "kept history starts at a user turn"
+    kept = prompt[1:-1]
+    assert 0 < len(kept) < 80
+    assert kept[-1].content.startswith("answer 39"), "the newest history is what is kept"
+    total_chars = sum(len(m.content) for m in prompt)
+    assert total_chars / 3.5 < 1024 - 120
