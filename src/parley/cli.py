@@ -128,6 +128,7 @@ async def _talk(
 
     samples = decode_file(audio_in)
     backends, store = _load(settings, conversation)
+    toolbox = await _start_toolbox(settings, backends, store)
     sink = CollectingSink()
     session = Session(
         backends,
@@ -135,6 +136,7 @@ async def _talk(
         sink=sink,
         conversation_id=conversation,
         observer=None if as_json else _print_event,
+        toolbox=toolbox,
     )
 
     def pipeline_is_busy() -> bool:
@@ -148,8 +150,11 @@ async def _talk(
         trailing_silence_ms=settings.vad.end_silence_ms + 300,
         keep_going=pipeline_is_busy,
     )
-    await session.listen(frames)
-    await session.wait_for_replies()
+    try:
+        await session.listen(frames)
+        await session.wait_for_replies()
+    finally:
+        await toolbox.close()
     if not session.results:
         raise NoSpeechError(
             f"No speech was detected in {audio_in}. Check that it holds audible speech "
@@ -173,6 +178,16 @@ def _load(settings: Any, conversation: str | None) -> tuple[Any, Any]:
     return Backends.load(settings), store
 
 
+async def _start_toolbox(settings: Any, backends: Any, store: Any) -> Any:
+    from parley.memory.recall import MemoryRecall
+    from parley.tool_router import Toolbox
+
+    memory = MemoryRecall(store, backends.embedder) if settings.memory.is_enabled else None
+    return await Toolbox.start(
+        settings.mcp, memory=memory, embedder=backends.embedder, llm=backends.llm
+    )
+
+
 def _turns_json(session: Any, reply_audio_seconds: float) -> dict[str, Any]:
     results = session.results
     last = results[-1]
@@ -182,12 +197,14 @@ def _turns_json(session: Any, reply_audio_seconds: float) -> dict[str, Any]:
         "reply_text": " ".join(r.heard_text for r in results),
         "reply_audio_seconds": round(reply_audio_seconds, 3),
         "metrics": last.metrics,
+        "tool_calls": [call for r in results for call in r.tool_calls],
         "turns": [
             {
                 "transcript": r.user_text,
                 "reply_text": r.heard_text,
                 "was_interrupted": r.was_cancelled,
                 "metrics": r.metrics,
+                "tool_calls": r.tool_calls,
             }
             for r in results
         ],
@@ -234,14 +251,19 @@ async def _chat(
         if isinstance(event, TextDelta):
             typer.echo(event.text, nl=False)
 
+    toolbox = await _start_toolbox(settings, backends, store)
     session = Session(
         backends,
         store=store,
         sink=sink,
         conversation_id=conversation,
         observer=None if as_json else show,
+        toolbox=toolbox,
     )
-    await session.respond(text.strip())
+    try:
+        await session.respond(text.strip())
+    finally:
+        await toolbox.close()
     if not as_json:
         typer.echo("")
     reply_audio = sink.audio()

@@ -29,6 +29,7 @@ from pydantic import (
     SecretStr,
     Tag,
     ValidationError,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -179,6 +180,39 @@ class MemoryConfig(_Section):
     recall_budget_chars: int = Field(600, ge=0, description="room in the prompt for recalled facts")
 
 
+class McpServerConfig(_Section):
+    name: str = Field(min_length=1)
+    command: list[str] | None = Field(
+        None, description="a stdio server: the command and its arguments"
+    )
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str | None = Field(None, description="a streamable HTTP server")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"MCP server {self.name!r} needs exactly one of `command` or `url`")
+        if self.command is not None and not self.command:
+            raise ValueError(f"MCP server {self.name!r} has an empty command")
+        return self
+
+
+class McpConfig(_Section):
+    servers: list[McpServerConfig] = Field(default_factory=list)
+    builtin_tools: bool = Field(True, description="date and time, memory, ending the conversation")
+    call_timeout_s: float = Field(10.0, gt=0)
+    filler_after_ms: int = Field(700, ge=0, description="say the filler if a tool takes longer")
+    filler_text: str = "Let me check."
+    route_threshold: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="how close a request must be to a tool's description to use it",
+    )
+    max_result_chars: int = Field(2000, ge=100, description="longer tool results are cut")
+
+
 class StoreConfig(_Section):
     database_name: str = "parley.sqlite3"
 
@@ -200,6 +234,7 @@ class Settings(BaseSettings):
     tts: TtsConfig = PiperConfig()
     store: StoreConfig = StoreConfig()
     memory: MemoryConfig = MemoryConfig()
+    mcp: McpConfig = McpConfig()
     server: ServerConfig = ServerConfig()
 
     @property

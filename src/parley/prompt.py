@@ -52,6 +52,20 @@ def first_person(fact: str) -> str:
     return fact[0].upper() + fact[1:] if fact else fact
 
 
+_FACTS_OPEN = "(What I told you before: "
+
+
+def without_recalled_facts(message: ChatMessage) -> ChatMessage:
+    """The user's words alone, for a turn where a tool's answer is what matters."""
+    if (
+        message.role == "user"
+        and message.content.startswith(_FACTS_OPEN)
+        and "\n" in message.content
+    ):
+        return ChatMessage("user", message.content.split("\n", 1)[1])
+    return message
+
+
 def estimate_tokens(message: ChatMessage) -> int:
     return int(len(message.content) / _CHARS_PER_TOKEN) + _TEMPLATE_TOKENS_PER_MESSAGE
 
@@ -71,9 +85,7 @@ def build_prompt(
         # Right beside the question, in the user's own voice: a small model uses facts there,
         # and ignores them in a system message. The stored message stays as it was said.
         remembered = ". ".join(first_person(fact) for fact in recalled_facts)
-        current = [
-            ChatMessage("user", f"(What I told you before: {remembered}.)\n{current[0].content}")
-        ]
+        current = [ChatMessage("user", f"{_FACTS_OPEN}{remembered}.)\n{current[0].content}")]
     budget = (
         context_tokens - reply_tokens - estimate_tokens(system) - sum(map(estimate_tokens, current))
     )

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from parley.backends import (
     make_tts,
     make_vad,
 )
+from parley.builtin_tools import END_CONVERSATION
 from parley.config import Settings
 from parley.endpointing import Endpointer
 from parley.errors import BackendError, ModelLoadError
@@ -52,6 +54,7 @@ from parley.memory.recall import MemoryChanges, MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
 from parley.prompt import build_prompt
 from parley.stream import Channel
+from parley.tool_router import ToolAwareReply, Toolbox
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
 
 log = logging.getLogger(__name__)
@@ -208,6 +211,7 @@ class Session:
         conversation_id: str | None = None,
         observer: SessionObserver | None = None,
         user_id: str = LOCAL_USER,
+        toolbox: Toolbox | None = None,
     ) -> None:
         self._backends = backends
         self._settings = backends.settings
@@ -222,6 +226,8 @@ class Session:
             MemoryRecall(store, backends.embedder) if self._settings.memory.is_enabled else None
         )
         self._memory_changes = MemoryChanges()
+        self._toolbox = toolbox
+        self.has_ended = False  # the user said goodbye (the end_conversation tool)
         self.results: list[TurnResult] = []
         self._turn_id = 0
         self._scope: TurnScope | None = None
@@ -351,11 +357,17 @@ class Session:
             reply_tokens=llm_config.max_reply_tokens,
         )
         observer(TurnStarted(turn_id, history[-1].content, time.perf_counter_ns()))
+        reply_llm: Any = self._backends.llm
+        tool_reply: ToolAwareReply | None = None
+        if changes.confirmations:
+            reply_llm = FixedReply(" ".join(changes.confirmations))
+        elif self._toolbox is not None:
+            reply_llm = tool_reply = self._toolbox.reply_for(
+                self._backends.llm, history[-1].content
+            )
         scope = TurnScope(
             turn_id,
-            llm=FixedReply(" ".join(changes.confirmations))
-            if changes.confirmations
-            else self._backends.llm,
+            llm=reply_llm,
             tts=self._backends.tts if self.is_speaking else None,
             sink=self._sink,
             output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,
@@ -377,6 +389,9 @@ class Session:
             if self._scope is scope:
                 self._scope = None
         heard = scope.heard_text()
+        tool_calls = [call.as_dict() for call in tool_reply.calls] if tool_reply else []
+        if any(call["name"] == END_CONVERSATION for call in tool_calls):
+            self.has_ended = True
         result = TurnResult(
             turn_id=turn_id,
             user_text=history[-1].content,
@@ -384,6 +399,7 @@ class Session:
             heard_text=heard,
             was_cancelled=scope.is_cancelled,
             metrics=metrics.as_dict(),
+            tool_calls=tool_calls,
         )
         if stored_user is not None:
             await stored_user
@@ -395,6 +411,7 @@ class Session:
             heard,
             is_interrupted=scope.is_cancelled,
             metrics=result.metrics,
+            tool_calls=tool_calls or None,
         )
         self.results.append(result)
         self._finished[turn_id] = (message_id, scope)

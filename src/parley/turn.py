@@ -139,6 +139,7 @@ class TurnResult:
     heard_text: str
     was_cancelled: bool
     metrics: dict[str, Any]
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 TurnObserver = Callable[[TurnEvent], None]

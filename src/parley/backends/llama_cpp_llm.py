@@ -8,6 +8,8 @@ first token to the close of the stream.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -83,3 +85,26 @@ class LlamaCppLlm:
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         async for text in iterate_in_thread(self._generate(messages)):
             yield text
+
+    def _complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        with self._lock:
+            response = self._llama.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                grammar=grammar,
+                max_tokens=96,
+                temperature=0.0,
+            )
+        text = response["choices"][0]["message"]["content"] or "{}"
+        parsed = json.loads(text)
+        return parsed if isinstance(parsed, dict) else {}
+
+    async def complete_json(
+        self, messages: list[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A reply forced into ``schema`` by a grammar (tool arguments)."""
+        return await asyncio.to_thread(self._complete_json, messages, schema)

@@ -77,11 +77,23 @@ class MiniLmEmbedder:
         self._tokenizer.enable_truncation(max_length=_MAX_TOKENS)
         self._tokenizer.no_padding()
         self._lock = threading.Lock()
+        self._recent: dict[str, Vector] = {}
 
     def _w(self, name: str) -> Any:
         return self._weights[name]
 
     def embed(self, text: str) -> Vector:
+        # Memory recall and tool routing embed the same request in one turn: compute it once.
+        if (cached := self._recent.get(text)) is not None:
+            return cached
+        vector = self._embed(text)
+        with self._lock:
+            self._recent[text] = vector
+            while len(self._recent) > 64:
+                self._recent.pop(next(iter(self._recent)))
+        return vector
+
+    def _embed(self, text: str) -> Vector:
         with self._lock:
             encoding = self._tokenizer.encode(text)
         ids = np.asarray(encoding.ids, dtype=np.int64)

@@ -87,6 +87,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             INSERT INTO memory_fts(memory_fts, rowid, text) VALUES ('delete', old.id, old.text);
         END""",
     ),
+    # 4: the tool calls made for a reply (name, arguments, result, duration)
+    ("ALTER TABLE messages ADD COLUMN tool_calls_json TEXT",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -109,6 +111,7 @@ class StoredMessage:
     is_interrupted: bool
     metrics: dict[str, Any] | None
     created_at: float
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @contextlib.contextmanager
@@ -351,17 +354,19 @@ class ConversationStore:
         *,
         is_interrupted: bool = False,
         metrics: dict[str, Any] | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> int:
         with self._lock, _storage_errors(self.path):
             cursor = self._connection.execute(
                 "INSERT INTO messages (conversation_id, role, content, is_interrupted, metrics_json, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "tool_calls_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id,
                     role,
                     content,
                     int(is_interrupted),
                     json.dumps(metrics) if metrics is not None else None,
+                    json.dumps(tool_calls) if tool_calls else None,
                     time.time(),
                 ),
             )
@@ -385,15 +390,20 @@ class ConversationStore:
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
         rows = self._execute(
-            "SELECT role, content, is_interrupted, metrics_json, created_at FROM messages "
-            "WHERE conversation_id = ? ORDER BY id",
+            "SELECT role, content, is_interrupted, metrics_json, created_at, tool_calls_json "
+            "FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         )
         return [
             StoredMessage(
-                role, content, bool(flag), json.loads(metrics) if metrics else None, created
+                role,
+                content,
+                bool(flag),
+                json.loads(metrics) if metrics else None,
+                created,
+                json.loads(calls) if calls else None,
             )
-            for role, content, flag, metrics, created in rows
+            for role, content, flag, metrics, created, calls in rows
         ]
 
     def conversations(self, user_id: str = LOCAL_USER, *, limit: int = 50) -> list[dict[str, Any]]:

@@ -1,0 +1,317 @@
+"""Deciding, outside the model, whether a turn needs a tool, and with what arguments.
+
+The small default model over-calls tools when offered them freely and echoes calls instead of
+answering, so Parley decides first: the request is compared with each tool's description by
+embedding (the same vectors memory uses, ~20 ms), and only a request close enough to one tool
+goes on to have that tool's arguments written by the LLM under a JSON grammar. A turn without a
+tool pays for the comparison and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from parley.backends import ChatMessage
+from parley.config import McpConfig
+from parley.memory.embedding import MiniLmEmbedder
+from parley.prompt import without_recalled_facts
+from parley.tools import ToolHub, ToolResult, ToolSpec
+
+log = logging.getLogger(__name__)
+
+
+class JsonWriter(Protocol):
+    async def complete_json(
+        self, messages: list[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    tool: ToolSpec
+    arguments: dict[str, Any]
+    similarity: float
+
+
+class ToolRouter:
+    def __init__(
+        self,
+        hub: ToolHub,
+        embedder: MiniLmEmbedder | None,
+        writer: JsonWriter | None,
+        *,
+        threshold: float,
+    ) -> None:
+        self._hub = hub
+        self._embedder = embedder
+        self._writer = writer
+        self._threshold = threshold
+        self._tool_vectors: dict[tuple[str, str, str], np.ndarray] = {}
+
+    def _vector(self, tool: ToolSpec) -> np.ndarray | None:
+        if self._embedder is None:
+            return None
+        key = (tool.server, tool.name, tool.description)
+        if key not in self._tool_vectors:
+            self._tool_vectors[key] = self._embedder.embed(
+                f"{tool.name.replace('_', ' ')}: {tool.description}"
+            )
+        return self._tool_vectors[key]
+
+    def rank(self, request: str) -> list[tuple[ToolSpec, float]]:
+        """Every available tool with its similarity to the request, best first."""
+        tools = self._hub.tools()
+        if not tools or self._embedder is None:
+            return []
+        query = self._embedder.embed(request)
+        scored = [
+            (tool, float(query @ vector))
+            for tool in tools
+            if (vector := self._vector(tool)) is not None
+        ]
+        return sorted(scored, key=lambda pair: pair[1], reverse=True)
+
+    def choose_tool(self, request: str) -> tuple[ToolSpec, float] | None:
+        ranked = self.rank(request)
+        if not ranked or ranked[0][1] < self._threshold:
+            return None
+        return ranked[0]
+
+    async def decide(self, request: str) -> ToolChoice | None:
+        import asyncio
+
+        chosen = await asyncio.to_thread(self.choose_tool, request)
+        if chosen is None:
+            return None
+        tool, similarity = chosen
+        return ToolChoice(tool, await self.write_arguments(tool, request), similarity)
+
+    async def write_arguments(self, tool: ToolSpec, request: str) -> dict[str, Any]:
+        schema = _argument_schema(tool.input_schema)
+        if not schema["properties"] or self._writer is None:
+            return {}
+        fields = "; ".join(
+            f"{name}: {spec.get('description', spec.get('type', ''))}"
+            for name, spec in schema["properties"].items()
+        )
+        messages = [
+            ChatMessage(
+                "system",
+                f"Write the JSON arguments of the tool {tool.name} ({tool.description}) for the "
+                f"user's request. Fields: {fields}",
+            ),
+            ChatMessage("user", request),
+        ]
+        try:
+            arguments = await self._writer.complete_json(messages, schema)
+        except Exception as error:  # the tool then reports what it missed; the turn goes on
+            log.warning("could not write arguments for %s: %s", tool.name, error)
+            arguments = {}
+        return _time_zones_from_request(arguments, schema, request)
+
+
+def speakable_result(text: str) -> str:
+    """A tool's JSON made plain: ISO times as clock times, booleans as words, keys as words.
+
+    A 0.5B model misreads "2026-11-26T00:53:23+09:00"; it reads "12:53 AM on Thursday" right.
+    """
+    import datetime
+    import json
+
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return text
+
+    def plain(item: Any) -> str:
+        if isinstance(item, bool):
+            return "yes" if item else "no"
+        if isinstance(item, str):
+            try:
+                moment = datetime.datetime.fromisoformat(item)
+            except ValueError:
+                return item
+            if "T" in item or " " in item:
+                return moment.strftime("%I:%M %p on %A %d %B %Y").lstrip("0")
+            return moment.strftime("%A %d %B %Y")
+        if isinstance(item, dict):
+            return "; ".join(f"{key.replace('_', ' ')}: {plain(val)}" for key, val in item.items())
+        if isinstance(item, list):
+            return ", ".join(plain(element) for element in item)
+        return str(item)
+
+    return plain(value)
+
+
+def _time_zones_from_request(
+    arguments: dict[str, Any], schema: dict[str, Any], request: str
+) -> dict[str, Any]:
+    """Time-zone arguments taken from the cities the user named, in the order named.
+
+    The small model knows "Tokyo" is Asia/Tokyo but not that Paris is Europe/Paris; the IANA
+    database itself does, and it is exact.
+    """
+    fields = [
+        name
+        for name in schema["properties"]
+        if "timezone" in name.lower() or "time_zone" in name.lower()
+    ]
+    if not fields:
+        return arguments
+    zones = named_time_zones(request)
+    if not zones:
+        # None named: leave optional zone fields out, so a tool uses its own local time.
+        optional = [name for name in fields if name not in schema["required"]]
+        return {key: value for key, value in arguments.items() if key not in optional}
+    if "target_timezone" in fields and "source_timezone" in fields and len(zones) == 1:
+        return {**arguments, "target_timezone": zones[0]}
+    repaired = dict(arguments)
+    for name, zone in zip(fields, zones, strict=False):
+        repaired[name] = zone
+    return repaired
+
+
+def named_time_zones(text: str) -> list[str]:
+    """IANA zones whose city is named in ``text``, in the order they appear."""
+    from zoneinfo import available_timezones
+
+    lowered = text.lower()
+    found: list[tuple[int, str]] = []
+    for zone in available_timezones():
+        if "/" not in zone or zone.startswith(("Etc/", "SystemV/", "US/")):
+            continue
+        city = zone.rsplit("/", 1)[1].replace("_", " ").lower()
+        position = lowered.find(city)
+        if position >= 0 and len(city) > 3 and not any(z == zone for _, z in found):
+            found.append((position, zone))
+    found.sort()
+    unique: list[str] = []
+    for _, zone in found:
+        if zone not in unique:
+            unique.append(zone)
+    return unique
+
+
+def _argument_schema(input_schema: dict[str, Any]) -> dict[str, Any]:
+    properties = {
+        name: {key: value for key, value in spec.items() if key in {"type", "description", "enum"}}
+        for name, spec in (input_schema.get("properties") or {}).items()
+        if isinstance(spec, dict)
+    }
+    for spec in properties.values():
+        spec.setdefault("type", "string")
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(input_schema.get("required") or []),
+    }
+
+
+class ToolAwareReply:
+    """The LLM for one turn, with a tool call first when the request needs one.
+
+    If the tool has not answered within ``filler_after_ms`` the filler is spoken, so the user is
+    not left in silence. Cancelling the stream (barge-in) cancels the tool call in flight.
+    """
+
+    def __init__(
+        self,
+        llm: Any,
+        router: ToolRouter,
+        hub: ToolHub,
+        *,
+        request: str,
+        filler_text: str,
+        filler_after_ms: int,
+    ) -> None:
+        self._llm = llm
+        self._router = router
+        self._hub = hub
+        self._request = request
+        self._filler_text = filler_text
+        self._filler_after_s = filler_after_ms / 1000
+        self.calls: list[ToolResult] = []
+
+    async def _decide_and_call(self) -> ToolResult | None:
+        choice = await self._router.decide(self._request)
+        if choice is None:
+            return None
+        log.info(
+            "tool %s chosen (similarity %.2f) with %s",
+            choice.tool.name,
+            choice.similarity,
+            choice.arguments,
+        )
+        return await self._hub.call(choice.tool.name, choice.arguments)
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        import asyncio
+
+        work = asyncio.create_task(self._decide_and_call())
+        try:
+            done, _ = await asyncio.wait({work}, timeout=self._filler_after_s)
+            if not done:
+                # Routing alone is quick; a slow start means a tool is running.
+                yield self._filler_text + " "
+            result = await work
+        finally:
+            if not work.done():
+                work.cancel()
+        if result is None:
+            async for delta in self._llm.stream(messages):
+                yield delta
+            return
+        self.calls.append(result)
+        outcome = "failed: " if result.is_error else "answered: "
+        # In a system message just before the question: the small model uses it there without
+        # reading it back aloud, as it does when the result sits inside the user's words.
+        augmented = [
+            *messages[:-1],
+            ChatMessage(
+                "system", f"The tool {result.name} {outcome}{speakable_result(result.text)}"
+            ),
+            without_recalled_facts(messages[-1]),
+        ]
+        async for delta in self._llm.stream(augmented):
+            yield delta
+
+
+@dataclass
+class Toolbox:
+    """The running tool servers and the router in front of them, shared by every session."""
+
+    hub: ToolHub
+    router: ToolRouter
+    filler_text: str
+    filler_after_ms: int
+
+    @classmethod
+    async def start(
+        cls, config: McpConfig, *, memory: Any, embedder: MiniLmEmbedder | None, llm: Any
+    ) -> Toolbox:
+        from parley.builtin_tools import make_builtin_server
+
+        builtin = make_builtin_server(memory) if config.builtin_tools else None
+        hub = ToolHub(config, builtin=builtin)
+        await hub.start()
+        writer = llm if hasattr(llm, "complete_json") else None
+        router = ToolRouter(hub, embedder, writer, threshold=config.route_threshold)
+        return cls(hub, router, config.filler_text, config.filler_after_ms)
+
+    def reply_for(self, llm: Any, request: str) -> ToolAwareReply:
+        return ToolAwareReply(
+            llm,
+            self.router,
+            self.hub,
+            request=request,
+            filler_text=self.filler_text,
+            filler_after_ms=self.filler_after_ms,
+        )
+
+    async def close(self) -> None:
+        await self.hub.close()
