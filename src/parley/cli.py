@@ -723,5 +723,67 @@ def restore(
     _guard(run)
 
 
+@app.command()
+def tools(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Every tool Parley can use, with its server and whether the server is up."""
+
+    def run() -> None:
+        asyncio.run(_list_tools(_settings(config, data_dir, None)))
+
+    _guard(run)
+
+
+async def _list_tools(settings: Any) -> None:
+    from parley.builtin_tools import make_builtin_server
+    from parley.memory.recall import MemoryRecall
+    from parley.memory.store import ConversationStore
+    from parley.tools import ToolHub
+
+    store = ConversationStore(settings.database_path)
+    builtin = make_builtin_server(MemoryRecall(store, None)) if settings.mcp.builtin_tools else None
+    hub = ToolHub(settings.mcp, builtin=builtin)
+    await hub.start()
+    try:
+        for name, is_up, error, server_tools in hub.status():
+            state = "up" if is_up else f"down ({error or 'starting'})"
+            typer.echo(f"{name}: {state}")
+            for tool in server_tools:
+                typer.echo(f"  {tool.name}: {tool.description}")
+    finally:
+        await hub.close()
+
+
+@app.command()
+def mcp(
+    with_llm: Annotated[
+        bool, typer.Option("--ask/--no-ask", help="Offer the `ask` tool (loads the LLM).")
+    ] = True,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve the user's memory and conversations as an MCP server over stdio."""
+
+    def run() -> None:
+        from parley.mcp_server import make_parley_mcp_server
+        from parley.memory.embedding import MiniLmEmbedder
+        from parley.memory.recall import MemoryRecall
+        from parley.memory.store import ConversationStore
+
+        settings = _settings(config, data_dir, None)
+        store = ConversationStore(settings.database_path)
+        try:
+            embedder: Any = MiniLmEmbedder()
+        except ParleyError:
+            embedder = None
+        llm = None
+        if with_llm:
+            from parley.backends import make_llm
+
+            llm = make_llm(settings.llm, models_dir=settings.models_dir)
+        make_parley_mcp_server(store, MemoryRecall(store, embedder), llm).run("stdio")
+
+    _guard(run)
+
+
 def main() -> None:
     app()

@@ -216,9 +216,10 @@ class ToolHub:
                 response = await client.call_tool(call.name, call.arguments)
                 outcome = (_text_of(response), bool(getattr(response, "is_error", False)))
             except Exception as error:
+                # Tool-level failures arrive as results; an exception means the session itself
+                # broke (the process died, the pipe closed, a read timed out): start afresh.
                 outcome = (f"The tool {call.name} failed: {_describe(error)}", True)
-                if _is_connection_lost(error):
-                    failures.put_nowait(error)
+                failures.put_nowait(error)
             if not call.reply.done():
                 call.reply.set_result(outcome)
 
@@ -247,10 +248,3 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, BaseExceptionGroup):
         return "; ".join(_describe(inner) for inner in error.exceptions)
     return f"{type(error).__name__}: {error}"[:300]
-
-
-def _is_connection_lost(error: BaseException) -> bool:
-    names = {type(error).__name__}
-    return bool(
-        names & {"ClosedResourceError", "BrokenResourceError", "EndOfStream", "ConnectionError"}
-    )

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from parley import __version__
 from parley.config import Settings
 from parley.errors import AudioDecodeError, BackendError, ParleyError
+from parley.memory.recall import MemoryRecall
 from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
 from parley.server.api import router as api_router
@@ -24,6 +25,7 @@ from parley.server.auth import SUBPROTOCOL_PREFIX, Authenticator, bearer, is_ori
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
 from parley.session import Backends
+from parley.tool_router import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,21 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = backends or await asyncio.to_thread(Backends.load, settings)
         app.state.store = ConversationStore(settings.database_path)
+        memory = (
+            MemoryRecall(app.state.store, app.state.backends.embedder)
+            if settings.memory.is_enabled
+            else None
+        )
+        app.state.toolbox = await Toolbox.start(
+            settings.mcp,
+            memory=memory,
+            embedder=app.state.backends.embedder,
+            llm=app.state.backends.llm,
+        )
         try:
             yield
         finally:
+            await app.state.toolbox.close()
             app.state.store.close()
 
     app = FastAPI(title="Parley", version=__version__, lifespan=lifespan)
@@ -174,6 +188,7 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
                 metrics=websocket.app.state.metrics,
                 max_message_bytes=server_settings.max_message_bytes,
                 conversation_id=resumed,
+                toolbox=websocket.app.state.toolbox,
             )
             await connection.run()
         finally:

@@ -54,6 +54,7 @@ from parley.server.realtime_protocol import (
 )
 from parley.session import Backends, Session
 from parley.stream import Channel
+from parley.tool_router import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class RealtimeConnection:
         metrics: ServerMetrics,
         max_message_bytes: int,
         conversation_id: str | None = None,
+        toolbox: Toolbox | None = None,
     ) -> None:
         self._websocket = websocket
         self._backends = backends
@@ -159,6 +161,7 @@ class RealtimeConnection:
             sink=self._sink,
             observer=self._on_session_event,
             conversation_id=conversation_id,
+            toolbox=toolbox,
         )
         self.session_id = new_id("sess")
         self._mic: Channel[AudioFrame] = Channel(maxsize=100, overflow="drop_oldest")

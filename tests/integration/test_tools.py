@@ -1,0 +1,140 @@
+"""Tools through MCP with real servers: mcp-server-time from PyPI over stdio, Parley's built-in
+server, and a misbehaving server written for these tests."""
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from parley.builtin_tools import make_builtin_server
+from parley.config import McpConfig, McpServerConfig
+from parley.session import Backends
+from parley.tool_router import ToolRouter, named_time_zones, speakable_result
+from parley.tools import ToolHub
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+TIME_SERVER = McpServerConfig(
+    name="time",
+    command=[str(Path(sys.executable).parent / "mcp-server-time"), "--local-timezone", "UTC"],
+)
+BAD_SERVER = McpServerConfig(
+    name="bad", command=[sys.executable, str(DATA / "misbehaving_mcp_server.py")]
+)
+
+# A labelled set of 20 requests: which tool (or none) each should use.
+LABELLED = [
+    ("What time is it in Tokyo?", "get_current_time"),
+    ("What's the time in New York right now?", "get_current_time"),
+    ("What time is it?", "current_date_and_time"),
+    ("What day is it today?", "current_date_and_time"),
+    ("What is today's date?", "current_date_and_time"),
+    ("If it is 9 am in London, what time is it in Sydney?", "convert_time"),
+    ("Convert three pm Paris time to Los Angeles time.", "convert_time"),
+    ("Goodbye, that's all for now.", "end_conversation"),
+    ("Please stop talking, we are done.", "end_conversation"),
+    ("What do you remember about me?", "search_memory"),
+    ("Do you know my name?", "search_memory"),
+    ("Remember that my sister is called Ana.", "remember"),
+    ("What is the capital of France?", None),
+    ("Tell me a joke.", None),
+    ("How many legs does a spider have?", None),
+    ("Who wrote Romeo and Juliet?", None),
+    ("What is two plus three?", None),
+    ("Can you suggest something for dinner?", None),
+    ("Explain how rainbows form.", None),
+    ("What is the largest planet?", None),
+]
+
+
+async def test_a_real_time_server_over_stdio_answers_and_calls_run_in_parallel() -> None:
+    hub = ToolHub(McpConfig(servers=[TIME_SERVER], builtin_tools=False))
+    await hub.start()
+    try:
+        assert {t.name for t in hub.tools()} >= {"get_current_time", "convert_time"}
+        tokyo, paris = await asyncio.gather(
+            hub.call("get_current_time", {"timezone": "Asia/Tokyo"}),
+            hub.call("get_current_time", {"timezone": "Europe/Paris"}),
+        )
+        assert not tokyo.is_error and '"timezone": "Asia/Tokyo"' in tokyo.text
+        assert not paris.is_error and "Europe/Paris" in paris.text
+        plain = speakable_result(tokyo.text)
+        assert ("AM on" in plain or "PM on" in plain) and "+09:00" not in plain
+        unknown = await hub.call("no_such_tool", {})
+        assert unknown.is_error and "no tool named" in unknown.text
+    finally:
+        await hub.close()
+
+
+@pytest.mark.slow
+async def test_every_fault_becomes_a_tool_error_and_the_hub_keeps_working() -> None:
+    config = McpConfig(
+        servers=[
+            BAD_SERVER,
+            McpServerConfig(name="missing", command=["/nonexistent/mcp-server"]),
+            TIME_SERVER,
+        ],
+        builtin_tools=False,
+        call_timeout_s=2,
+        max_result_chars=1000,
+    )
+    hub = ToolHub(config)
+    await hub.start()
+    try:
+        status = {name: (is_up, error) for name, is_up, error, _ in hub.status()}
+        assert status["missing"][0] is False and status["missing"][1]
+        assert status["bad"][0] and status["time"][0]
+        assert (await hub.call("echo", {"text": "hi"})).text == "hi"
+        hung = await hub.call("hang", {})
+        assert hung.is_error and "did not answer within 2 s" in hung.text
+        failed = await hub.call("fail", {})
+        assert failed.is_error and "fail" in failed.text
+        flooded = await hub.call("flood", {})
+        assert len(flooded.text) < 1100 and "cut" in flooded.text
+        crashed = await hub.call("crash", {})
+        assert crashed.is_error
+        # Another server is unaffected, and the crashed one comes back.
+        assert not (await hub.call("get_current_time", {"timezone": "UTC"})).is_error
+        deadline = time.monotonic() + 20
+        while (await hub.call("echo", {"text": "back"})).text != "back":
+            assert time.monotonic() < deadline, "the crashed server was not restarted"
+            await asyncio.sleep(0.5)
+    finally:
+        await hub.close()
+
+
+@pytest.mark.slow
+async def test_tool_choice_on_a_labelled_set(backends: Backends) -> None:
+    hub = ToolHub(
+        McpConfig(servers=[TIME_SERVER]), builtin=make_builtin_server(_memory_for_tests())
+    )
+    await hub.start()
+    try:
+        router = ToolRouter(hub, backends.embedder, None, threshold=McpConfig().route_threshold)
+        right = 0
+        for request, expected in LABELLED:
+            chosen = router.choose_tool(request)
+            right += (chosen[0].name if chosen else None) == expected
+        print(f"tool choice: {right}/{len(LABELLED)} right")
+        assert right >= 17
+    finally:
+        await hub.close()
+
+
+def _memory_for_tests():  # type: ignore[no-untyped-def]
+    import tempfile
+
+    from parley.memory.recall import MemoryRecall
+    from parley.memory.store import ConversationStore
+
+    return MemoryRecall(ConversationStore(Path(tempfile.mkdtemp()) / "m.sqlite3"), None)
+
+
+def test_cities_in_a_request_become_iana_time_zones() -> None:
+    assert named_time_zones("What time is it in Paris?") == ["Europe/Paris"]
+    assert named_time_zones("Convert 3 pm New York time to Tokyo") == [
+        "America/New_York",
+        "Asia/Tokyo",
+    ]
+    assert named_time_zones("What is the capital of France?") == []
