@@ -91,6 +91,10 @@ class _LlmCommon(_Section):
     max_reply_tokens: int = Field(120, ge=1)
     temperature: float = Field(0.3, ge=0, le=2)
     history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
+    is_prefilling: bool = Field(
+        True,
+        description="read the prompt into the KV cache from partial transcripts while the user speaks",
+    )
 
 
 class LlamaCppConfig(_LlmCommon):

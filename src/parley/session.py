@@ -227,6 +227,7 @@ class Session:
         )
         self._memory_changes = MemoryChanges()
         self._toolbox = toolbox
+        self._prefill_task: asyncio.Task[None] | None = None
         self.has_ended = False  # the user said goodbye (the end_conversation tool)
         self.results: list[TurnResult] = []
         self._turn_id = 0
@@ -685,6 +686,39 @@ class Session:
             self._emit(
                 PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns())
             )
+            self._start_prefill(transcript.text)
+
+    def _start_prefill(self, partial_text: str) -> None:
+        """While the user still speaks, have the LLM read the prompt their words so far make."""
+        prefill = getattr(self._backends.llm, "prefill", None)
+        if (
+            prefill is None
+            or not self._settings.llm.is_prefilling
+            or self._prefill_task is not None
+        ):
+            return
+
+        async def run() -> None:
+            try:
+                history = await asyncio.to_thread(
+                    self._store.history,
+                    self.conversation_id,
+                    max_turns=self._settings.llm.history_turns,
+                )
+                messages = build_prompt(
+                    system_prompt=self.instructions or self._settings.llm.system_prompt,
+                    history=[*history, ChatMessage("user", partial_text)],
+                    recalled_facts=[],
+                    context_tokens=self._settings.llm.context_tokens,
+                    reply_tokens=self._settings.llm.max_reply_tokens,
+                )
+                await prefill(messages)
+            except Exception:
+                log.debug("prefill failed", exc_info=True)
+            finally:
+                self._prefill_task = None
+
+        self._prefill_task = asyncio.create_task(run())
 
     def _emit(self, event: ListenerEvent | TurnEvent) -> None:
         self._observer(event)

@@ -108,3 +108,25 @@ class LlamaCppLlm:
     ) -> dict[str, Any]:
         """A reply forced into ``schema`` by a grammar (tool arguments)."""
         return await asyncio.to_thread(self._complete_json, messages, schema)
+
+    def _prefill(self, messages: Sequence[ChatMessage]) -> bool:
+        # Skipped, not queued, when the model is busy: a reply in progress matters more.
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._llama.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                max_tokens=1,
+                temperature=0.0,
+            )
+        finally:
+            self._lock.release()
+        return True
+
+    async def prefill(self, messages: Sequence[ChatMessage]) -> bool:
+        """Read a likely prompt into the KV cache ahead of time (the user is still speaking).
+
+        llama.cpp reuses the longest common prefix, so when the final prompt differs from this
+        one only in its last words, the reply's first token comes after reading just those.
+        """
+        return await asyncio.to_thread(self._prefill, messages)
