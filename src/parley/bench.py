@@ -48,7 +48,6 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
 # only ever measured on one speaker.
 _ESPEAK_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-us+m3")
 
-STAGES = ("endpoint_ms", "stt_ms", "llm_ttft_ms", "first_clause_ms", "tts_first_audio_ms")
 FIGURES = (
     "voice_to_voice_ms",
     "endpoint_ms",
@@ -126,7 +125,12 @@ def _spread(values: list[float]) -> dict[str, float | None]:
         return {"median": None, "p90": None, "n": 0}
     ordered = sorted(values)
     p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return {"median": round(statistics.median(ordered), 1), "p90": round(p90, 1), "n": len(ordered)}
+    digits = 3 if ordered[-1] < 10 else 1  # real-time factors are small ratios
+    return {
+        "median": round(statistics.median(ordered), digits),
+        "p90": round(p90, digits),
+        "n": len(ordered),
+    }
 
 
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
@@ -331,7 +335,11 @@ def _cpu_seconds() -> float:
 
 
 def plot(report: BenchReport, path: Path) -> None:
-    """A stacked bar per turn: where the time between end of speech and first sound goes."""
+    """Per turn, when each stage ran, from the user's last voiced sample to the first sound.
+
+    Stages are drawn where they happened, not stacked: a reply started speculatively on a pause
+    shows its LLM and TTS work overlapping the end-of-turn wait.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -339,14 +347,40 @@ def plot(report: BenchReport, path: Path) -> None:
 
     labels = [f"{i + 1}. {t.prompt[:24]}" for i, t in enumerate(report.turns)]
     figure, axis = plt.subplots(figsize=(11, 0.45 * len(labels) + 1.8))
-    left = np.zeros(len(labels))
-    for stage in STAGES:
-        values = np.array([float(t.metrics.get(stage) or 0.0) for t in report.turns])
-        axis.barh(labels, values, left=left, label=stage.removesuffix("_ms").replace("_", " "))
-        left += values
+    colours = {
+        "end of turn wait": "#4c72b0",
+        "LLM first token": "#55a868",
+        "first clause": "#c44e52",
+        "speech synthesis": "#8172b2",
+    }
+    for row, turn in enumerate(report.turns):
+        m = turn.metrics
+        endpoint = m.get("endpoint_ms")
+        stt_done = (
+            endpoint + m["stt_ms"] if endpoint is not None and m.get("stt_ms") is not None else None
+        )
+        spans = {
+            "speech to text after the turn": (endpoint, stt_done),
+            "LLM first token": (m.get("llm_request_at_ms"), m.get("llm_first_token_at_ms")),
+            "first clause": (m.get("llm_first_token_at_ms"), m.get("first_sentence_at_ms")),
+            "speech synthesis": (m.get("first_sentence_at_ms"), m.get("voice_to_voice_ms")),
+        }
+        for name, (start, end) in spans.items():
+            if start is not None and end is not None and end > start:
+                axis.barh(
+                    row,
+                    end - start,
+                    left=start,
+                    color=colours[name],
+                    height=0.6,
+                    label=name if row == 0 else None,
+                )
+        if m.get("voice_to_voice_ms") is not None:
+            axis.plot(m["voice_to_voice_ms"], row, marker="|", color="black", markersize=14)
     axis.axvline(500, color="black", linestyle="--", linewidth=1, label="500 ms target")
+    axis.set_yticks(range(len(labels)), labels)
     axis.invert_yaxis()
-    axis.set_xlabel("milliseconds from the last voiced sample")
+    axis.set_xlabel("milliseconds from the user's last voiced sample (| = first reply sound)")
     summary = report.summary()["figures"]["voice_to_voice_ms"]
     axis.set_title(f"Parley voice-to-voice: median {summary['median']} ms, p90 {summary['p90']} ms")
     axis.legend(loc="lower right", fontsize=8)

@@ -88,6 +88,11 @@ class TurnMetrics:
             else None,
             "reply_audio_seconds": round(reply_audio_s, 3),
             "llm_tokens": self.token_count,
+            # When each stage began or ended, from the last voiced sample (speculative replies
+            # start before the end of the turn, so these can be smaller than endpoint_ms).
+            "llm_request_at_ms": _ms(self.last_voiced_t_ns, self.llm_request_t_ns),
+            "llm_first_token_at_ms": _ms(self.last_voiced_t_ns, self.llm_first_token_t_ns),
+            "first_sentence_at_ms": _ms(self.last_voiced_t_ns, self.first_sentence_t_ns),
         }
 
 
