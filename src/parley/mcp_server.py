@@ -4,6 +4,7 @@ the HTTP server behind the same credentials as every other route."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from parley.backends import ChatMessage
@@ -11,7 +12,23 @@ from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
 
 
-def make_parley_mcp_server(store: ConversationStore, memory: MemoryRecall, llm: Any | None) -> Any:
+def make_parley_mcp_server(
+    store: ConversationStore | Callable[[], ConversationStore],
+    memory: MemoryRecall | Callable[[], MemoryRecall],
+    llm: Any | None,
+) -> Any:
+    """``store`` and ``memory`` may be given late (as getters), for a server whose models load
+    after its routes are made."""
+    get_store = store if callable(store) else (lambda: store)
+    get_memory = memory if callable(memory) else (lambda: memory)
+    return _make(get_store, get_memory, llm)
+
+
+def _make(
+    store_of: Callable[[], ConversationStore],
+    memory_of: Callable[[], MemoryRecall],
+    llm: Any | None,
+) -> Any:
     from mcp.server.mcpserver import MCPServer
 
     server = MCPServer(
@@ -25,16 +42,16 @@ def make_parley_mcp_server(store: ConversationStore, memory: MemoryRecall, llm: 
     def search_memory(query: str, limit: int = 5) -> list[dict[str, Any]]:
         return [
             {"id": found.item.id, "text": found.item.text, "score": found.score}
-            for found in memory.search(LOCAL_USER, query, limit=max(1, min(limit, 20)))
+            for found in memory_of().search(LOCAL_USER, query, limit=max(1, min(limit, 20)))
         ]
 
     @server.tool(description="The user's most recent conversations with Parley, newest first.")
     def list_conversations(limit: int = 20) -> list[dict[str, Any]]:
-        return store.conversations(LOCAL_USER, limit=max(1, min(limit, 200)))
+        return store_of().conversations(LOCAL_USER, limit=max(1, min(limit, 200)))
 
     @server.tool(description="Every message of one conversation, by id (see list_conversations).")
     def read_conversation(conversation_id: str) -> list[dict[str, Any]]:
-        if not store.has_conversation(conversation_id, user_id=LOCAL_USER):
+        if not store_of().has_conversation(conversation_id, user_id=LOCAL_USER):
             raise ValueError(f"No conversation {conversation_id}.")
         return [
             {
@@ -43,7 +60,7 @@ def make_parley_mcp_server(store: ConversationStore, memory: MemoryRecall, llm: 
                 "is_interrupted": m.is_interrupted,
                 "created_at": m.created_at,
             }
-            for m in store.messages(conversation_id)
+            for m in store_of().messages(conversation_id)
         ]
 
     if llm is not None:
@@ -52,7 +69,7 @@ def make_parley_mcp_server(store: ConversationStore, memory: MemoryRecall, llm: 
             description="Ask Parley a question in text; it answers with what it knows about the user."
         )
         async def ask(question: str) -> str:
-            facts = memory.recall_for_prompt(LOCAL_USER, question, budget_chars=600)
+            facts = memory_of().recall_for_prompt(LOCAL_USER, question, budget_chars=600)
             context = " ".join(facts)
             messages = [
                 ChatMessage("system", "You are Parley, the user's assistant. Answer briefly."),
@@ -61,6 +78,7 @@ def make_parley_mcp_server(store: ConversationStore, memory: MemoryRecall, llm: 
                     f"(What I told you before: {context})\n{question}" if facts else question,
                 ),
             ]
-            return "".join([delta async for delta in llm.stream(messages)]).strip()
+            model = llm() if callable(llm) and not hasattr(llm, "stream") else llm
+            return "".join([delta async for delta in model.stream(messages)]).strip()
 
     return server

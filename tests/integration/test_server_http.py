@@ -123,3 +123,26 @@ def test_speech_streams_audio_that_whisper_hears_back(
     assert rate == 24_000 and samples.size > rate
     heard = whisper_check(samples, rate).lower()
     assert "morning" in heard and "sunny" in heard
+
+
+async def test_parley_memory_over_mcp_at_slash_mcp_needs_the_key(server: RunningServer) -> None:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from parley.memory.store import ConversationStore
+
+    store = ConversationStore(server.data_dir / "parley.sqlite3")
+    store.add_memory("local", "The user's favourite tea is jasmine", "manual", None)
+    store.close()
+    url = f"http://127.0.0.1:{server.port}/mcp"
+    status, _body = get(url)
+    assert status == 401
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {server.api_key}"}) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"search_memory", "list_conversations", "read_conversation", "ask"} <= names
+        found = await client.call_tool("search_memory", {"query": "jasmine tea"})
+        assert "jasmine" in found.content[0].text

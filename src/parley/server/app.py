@@ -13,10 +13,12 @@ from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from parley import __version__
 from parley.config import Settings
 from parley.errors import AudioDecodeError, BackendError, ParleyError
+from parley.mcp_server import make_parley_mcp_server
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
@@ -51,6 +53,24 @@ async def require_credential(request: Request) -> None:
 CredentialDep = Annotated[None, Depends(require_credential)]
 
 
+class _CredentialGuard:
+    """An ASGI app (a class, so Starlette routes it raw) that checks credentials first."""
+
+    def __init__(self, inner: Any, app: FastAPI) -> None:
+        self._inner = inner
+        self._app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        reason = self._app.state.authenticator.check(bearer(headers.get("authorization")))
+        if reason is not None:
+            await _openai_error(401, reason, "invalid_api_key")(scope, receive, send)
+            return
+        await self._inner(scope, receive, send)
+
+
 def create_app(settings: Settings, *, api_key: str, backends: Backends | None = None) -> FastAPI:
     """Build the app. ``backends`` may be passed in already loaded (tests share one set)."""
 
@@ -70,7 +90,8 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
             llm=app.state.backends.llm,
         )
         try:
-            yield
+            async with mcp_server.session_manager.run():
+                yield
         finally:
             await app.state.toolbox.close()
             app.state.store.close()
@@ -140,6 +161,24 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
     async def index() -> FileResponse:
         # The page itself holds no data; it asks for a token before it can do anything.
         return FileResponse(web_dir / "index.html", headers={"Cache-Control": "no-store"})
+
+    # Parley's memory as an MCP server (streamable HTTP) at /mcp, behind the same credentials.
+    mcp_server = make_parley_mcp_server(
+        lambda: app.state.store,
+        lambda: MemoryRecall(app.state.store, app.state.backends.embedder),
+        lambda: app.state.backends.llm,
+    )
+    mcp_endpoint = (
+        mcp_server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+        .routes[0]
+        .endpoint
+    )
+
+    app.router.routes.append(
+        Route(
+            "/mcp", endpoint=_CredentialGuard(mcp_endpoint, app), methods=["GET", "POST", "DELETE"]
+        )
+    )
 
     @app.websocket("/v1/realtime")
     async def realtime(websocket: WebSocket) -> None:
