@@ -1,0 +1,59 @@
+"""`parley bench` from the command line: it runs, measures, and says what it measured."""
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.mark.slow
+def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
+    parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    for index, text in enumerate(["What is the capital of France?", "What do bees make?"]):
+        shutil.copy(piper_speech(text), prompts / f"{index}.wav")
+        (prompts / f"{index}.txt").write_text(text + "\n")
+    plot = tmp_path / "latency.png"
+    done = parley_cli(
+        "bench",
+        "--audio-dir",
+        str(prompts),
+        "--warmup",
+        "1",
+        "--interruptions",
+        "1",
+        "--json",
+        "--plot",
+        str(plot),
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["turns"] == 2
+    figures = report["figures"]
+    for name in ("voice_to_voice_ms", "llm_ttft_ms", "tts_first_audio_ms", "endpoint_ms"):
+        assert figures[name]["n"] == 2 and figures[name]["median"] > 0, name
+    assert figures["interruption_ms"]["n"] == 1 and figures["interruption_ms"]["median"] > 0
+    assert report["word_error_rate"] is not None and report["word_error_rate"] < 0.5
+    assert report["cold_start"]["model_load_s"] > 0
+    assert [p["prompt"] for p in report["per_prompt"]] == [
+        "What is the capital of France?",
+        "What do bees make?",
+    ]
+    assert "paris" in report["per_prompt"][0]["reply"].lower()
+    assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_with_an_empty_prompt_folder_is_a_clear_error(
+    parley_cli: Cli, tmp_path: Path
+) -> None:
+    done = parley_cli("bench", "--audio-dir", str(tmp_path))
+    assert (
+        done.returncode == 4 and "No .wav prompts" in done.stderr and "Traceback" not in done.stderr
+    )
