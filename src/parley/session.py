@@ -390,7 +390,11 @@ class Session:
             if self._scope is scope:
                 self._scope = None
         heard = scope.heard_text()
-        tool_calls = [call.as_dict() for call in tool_reply.calls] if tool_reply else []
+        tool_calls = (
+            [{**call.as_dict(), "decision_ms": tool_reply.decision_ms} for call in tool_reply.calls]
+            if tool_reply
+            else []
+        )
         if any(call["name"] == END_CONVERSATION for call in tool_calls):
             self.has_ended = True
         result = TurnResult(

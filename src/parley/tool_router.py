@@ -239,11 +239,17 @@ class ToolAwareReply:
         self._filler_text = filler_text
         self._filler_after_s = filler_after_ms / 1000
         self.calls: list[ToolResult] = []
+        # Choosing the tool and writing its arguments, before the call itself.
+        self.decision_ms: float | None = None
 
     async def _decide_and_call(self) -> ToolResult | None:
+        import time
+
+        started = time.perf_counter()
         choice = await self._router.decide(self._request)
         if choice is None:
             return None
+        self.decision_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info(
             "tool %s chosen (similarity %.2f) with %s",
             choice.tool.name,
