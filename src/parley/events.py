@@ -66,6 +66,17 @@ class TurnStarted:
     turn_id: int
     user_text: str
     t_ns: int
+    # "function_call": the reply is a call of a client's function, not words (realtime tools).
+    kind: str = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCallRequested:
+    turn_id: int
+    call_id: str
+    name: str
+    arguments_json: str
+    t_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,4 +114,6 @@ class TurnDone:
     t_ns: int
 
 
-TurnEvent: TypeAlias = TurnStarted | TextDelta | SentenceReady | AudioReady | TurnDone
+TurnEvent: TypeAlias = (
+    TurnStarted | TextDelta | SentenceReady | AudioReady | TurnDone | FunctionCallRequested
+)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,20 +43,30 @@ from parley.errors import BackendError, ModelLoadError
 from parley.events import (
     AudioFrame,
     FinalTranscript,
+    FunctionCallRequested,
     Int16Array,
     ListenerEvent,
     PartialTranscript,
     SpeechEnded,
     SpeechStarted,
+    TurnDone,
     TurnEvent,
     TurnStarted,
 )
 from parley.memory.embedding import MiniLmEmbedder
 from parley.memory.recall import MemoryChanges, MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
-from parley.prompt import build_prompt
+from parley.prompt import build_prompt, without_recalled_facts
 from parley.stream import Channel
-from parley.tool_router import ToolAwareReply, Toolbox
+from parley.tool_router import (
+    StaticTools,
+    ToolAwareReply,
+    Toolbox,
+    ToolChoice,
+    ToolRouter,
+    speakable_result,
+)
+from parley.tools import ToolSpec
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
 
 log = logging.getLogger(__name__)
@@ -228,6 +240,10 @@ class Session:
         self._memory_changes = MemoryChanges()
         self._toolbox = toolbox
         self._prefill_task: asyncio.Task[None] | None = None
+        # Functions a realtime client offers (it runs them itself) and their pending outputs.
+        self.client_tools: list[ToolSpec] = []
+        self.client_tool_choice = "auto"
+        self._tool_outputs: list[tuple[str, str]] = []
         self.has_ended = False  # the user said goodbye (the end_conversation tool)
         self.results: list[TurnResult] = []
         self._turn_id = 0
@@ -357,6 +373,20 @@ class Session:
             context_tokens=self._settings.llm.context_tokens,
             reply_tokens=llm_config.max_reply_tokens,
         )
+        if self._tool_outputs:
+            # A client ran the function Parley asked for: its output informs this reply.
+            outputs, self._tool_outputs = self._tool_outputs, []
+            notes = [
+                ChatMessage("system", f"The function {name} returned: {speakable_result(output)}")
+                for name, output in outputs
+            ]
+            messages = [*messages[:-1], *notes, without_recalled_facts(messages[-1])]
+        elif self.client_tools and self.client_tool_choice != "none" and not changes.confirmations:
+            call = await self._plan_client_call(history[-1].content)
+            if call is not None:
+                return await self._request_function_call(
+                    turn_id, history[-1].content, call, metrics, observer
+                )
         observer(TurnStarted(turn_id, history[-1].content, time.perf_counter_ns()))
         reply_llm: Any = self._backends.llm
         tool_reply: ToolAwareReply | None = None
@@ -422,6 +452,57 @@ class Session:
         self._finished[turn_id] = (message_id, scope)
         while len(self._finished) > _KEEP_FINISHED_TURNS:
             del self._finished[next(iter(self._finished))]
+        return result
+
+    def add_tool_output(self, name: str, output: str) -> None:
+        """A client's result for a function call; used by the next reply."""
+        self._tool_outputs.append((name, output))
+
+    async def _plan_client_call(self, request: str) -> ToolChoice | None:
+        tools = list(self.client_tools)
+        writer: Any = self._backends.llm if hasattr(self._backends.llm, "complete_json") else None
+        forced = self.client_tool_choice
+        router = ToolRouter(
+            StaticTools(tools),
+            self._backends.embedder,
+            writer,
+            threshold=0.0 if forced != "auto" else self._settings.mcp.route_threshold,
+        )
+        if forced not in {"auto", "required"}:
+            chosen = next((tool for tool in tools if tool.name == forced), None)
+            if chosen is None:
+                return None
+            return ToolChoice(chosen, await router.write_arguments(chosen, request), 1.0)
+        return await router.decide(request)
+
+    async def _request_function_call(
+        self,
+        turn_id: int,
+        user_text: str,
+        call: ToolChoice,
+        metrics: TurnMetrics,
+        observer: SessionObserver,
+    ) -> TurnResult:
+        now_ns = time.perf_counter_ns()
+        observer(TurnStarted(turn_id, user_text, now_ns, kind="function_call"))
+        arguments = json.dumps(call.arguments)
+        call_id = "call_" + uuid.uuid4().hex[:20]
+        observer(FunctionCallRequested(turn_id, call_id, call.tool.name, arguments, now_ns))
+        metrics.done_t_ns = time.perf_counter_ns()
+        observer(TurnDone(turn_id, False, "", metrics.as_dict(), metrics.done_t_ns))
+        tool_calls = [
+            {
+                "name": call.tool.name,
+                "arguments": call.arguments,
+                "call_id": call_id,
+                "by": "client",
+            }
+        ]
+        result = TurnResult(turn_id, user_text, "", "", False, metrics.as_dict(), tool_calls)
+        await self._store.add_message_async(
+            self.conversation_id, "assistant", "", metrics=result.metrics, tool_calls=tool_calls
+        )
+        self.results.append(result)
         return result
 
     async def _store_when_confirmed(self, held: _HeldReply, user_text: str) -> None:

@@ -25,6 +25,20 @@ from parley.tools import ToolHub, ToolResult, ToolSpec
 log = logging.getLogger(__name__)
 
 
+class ToolSource(Protocol):
+    def tools(self) -> list[ToolSpec]: ...
+
+
+class StaticTools:
+    """A fixed list of tools (the functions a realtime client offers)."""
+
+    def __init__(self, tools: list[ToolSpec]) -> None:
+        self._tools = tools
+
+    def tools(self) -> list[ToolSpec]:
+        return list(self._tools)
+
+
 class JsonWriter(Protocol):
     async def complete_json(
         self, messages: list[ChatMessage], schema: dict[str, Any]
@@ -41,7 +55,7 @@ class ToolChoice:
 class ToolRouter:
     def __init__(
         self,
-        hub: ToolHub,
+        hub: ToolSource,
         embedder: MiniLmEmbedder | None,
         writer: JsonWriter | None,
         *,

@@ -393,3 +393,58 @@ async def test_a_client_that_disconnects_mid_reply_does_not_hurt_the_next(
                 e.transcript for e in events if e.type == "response.output_audio_transcript.done"
             ).lower()
         )
+
+
+@pytest.mark.slow
+async def test_a_client_function_tool_is_called_and_its_output_answers(
+    server: RunningServer,
+) -> None:
+    weather = {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Get the current weather (temperature and sky) in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "The city name, e.g. Paris"}},
+            "required": ["city"],
+        },
+    }
+    async with realtime(server) as connection:
+        await connection.session.update(
+            session={
+                "type": "realtime",
+                "output_modalities": ["text"],
+                "tools": [weather],
+                "tool_choice": "auto",
+            }  # type: ignore[typeddict-item,list-item]
+        )
+
+        async def ask(text: str) -> list[Any]:
+            await connection.conversation.item.create(
+                item={
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                }
+            )
+            await connection.response.create()
+            return await collect_until(connection, lambda e: e.type == "response.done")
+
+        plain = await ask("What is the capital of France?")
+        assert not [e for e in plain if e.type.startswith("response.function_call")]
+        called = await ask("What is the weather like in Paris today?")
+        done = next(e for e in called if e.type == "response.function_call_arguments.done")
+        assert done.name == "get_weather"
+        assert json.loads(done.arguments)["city"].lower().startswith("paris")
+        assert called[-1].response.output[0].type == "function_call"
+        await connection.conversation.item.create(
+            item={
+                "type": "function_call_output",
+                "call_id": done.call_id,
+                "output": json.dumps({"temperature_c": 18, "sky": "sunny"}),
+            }
+        )
+        await connection.response.create()
+        answered = await collect_until(connection, lambda e: e.type == "response.done")
+        text = next(e.text for e in answered if e.type == "response.output_text.done").lower()
+        assert "18" in text or "eighteen" in text or "sunny" in text, text

@@ -28,6 +28,7 @@ from parley.events import (
     AudioFrame,
     AudioReady,
     FinalTranscript,
+    FunctionCallRequested,
     ListenerEvent,
     PartialTranscript,
     SentenceReady,
@@ -55,6 +56,7 @@ from parley.server.realtime_protocol import (
 from parley.session import Backends, Session
 from parley.stream import Channel
 from parley.tool_router import Toolbox
+from parley.tools import ToolSpec
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +176,7 @@ class RealtimeConnection:
         self._last_item_id: str | None = None
         self._speech_onset_ns: int | None = None
         self._response_tasks: set[asyncio.Task[None]] = set()
+        self._calls_by_id: dict[str, str] = {}  # function calls awaiting the client's output
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -344,6 +347,17 @@ class RealtimeConnection:
                 )
             self.options.speed = float(speed)
             self.session.speed = float(speed)
+        if "tools" in session:
+            self.session.client_tools = _client_tools(session["tools"])
+        if (choice := session.get("tool_choice")) is not None:
+            if isinstance(choice, dict) and isinstance(choice.get("name"), str):
+                self.session.client_tool_choice = choice["name"]
+            elif choice in ("auto", "none", "required"):
+                self.session.client_tool_choice = choice
+            else:
+                raise ClientEventError(
+                    "invalid_session", "tool_choice is auto, none, required or a function."
+                )
         if isinstance(voice := output_config.get("voice"), str):
             self.options.voice = (
                 voice  # Parley has one embedded voice; the name is kept for clients
@@ -431,6 +445,9 @@ class RealtimeConnection:
 
     async def _create_item(self, item: Any, previous_item_id: Any) -> None:
         del previous_item_id  # items are appended in order; insertion elsewhere is not supported
+        if isinstance(item, dict) and item.get("type") == "function_call_output":
+            self._add_function_output(item)
+            return
         if not isinstance(item, dict) or item.get("type", "message") != "message":
             raise ClientEventError(
                 "unsupported_item", "Parley accepts conversation items of type 'message'."
@@ -461,6 +478,44 @@ class RealtimeConnection:
             )
             self._items_by_id[item_id] = ("message", message_id)
         stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
+        self._send(
+            None,
+            {
+                "type": "conversation.item.added",
+                "previous_item_id": self._last_item_id,
+                "item": stored,
+            },
+        )
+        self._send(
+            None,
+            {
+                "type": "conversation.item.done",
+                "previous_item_id": self._last_item_id,
+                "item": stored,
+            },
+        )
+        self._last_item_id = item_id
+
+    def _add_function_output(self, item: dict[str, Any]) -> None:
+        call_id, output = item.get("call_id"), item.get("output")
+        if not isinstance(call_id, str) or call_id not in self._calls_by_id:
+            raise ClientEventError(
+                "invalid_item", f"No function call {call_id!r} is waiting for output."
+            )
+        if not isinstance(output, str):
+            raise ClientEventError(
+                "invalid_item", "function_call_output needs `output` as a string."
+            )
+        self.session.add_tool_output(self._calls_by_id.pop(call_id), output)
+        given_id = item.get("id")
+        item_id = given_id if isinstance(given_id, str) and given_id else new_id("item")
+        stored = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "function_call_output",
+            "call_id": call_id,
+            "output": output,
+        }
         self._send(
             None,
             {
@@ -635,7 +690,7 @@ class RealtimeConnection:
                 self._last_item_id = item_id
                 self._items_by_id[item_id] = ("user_turn", 0)
                 self._user_item_id = None
-            case TurnStarted(turn_id=turn_id):
+            case TurnStarted(turn_id=turn_id, kind=kind):
                 response = ResponseRef(turn_id, new_id("resp"), new_id("item"))
                 self._responses[turn_id] = response
                 self._items_by_id[response.item_id] = ("turn", turn_id)
@@ -646,6 +701,8 @@ class RealtimeConnection:
                         "response": self._response_json(response, "in_progress"),
                     },
                 )
+                if kind == "function_call":
+                    return  # its item is announced with the call itself
                 item = assistant_item(
                     response.item_id, None, "in_progress", self.session.is_speaking
                 )
@@ -678,6 +735,11 @@ class RealtimeConnection:
                     },
                 )
                 self._last_item_id = response.item_id
+            case FunctionCallRequested(
+                turn_id=turn_id, call_id=call_id, name=name, arguments_json=arguments
+            ):
+                if (live := self._live_response(turn_id)) is not None:
+                    self._announce_function_call(live, call_id, name, arguments)
             case TextDelta(turn_id=turn_id, text=text) if not self.session.is_speaking:
                 if (live := self._live_response(turn_id)) is not None:
                     live.transcript += text
@@ -715,6 +777,45 @@ class RealtimeConnection:
             case _:
                 pass
 
+    def _announce_function_call(
+        self, response: ResponseRef, call_id: str, name: str, arguments: str
+    ) -> None:
+        item = {
+            "id": response.item_id,
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "in_progress",
+            "call_id": call_id,
+            "name": name,
+            "arguments": "",
+        }
+        self._calls_by_id[call_id] = name
+        ref = {"response_id": response.response_id, "output_index": 0}
+        self._send(None, {"type": "response.output_item.added", **ref, "item": item})
+        self._send(
+            None,
+            {
+                "type": "conversation.item.added",
+                "previous_item_id": self._last_item_id,
+                "item": item,
+            },
+        )
+        call_ref = {**ref, "item_id": response.item_id, "call_id": call_id}
+        self._send(
+            None, {"type": "response.function_call_arguments.delta", **call_ref, "delta": arguments}
+        )
+        self._send(
+            None,
+            {
+                "type": "response.function_call_arguments.done",
+                **call_ref,
+                "name": name,
+                "arguments": arguments,
+            },
+        )
+        response.function_call = {**item, "status": "completed", "arguments": arguments}
+        self._last_item_id = response.item_id
+
     def _live_response(self, turn_id: int) -> ResponseRef | None:
         response = self._responses.get(turn_id)
         return response if response is not None and not response.is_finished else None
@@ -735,6 +836,30 @@ class RealtimeConnection:
                 **metrics,
                 "interruption_ms": round((time.perf_counter_ns() - self._speech_onset_ns) / 1e6, 1),
             }
+        if response.function_call is not None:
+            item = response.function_call
+            self._send(
+                None,
+                {
+                    "type": "response.output_item.done",
+                    "response_id": response.response_id,
+                    "output_index": 0,
+                    "item": item,
+                },
+            )
+            self._send(
+                None, {"type": "conversation.item.done", "previous_item_id": None, "item": item}
+            )
+            self._send(
+                None,
+                {
+                    "type": "response.done",
+                    "response": self._response_json(
+                        response, status, output=[item], metrics=metrics
+                    ),
+                },
+            )
+            return
         transcript = heard_text if was_cancelled else response.transcript
         speaking = self.session.is_speaking
         ref = content_ref(response)
@@ -888,3 +1013,20 @@ class RealtimeConnection:
 
     def response_for_turn(self, turn_id: int) -> ResponseRef | None:
         return self._live_response(turn_id)
+
+
+def _client_tools(tools: Any) -> list[ToolSpec]:
+    if not isinstance(tools, list):
+        raise ClientEventError("invalid_session", "session.tools is a list of function tools.")
+    specs = []
+    for tool in tools:
+        if (
+            not isinstance(tool, dict)
+            or tool.get("type", "function") != "function"
+            or not isinstance(tool.get("name"), str)
+        ):
+            raise ClientEventError("invalid_session", "Each tool needs type 'function' and a name.")
+        given = tool.get("parameters")
+        parameters: dict[str, Any] = given if isinstance(given, dict) else {}
+        specs.append(ToolSpec("client", tool["name"], str(tool.get("description", "")), parameters))
+    return specs

@@ -32,6 +32,8 @@ class ResponseRef:
     item_id: str
     transcript: str = ""
     is_finished: bool = False
+    # Set when the response is a call of a client's function rather than words.
+    function_call: dict[str, Any] | None = None
 
 
 @dataclass
