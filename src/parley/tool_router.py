@@ -132,6 +132,19 @@ class ToolRouter:
         return _time_zones_from_request(arguments, schema, request)
 
 
+def _one_call_per_place(
+    tool: ToolSpec, arguments: dict[str, Any], request: str
+) -> list[dict[str, Any]]:
+    """A tool with one time-zone argument, asked about several places, is called once each."""
+    zone_fields = [
+        name for name in (tool.input_schema.get("properties") or {}) if "timezone" in name.lower()
+    ]
+    zones = named_time_zones(request)
+    if len(zone_fields) != 1 or len(zones) < 2:
+        return [arguments]
+    return [{**arguments, zone_fields[0]: zone} for zone in zones]
+
+
 def speakable_result(text: str) -> str:
     """A tool's JSON made plain: ISO times as clock times, booleans as words, keys as words.
 
@@ -256,7 +269,8 @@ class ToolAwareReply:
         # Choosing the tool and writing its arguments, before the call itself.
         self.decision_ms: float | None = None
 
-    async def _decide_and_call(self) -> ToolResult | None:
+    async def _decide_and_call(self) -> list[ToolResult] | None:
+        import asyncio
         import time
 
         started = time.perf_counter()
@@ -270,7 +284,11 @@ class ToolAwareReply:
             choice.similarity,
             choice.arguments,
         )
-        return await self._hub.call(choice.tool.name, choice.arguments)
+        # Independent calls run in parallel: one per place named ("in Tokyo and in Paris").
+        calls = _one_call_per_place(choice.tool, choice.arguments, self._request)
+        return list(
+            await asyncio.gather(*(self._hub.call(choice.tool.name, args) for args in calls))
+        )
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         import asyncio
@@ -281,25 +299,24 @@ class ToolAwareReply:
             if not done:
                 # Routing alone is quick; a slow start means a tool is running.
                 yield self._filler_text + " "
-            result = await work
+            results = await work
         finally:
             if not work.done():
                 work.cancel()
-        if result is None:
+        if not results:
             async for delta in self._llm.stream(messages):
                 yield delta
             return
-        self.calls.append(result)
-        outcome = "failed: " if result.is_error else "answered: "
+        self.calls.extend(results)
         # In a system message just before the question: the small model uses it there without
         # reading it back aloud, as it does when the result sits inside the user's words.
-        augmented = [
-            *messages[:-1],
-            ChatMessage(
-                "system", f"The tool {result.name} {outcome}{speakable_result(result.text)}"
-            ),
-            without_recalled_facts(messages[-1]),
-        ]
+        answers = " Then ".join(
+            f"the tool {result.name} {'failed: ' if result.is_error else 'answered: '}"
+            f"{speakable_result(result.text)}."
+            for result in results
+        )
+        note = ChatMessage("system", answers[0].upper() + answers[1:])
+        augmented = [*messages[:-1], note, without_recalled_facts(messages[-1])]
         async for delta in self._llm.stream(augmented):
             yield delta
 

@@ -138,3 +138,30 @@ def test_cities_in_a_request_become_iana_time_zones() -> None:
         "Asia/Tokyo",
     ]
     assert named_time_zones("What is the capital of France?") == []
+
+
+@pytest.mark.slow
+async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
+    backends: Backends,
+) -> None:
+    from parley.backends import ChatMessage
+    from parley.tool_router import Toolbox
+
+    toolbox = await Toolbox.start(
+        McpConfig(servers=[TIME_SERVER], builtin_tools=False),
+        memory=None,
+        embedder=backends.embedder,
+        llm=backends.llm,
+    )
+    try:
+        request = "What time is it in Tokyo and in Paris?"
+        reply = toolbox.reply_for(backends.llm, request)
+        text = "".join([d async for d in reply.stream([ChatMessage("user", request)])])
+        assert [call.arguments for call in reply.calls] == [
+            {"timezone": "Asia/Tokyo"},
+            {"timezone": "Europe/Paris"},
+        ]
+        assert all(not call.is_error for call in reply.calls)
+        assert "tokyo" in text.lower() and "paris" in text.lower()
+    finally:
+        await toolbox.close()
