@@ -156,7 +156,11 @@ async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
     try:
         request = "What time is it in Tokyo and in Paris?"
         reply = toolbox.reply_for(backends.llm, request)
-        text = "".join([d async for d in reply.stream([ChatMessage("user", request)])])
+        messages = [
+            ChatMessage("system", backends.settings.llm.system_prompt),
+            ChatMessage("user", request),
+        ]
+        text = "".join([d async for d in reply.stream(messages)])
         assert [call.arguments for call in reply.calls] == [
             {"timezone": "Asia/Tokyo"},
             {"timezone": "Europe/Paris"},
