@@ -133,12 +133,22 @@ def _spread(values: list[float]) -> dict[str, float | None]:
     }
 
 
+_NUMBER_WORDS: dict[str, str] = {
+    str(number): word
+    for number, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+
+
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """Word-level edit distance, after case and punctuation are set aside."""
 
     def words(text: str) -> list[str]:
         cleaned = "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower())
-        return cleaned.replace("colour", "color").split()
+        # "2" and "two", "colour" and "color" are the same word heard: not an error.
+        return [_NUMBER_WORDS.get(w, w) for w in cleaned.replace("colour", "color").split()]
 
     ref, hyp = words(reference), words(hypothesis)
     previous = list(range(len(hyp) + 1))

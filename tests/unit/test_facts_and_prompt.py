@@ -58,3 +58,11 @@ def test_the_prompt_keeps_system_and_current_turn_and_drops_the_oldest_history_t
     assert kept[-1].content.startswith("answer 39"), "the newest history is what is kept"
     total_chars = sum(len(m.content) for m in prompt)
     assert total_chars / 3.5 < 1024 - 120
+
+
+def test_word_errors_count_words_not_spellings() -> None:
+    from parley.bench import word_errors
+
+    assert word_errors("What is two plus three?", "What is 2 plus 3?") == (0, 5)
+    assert word_errors("What colour is the sky?", "What color is the sky") == (0, 5)
+    assert word_errors("How many legs does a spider have?", "How many legs done aside to have?") == (2, 7)
