@@ -98,11 +98,19 @@ def _is_sentence_end(buffer: str, index: int) -> bool:
 class SentenceChunker:
     """Incremental: ``push`` text deltas, get finished pieces; ``flush`` at the end of the reply."""
 
-    def __init__(self, *, first_clause_min_words: int = 3, clause_min_words: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        first_clause_min_words: int = 3,
+        clause_min_words: int = 10,
+        first_piece_max_words: int = 0,
+    ) -> None:
         self._buffer = ""
         self._pieces_emitted = 0
         self._first_clause_min_words = first_clause_min_words
         self._clause_min_words = clause_min_words
+        # Speech starts after this many words even with no punctuation yet (0: never).
+        self._first_piece_max_words = first_piece_max_words
 
     def push(self, delta: str) -> list[str]:
         self._buffer += delta
@@ -148,6 +156,11 @@ class SentenceChunker:
                 )
                 if words >= needed:
                     return index + 1
+        if self._pieces_emitted == 0 and self._first_piece_max_words:
+            # Only whole words: the text after the last space may still be growing.
+            complete = buffer[: buffer.rfind(" ") + 1] if " " in buffer else ""
+            if len(complete.split()) >= self._first_piece_max_words:
+                return len(complete)
         return None
 
 

@@ -406,6 +406,7 @@ class Session:
             observer=observer,
             gate=held.gate if held is not None else None,
             speed=self.speed,
+            first_piece_max_words=self._settings.tts.first_piece_max_words,
         )
         self._scope = scope
         stored_user: asyncio.Task[None] | None = None

@@ -165,8 +165,10 @@ class TurnScope:
         observer: TurnObserver | None = None,
         gate: asyncio.Event | None = None,
         speed: float = 1.0,
+        first_piece_max_words: int = 0,
     ) -> None:
         self.turn_id = turn_id
+        self._first_piece_max_words = first_piece_max_words
         self._speed = speed
         # A speculative reply is written and synthesised ahead, but plays only once the gate
         # opens (the end of the user's turn is confirmed).
@@ -250,7 +252,7 @@ class TurnScope:
             out.close()
 
     async def _chunk(self, deltas: Channel[str], out: Channel[str]) -> None:
-        chunker = SentenceChunker()
+        chunker = SentenceChunker(first_piece_max_words=self._first_piece_max_words)
         index = 0
         try:
             async for delta in deltas:

@@ -66,3 +66,11 @@ def test_markdown_emoji_and_symbols_become_speech() -> None:
 
 def test_pieces_without_words_are_dropped() -> None:
     assert chunk("Okay. ... !!") == ["Okay."]
+
+
+def test_an_optional_early_first_piece_cuts_after_whole_words_only() -> None:
+    chunker = SentenceChunker(first_piece_max_words=4)
+    pieces: list[str] = []
+    for character in "Paris is the capital of France. It is big.":
+        pieces += chunker.push(character)
+    assert pieces + chunker.flush() == ["Paris is the capital", "of France.", "It is big."]
