@@ -71,6 +71,14 @@ class TurnStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationEnded:
+    """The user said goodbye (the end_conversation tool); the client may hang up."""
+
+    turn_id: int
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionCallRequested:
     turn_id: int
     call_id: str
@@ -115,5 +123,11 @@ class TurnDone:
 
 
 TurnEvent: TypeAlias = (
-    TurnStarted | TextDelta | SentenceReady | AudioReady | TurnDone | FunctionCallRequested
+    TurnStarted
+    | TextDelta
+    | SentenceReady
+    | AudioReady
+    | TurnDone
+    | FunctionCallRequested
+    | ConversationEnded
 )

@@ -42,6 +42,7 @@ from parley.endpointing import Endpointer
 from parley.errors import BackendError, ModelLoadError
 from parley.events import (
     AudioFrame,
+    ConversationEnded,
     FinalTranscript,
     FunctionCallRequested,
     Int16Array,
@@ -428,6 +429,7 @@ class Session:
         )
         if any(call["name"] == END_CONVERSATION for call in tool_calls):
             self.has_ended = True
+            observer(ConversationEnded(turn_id, time.perf_counter_ns()))
         result = TurnResult(
             turn_id=turn_id,
             user_text=history[-1].content,

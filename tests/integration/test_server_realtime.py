@@ -448,3 +448,35 @@ async def test_a_client_function_tool_is_called_and_its_output_answers(
         answered = await collect_until(connection, lambda e: e.type == "response.done")
         text = next(e.text for e in answered if e.type == "response.output_text.done").lower()
         assert "18" in text or "eighteen" in text or "sunny" in text, text
+
+
+@pytest.mark.slow
+async def test_saying_goodbye_ends_the_conversation_and_the_server_hangs_up(
+    server: RunningServer,
+) -> None:
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    async with websockets.connect(
+        server.ws_url, additional_headers=headers, max_size=None
+    ) as socket:
+        await socket.send(
+            json.dumps({"type": "session.update", "session": {"output_modalities": ["text"]}})
+        )
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Goodbye, that's all for now."}],
+                    },
+                }
+            )
+        )
+        await socket.send(json.dumps({"type": "response.create"}))
+        kinds: list[str] = []
+        with pytest.raises(websockets.exceptions.ConnectionClosedOK):
+            while True:
+                kinds.append(json.loads(await asyncio.wait_for(socket.recv(), 60))["type"])
+        assert "response.done" in kinds
+        assert socket.close_code == 1000 and socket.close_reason == "conversation ended"

@@ -27,6 +27,7 @@ from parley.errors import ParleyError
 from parley.events import (
     AudioFrame,
     AudioReady,
+    ConversationEnded,
     FinalTranscript,
     FunctionCallRequested,
     ListenerEvent,
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 
 INPUT_SAMPLE_RATE_HZ = 16_000
 _MIN_COMMIT_MS = 100
+_HANG_UP = "parley.hang_up"  # internal marker on the outgoing queue, never sent
 # Audio deltas queued for the socket beyond this wait for the client to read (back-pressure).
 _MAX_QUEUED_AUDIO_MESSAGES = 50
 
@@ -774,6 +776,9 @@ class RealtimeConnection:
                         heard_text=heard,
                         metrics=metrics,
                     )
+            case ConversationEnded():
+                # After everything already queued (the goodbye itself), hang up cleanly.
+                self._outgoing.put_nowait((None, {"type": _HANG_UP}))
             case _:
                 pass
 
@@ -937,6 +942,10 @@ class RealtimeConnection:
     async def _write(self) -> None:
         while (entry := await self._outgoing.get()) is not None:
             turn_id, event = entry
+            if event["type"] == _HANG_UP:
+                with contextlib.suppress(Exception):
+                    await self._websocket.close(code=1000, reason="conversation ended")
+                return
             is_audio = event["type"] == "response.output_audio.delta"
             if is_audio:
                 self._queued_audio -= 1
