@@ -63,7 +63,7 @@ def settings(data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def backends(models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from parley.session import Backends
+    from parley.backends.loaded import Backends
 
     root = make_data_dir(tmp_path_factory.mktemp("shared-data"), models_dir)
     return Backends.load(load_settings(profile="testing", data_dir=root))

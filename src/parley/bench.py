@@ -26,11 +26,12 @@ import numpy as np
 from parley.audio import decode_file, resample, write_wav
 from parley.audio_io import RealtimePlaybackSink, frames_from_samples
 from parley.backends import TextToSpeech
+from parley.backends.loaded import Backends
 from parley.config import Settings
 from parley.errors import AudioDecodeError
 from parley.events import AudioFrame, FinalTranscript, Int16Array, SpeechStarted
 from parley.memory.store import ConversationStore
-from parley.session import Backends, Session
+from parley.session import Session
 
 DEFAULT_PROMPTS: tuple[str, ...] = (
     "What is the capital of France?",
@@ -136,7 +137,29 @@ def _spread(values: list[float]) -> dict[str, float | None]:
 _NUMBER_WORDS: dict[str, str] = {
     str(number): word
     for number, word in enumerate(
-        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 

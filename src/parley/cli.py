@@ -166,8 +166,8 @@ async def _talk(
 
 
 def _load(settings: Any, conversation: str | None) -> tuple[Any, Any]:
+    from parley.backends.loaded import Backends
     from parley.memory.store import ConversationStore
-    from parley.session import Backends
 
     store = ConversationStore(settings.database_path)
     if conversation is not None and not store.has_conversation(conversation):
@@ -292,9 +292,9 @@ def serve(
 
         import uvicorn
 
+        from parley.backends.loaded import Backends
         from parley.server.app import create_app
         from parley.server.auth import load_or_create_api_key
-        from parley.session import Backends
 
         settings = _settings(config, data_dir, profile)
         bind_host = host or settings.server.host

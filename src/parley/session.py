@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,20 +26,12 @@ import numpy as np
 
 from parley.backends import (
     ChatMessage,
-    LanguageModel,
-    SpeechToText,
-    TextToSpeech,
     Transcript,
-    Vad,
-    make_llm,
-    make_stt,
-    make_tts,
-    make_vad,
 )
+from parley.backends.loaded import Backends, FixedReply
 from parley.builtin_tools import END_CONVERSATION
-from parley.config import Settings
 from parley.endpointing import Endpointer
-from parley.errors import BackendError, ModelLoadError
+from parley.errors import BackendError
 from parley.events import (
     AudioFrame,
     ConversationEnded,
@@ -54,10 +46,10 @@ from parley.events import (
     TurnEvent,
     TurnStarted,
 )
-from parley.memory.embedding import MiniLmEmbedder
 from parley.memory.recall import MemoryChanges, MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
 from parley.prompt import build_prompt, without_recalled_facts
+from parley.speculation import HeldReply, Speculation
 from parley.stream import Channel
 from parley.tool_router import (
     StaticTools,
@@ -77,98 +69,6 @@ INPUT_SAMPLE_RATE_HZ = 16_000
 _PROMOTE_PARTIAL_COVERAGE = 0.95
 _MIN_PARTIAL_AUDIO_MS = 600
 _KEEP_FINISHED_TURNS = 16
-
-
-@dataclass
-class Backends:
-    """The models, loaded once and shared by every session."""
-
-    settings: Settings
-    stt: SpeechToText
-    llm: LanguageModel
-    tts: TextToSpeech
-    embedder: MiniLmEmbedder | None = None
-
-    @classmethod
-    def load(cls, settings: Settings) -> Backends:
-        models_dir = settings.models_dir
-        return cls(
-            settings=settings,
-            stt=make_stt(settings.stt, models_dir=models_dir),
-            llm=make_llm(settings.llm, models_dir=models_dir),
-            tts=make_tts(settings.tts, models_dir=models_dir),
-            embedder=_load_embedder(settings),
-        )
-
-    def new_vad(self) -> Vad:
-        # Silero keeps recurrent state, so each session has its own (it is tiny).
-        return make_vad(self.settings.vad)
-
-
-class FixedReply:
-    """A reply Parley knows without asking the LLM (confirming a memory command)."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        del messages
-        yield self._text
-
-
-def _load_embedder(settings: Settings) -> MiniLmEmbedder | None:
-    if not settings.memory.is_enabled:
-        return None
-    try:
-        return MiniLmEmbedder()
-    except ModelLoadError as error:
-        # Memory still works by keyword; only recall by meaning is lost.
-        log.warning("%s Semantic recall is off until it is fixed.", error)
-        return None
-
-
-class _HeldReply:
-    """A reply started on a likely end of turn: it is written and synthesised, but its events
-    and audio wait for the end of the turn to be confirmed, and vanish if the user goes on."""
-
-    def __init__(self, observer: SessionObserver) -> None:
-        self.gate = asyncio.Event()
-        self.is_released = False
-        self.is_discarded = False
-        self.scope: TurnScope | None = None
-        self._observer = observer
-        self._buffered: list[ListenerEvent | TurnEvent] = []
-
-    def observe(self, event: ListenerEvent | TurnEvent) -> None:
-        if self.is_discarded:
-            return
-        if self.is_released:
-            self._observer(event)
-        else:
-            self._buffered.append(event)
-
-    def release(self) -> None:
-        self.is_released = True
-        for event in self._buffered:
-            self._observer(event)
-        self._buffered.clear()
-        self.gate.set()
-
-    def discard(self) -> None:
-        self.is_discarded = True
-        self._buffered.clear()
-        if self.scope is not None:
-            self.scope.cancel()
-        self.gate.set()  # let the cancelled turn unwind
-
-
-@dataclass
-class _Speculation:
-    """Work begun on a pause that may be the end of the turn."""
-
-    last_voiced_sample: int
-    transcript: asyncio.Task[Transcript]
-    held: _HeldReply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +163,7 @@ class Session:
         self._finished: dict[int, tuple[int, TurnScope]] = {}
         self._stored: dict[int, asyncio.Event] = {}
         self._cut_turns: set[int] = set()
-        self._speculation: _Speculation | None = None
+        self._speculation: Speculation | None = None
         self._held_metrics: dict[int, TurnMetrics] = {}
         self._background_tasks: set[asyncio.Task[str | None]] = set()
 
@@ -325,7 +225,7 @@ class Session:
         user_text: str | None,
         *,
         metrics: TurnMetrics | None = None,
-        held: _HeldReply | None = None,
+        held: HeldReply | None = None,
     ) -> TurnResult:
         """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
         or cancellation, and store the reply as heard."""
@@ -343,7 +243,7 @@ class Session:
             self._stored.pop(turn_id).set()
 
     async def _run_turn(
-        self, turn_id: int, user_text: str | None, metrics: TurnMetrics, held: _HeldReply | None
+        self, turn_id: int, user_text: str | None, metrics: TurnMetrics, held: HeldReply | None
     ) -> TurnResult:
         llm_config = self._settings.llm
         observer = held.observe if held is not None else self._observer
@@ -508,7 +408,7 @@ class Session:
         self.results.append(result)
         return result
 
-    async def _store_when_confirmed(self, held: _HeldReply, user_text: str) -> None:
+    async def _store_when_confirmed(self, held: HeldReply, user_text: str) -> None:
         await held.gate.wait()
         if held.is_released:
             await self.add_user_text(user_text)
@@ -531,28 +431,28 @@ class Session:
         _stamp_end_of_turn(metrics, final)
         self._spawn_reply(final.text, metrics, None)
 
-    def _spawn_reply(self, text: str, metrics: TurnMetrics, held: _HeldReply | None) -> None:
+    def _spawn_reply(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
         task = asyncio.create_task(self._reply_task(text, metrics, held))
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
 
     def _speculate(
         self, audio: Int16Array, last_voiced_sample: int, partial: asyncio.Task[Transcript] | None
-    ) -> _Speculation:
+    ) -> Speculation:
         """On a pause: transcribe now, and once the words are known start the reply, held."""
         transcript = (
             partial
             if partial is not None
             else asyncio.create_task(self._backends.stt.transcribe(audio, is_final=True))
         )
-        speculation = _Speculation(last_voiced_sample, transcript)
+        speculation = Speculation(last_voiced_sample, transcript)
 
         def start_held_reply(task: asyncio.Task[Transcript]) -> None:
             if self._speculation is not speculation or task.cancelled() or task.exception():
                 return
             text = task.result().text
             if text and self.is_replying_automatically:
-                speculation.held = _HeldReply(self._observer)
+                speculation.held = HeldReply(self._observer)
                 self._held_metrics[id(speculation.held)] = metrics = TurnMetrics(turn_id=0)
                 self._spawn_reply(text, metrics, speculation.held)
 
@@ -566,7 +466,7 @@ class Session:
             self._held_metrics.pop(id(speculation.held), None)
 
     async def _reply_task(
-        self, text: str, metrics: TurnMetrics, held: _HeldReply | None = None
+        self, text: str, metrics: TurnMetrics, held: HeldReply | None = None
     ) -> None:
         try:
             await self.respond(text, metrics=metrics, held=held)
@@ -733,7 +633,7 @@ class Session:
                 await partial
 
     async def _finalise_speculation(
-        self, speculation: _Speculation, ended: SpeechEnded
+        self, speculation: Speculation, ended: SpeechEnded
     ) -> FinalTranscript:
         started_ns = time.perf_counter_ns()
         transcript = await speculation.transcript

@@ -9,7 +9,7 @@ import pytest
 
 from parley.audio import decode_file
 from parley.backends import ChatMessage
-from parley.session import Backends
+from parley.backends.loaded import Backends
 
 
 def words(text: str) -> str:

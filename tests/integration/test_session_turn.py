@@ -10,6 +10,7 @@ import pytest
 
 from parley.audio import decode_file
 from parley.audio_io import CollectingSink, RealtimePlaybackSink, frames_from_samples
+from parley.backends.loaded import Backends
 from parley.config import Settings
 from parley.events import (
     AudioReady,
@@ -22,7 +23,7 @@ from parley.events import (
     TurnDone,
 )
 from parley.memory.store import ConversationStore
-from parley.session import Backends, Session
+from parley.session import Session
 from tests.conftest import sounds_like
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from parley.backends.loaded import Backends
 from parley.builtin_tools import make_builtin_server
 from parley.config import McpConfig, McpServerConfig
-from parley.session import Backends
 from parley.tool_router import ToolRouter, named_time_zones, speakable_result
 from parley.tools import ToolHub
 

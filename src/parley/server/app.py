@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from parley import __version__
+from parley.backends.loaded import Backends
 from parley.config import Settings
 from parley.errors import AudioDecodeError, BackendError, ParleyError
 from parley.mcp_server import make_parley_mcp_server
@@ -26,7 +27,6 @@ from parley.server.api import router as api_router
 from parley.server.auth import SUBPROTOCOL_PREFIX, Authenticator, bearer, is_origin_allowed
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
-from parley.session import Backends
 from parley.tool_router import Toolbox
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.audio import decode_bytes, resample
 from parley.backends import ChatMessage
+from parley.backends.loaded import Backends
 from parley.sentences import SentenceChunker
-from parley.session import Backends
 
 router = APIRouter(prefix="/v1")
 

@@ -23,10 +23,10 @@ import numpy as np
 import soxr
 from fastapi import WebSocket, WebSocketDisconnect
 
+from parley.backends.loaded import Backends
 from parley.errors import ParleyError
 from parley.events import (
     AudioFrame,
-    AudioReady,
     ConversationEnded,
     FinalTranscript,
     FunctionCallRequested,
@@ -42,6 +42,7 @@ from parley.events import (
 )
 from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
+from parley.server.realtime_audio import WebSocketAudioSink
 from parley.server.realtime_protocol import (
     ClientEventError,
     RealtimeOptions,
@@ -54,7 +55,7 @@ from parley.server.realtime_protocol import (
     transcription_completed,
     user_item,
 )
-from parley.session import Backends, Session
+from parley.session import Session
 from parley.stream import Channel
 from parley.tool_router import Toolbox
 from parley.tools import ToolSpec
@@ -66,72 +67,6 @@ _MIN_COMMIT_MS = 100
 _HANG_UP = "parley.hang_up"  # internal marker on the outgoing queue, never sent
 # Audio deltas queued for the socket beyond this wait for the client to read (back-pressure).
 _MAX_QUEUED_AUDIO_MESSAGES = 50
-
-
-class WebSocketAudioSink:
-    """Sends reply audio as ``response.output_audio.delta``; estimates what has been played."""
-
-    def __init__(self, connection: RealtimeConnection) -> None:
-        self.current_turn_id = 0
-        self._connection = connection
-        self._sent_samples: dict[int, int] = {}
-        self._first_sent_ns: dict[int, int] = {}
-        self._cleared: dict[int, int] = {}
-
-    async def play(self, chunk: AudioReady) -> None:
-        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
-            return
-        rate_hz = self._connection.options.output_rate_hz
-        samples = chunk.samples
-        if rate_hz != chunk.sample_rate_hz:
-            samples = soxr.resample(samples, chunk.sample_rate_hz, rate_hz, quality="HQ")
-        response = self._connection.response_for_turn(chunk.turn_id)
-        if response is None:
-            return
-        self._first_sent_ns.setdefault(chunk.turn_id, time.perf_counter_ns())
-        # Counted at the pipeline's output rate, the unit of the heard-text ledger.
-        self._sent_samples[chunk.turn_id] = (
-            self._sent_samples.get(chunk.turn_id, 0) + chunk.samples.size
-        )
-        await self._connection.send_audio(
-            chunk.turn_id,
-            {
-                "type": "response.output_audio.delta",
-                "response_id": response.response_id,
-                "item_id": response.item_id,
-                "output_index": 0,
-                "content_index": 0,
-                "delta": base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii"),
-            },
-        )
-
-    def clear(self) -> None:
-        turn_id = self.current_turn_id
-        self._cleared[turn_id] = self.played_samples(turn_id)
-
-    def played_samples(self, turn_id: int) -> int:
-        """Without a truncate from the client, assume it plays what it got in real time."""
-        if turn_id in self._cleared:
-            return self._cleared[turn_id]
-        first_ns = self._first_sent_ns.get(turn_id)
-        if first_ns is None:
-            return 0
-        elapsed_samples = (
-            (time.perf_counter_ns() - first_ns)
-            * self._connection.output_sample_rate_hz
-            // 1_000_000_000
-        )
-        return min(self._sent_samples.get(turn_id, 0), int(elapsed_samples))
-
-    def sent_samples(self, turn_id: int) -> int:
-        return self._sent_samples.get(turn_id, 0)
-
-    def set_heard(self, turn_id: int, played_samples: int) -> None:
-        """The client's own account of how much it played (conversation.item.truncate)."""
-        self._cleared[turn_id] = played_samples
-
-    def is_cleared(self, turn_id: int) -> bool:
-        return turn_id in self._cleared
 
 
 class RealtimeConnection:

@@ -1,0 +1,72 @@
+"""The models loaded once per process and shared by every session, and a fixed reply."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from parley.backends import (
+    ChatMessage,
+    LanguageModel,
+    SpeechToText,
+    TextToSpeech,
+    Vad,
+    make_llm,
+    make_stt,
+    make_tts,
+    make_vad,
+)
+from parley.config import Settings
+from parley.errors import ModelLoadError
+from parley.memory.embedding import MiniLmEmbedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backends:
+    """The models, loaded once and shared by every session."""
+
+    settings: Settings
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+    embedder: MiniLmEmbedder | None = None
+
+    @classmethod
+    def load(cls, settings: Settings) -> Backends:
+        models_dir = settings.models_dir
+        return cls(
+            settings=settings,
+            stt=make_stt(settings.stt, models_dir=models_dir),
+            llm=make_llm(settings.llm, models_dir=models_dir),
+            tts=make_tts(settings.tts, models_dir=models_dir),
+            embedder=_load_embedder(settings),
+        )
+
+    def new_vad(self) -> Vad:
+        # Silero keeps recurrent state, so each session has its own (it is tiny).
+        return make_vad(self.settings.vad)
+
+
+class FixedReply:
+    """A reply Parley knows without asking the LLM (confirming a memory command)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        del messages
+        yield self._text
+
+
+def _load_embedder(settings: Settings) -> MiniLmEmbedder | None:
+    if not settings.memory.is_enabled:
+        return None
+    try:
+        return MiniLmEmbedder()
+    except ModelLoadError as error:
+        # Memory still works by keyword; only recall by meaning is lost.
+        log.warning("%s Semantic recall is off until it is fixed.", error)
+        return None
