@@ -381,6 +381,7 @@ def plot(report: BenchReport, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(11, 0.45 * len(labels) + 1.8))
     colours = {
         "end of turn wait": "#4c72b0",
+        "speech to text after the turn": "#dd8452",
         "LLM first token": "#55a868",
         "first clause": "#c44e52",
         "speech synthesis": "#8172b2",
