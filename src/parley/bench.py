@@ -386,6 +386,7 @@ def plot(report: BenchReport, path: Path) -> None:
         "first clause": "#c44e52",
         "speech synthesis": "#8172b2",
     }
+    drawn: set[str] = set()  # each stage named once in the legend
     for row, turn in enumerate(report.turns):
         m = turn.metrics
         endpoint = m.get("endpoint_ms")
@@ -398,25 +399,36 @@ def plot(report: BenchReport, path: Path) -> None:
             "first clause": (m.get("llm_first_token_at_ms"), m.get("first_sentence_at_ms")),
             "speech synthesis": (m.get("first_sentence_at_ms"), m.get("voice_to_voice_ms")),
         }
+        if endpoint is not None:
+            # A thin bar above the reply's own: a speculative reply overlaps this wait.
+            axis.barh(
+                row - 0.32,
+                endpoint,
+                color=colours["end of turn wait"],
+                height=0.16,
+                label="end of turn wait" if row == 0 else None,
+            )
         for name, (start, end) in spans.items():
             if start is not None and end is not None and end > start:
                 axis.barh(
-                    row,
+                    row + 0.08,
                     end - start,
                     left=start,
                     color=colours[name],
-                    height=0.6,
-                    label=name if row == 0 else None,
+                    height=0.5,
+                    label=name if name not in drawn else None,
                 )
+                drawn.add(name)
         if m.get("voice_to_voice_ms") is not None:
             axis.plot(m["voice_to_voice_ms"], row, marker="|", color="black", markersize=14)
     axis.axvline(500, color="black", linestyle="--", linewidth=1, label="500 ms target")
+    axis.set_xlim(left=0)
     axis.set_yticks(range(len(labels)), labels)
     axis.invert_yaxis()
     axis.set_xlabel("milliseconds from the user's last voiced sample (| = first reply sound)")
     summary = report.summary()["figures"]["voice_to_voice_ms"]
     axis.set_title(f"Parley voice-to-voice: median {summary['median']} ms, p90 {summary['p90']} ms")
-    axis.legend(loc="lower right", fontsize=8)
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
