@@ -18,38 +18,35 @@ _CHARS_PER_TOKEN = 3.5  # a cautious estimate for English with a BPE vocabulary
 _TEMPLATE_TOKENS_PER_MESSAGE = 6
 
 
-_SECOND_PERSON = (
-    (r"\bthe user's\b", "your"),
-    (r"\bthe user is\b", "you are"),
-    (r"\bthe user has\b", "you have"),
-    (r"\bthe user doesn't\b", "you don't"),
-    (r"\bthe user (\w+?)s\b", r"you \1"),
-    (r"\bthe user\b", "you"),
-)
+def _person_rules(possessive: str, subject: str, be: str, have: str) -> tuple[tuple[str, str], ...]:
+    return (
+        (r"\bthe user's\b", possessive),
+        (r"\bthe user is\b", f"{subject} {be}"),
+        (r"\bthe user has\b", f"{subject} {have}"),
+        (r"\bthe user doesn't\b", f"{subject} don't"),
+        (r"\bthe user (\w+?)s\b", rf"{subject} \1"),
+        (r"\bthe user\b", subject),
+    )
+
+
+_SECOND_PERSON = _person_rules("your", "you", "are", "have")
+_FIRST_PERSON = _person_rules("my", "I", "am", "have")
+
+
+def _rewrite(fact: str, rules: tuple[tuple[str, str], ...]) -> str:
+    for pattern, replacement in rules:
+        fact = re.sub(pattern, replacement, fact, flags=re.IGNORECASE)
+    return fact[0].upper() + fact[1:] if fact else fact
 
 
 def second_person(fact: str) -> str:
     """Facts are stored about "the user"; the model speaks to them."""
-    for pattern, replacement in _SECOND_PERSON:
-        fact = re.sub(pattern, replacement, fact, flags=re.IGNORECASE)
-    return fact[0].upper() + fact[1:] if fact else fact
-
-
-_FIRST_PERSON = (
-    (r"\bthe user's\b", "my"),
-    (r"\bthe user is\b", "I am"),
-    (r"\bthe user has\b", "I have"),
-    (r"\bthe user doesn't\b", "I don't"),
-    (r"\bthe user (\w+?)s\b", r"I \1"),
-    (r"\bthe user\b", "I"),
-)
+    return _rewrite(fact, _SECOND_PERSON)
 
 
 def first_person(fact: str) -> str:
     """A stored fact, as the user would say it."""
-    for pattern, replacement in _FIRST_PERSON:
-        fact = re.sub(pattern, replacement, fact, flags=re.IGNORECASE)
-    return fact[0].upper() + fact[1:] if fact else fact
+    return _rewrite(fact, _FIRST_PERSON)
 
 
 _FACTS_OPEN = "(What I told you before: "
