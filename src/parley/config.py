@@ -143,6 +143,10 @@ class _TtsCommon(_Section):
 
 class PiperConfig(_TtsCommon):
     backend: Literal["piper"] = "piper"
+    noise_scale: float | None = Field(
+        None, ge=0, le=2, description="voice variation; empty: the voice's own, 0: deterministic"
+    )
+    noise_w: float | None = Field(None, ge=0, le=2, description="timing variation; as noise_scale")
     voice_path: Path | None = Field(
         None, description="an .onnx voice; empty means the embedded voice"
     )

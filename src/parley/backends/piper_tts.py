@@ -38,11 +38,17 @@ class PiperTts:
             ) from None
         self._synthesis_config = SynthesisConfig
         self._base_speed = config.speed
+        self._noise_scale = config.noise_scale
+        self._noise_w = config.noise_w
         self.sample_rate_hz: int = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
 
     def _chunks(self, text: str, speed: float) -> Iterator[Int16Array]:
-        synthesis = self._synthesis_config(length_scale=1.0 / (self._base_speed * speed))
+        synthesis = self._synthesis_config(
+            length_scale=1.0 / (self._base_speed * speed),
+            noise_scale=self._noise_scale,
+            noise_w_scale=self._noise_w,
+        )
         with self._lock:
             for chunk in self._voice.synthesize(text, syn_config=synthesis):
                 yield chunk.audio_int16_array
