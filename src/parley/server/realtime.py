@@ -402,8 +402,7 @@ class RealtimeConnection:
         ).strip()
         if not text:
             raise ClientEventError("invalid_item", "The message has no text content.")
-        given_id = item.get("id")
-        item_id = given_id if isinstance(given_id, str) and given_id else new_id("item")
+        item_id = _client_item_id(item)
         if role == "system":
             self.session.instructions = text
         elif role == "user":
@@ -415,22 +414,12 @@ class RealtimeConnection:
             )
             self._items_by_id[item_id] = ("message", message_id)
         stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
-        self._send(
-            None,
-            {
-                "type": "conversation.item.added",
-                "previous_item_id": self._last_item_id,
-                "item": stored,
-            },
-        )
-        self._send(
-            None,
-            {
-                "type": "conversation.item.done",
-                "previous_item_id": self._last_item_id,
-                "item": stored,
-            },
-        )
+        self._append_client_item(item_id, stored)
+
+    def _append_client_item(self, item_id: str, stored: dict[str, Any]) -> None:
+        """A client's item joins the conversation at once: added and done together."""
+        for kind in ("conversation.item.added", "conversation.item.done"):
+            self._send(None, {"type": kind, "previous_item_id": self._last_item_id, "item": stored})
         self._last_item_id = item_id
 
     def _add_function_output(self, item: dict[str, Any]) -> None:
@@ -444,8 +433,7 @@ class RealtimeConnection:
                 "invalid_item", "function_call_output needs `output` as a string."
             )
         self.session.add_tool_output(self._calls_by_id.pop(call_id), output)
-        given_id = item.get("id")
-        item_id = given_id if isinstance(given_id, str) and given_id else new_id("item")
+        item_id = _client_item_id(item)
         stored = {
             "id": item_id,
             "object": "realtime.item",
@@ -453,23 +441,7 @@ class RealtimeConnection:
             "call_id": call_id,
             "output": output,
         }
-        self._send(
-            None,
-            {
-                "type": "conversation.item.added",
-                "previous_item_id": self._last_item_id,
-                "item": stored,
-            },
-        )
-        self._send(
-            None,
-            {
-                "type": "conversation.item.done",
-                "previous_item_id": self._last_item_id,
-                "item": stored,
-            },
-        )
-        self._last_item_id = item_id
+        self._append_client_item(item_id, stored)
 
     async def _truncate_item(self, event: dict[str, Any]) -> None:
         item_id, audio_end_ms = event.get("item_id"), event.get("audio_end_ms")
@@ -974,3 +946,9 @@ def _client_tools(tools: Any) -> list[ToolSpec]:
         parameters: dict[str, Any] = given if isinstance(given, dict) else {}
         specs.append(ToolSpec("client", tool["name"], str(tool.get("description", "")), parameters))
     return specs
+
+
+def _client_item_id(item: dict[str, Any]) -> str:
+    """The id the client gave its item, or a new one."""
+    given = item.get("id")
+    return given if isinstance(given, str) and given else new_id("item")
