@@ -33,10 +33,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
         if parts and parts[0] in {"unit", "integration", "e2e"}:
             item.add_marker(getattr(pytest.mark, parts[0]))
-        if item.get_closest_marker("slow") is not None:
-            # Slow tests run real models in real time on two shared cores; a rare scheduling
-            # hiccup gets one more try, and the report says so ("rerun"). Two failures fail.
-            item.add_marker(pytest.mark.flaky(reruns=1))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ server, and a misbehaving server written for these tests."""
 
 import asyncio
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,7 @@ async def test_every_fault_becomes_a_tool_error_and_the_hub_keeps_working() -> N
             TIME_SERVER,
         ],
         builtin_tools=False,
-        call_timeout_s=2,
+        call_timeout_s=5,
         max_result_chars=1000,
     )
     hub = ToolHub(config)
@@ -87,19 +86,20 @@ async def test_every_fault_becomes_a_tool_error_and_the_hub_keeps_working() -> N
         assert status["bad"][0] and status["time"][0]
         assert (await hub.call("echo", {"text": "hi"})).text == "hi"
         hung = await hub.call("hang", {})
-        assert hung.is_error and "did not answer within 2 s" in hung.text
+        assert hung.is_error and "did not answer within 5 s" in hung.text
+        # The overrun call was cancelled alone: the same session answers the next calls.
         failed = await hub.call("fail", {})
-        assert failed.is_error and "fail" in failed.text
+        assert failed.is_error and failed.text == "Error executing tool fail"  # the tool's own
         flooded = await hub.call("flood", {})
-        assert len(flooded.text) < 1100 and "cut" in flooded.text
+        assert not flooded.is_error and len(flooded.text) < 1100 and "cut" in flooded.text
+        assert hub.session_starts("bad") == 1
         crashed = await hub.call("crash", {})
         assert crashed.is_error
-        # Another server is unaffected, and the crashed one comes back.
+        # Another server is unaffected; a call made while the crashed one restarts waits for it.
         assert not (await hub.call("get_current_time", {"timezone": "UTC"})).is_error
-        deadline = time.monotonic() + 20
-        while (await hub.call("echo", {"text": "back"})).text != "back":
-            assert time.monotonic() < deadline, "the crashed server was not restarted"
-            await asyncio.sleep(0.5)
+        back = await hub.call("echo", {"text": "back"})
+        assert (back.text, back.is_error) == ("back", False)
+        assert hub.session_starts("bad") == 2
     finally:
         await hub.close()
 

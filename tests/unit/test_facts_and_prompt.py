@@ -68,3 +68,34 @@ def test_word_errors_count_words_not_spellings() -> None:
     assert word_errors(
         "How many legs does a spider have?", "How many legs done aside to have?"
     ) == (3, 7)
+
+
+def test_fact_rules_stay_linear_on_adversarial_text() -> None:
+    """A text made to backtrack (long runs of dots or spaces after a trigger phrase) is handled in
+    a subprocess that must finish well within its bound: the regex engine holds the GIL, so a
+    quadratic pattern would freeze every session of a server, not only this one."""
+    import subprocess
+    import sys
+
+    script = """
+from parley.memory.facts import MAX_FACT_SOURCE_CHARS, understand
+size = MAX_FACT_SOURCE_CHARS - 20
+for unit in ('.', ' ', 'a', '!', 'a ', '. ', "' ", '-'):
+    for prefix in ('', 'remember ', 'forget ', 'my favourite ', 'i live in ', 'my name is ', 'i am '):
+        understand(prefix + unit * size + 'x')
+understand('remember x' + '.' * 60000 + 'x')
+print('ok')
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20, check=True
+    )
+    assert done.stdout.strip() == "ok"
+
+
+def test_an_explicit_fact_keeps_its_words_without_its_final_punctuation() -> None:
+    assert understand("Remember that my code is 1.2.3!!!") == [
+        Remember("The user's code is 1.2.3", "explicit")
+    ]
+    assert understand("remember x" + "." * 1000 + "x") == [
+        Remember("X" + "." * 1000 + "x", "explicit")
+    ]

@@ -93,3 +93,58 @@ def test_users_never_see_each_others_conversations_or_memories(tmp_path: Path) -
     assert not store.has_conversation(alice, user_id="bob")
     assert store.keyword_memories("bob", ["pin"], limit=5) == []
     assert store.keyword_memories("alice", ["pin"], limit=5) != []
+
+
+def test_a_full_disk_is_a_clear_error_loses_nothing_and_passes_when_space_returns(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "p.sqlite3"
+    store = ConversationStore(path)
+    conversation = store.create_conversation()
+    store.add_message(conversation, "user", "what I said before the disk filled")
+    # SQLite's own quota: the database may not grow past the pages it has now.
+    pages = store._connection.execute("PRAGMA page_count").fetchone()[0]
+    store._connection.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StorageError, match="full"):
+        for _ in range(50):
+            store.add_message(conversation, "user", "x" * 20_000)
+    assert not store._connection.in_transaction
+    store._connection.execute("PRAGMA max_page_count = 1073741823")  # space is back
+    store.add_message(conversation, "assistant", "after the disk was freed")
+    store.close()
+    reopened = ConversationStore(path)
+    contents = [m.content for m in reopened.messages(conversation)]
+    assert contents[0] == "what I said before the disk filled"
+    assert contents[-1] == "after the disk was freed"
+
+
+def test_a_failed_delete_rolls_back_and_later_turns_are_still_committed(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite3"
+    store = ConversationStore(path)
+    conversation = store.create_conversation()
+    store.add_message(conversation, "user", "keep me")
+    # The second statement of the delete fails (as a full disk or an I/O error would).
+    store._connection.execute(
+        "CREATE TRIGGER refuse BEFORE DELETE ON conversations "
+        "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+    )
+    with pytest.raises(sqlite3.DatabaseError):
+        store.delete_conversation(conversation)
+    assert not store._connection.in_transaction
+    store._connection.execute("DROP TRIGGER refuse")
+    store.add_message(conversation, "assistant", "a later turn")
+    # Another connection (another process) sees both: nothing is left uncommitted.
+    other = sqlite3.connect(path)
+    rows = other.execute(
+        "SELECT content FROM messages WHERE conversation_id = ? ORDER BY id", (conversation,)
+    ).fetchall()
+    other.close()
+    assert [r[0] for r in rows] == ["keep me", "a later turn"]
+
+
+def test_an_imported_conversation_id_must_be_a_plain_token(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "p.sqlite3")
+    bad = [{"id": "../../etc?x=1", "messages": [{"role": "user", "content": "hi"}]}]
+    with pytest.raises(StorageError, match="conversation id"):
+        store.import_conversations(bad, user_id="local")
+    assert store.conversations("local") == []

@@ -12,29 +12,35 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+# Every pattern over user text runs in linear time: no lazy group is followed by a repeated
+# class that could also match it (`.+?[.!?]*$` is quadratic on a run of dots, and the regex
+# engine holds the GIL, so one such text would freeze every session). Trailing punctuation is
+# stripped in Python instead.
 _EXPLICIT = re.compile(
-    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:remember|note|keep in mind|don't forget)\s+(?:that\s+)?(?P<fact>.+?)[.!?]*\s*$",
-    re.IGNORECASE,
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:remember|note|keep in mind|don't forget)\s+(?:that\s+)?(?P<fact>.+)",
+    re.IGNORECASE | re.DOTALL,
 )
 _AUTOMATIC = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
-        r"\bmy name is\s+(?P<value>[a-z][\w' -]{0,40})",
-        r"\bcall me\s+(?P<value>[a-z][\w' -]{0,40})",
-        r"\bmy (?:favou?rite|preferred)\s+(?P<what>[a-z ]{2,30}?)\s+(?:is|are)\s+(?P<value>[\w' -]{1,40})",
-        r"\bi(?:'m| am)\s+(?:a\s+)?(?P<value>vegetarian|vegan|pescatarian|allergic to [\w' -]{2,30}|lactose intolerant|diabetic)",
-        r"\bi (?:live|am living) in\s+(?P<value>[\w' -]{2,40})",
-        r"\bi(?:'m| am) from\s+(?P<value>[\w' -]{2,40})",
-        r"\bi work as\s+(?:an?\s+)?(?P<value>[\w' -]{2,40})",
-        r"\bmy birthday is\s+(?P<value>[\w' -]{2,40})",
+        r"\bmy name is (?P<value>[a-z][\w' -]{0,40})",
+        r"\bcall me (?P<value>[a-z][\w' -]{0,40})",
+        r"\bmy (?:favou?rite|preferred) (?P<what>[a-z]{2,20}(?: [a-z]{2,20}){0,2}) (?:is|are) (?P<value>[\w' -]{1,40})",
+        r"\bi(?:'m| am) (?:a )?(?P<value>vegetarian|vegan|pescatarian|allergic to [\w' -]{2,30}|lactose intolerant|diabetic)",
+        r"\bi (?:live|am living) in (?P<value>\w[\w' -]{1,40})",
+        r"\bi(?:'m| am) from (?P<value>\w[\w' -]{1,40})",
+        r"\bi work as (?:an? )?(?P<value>\w[\w' -]{1,40})",
+        r"\bmy birthday is (?P<value>\w[\w' -]{1,40})",
         r"\bi(?:'m| am) (?P<value>\d{1,3}) years old",
-        r"\bi (?:don't|do not) (?:eat|drink|like)\s+(?P<value>[\w' -]{2,40})",
+        r"\bi (?:don't|do not) (?:eat|drink|like) (?P<value>\w[\w' -]{1,40})",
     )
 )
 _FORGET = re.compile(
-    r"^\s*(?:please\s+)?forget\s+(?:(?:about|that|what i (?:just )?said)\s*)?(?P<topic>.*?)[.!?]*\s*$",
-    re.IGNORECASE,
+    r"^\s*(?:please\s+)?forget\s+(?:(?:about|that|what i (?:just )?said)\s*)?(?P<topic>.*)",
+    re.IGNORECASE | re.DOTALL,
 )
+# Longer text is no fact to keep (a pasted document, an attack): it is not searched at all.
+MAX_FACT_SOURCE_CHARS = 2_000
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|well|so|okay|ok|oh)\b[,!.]?\s*", re.IGNORECASE)
 _PRONOUNS = (
     (r"\bI am\b", "the user is"),
@@ -79,15 +85,24 @@ def _sentences(text: str) -> list[str]:
     return [part for part in re.split(r"(?<=[.!?])\s+", text.strip()) if part]
 
 
+def _without_end_punctuation(text: str) -> str:
+    return text.strip().rstrip(".!?").strip()
+
+
 def understand(user_text: str) -> list[Remember | Forget]:
     """The memory actions one user utterance asks for, explicitly or not."""
     actions: list[Remember | Forget] = []
-    for sentence in _sentences(user_text):
+    if len(user_text) > MAX_FACT_SOURCE_CHARS:
+        return actions
+    # Spaces are normalised first, so the patterns can ask for exactly one between words.
+    for sentence in _sentences(" ".join(user_text.split())):
         if (forget := _FORGET.match(sentence)) is not None:
-            actions.append(Forget(forget.group("topic").strip()))
+            actions.append(Forget(_without_end_punctuation(forget.group("topic"))))
             continue
         if (explicit := _EXPLICIT.match(sentence)) is not None:
-            actions.append(Remember(third_person(explicit.group("fact")), "explicit"))
+            fact = _without_end_punctuation(explicit.group("fact"))
+            if fact:
+                actions.append(Remember(third_person(fact), "explicit"))
             continue
         if sentence.rstrip().endswith("?"):
             continue  # a question about a fact is not a statement of it

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -114,11 +115,20 @@ class StoredMessage:
     tool_calls: list[dict[str, Any]] | None = None
 
 
+# What an imported conversation id may be: ids end up in URLs and file names.
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 @contextlib.contextmanager
 def _storage_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as error:
+        if "full" in str(error):
+            raise StorageError(
+                f"The conversation database {path} cannot grow: the disk (or its quota) is full. "
+                "Nothing already stored is lost; free some space and Parley carries on."
+            ) from None
         raise StorageError(
             f"Cannot use the conversation database {path}: {error}. Check free disk space and "
             "that no other program holds it locked."
@@ -179,6 +189,20 @@ class ConversationStore:
     def close(self) -> None:
         self._connection.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """One multi-statement write: all of it is committed, or none of it (rolled back on
+        any error, so the shared connection never stays inside a failed transaction)."""
+        with self._lock, _storage_errors(self.path):
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+                self._connection.execute("COMMIT")
+            except BaseException:
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise
+
     def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock, _storage_errors(self.path):
             return self._connection.execute(sql, parameters).fetchall()
@@ -230,47 +254,46 @@ class ConversationStore:
     def import_conversations(
         self, conversations: list[dict[str, Any]], *, user_id: str
     ) -> tuple[int, int]:
+        """Import a whole file in one transaction: a bad conversation imports nothing."""
         imported = skipped = 0
-        with self._lock, _storage_errors(self.path):
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                for conversation in conversations:
-                    exists = self._connection.execute(
-                        "SELECT 1 FROM conversations WHERE id = ?", (conversation["id"],)
-                    ).fetchone()
-                    if exists:
-                        skipped += 1
-                        continue
-                    self._connection.execute(
-                        "INSERT INTO conversations (id, user_id, created_at) VALUES (?, ?, ?)",
+        with self._transaction() as connection:
+            for conversation in conversations:
+                conversation_id = conversation.get("id")
+                if not isinstance(conversation_id, str) or not _CONVERSATION_ID.fullmatch(
+                    conversation_id
+                ):
+                    raise StorageError(
+                        f"A conversation id must be 1-64 letters, digits, '-' or '_'; "
+                        f"got {str(conversation_id)[:80]!r}. Nothing was imported."
+                    )
+                exists = connection.execute(
+                    "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+                ).fetchone()
+                if exists:
+                    skipped += 1
+                    continue
+                connection.execute(
+                    "INSERT INTO conversations (id, user_id, created_at) VALUES (?, ?, ?)",
+                    (conversation_id, user_id, float(conversation.get("created_at", time.time()))),
+                )
+                for message in conversation["messages"]:
+                    if message.get("role") not in ("user", "assistant"):
+                        raise StorageError(
+                            f"Conversation {conversation_id} has a message with no valid role."
+                        )
+                    connection.execute(
+                        "INSERT INTO messages (conversation_id, role, content, is_interrupted, "
+                        "metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                         (
-                            conversation["id"],
-                            user_id,
-                            float(conversation.get("created_at", time.time())),
+                            conversation_id,
+                            message["role"],
+                            str(message.get("content", "")),
+                            int(bool(message.get("is_interrupted"))),
+                            json.dumps(message["metrics"]) if message.get("metrics") else None,
+                            float(message.get("created_at", time.time())),
                         ),
                     )
-                    for message in conversation["messages"]:
-                        if message.get("role") not in ("user", "assistant"):
-                            raise StorageError(
-                                f"Conversation {conversation['id']} has a message with no valid role."
-                            )
-                        self._connection.execute(
-                            "INSERT INTO messages (conversation_id, role, content, is_interrupted, "
-                            "metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                            (
-                                conversation["id"],
-                                message["role"],
-                                str(message.get("content", "")),
-                                int(bool(message.get("is_interrupted"))),
-                                json.dumps(message["metrics"]) if message.get("metrics") else None,
-                                float(message.get("created_at", time.time())),
-                            ),
-                        )
-                    imported += 1
-                self._connection.execute("COMMIT")
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
+                imported += 1
         return imported, skipped
 
     def backup_to(self, target: Path) -> None:
@@ -424,16 +447,12 @@ class ConversationStore:
         ]
 
     def delete_conversation(self, conversation_id: str) -> bool:
-        with self._lock, _storage_errors(self.path):
-            self._connection.execute("BEGIN IMMEDIATE")
-            self._connection.execute(
-                "DELETE FROM messages WHERE conversation_id = ?", (conversation_id,)
-            )
-            cursor = self._connection.execute(
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            cursor = connection.execute(
                 "DELETE FROM conversations WHERE id = ?", (conversation_id,)
             )
-            self._connection.execute("COMMIT")
-        return cursor.rowcount > 0
+        return bool(cursor.rowcount > 0)
 
     def preferences(self, user_id: str) -> dict[str, Any]:
         rows = self._execute(
