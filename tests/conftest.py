@@ -200,6 +200,13 @@ class RunningServer:
     data_dir: Path
     port: int
 
+    def login_code(self) -> str:
+        """A one-time browser login code, as `parley login` prints for this data directory."""
+        from parley.server.auth import authenticator_for
+
+        settings = load_settings(profile="testing", data_dir=self.data_dir)
+        return authenticator_for(settings, self.api_key).mint_login_code()
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -39,39 +39,72 @@ def rms_dbfs(samples: Int16Array) -> float:
     return 20.0 * np.log10(rms / 32768.0) if rms > 0 else float("-inf")
 
 
-def decode_file(path: Path, *, sample_rate_hz: int = INPUT_SAMPLE_RATE_HZ) -> Int16Array:
+# Longest audio decoded by default (a file given to `parley talk`, an upload); callers may pass
+# their own. Checked from the header before decoding, and again while decoding for formats
+# whose header does not say (a compressed file can expand a thousandfold).
+MAX_DECODED_S = 600.0
+MAX_CHANNELS = 8
+_DECODE_BLOCK_FRAMES = 65_536
+
+
+def decode_file(
+    path: Path, *, sample_rate_hz: int = INPUT_SAMPLE_RATE_HZ, max_s: float = MAX_DECODED_S
+) -> Int16Array:
     """Read wav, flac, ogg or mp3 at any rate and channel count; return mono int16 at the given rate."""
     if not path.exists():
         raise AudioDecodeError(f"Audio file {path} does not exist.")
-    try:
-        data, file_rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        raise AudioDecodeError(
-            f"Cannot decode {path} as audio ({error}). Give a wav, flac, ogg or mp3 file."
-        ) from None
-    return _to_mono_int16(data, int(file_rate_hz), sample_rate_hz, source=str(path))
+    return _decode(str(path), sample_rate_hz, max_s, name=str(path))
 
 
-def decode_bytes(payload: bytes, *, sample_rate_hz: int = INPUT_SAMPLE_RATE_HZ) -> Int16Array:
-    """Decode an in-memory audio file (as uploaded over HTTP)."""
-    try:
-        data, file_rate_hz = soundfile.read(io.BytesIO(payload), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        raise AudioDecodeError(
-            f"Cannot decode the uploaded audio ({error}). Send a wav, flac, ogg or mp3 file."
-        ) from None
-    return _to_mono_int16(data, int(file_rate_hz), sample_rate_hz, source="the uploaded audio")
-
-
-def _to_mono_int16(
-    data: np.ndarray, file_rate_hz: int, to_rate_hz: int, *, source: str
+def decode_bytes(
+    payload: bytes, *, sample_rate_hz: int = INPUT_SAMPLE_RATE_HZ, max_s: float = MAX_DECODED_S
 ) -> Int16Array:
-    if data.shape[0] == 0:
-        raise AudioDecodeError(f"{source} holds no audio samples.")
-    mono = data.mean(axis=1, dtype=np.float32)
-    if file_rate_hz != to_rate_hz:
-        mono = soxr.resample(mono, file_rate_hz, to_rate_hz, quality="HQ")
-    return float32_to_int16(mono)
+    """Decode an in-memory audio file (as uploaded over HTTP)."""
+    return _decode(io.BytesIO(payload), sample_rate_hz, max_s, name="the uploaded audio")
+
+
+def _decode(source: str | io.BytesIO, to_rate_hz: int, max_s: float, *, name: str) -> Int16Array:
+    try:
+        with soundfile.SoundFile(source) as sound:
+            rate_hz, channels = int(sound.samplerate), int(sound.channels)
+            if not 0 < rate_hz <= 384_000 or not 0 < channels <= MAX_CHANNELS:
+                raise AudioDecodeError(
+                    f"{name} has {channels} channels at {rate_hz} Hz; Parley takes 1 to "
+                    f"{MAX_CHANNELS} channels at up to 384 kHz."
+                )
+            max_frames = int(max_s * rate_hz)
+            if sound.frames > max_frames:  # the header's own count, before decoding anything
+                raise AudioDecodeError(_too_long(name, sound.frames / rate_hz, max_s))
+            # Decoded in blocks and mixed to mono as it goes: memory stays near the output's size.
+            resampler = (
+                soxr.ResampleStream(rate_hz, to_rate_hz, 1, dtype="float32", quality="HQ")
+                if rate_hz != to_rate_hz
+                else None
+            )
+            pieces: list[np.ndarray] = []
+            decoded_frames = 0
+            for block in sound.blocks(_DECODE_BLOCK_FRAMES, dtype="float32", always_2d=True):
+                decoded_frames += block.shape[0]
+                if decoded_frames > max_frames:
+                    raise AudioDecodeError(_too_long(name, decoded_frames / rate_hz, max_s))
+                mono = block.mean(axis=1, dtype=np.float32)
+                pieces.append(mono if resampler is None else resampler.resample_chunk(mono))
+            if resampler is not None:
+                pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        raise AudioDecodeError(
+            f"Cannot decode {name} as audio ({error}). Give a wav, flac, ogg or mp3 file."
+        ) from None
+    if decoded_frames == 0:
+        raise AudioDecodeError(f"{name} holds no audio samples.")
+    return float32_to_int16(np.concatenate(pieces))
+
+
+def _too_long(name: str, seconds: float, max_s: float) -> str:
+    return (
+        f"{name} is longer than Parley takes ({seconds:,.0f} s or more; the limit is "
+        f"{max_s:,.0f} s). Cut it into shorter pieces."
+    )
 
 
 def write_wav(path: Path, samples: Int16Array, sample_rate_hz: int) -> None:

@@ -312,11 +312,18 @@ def serve(
         api_key = load_or_create_api_key(settings)
         typer.echo("loading models…", err=True)
         backends = Backends.load(settings)
-        app = create_app(settings, api_key=api_key, backends=backends)
+        app = create_app(settings, api_key=api_key, backends=backends, bind_host=bind_host)
         shown_host = "127.0.0.1" if bind_host in {"0.0.0.0", "::"} else bind_host
-        typer.echo(f"Parley is listening on http://{shown_host}:{bind_port}/", err=True)
-        typer.echo(f"Open http://{shown_host}:{bind_port}/?token={api_key}", err=True)
-        typer.echo(f"API key file: {settings.data_dir / 'api_key'}", err=True)
+        base_url = f"http://{shown_host}:{bind_port}/"
+        typer.echo(f"Parley is listening on {base_url}", err=True)
+        # A one-time code, never the API key: the address ends up in browser history.
+        login_code = app.state.authenticator.mint_login_code()
+        typer.echo(f"Open {base_url}?login={login_code}", err=True)
+        typer.echo(
+            f"(the code works once, for 10 minutes; `parley login` prints a new one. "
+            f"API key file: {settings.data_dir / 'api_key'})",
+            err=True,
+        )
         uvicorn.run(
             app,
             host=bind_host,
@@ -324,7 +331,30 @@ def serve(
             log_level="warning",
             ws_max_size=settings.server.max_message_bytes + 1024,
             ws_ping_interval=20,
+            limit_concurrency=settings.server.max_connections,
         )
+
+    _guard(run)
+
+
+@app.command()
+def login(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Print a one-time address that signs a browser in to the server of this data directory."""
+
+    def run() -> None:
+        from parley.server.auth import authenticator_for, load_or_create_api_key
+
+        settings = _settings(config, data_dir, profile)
+        authenticator = authenticator_for(settings, load_or_create_api_key(settings))
+        host = settings.server.host
+        shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        code = authenticator.mint_login_code()
+        typer.echo(f"http://{shown_host}:{settings.server.port}/?login={code}")
+        typer.echo("(works once, for 10 minutes)", err=True)
 
     _guard(run)
 
@@ -695,9 +725,11 @@ def backup(
 
         settings = _settings(config, data_dir, None)
         store = ConversationStore(settings.database_path)
-        typer.echo(
-            f"backup written to {make_backup(store, settings.data_dir / 'backups', keep=keep)}"
-        )
+        try:
+            written = make_backup(store, settings.data_dir / "backups", keep=keep)
+        finally:
+            store.close()
+        typer.echo(f"backup written to {written}")
 
     _guard(run)
 

@@ -41,7 +41,8 @@ PROFILES: tuple[Profile, ...] = ("development", "production", "testing")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN passes no comparison, so a NaN threshold would silently disable what it guards.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AudioConfig(_Section):
@@ -185,6 +186,34 @@ class ServerConfig(_Section):
         4 * 1024 * 1024, ge=1024, description="largest WebSocket message"
     )
     max_sessions: int = Field(8, ge=1)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="extra Host names to answer (a DNS-rebinding guard); '*' answers any",
+    )
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest HTTP request body")
+    max_audio_s: float = Field(
+        600.0, gt=0, description="longest audio decoded from an upload or a file"
+    )
+    max_text_chars: int = Field(
+        8_000, ge=100, description="longest text item, instruction or chat message from a client"
+    )
+    max_input_buffer_s: float = Field(
+        120.0, gt=0, description="most uncommitted audio a realtime client may append"
+    )
+    max_client_tools: int = Field(32, ge=0, description="most function tools in session.update")
+    max_send_stall_s: float = Field(
+        5.0, gt=0, description="a client that reads nothing for this long is dropped"
+    )
+    max_connections: int = Field(64, ge=1, description="open HTTP and WebSocket connections")
+
+    @model_validator(mode="after")
+    def _key_is_long_enough(self) -> ServerConfig:
+        if self.api_key is not None and len(self.api_key.get_secret_value().strip()) < 16:
+            raise ValueError(
+                "server.api_key must be at least 16 characters (an empty or short key would "
+                "make every credential guessable); remove it to have Parley generate one"
+            )
+        return self
 
 
 class MemoryConfig(_Section):

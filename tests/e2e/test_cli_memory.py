@@ -89,7 +89,9 @@ def test_conversations_export_import_backup_and_restore_from_the_cli(
 async def _three_turns_killed_during_the_last(port: int, process: subprocess.Popen[bytes]) -> str:
     conversation_id = ""
     async with (
-        AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="pk-kill-test") as client,
+        AsyncOpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key="pk-kill-test-0123456789"
+        ) as client,
         client.realtime.connect(model="parley") as connection,
     ):
         questions = [
@@ -123,7 +125,7 @@ def test_committed_turns_survive_kill_9_of_the_server(data_dir: Path, tmp_path: 
         **os.environ,
         "PARLEY_ENV": "testing",
         "PARLEY_DATA_DIR": str(data_dir),
-        "PARLEY_API_KEY": "pk-kill-test",
+        "PARLEY_API_KEY": "pk-kill-test-0123456789",
     }
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:

@@ -61,7 +61,29 @@ async def test_serve_creates_a_private_key_prints_a_login_url_and_answers(
     key_file = data_dir / "api_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     api_key = key_file.read_text().strip()
-    assert f"{url}/?token={api_key}" in log_path.read_text()
+    log_text = log_path.read_text()
+    assert api_key not in log_text, "the API key must never be printed or logged"
+    printed_code = log_text.split(f"{url}/?login=", 1)[1].split()[0]
+    fresh_code = (
+        subprocess.run(
+            [parley_executable(), "login", "--data-dir", str(data_dir)],
+            env={**os.environ, "PARLEY_ENV": "testing"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        .stdout.split("?login=", 1)[1]
+        .split()[0]
+    )
+    for code in (printed_code, fresh_code):
+        request = urllib.request.Request(
+            f"{url}/v1/login",
+            data=json.dumps({"code": code}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["value"]
     with OpenAI(base_url=f"{url}/v1", api_key=api_key) as sync_client:
         assert "parley" in [m.id for m in sync_client.models.list()]
     async with (
@@ -101,5 +123,7 @@ def test_serve_refuses_a_public_address_without_expose(data_dir: Path) -> None:
 
 def test_health_reports_the_version(served: tuple[str, Path]) -> None:
     url, _ = served
+    from parley import __version__
+
     with urllib.request.urlopen(f"{url}/health") as response:
-        assert json.loads(response.read())["status"] == "ok"
+        assert json.loads(response.read()) == {"status": "ok", "version": __version__}

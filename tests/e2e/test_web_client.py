@@ -81,8 +81,8 @@ def browser_for() -> Iterator[Callable[[Path | None], Any]]:
             browser.close()
 
 
-def open_parley(page: Any, server: RunningServer, token: str | None = None) -> None:
-    page.goto(f"http://127.0.0.1:{server.port}/?token={token or server.api_key}")
+def open_parley(page: Any, server: RunningServer) -> None:
+    page.goto(f"http://127.0.0.1:{server.port}/?login={server.login_code()}")
     page.wait_for_function(
         "document.getElementById('status').textContent === 'Connected'", timeout=20_000
     )
@@ -104,7 +104,9 @@ def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
         microphone_wav(speech, [0.5, "What is the capital of France?", 6.0], "question")
     )
     open_parley(page, server)
-    assert "token=" not in page.url, "the login token must leave the address bar"
+    assert "login=" not in page.url, "the login code must leave the address bar"
+    exposed = page.evaluate("JSON.stringify(window.parley) + JSON.stringify(sessionStorage)")
+    assert server.api_key not in exposed, "the page must never hold the API key"
     screenshot(page, "1-connected")
     page.click("#talk")
     page.wait_for_function(
@@ -169,14 +171,24 @@ def test_talking_over_a_reply_stops_it_and_the_next_question_is_answered(
     assert len(first_reply["content"]) < len(shown)
 
 
-def test_a_bad_login_token_shows_a_clear_error(
+def test_a_bad_or_reused_login_code_shows_a_clear_error(
     server: RunningServer, browser_for: Callable[[Path | None], Any]
 ) -> None:
     page = browser_for(None)
-    page.goto(f"http://127.0.0.1:{server.port}/?token=not-the-key")
+    page.goto(f"http://127.0.0.1:{server.port}/?login=not-a-code")
     page.wait_for_selector("#notice:not([hidden])", timeout=10_000)
     assert "refused" in (page.text_content("#notice") or "")
     screenshot(page, "5-bad-token")
+    code = server.login_code()
+    first = browser_for(None)
+    first.goto(f"http://127.0.0.1:{server.port}/?login={code}")
+    first.wait_for_function(
+        "document.getElementById('status').textContent === 'Connected'", timeout=20_000
+    )
+    second = browser_for(None)  # the same address, opened again elsewhere
+    second.goto(f"http://127.0.0.1:{server.port}/?login={code}")
+    second.wait_for_selector("#notice:not([hidden])", timeout=10_000)
+    assert "used already" in (second.text_content("#notice") or "")
 
 
 def test_without_a_token_the_page_says_where_to_get_one(

@@ -125,3 +125,34 @@ def test_backup_keeps_the_newest_and_restore_brings_a_database_back(tmp_path: Pa
     junk.write_bytes(b"not a database" * 100)
     with pytest.raises(StorageError, match="not a usable SQLite database|not a healthy"):
         restore(junk, database)
+
+
+def test_restore_refuses_while_the_database_is_open_and_keeps_what_only_the_wal_holds(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    database = tmp_path / "parley.sqlite3"
+    store = ConversationStore(database)
+    conversation = store.create_conversation()
+    store.add_message(conversation, "user", "in the backup")
+    made = backup(store, tmp_path / "backups", keep=1)
+    with pytest.raises(StorageError, match="in use"):
+        restore(made, database)  # a server (this open store) still has it
+    store.close()
+    # A process that dies without closing leaves its last turn in the WAL only.
+    script = (
+        "import os, sys; from pathlib import Path; from parley.memory.store import ConversationStore; "
+        "s = ConversationStore(Path(sys.argv[1])); "
+        "s.add_message(sys.argv[2], 'user', 'only in the wal'); os._exit(0)"
+    )
+    subprocess.run([sys.executable, "-c", script, str(database), conversation], check=True)
+    assert (tmp_path / "parley.sqlite3-wal").stat().st_size > 0
+    kept = restore(made, database)
+    assert kept is not None
+    contents = [m.content for m in ConversationStore(kept).messages(conversation)]
+    assert contents == ["in the backup", "only in the wal"]
+    restored = ConversationStore(database)
+    assert [m.content for m in restored.messages(conversation)] == ["in the backup"]
+    assert restored._connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -3,14 +3,14 @@ made with SQLite's online backup API."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from parley.errors import StorageError
-from parley.memory.store import SCHEMA_VERSION, ConversationStore, sqlite3
+from parley.memory.store import SCHEMA_VERSION, ConversationStore, hold_in_use, sqlite3
 
 EXPORT_FORMAT = "parley-conversations"
 
@@ -97,6 +97,14 @@ def backup(store: ConversationStore, backups_dir: Path, *, keep: int) -> Path:
     return target
 
 
+def _copy_database(source: Path, target: Path) -> None:
+    with (
+        contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as reader,
+        contextlib.closing(sqlite3.connect(target)) as writer,
+    ):
+        reader.backup(writer)
+
+
 def restore(backup_file: Path, database_path: Path) -> Path | None:
     """Replace the database with a checked backup; the current one is kept beside it."""
     try:
@@ -115,13 +123,17 @@ def restore(backup_file: Path, database_path: Path) -> Path | None:
         raise StorageError(
             f"{backup_file} comes from a newer Parley (schema {version}); upgrade first."
         )
-    kept: Path | None = None
-    if database_path.exists():
-        kept = database_path.with_name(
-            database_path.name + time.strftime(".before-restore-%Y%m%d-%H%M%S")
-        )
-        shutil.copy2(database_path, kept)
-    for suffix in ("-wal", "-shm"):
-        database_path.with_name(database_path.name + suffix).unlink(missing_ok=True)
-    shutil.copy2(backup_file, database_path)
+    in_use = hold_in_use(database_path, exclusive=True)  # refuses while anything has it open
+    try:
+        kept: Path | None = None
+        if database_path.exists():
+            kept = database_path.with_name(
+                database_path.name + time.strftime(".before-restore-%Y%m%d-%H%M%S")
+            )
+            # Through SQLite's backup API, so the copy holds what is still only in the WAL.
+            _copy_database(database_path, kept)
+        # Written into the database by SQLite itself: its WAL and shared memory stay coherent.
+        _copy_database(backup_file, database_path)
+    finally:
+        in_use()
     return kept

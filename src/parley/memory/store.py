@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,6 +151,33 @@ def _load_sqlite_vec(connection: Any) -> bool:
     return True
 
 
+def hold_in_use(database_path: Path, *, exclusive: bool) -> Callable[[], None]:
+    """An advisory lock beside the database: shared by every open store, exclusive for a
+    restore. Returns the call that lets go of it."""
+    descriptor = os.open(
+        database_path.with_name(database_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600
+    )
+    try:
+        fcntl.flock(descriptor, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise StorageError(
+            f"The database {database_path} is in use (a `parley serve` or another Parley "
+            "command has it open). Stop it first, then run the command again."
+        ) from None
+    return _Release(descriptor)
+
+
+class _Release:
+    """Closes the lock's descriptor once, whether called or garbage-collected."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._finalizer = weakref.finalize(self, os.close, descriptor)
+
+    def __call__(self) -> None:
+        self._finalizer()
+
+
 class ConversationStore:
     """A thread-safe handle on the database; async methods keep disk I/O off the event loop."""
 
@@ -155,6 +185,9 @@ class ConversationStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Held (shared) while this handle is open, so `parley restore` can tell that a
+            # server or another command is using the database and refuse.
+            self._in_use = hold_in_use(path, exclusive=False)
             self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA foreign_keys=ON")
@@ -188,6 +221,7 @@ class ConversationStore:
 
     def close(self) -> None:
         self._connection.close()
+        self._in_use()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:

@@ -7,12 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, status
+from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
 
 from parley import __version__
@@ -24,7 +25,15 @@ from parley.memory.recall import MemoryRecall
 from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
 from parley.server.api import router as api_router
-from parley.server.auth import SUBPROTOCOL_PREFIX, Authenticator, bearer, is_origin_allowed
+from parley.server.auth import (
+    SUBPROTOCOL_PREFIX,
+    Authenticator,
+    authenticator_for,
+    bearer,
+    is_origin_allowed,
+)
+from parley.server.guard import HostGuard, RequestGuard, allowed_hosts
+from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
 from parley.tool_router import Toolbox
@@ -41,38 +50,37 @@ def _openai_error(
     )
 
 
-async def require_credential(request: Request) -> None:
-    authenticator: Authenticator = request.app.state.authenticator
-    reason = authenticator.check(bearer(request.headers.get("authorization")))
-    if reason is not None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
-        )
+_SMALL_BODY_BYTES = 16 * 1024
 
 
-CredentialDep = Annotated[None, Depends(require_credential)]
+class _LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=2048)
 
 
-class _CredentialGuard:
-    """An ASGI app (a class, so Starlette routes it raw) that checks credentials first."""
+class _RawAsgi:
+    """An ASGI app as a class, so Starlette routes it raw (the MCP endpoint)."""
 
-    def __init__(self, inner: Any, app: FastAPI) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
-        self._app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
-        }
-        reason = self._app.state.authenticator.check(bearer(headers.get("authorization")))
-        if reason is not None:
-            await _openai_error(401, reason, "invalid_api_key")(scope, receive, send)
-            return
         await self._inner(scope, receive, send)
 
 
-def create_app(settings: Settings, *, api_key: str, backends: Backends | None = None) -> FastAPI:
-    """Build the app. ``backends`` may be passed in already loaded (tests share one set)."""
+def create_app(
+    settings: Settings,
+    *,
+    api_key: str,
+    backends: Backends | None = None,
+    bind_host: str | None = None,
+) -> FastAPI:
+    """Build the app. ``backends`` may be passed in already loaded (tests share one set).
+
+    Every HTTP route but /health, the sign-in exchange and the page needs a credential, checked
+    from the headers before any body is read (``CredentialGuard``); bodies are capped by
+    ``server.max_body_bytes`` (uploads by their own route's limit).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,17 +104,32 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
             await app.state.toolbox.close()
             app.state.store.close()
 
+    # Body limits are set per router and route rather than on the app: the app's own limit runs
+    # outside every middleware, so it would answer an unauthenticated request before the
+    # credential check, in plain text.
+    body_limit = settings.server.max_body_bytes
     app = FastAPI(title="Parley", version=__version__, lifespan=lifespan)
     app.state.settings = settings
-    app.state.authenticator = Authenticator(
-        api_key, token_ttl_s=settings.server.client_secret_ttl_s
+    app.state.authenticator = authenticator_for(settings, api_key)
+    app.add_middleware(
+        RequestGuard,
+        authenticator=lambda: app.state.authenticator,
+        body_limits={
+            "/v1/audio/transcriptions": TRANSCRIPTION_BODY_BYTES,
+            "/v1/login": _SMALL_BODY_BYTES,
+            "/v1/realtime/client_secrets": _SMALL_BODY_BYTES,
+        },
+        default_body_limit=body_limit,
+    )
+    app.add_middleware(
+        HostGuard, allowed_hosts=allowed_hosts(bind_host or settings.server.host, settings)
     )
     app.state.metrics = ServerMetrics()
     app.state.realtime_sessions = 0
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
-        code = {401: "invalid_api_key", 404: "not_found", 413: "file_too_large"}.get(
+        code = {401: "invalid_api_key", 404: "not_found", 413: "request_too_large"}.get(
             error.status_code, "invalid_request"
         )
         response = _openai_error(error.status_code, str(error.detail), code)
@@ -134,16 +157,28 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/metrics", dependencies=[Depends(require_credential)])
+    @app.get("/metrics")
     async def metrics() -> Response:
         return Response(app.state.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.post("/v1/realtime/client_secrets", dependencies=[Depends(require_credential)])
+    @app.post("/v1/login", max_body_size=_SMALL_BODY_BYTES)
+    async def login(body: _LoginIn, request: Request) -> dict[str, Any]:
+        """A one-time login code (from the start-up banner or `parley login`) for a browser
+        sign-in token, which mints client secrets but opens nothing else."""
+        authenticator: Authenticator = request.app.state.authenticator
+        if (reason := authenticator.redeem_login_code(body.code)) is not None:
+            raise HTTPException(401, reason)
+        token, expires_at = authenticator.mint("browser")
+        return {"value": token, "expires_at": expires_at}
+
+    @app.post("/v1/realtime/client_secrets", max_body_size=_SMALL_BODY_BYTES)
     async def client_secrets(request: Request) -> dict[str, Any]:
         authenticator: Authenticator = request.app.state.authenticator
         credential = bearer(request.headers.get("authorization")) or ""
-        if not authenticator.is_api_key(credential):
-            raise HTTPException(401, "a client secret can only be minted with the API key")
+        if not (authenticator.is_api_key(credential) or authenticator.is_browser_token(credential)):
+            raise HTTPException(
+                401, "a client secret is minted with the API key or a browser sign-in token"
+            )
         token, expires_at = authenticator.mint_token()
         return {
             "value": token,
@@ -151,8 +186,8 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
             "session": {"type": "realtime", "object": "realtime.session", "model": "parley"},
         }
 
-    app.include_router(openai_router, dependencies=[Depends(require_credential)])
-    app.include_router(api_router, dependencies=[Depends(require_credential)])
+    app.include_router(openai_router, max_body_size=body_limit)
+    app.include_router(api_router, max_body_size=body_limit)
 
     web_dir = Path(__file__).resolve().parent.parent / "web"
     app.mount("/static", StaticFiles(directory=web_dir), name="static")
@@ -176,7 +211,10 @@ def create_app(settings: Settings, *, api_key: str, backends: Backends | None = 
 
     app.router.routes.append(
         Route(
-            "/mcp", endpoint=_CredentialGuard(mcp_endpoint, app), methods=["GET", "POST", "DELETE"]
+            "/mcp",
+            endpoint=_RawAsgi(mcp_endpoint),
+            methods=["GET", "POST", "DELETE"],
+            max_body_size=body_limit,
         )
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import time
@@ -22,7 +23,8 @@ router = APIRouter(prefix="/v1")
 
 MODEL_ID = "parley"
 SPEECH_SAMPLE_RATE_HZ = 24_000  # OpenAI's pcm output is 24 kHz 16-bit mono
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for an audio upload
+TRANSCRIPTION_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # and room for the multipart form
 
 
 def _backends(request: Request) -> Backends:
@@ -109,7 +111,12 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-@router.post("/audio/transcriptions", response_model=None)
+@router.post(
+    "/audio/transcriptions",
+    response_model=None,
+    # Checked while the body arrives, so a 20 GB upload is refused after 25 MB, not spooled.
+    max_body_size=TRANSCRIPTION_BODY_BYTES,
+)
 async def transcriptions(
     request: Request,
     file: Annotated[UploadFile, File()],
@@ -126,7 +133,9 @@ async def transcriptions(
     payload = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(payload) > MAX_UPLOAD_BYTES:
         raise HTTPException(413, "The file is larger than 25 MB.")
-    audio = decode_bytes(payload)
+    max_audio_s = _backends(request).settings.server.max_audio_s
+    # Off the event loop: even bounded, decoding minutes of audio takes a while.
+    audio = await asyncio.to_thread(decode_bytes, payload, max_s=max_audio_s)
     transcript = await _backends(request).stt.transcribe(audio, is_final=True)
     if response_format == "text":
         return PlainTextResponse(transcript.text)

@@ -3,13 +3,16 @@
 const RATE = 24000;
 const $ = (id) => document.getElementById(id);
 const state = {
-  apiKey: null, token: null, ws: null, ctx: null, mic: null, micStream: null, player: null,
+  ws: null, ctx: null, mic: null, micStream: null, player: null,
   wantConnected: false, reconnectDelayMs: 500, conversationId: null, listening: false,
   prefs: { mode: "hands_free", voice: "joe", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "" },
   responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
 };
-window.parley = state; // for people poking around in devtools, and for the browser tests
+// Credentials live here, not in `state`: `state` is shown as window.parley (for devtools and the
+// browser tests), and a page must not expose what opens the API.
+const credentials = { loginCode: null, signIn: null, clientSecret: null };
+window.parley = state;
 
 function status(text, kind = "") {
   const element = $("status");
@@ -24,33 +27,51 @@ function notice(text) {
 }
 
 // ---- credentials --------------------------------------------------------------------------
-function readLoginToken() {
+function readLoginCode() {
   const params = new URLSearchParams(location.search);
-  const fromUrl = params.get("token");
-  if (fromUrl) {
-    sessionStorage.setItem("parley-key", fromUrl);
-    history.replaceState(null, "", location.pathname); // the key leaves the address bar
-  }
-  state.apiKey = fromUrl || sessionStorage.getItem("parley-key");
+  credentials.loginCode = params.get("login");
+  if (credentials.loginCode) history.replaceState(null, "", location.pathname); // one use; out of the address bar
+  credentials.signIn = sessionStorage.getItem("parley-sign-in");
 }
-async function mintToken() {
-  let response;
+const SIGNED_OUT = "Sign in again: run `parley login` on the server's machine and open the address it prints.";
+async function post(path, token, body) {
   try {
-    response = await fetch("/v1/realtime/client_secrets", {
-      method: "POST", headers: { Authorization: `Bearer ${state.apiKey}`, "Content-Type": "application/json" }, body: "{}",
+    return await fetch(path, {
+      method: "POST", headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
   } catch (error) {
     throw Object.assign(new Error("Parley's server is not reachable. Is `make run` still running?"), { retry: true });
   }
+}
+async function signIn() {
+  // A one-time login code becomes a browser sign-in token (kept for this tab only).
+  const response = await post("/v1/login", null, { code: credentials.loginCode });
+  credentials.loginCode = null;
   if (response.status === 401) {
-    sessionStorage.removeItem("parley-key");
-    throw Object.assign(new Error("The login token was refused (wrong or out of date). Open the newest address printed by `make run`."), { retry: false });
+    const reason = (await response.json().catch(() => ({})))?.error?.message || "the login code was refused";
+    throw Object.assign(new Error(`The login address was refused (${reason}). ${SIGNED_OUT}`), { retry: false });
   }
   if (!response.ok) throw Object.assign(new Error(`The server answered ${response.status}.`), { retry: true });
-  state.token = (await response.json()).value;
+  credentials.signIn = (await response.json()).value;
+  sessionStorage.setItem("parley-sign-in", credentials.signIn);
 }
-async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json", ...(options.headers || {}) } });
+async function mintToken() {
+  if (credentials.loginCode) await signIn();
+  const response = await post("/v1/realtime/client_secrets", credentials.signIn, {});
+  if (response.status === 401) {
+    sessionStorage.removeItem("parley-sign-in");
+    credentials.signIn = null;
+    throw Object.assign(new Error(`The sign-in was refused or has expired. ${SIGNED_OUT}`), { retry: false });
+  }
+  if (!response.ok) throw Object.assign(new Error(`The server answered ${response.status}.`), { retry: true });
+  credentials.clientSecret = (await response.json()).value;
+}
+async function api(path, options = {}, isRetry = false) {
+  const response = await fetch(path, { ...options, headers: { Authorization: `Bearer ${credentials.clientSecret}`, "Content-Type": "application/json", ...(options.headers || {}) } });
+  if (response.status === 401 && !isRetry) { // client secrets are short-lived: mint another once
+    await mintToken();
+    return api(path, options, true);
+  }
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
 }
@@ -58,9 +79,9 @@ async function api(path, options = {}) {
 // ---- the socket ---------------------------------------------------------------------------
 async function connect() {
   state.wantConnected = true;
-  if (!state.apiKey) {
+  if (!credentials.signIn && !credentials.loginCode) {
     status("Not signed in", "bad");
-    notice("Open the address that `make run` printed: it carries your login token.");
+    notice("Open the address that `make run` printed (or run `parley login` for a new one): it signs this page in.");
     return;
   }
   status("Connecting…", "warn");
@@ -74,7 +95,7 @@ async function connect() {
   }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = state.conversationId ? `?conversation=${encodeURIComponent(state.conversationId)}` : "";
-  const ws = new WebSocket(`${scheme}://${location.host}/v1/realtime${query}`, ["realtime", `openai-insecure-api-key.${state.token}`]);
+  const ws = new WebSocket(`${scheme}://${location.host}/v1/realtime${query}`, ["realtime", `openai-insecure-api-key.${credentials.clientSecret}`]);
   state.ws = ws;
   ws.onopen = () => {
     state.reconnectDelayMs = 500;
@@ -395,7 +416,7 @@ function togglePanel(name) {
 
 // ---- start --------------------------------------------------------------------------------
 window.addEventListener("DOMContentLoaded", async () => {
-  readLoginToken();
+  readLoginCode();
   $("talk").addEventListener("click", () => { if (state.prefs.mode === "hands_free") toggleListening(); });
   $("talk").addEventListener("pointerdown", async () => { if (state.prefs.mode === "push_to_talk") { if (!state.listening) await toggleListening(); pushToTalk(true); } });
   $("talk").addEventListener("pointerup", () => pushToTalk(false));
@@ -411,6 +432,6 @@ window.addEventListener("DOMContentLoaded", async () => {
   });
   document.addEventListener("keyup", (event) => { if (event.code === "Space" && event.target === document.body) pushToTalk(false); });
   await connect();
-  if (state.token) await loadPreferences();
+  if (credentials.clientSecret) await loadPreferences();
   if (state.ws) sendSessionUpdate();
 });

@@ -1,0 +1,215 @@
+"""A real server tried as an attacker and as a careless client would: each test reproduces one
+way to stall, exhaust or fool it, and checks the answer a client gets instead."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import jwt
+import numpy as np
+import pytest
+import soundfile
+
+from parley.config import load_settings
+from parley.errors import ConfigError
+from parley.server.auth import authenticator_for, load_or_create_api_key
+from parley.server.guard import host_name
+from tests.conftest import RunningServer
+
+
+def raw_request(port: int, head: str, body: bytes = b"", *, timeout_s: float = 5.0) -> bytes:
+    """Send a request by hand (the head, then only the first bytes of what it announces) and
+    return what the server answers before `timeout_s` runs out."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as connection:
+        connection.sendall(head.encode("latin-1") + body)
+        answer = b""
+        try:
+            while b"\r\n\r\n" not in answer or len(answer) < 12:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            # The JSON body follows the head; read what has arrived of it.
+            connection.settimeout(0.5)
+            while chunk := connection.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            pass
+    return answer
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), f"no HTTP answer: {answer[:80]!r}"
+    return int(answer.split(b" ", 2)[1])
+
+
+def call(
+    url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def test_an_unauthenticated_huge_body_is_refused_before_it_is_read(server: RunningServer) -> None:
+    for path in ("/v1/chat/completions", "/v1/audio/transcriptions"):
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 8000000000\r\n\r\n"
+        )
+        answer = raw_request(server.port, head, b"x" * 1000)
+        assert status_of(answer) == 401, answer[:200]
+        assert b"missing credential" in answer
+
+
+def test_bodies_are_capped_per_route_with_a_json_413(server: RunningServer) -> None:
+    auth = f"Authorization: Bearer {server.api_key}\r\n"
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{auth}"
+        "Content-Type: application/json\r\nContent-Length: 2000000000\r\n\r\n"
+    )
+    answer = raw_request(server.port, head, b"{")
+    assert status_of(answer) == 413, answer[:200]
+    upload = (
+        f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{auth}"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 20000000000\r\n\r\n"
+    )
+    answer = raw_request(server.port, upload, b"--b\r\n")
+    assert status_of(answer) == 413, answer[:200]
+    assert b'"error"' in answer
+
+
+def _flac_of_silence(seconds: int, *, channels: int, rate_hz: int) -> bytes:
+    buffer = io.BytesIO()
+    with soundfile.SoundFile(buffer, "w", rate_hz, channels, format="FLAC") as sound:
+        minute = np.zeros((rate_hz * 60, channels), np.int16)
+        for _ in range(seconds // 60):
+            sound.write(minute)
+    return buffer.getvalue()
+
+
+def _multipart(payload: bytes) -> tuple[bytes, str]:
+    boundary = "parley-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.flac"\r\n'
+            "Content-Type: audio/flac\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_an_audio_decompression_bomb_is_refused_from_its_header(server: RunningServer) -> None:
+    bomb = _flac_of_silence(2 * 3600, channels=8, rate_hz=48_000)  # ~3 MB, 5.5 GB decoded
+    assert len(bomb) < 25 * 1024 * 1024
+    body, content_type = _multipart(bomb)
+    status, answer = call(
+        f"{server.base_url}/audio/transcriptions",
+        data=body,
+        headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": content_type},
+    )
+    assert status == 400
+    assert "longer than Parley takes" in str(answer["error"])
+    # The server is still there for everyone else.
+    assert call(f"http://127.0.0.1:{server.port}/health")[0] == 200
+
+
+def test_only_health_and_sign_in_answer_without_a_credential(server: RunningServer) -> None:
+    root = f"http://127.0.0.1:{server.port}"
+    assert call(f"{root}/health")[0] == 200
+    for path in ("/docs", "/redoc", "/openapi.json", "/metrics", "/api/conversations", "/mcp"):
+        request = urllib.request.Request(f"{root}{path}")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401, path
+    status, document = call(
+        f"{root}/openapi.json", headers={"Authorization": f"Bearer {server.api_key}"}
+    )
+    assert status == 200 and "/v1/chat/completions" in document["paths"]  # type: ignore[operator]
+
+
+def test_a_foreign_host_name_is_not_served(server: RunningServer) -> None:
+    head = f"GET /health HTTP/1.1\r\nHost: attacker.example:{server.port}\r\n\r\n"
+    answer = raw_request(server.port, head)
+    assert status_of(answer) == 421 and b"server.allowed_hosts" in answer
+    head = f"GET /health HTTP/1.1\r\nHost: localhost:{server.port}\r\n\r\n"
+    assert status_of(raw_request(server.port, head)) == 200
+    assert host_name("[::1]:8765") == "::1" and host_name("LOCALHOST") == "localhost"
+
+
+def test_a_login_code_works_once_and_its_browser_token_only_mints_client_secrets(
+    server: RunningServer,
+) -> None:
+    root = f"http://127.0.0.1:{server.port}"
+    code = server.login_code()
+    status, signed_in = call(
+        f"{root}/v1/login",
+        data=json.dumps({"code": code}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200
+    browser_token = str(signed_in["value"])
+    again = call(
+        f"{root}/v1/login",
+        data=json.dumps({"code": code}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert again[0] == 401 and "used already" in str(again[1])
+    as_browser = {"Authorization": f"Bearer {browser_token}"}
+    assert call(f"{root}/api/conversations", headers=as_browser)[0] == 401
+    status, secret = call(f"{root}/v1/realtime/client_secrets", data=b"{}", headers=as_browser)
+    assert status == 200
+    client_secret = {"Authorization": f"Bearer {secret['value']}"}
+    assert call(f"{root}/api/conversations", headers=client_secret)[0] == 200
+    # A client secret cannot mint more of itself.
+    assert call(f"{root}/v1/realtime/client_secrets", data=b"{}", headers=client_secret)[0] == 401
+
+
+def test_tokens_cannot_be_forged_from_the_api_key_alone(server: RunningServer) -> None:
+    import hashlib
+
+    # Signed as an earlier Parley did, with a key derived from the API key and a constant.
+    old_key = hashlib.sha256(b"parley-client-secret:" + server.api_key.encode()).digest()
+    forged = jwt.encode(
+        {"sub": "local", "aud": "parley-realtime", "exp": int(time.time()) + 600},
+        old_key,
+        algorithm="HS256",
+    )
+    status, _ = call(
+        f"http://127.0.0.1:{server.port}/api/conversations",
+        headers={"Authorization": f"Bearer {forged}"},
+    )
+    assert status == 401
+
+
+def test_an_empty_or_short_api_key_stops_parley(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_SERVER__API_KEY", "")
+    with pytest.raises(ConfigError, match="api_key"):
+        load_settings(profile="testing", data_dir=tmp_path)
+    monkeypatch.setenv("PARLEY_SERVER__API_KEY", "short")
+    with pytest.raises(ConfigError, match="api_key"):
+        load_settings(profile="testing", data_dir=tmp_path)
+    monkeypatch.delenv("PARLEY_SERVER__API_KEY")
+    settings = load_settings(profile="testing", data_dir=tmp_path)
+    with pytest.raises(ConfigError):
+        authenticator_for(settings, "")
+    # An empty key file, as a failed first write leaves, is replaced by a new key.
+    (tmp_path / "api_key").write_text("")
+    key = load_or_create_api_key(settings)
+    assert len(key) >= 32 and (tmp_path / "api_key").read_text().strip() == key
+    assert (tmp_path / "api_key").stat().st_mode & 0o777 == 0o600
+    authenticator_for(settings, key)
+    assert (tmp_path / "token_signing_secret").stat().st_mode & 0o777 == 0o600
