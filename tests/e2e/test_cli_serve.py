@@ -63,27 +63,6 @@ async def test_serve_creates_a_private_key_prints_a_login_url_and_answers(
     api_key = key_file.read_text().strip()
     log_text = log_path.read_text()
     assert api_key not in log_text, "the API key must never be printed or logged"
-    printed_code = log_text.split(f"{url}/?login=", 1)[1].split()[0]
-    fresh_code = (
-        subprocess.run(
-            [parley_executable(), "login", "--data-dir", str(data_dir)],
-            env={**os.environ, "PARLEY_ENV": "testing"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        .stdout.split("?login=", 1)[1]
-        .split()[0]
-    )
-    for code in (printed_code, fresh_code):
-        request = urllib.request.Request(
-            f"{url}/v1/login",
-            data=json.dumps({"code": code}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.loads(response.read())["value"]
     with OpenAI(base_url=f"{url}/v1", api_key=api_key) as sync_client:
         assert "parley" in [m.id for m in sync_client.models.list()]
     async with (
@@ -106,6 +85,34 @@ async def test_serve_creates_a_private_key_prints_a_login_url_and_answers(
                 assert event.response.status == "completed"
                 break
     assert "paris" in transcript.lower()
+
+
+def test_the_printed_login_code_and_parley_login_sign_a_browser_in(
+    served: tuple[str, Path], data_dir: Path
+) -> None:
+    url, log_path = served
+    log_text = log_path.read_text()
+    printed_code = log_text.split(f"{url}/?login=", 1)[1].split()[0]
+    fresh_code = (
+        subprocess.run(
+            [parley_executable(), "login", "--data-dir", str(data_dir)],
+            env={**os.environ, "PARLEY_ENV": "testing"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        .stdout.split("?login=", 1)[1]
+        .split()[0]
+    )
+    for code in (printed_code, fresh_code):
+        request = urllib.request.Request(
+            f"{url}/v1/login",
+            data=json.dumps({"code": code}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["value"]
 
 
 def test_serve_refuses_a_public_address_without_expose(data_dir: Path) -> None:
