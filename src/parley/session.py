@@ -150,7 +150,8 @@ class Session:
         self._turn_id = 0
         self._scope: TurnScope | None = None
         self._turn_tasks: set[asyncio.Task[None]] = set()
-        self._is_listening_busy = False
+        self._is_in_utterance = False  # the user is mid-utterance
+        self._finishing_tasks: set[asyncio.Task[None]] = set()  # turns ended, finals pending
         # Options a client may change during the session (applied from the next turn).
         self.instructions: str | None = None  # a persona that overrides the configured one
         self.is_replying_automatically = True  # reply when a turn ends, without being asked
@@ -172,7 +173,12 @@ class Session:
     @property
     def is_busy(self) -> bool:
         """Whether the user is mid-utterance, a transcript is pending, or a reply is live."""
-        return self._is_listening_busy or bool(self._turn_tasks)
+        return self.is_listening_busy or bool(self._turn_tasks)
+
+    @property
+    def is_listening_busy(self) -> bool:
+        """Whether the user is mid-utterance or an ended turn's transcript is still pending."""
+        return self._is_in_utterance or bool(self._finishing_tasks)
 
     @property
     def live_scope(self) -> TurnScope | None:
@@ -484,7 +490,10 @@ class Session:
 
     async def listen(self, frames: AsyncIterator[AudioFrame]) -> None:
         """Consume microphone frames until the source ends, replying to each finished utterance."""
-        mic = Channel[AudioFrame](maxsize=50, overflow="drop_oldest")  # 1 s; real time never blocks
+        # What the user said is never dropped: a source that runs ahead (a file fed --fast, a
+        # socket client) waits here. The loop below only runs VAD between frames (model work
+        # happens in tasks), so a live source never fills it.
+        mic = Channel[AudioFrame](maxsize=50, overflow="block")
 
         async def pump() -> None:
             try:
@@ -496,8 +505,6 @@ class Session:
         async with asyncio.TaskGroup() as group:
             group.create_task(pump())
             group.create_task(self._listen(mic))
-        if mic.dropped_count:
-            log.warning("dropped %d microphone frames: the listener fell behind", mic.dropped_count)
 
     async def _listen(self, mic: Channel[AudioFrame]) -> None:
         settings = self._settings
@@ -524,6 +531,7 @@ class Session:
         partial_until_sample = 0
         last_partial_started_ns = 0
         stream_sample = 0
+        finishing: asyncio.Task[None] | None = None
 
         async for frame in mic:
             endpointer.configure(threshold=self.vad_threshold, end_silence_ms=self.end_silence_ms)
@@ -553,7 +561,7 @@ class Session:
                                 kept.samples[max(0, start - kept.start_sample) :]
                             )
                     utterance.start_sample = max(start, recent[0].start_sample)
-                    self._is_listening_busy = True
+                    self._is_in_utterance = True
                     self._emit(
                         SpeechStarted(
                             start_sample=boundary.sample,
@@ -591,25 +599,19 @@ class Session:
                     self._speculation = speculation
                     self._abandon_speculation()
                     speculation = None
-                if speculation is not None:
-                    final = await self._finalise_speculation(speculation, ended)
-                else:
-                    audio = utterance.audio(
-                        until_sample=boundary.sample + INPUT_SAMPLE_RATE_HZ // 10
+                audio = utterance.audio(until_sample=boundary.sample + INPUT_SAMPLE_RATE_HZ // 10)
+                # Finished in a task of its own: this loop goes on reading frames (and hearing a
+                # barge-in) while Whisper works, so no frame waits or is dropped behind a decode.
+                # Finals come out in the order their turns ended.
+                finishing = asyncio.create_task(
+                    self._complete_turn(
+                        finishing, ended, audio, speculation, partial, partial_until_sample
                     )
-                    final = await self._finalise(audio, ended, partial, partial_until_sample)
+                )
+                self._finishing_tasks.add(finishing)
+                finishing.add_done_callback(self._finishing_tasks.discard)
                 partial, utterance = None, None
-                self._is_listening_busy = False
-                self._emit(final)
-                held = speculation.held if speculation is not None else None
-                if held is not None and not held.is_discarded:
-                    metrics = self._held_metrics.pop(id(held))
-                    _stamp_end_of_turn(metrics, final)
-                    held.release()
-                elif final.text and self.is_replying_automatically:
-                    self._start_reply(final)
-                elif not final.text:
-                    log.info("an utterance held no words; no reply")
+                self._is_in_utterance = False
             # Throttled partial transcripts while the user is still speaking.
             if utterance is not None and settings.stt.is_streaming:
                 now_ns = time.perf_counter_ns()
@@ -631,6 +633,43 @@ class Session:
             partial.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await partial
+        if finishing is not None:
+            await finishing  # the last turn's words are out before listening ends
+
+    async def _complete_turn(
+        self,
+        previous: asyncio.Task[None] | None,
+        ended: SpeechEnded,
+        audio: Int16Array,
+        speculation: Speculation | None,
+        partial: asyncio.Task[Transcript] | None,
+        partial_until_sample: int,
+    ) -> None:
+        """The final transcript of a turn that ended, then its reply (or the held one released)."""
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await previous
+        if speculation is not None:
+            final = await self._finalise_speculation(speculation, ended)
+        else:
+            final = await self._finalise(audio, ended, partial, partial_until_sample)
+        self._emit(final)
+        held = speculation.held if speculation is not None else None
+        if final.text and self._is_in_utterance and self.is_barge_in_enabled:
+            # The user is already speaking again: a reply now would be talked over at once.
+            # Keep their words; the reply answers them with the utterance now under way.
+            if held is not None and not held.is_discarded:
+                held.discard()
+                self._held_metrics.pop(id(held), None)
+            await self.add_user_text(final.text)
+        elif held is not None and not held.is_discarded:
+            metrics = self._held_metrics.pop(id(held))
+            _stamp_end_of_turn(metrics, final)
+            held.release()
+        elif final.text and self.is_replying_automatically:
+            self._start_reply(final)
+        elif not final.text:
+            log.info("an utterance held no words; no reply")
 
     async def _finalise_speculation(
         self, speculation: Speculation, ended: SpeechEnded

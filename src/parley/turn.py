@@ -150,6 +150,9 @@ class TurnResult:
 TurnObserver = Callable[[TurnEvent], None]
 
 
+MAX_REPLY_TOKENS = 1024
+
+
 class TurnScope:
     """One reply: LLM → chunker → TTS → sink, in one task group that can be cancelled whole."""
 
@@ -218,7 +221,9 @@ class TurnScope:
     async def _run(self, messages: Sequence[ChatMessage]) -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                deltas = Channel[str](maxsize=64)
+                # Room for a whole reply (llm.max_reply_tokens is at most this): the LLM never
+                # waits on speech or a slow socket while it holds the model shared by all sessions.
+                deltas = Channel[str](maxsize=MAX_REPLY_TOKENS)
                 # Two pieces ahead at most: on 2 cores, speech synthesised ahead is wasted on barge-in.
                 pieces = Channel[str](maxsize=2)
                 group.create_task(self._generate(messages, deltas))

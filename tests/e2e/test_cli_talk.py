@@ -27,13 +27,14 @@ def talk_json(cli: Cli, audio: Path, output: Path, *extra: str) -> dict:  # type
 
 @pytest.mark.slow
 def test_talk_answers_a_spoken_question_with_spoken_words(
+    piper_speech: Callable[..., Path],
     parley_cli: Cli,
     speech: Callable[..., Path],
     tmp_path: Path,
     whisper_check: Callable[[np.ndarray, int], str],
 ) -> None:
     output = tmp_path / "reply.wav"
-    result = talk_json(parley_cli, speech("What is the capital of France?"), output)
+    result = talk_json(parley_cli, piper_speech("What is the capital of France?"), output)
     assert "capital of france" in result["transcript"].lower()
     assert "paris" in result["reply_text"].lower()
     for name in ("stt_ms", "llm_ttft_ms", "tts_first_audio_ms", "voice_to_voice_ms"):
@@ -62,10 +63,13 @@ def test_talk_reads_stereo_mp3_and_flac_at_any_rate(
 
 @pytest.mark.slow
 def test_talk_in_real_time_prints_the_transcript_and_reply_as_they_stream(
-    parley_cli: Cli, speech: Callable[..., Path], tmp_path: Path
+    piper_speech: Callable[..., Path], parley_cli: Cli, speech: Callable[..., Path], tmp_path: Path
 ) -> None:
     done = parley_cli(
-        "talk", str(speech("What is the capital of France?")), "--output", str(tmp_path / "r.wav")
+        "talk",
+        str(piper_speech("What is the capital of France?")),
+        "--output",
+        str(tmp_path / "r.wav"),
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -98,10 +98,12 @@ def screenshot(page: Any, name: str) -> Path:
 
 @pytest.mark.slow
 def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
-    server: RunningServer, speech: Callable[..., Path], browser_for: Callable[[Path | None], Any]
+    server: RunningServer,
+    piper_speech: Callable[..., Path],
+    browser_for: Callable[[Path | None], Any],
 ) -> None:
     page = browser_for(
-        microphone_wav(speech, [0.5, "What is the capital of France?", 6.0], "question")
+        microphone_wav(piper_speech, [0.5, "What is the capital of France?", 6.0], "question")
     )
     open_parley(page, server)
     assert "login=" not in page.url, "the login code must leave the address bar"
@@ -133,10 +135,12 @@ def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
 
 @pytest.mark.slow
 def test_talking_over_a_reply_stops_it_and_the_next_question_is_answered(
-    server: RunningServer, speech: Callable[..., Path], browser_for: Callable[[Path | None], Any]
+    server: RunningServer,
+    piper_speech: Callable[..., Path],
+    browser_for: Callable[[Path | None], Any],
 ) -> None:
     microphone = microphone_wav(
-        speech,
+        piper_speech,
         [
             0.5,
             "Tell me a long story about a dragon who bakes bread.",

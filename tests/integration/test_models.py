@@ -42,6 +42,39 @@ async def test_whisper_transcribes_a_second_voice(
     assert "timer" in words(transcript.text) and "minutes" in words(transcript.text)
 
 
+def _repeats_itself(text: str) -> bool:
+    """Whether a run of four or more words comes back: Whisper's failure on a short window."""
+    tokens = words(text).split()
+    grams = [tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3)]
+    return len(grams) != len(set(grams))
+
+
+async def test_the_clip_length_window_hears_what_the_30_s_window_hears_without_repeating(
+    backends: Backends, speech: Callable[..., Path]
+) -> None:
+    sentences = [
+        "What is the capital of France?",
+        "Tell me a short story about a brave little mouse who lived in a big old house.",
+        "How many legs does a spider have?",
+    ]
+    model = backends.stt
+    for sentence in sentences:
+        audio = decode_file(speech(sentence))
+        with model._lock:
+            short = model._decode_clip_window(audio.astype(np.float32) / 32768, 4 * 16_000)
+            full = model._decode_30s_windows(audio.astype(np.float32) / 32768)
+        expected = set(words(sentence).split())
+        for heard in (short, full):
+            assert len(expected & set(words(heard).split())) >= len(expected) - 1, heard
+            assert not _repeats_itself(heard), heard
+    # A turn longer than one window takes the 30 s windows, and keeps its beginning and end.
+    long_sentence = " ".join(sentences * 4)
+    long_audio = decode_file(speech(long_sentence))
+    assert long_audio.size > 30 * 16_000
+    long_text = words((await model.transcribe(long_audio, is_final=True)).text)
+    assert "capital" in long_text and "spider" in long_text.split()[-5:]
+
+
 async def test_llama_cpp_answers_a_multi_token_chat_with_the_right_fact(backends: Backends) -> None:
     # A broken llama.cpp build crashes on the first prompt of more than one token; this catches it.
     messages = [

@@ -213,3 +213,139 @@ def test_an_empty_or_short_api_key_stops_parley(
     assert (tmp_path / "api_key").stat().st_mode & 0o777 == 0o600
     authenticator_for(settings, key)
     assert (tmp_path / "token_signing_secret").stat().st_mode & 0o777 == 0o600
+
+
+# ---- the realtime socket ------------------------------------------------------------------
+
+
+async def _connect(server: RunningServer, **options: object):  # type: ignore[no-untyped-def]
+    import websockets
+
+    return await websockets.connect(
+        f"{server.ws_url}?token={server.api_key}", max_size=None, **options
+    )
+
+
+async def _next_of(socket, kind: str, *, timeout_s: float = 30) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    async def read() -> dict[str, object]:
+        while True:
+            event = json.loads(await socket.recv())
+            if event["type"] == kind:
+                return event  # type: ignore[no-any-return]
+
+    return await asyncio.wait_for(read(), timeout_s)
+
+
+def _health_answers(server: RunningServer) -> bool:
+    """The health check answers within 2 s: no session may stall the server for the others."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+async def test_a_text_made_to_backtrack_neither_stalls_the_server_nor_is_taken_whole(
+    server: RunningServer,
+) -> None:
+    import asyncio
+
+    socket = await _connect(server)
+    try:
+        await _next_of(socket, "session.created")
+        for text in ("remember x" + "." * 60_000 + "x", "remember x" + "." * 7_000 + "x"):
+            item = {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            }
+            await socket.send(json.dumps({"type": "conversation.item.create", "item": item}))
+            healthy = await asyncio.to_thread(_health_answers, server)
+            assert healthy, "the server stopped answering while it read one session's text"
+        error = await _next_of(socket, "error")
+        assert error["error"]["code"] == "text_too_long"  # type: ignore[index]
+        added = await _next_of(socket, "conversation.item.done")  # the 7,000-character one
+        assert added["item"]["role"] == "user"  # type: ignore[index]
+    finally:
+        await socket.close()
+
+
+async def test_per_session_growth_is_capped_with_clear_errors(server: RunningServer) -> None:
+    import base64
+
+    socket = await _connect(server)
+    try:
+        await _next_of(socket, "session.created")
+        update = {
+            "type": "session.update",
+            "session": {"audio": {"input": {"turn_detection": None}}},
+        }
+        await socket.send(json.dumps(update))
+        await _next_of(socket, "session.updated")
+        second = base64.b64encode(np.zeros(24_000, "<i2").tobytes()).decode()
+        for _ in range(125):  # 125 s of audio, never committed; the cap is 120 s
+            await socket.send(json.dumps({"type": "input_audio_buffer.append", "audio": second}))
+        error = await _next_of(socket, "error")
+        assert error["error"]["code"] == "input_audio_buffer_full"  # type: ignore[index]
+        await socket.send(json.dumps({"type": "input_audio_buffer.clear"}))
+        await _next_of(socket, "input_audio_buffer.cleared")
+        tools = [
+            {"type": "function", "name": f"tool_{n}", "description": "d", "parameters": {}}
+            for n in range(100)
+        ]
+        await socket.send(json.dumps({"type": "session.update", "session": {"tools": tools}}))
+        error = await _next_of(socket, "error")
+        assert error["error"]["code"] == "too_many_tools"  # type: ignore[index]
+        nan_threshold = '{"type": "session.update", "session": {"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": NaN}}}}}'
+        await socket.send(nan_threshold)
+        error = await _next_of(socket, "error")
+        assert "threshold" in error["error"]["message"]  # type: ignore[index]
+    finally:
+        await socket.close()
+
+
+@pytest.mark.slow
+async def test_a_client_that_stops_reading_is_dropped_and_its_slot_freed(
+    backends: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from tests.conftest import running_server
+
+    monkeypatch.setenv("PARLEY_SERVER__MAX_SEND_STALL_S", "2")
+    with running_server(backends, tmp_path / "data") as server:
+        # A receive buffer of a few kilobytes: the server's sends block as soon as it is full.
+        tiny = socket.create_connection(("127.0.0.1", server.port))
+        tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled = await _connect(server, sock=tiny, max_queue=1)
+        item = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "Tell me a long story about a whale."}],
+        }
+        await stalled.send(json.dumps({"type": "conversation.item.create", "item": item}))
+        await stalled.send(json.dumps({"type": "response.create"}))
+        # ... and then it never reads again (nor answers the server's pings).
+        metrics = f"http://127.0.0.1:{server.port}/metrics"
+        auth = {"Authorization": f"Bearer {server.api_key}"}
+
+        def scrape() -> str:
+            request = urllib.request.Request(metrics, headers=auth)
+            with urllib.request.urlopen(request, timeout=5) as reply:
+                return str(reply.read().decode())
+
+        deadline = time.monotonic() + 60
+        while "parley_realtime_sessions 0.0" not in await asyncio.to_thread(scrape):
+            assert time.monotonic() < deadline, "the stalled client's slot was not freed"
+            await asyncio.sleep(0.5)
+        other = await _connect(server)
+        await _next_of(other, "session.created")
+        item["content"] = [{"type": "input_text", "text": "What is the capital of France?"}]
+        await other.send(json.dumps({"type": "conversation.item.create", "item": item}))
+        await other.send(json.dumps({"type": "response.create"}))
+        done = await _next_of(other, "response.done", timeout_s=60)
+        assert done["response"]["status"] == "completed"  # type: ignore[index]
+        await other.close()
+        tiny.close()

@@ -88,6 +88,7 @@ async def collect_until(
 
 @pytest.mark.slow
 async def test_a_spoken_question_over_the_socket_gets_a_spoken_answer(
+    piper_speech: Callable[..., Path],
     server: RunningServer,
     speech: Callable[..., Path],
     whisper_check: Callable[[np.ndarray, int], str],
@@ -96,7 +97,7 @@ async def test_a_spoken_question_over_the_socket_gets_a_spoken_answer(
         feeding = asyncio.create_task(
             stream_audio(
                 connection,
-                np.concatenate([pcm24(speech("What is the capital of France?")), silence(3)]),
+                np.concatenate([pcm24(piper_speech("What is the capital of France?")), silence(3)]),
             )
         )
         events = await collect_until(connection, lambda e: e.type == "response.done")
@@ -141,10 +142,10 @@ async def test_a_spoken_question_over_the_socket_gets_a_spoken_answer(
 
 @pytest.mark.slow
 async def test_speaking_over_a_reply_cancels_it_and_the_next_question_is_answered(
-    server: RunningServer, speech: Callable[..., Path]
+    piper_speech: Callable[..., Path], server: RunningServer, speech: Callable[..., Path]
 ) -> None:
     story = pcm24(speech("Tell me a long story about a dragon who bakes bread."))
-    question = pcm24(speech("What is the capital of France?"))
+    question = pcm24(piper_speech("What is the capital of France?"))
     async with realtime(server) as connection:
         feeding = asyncio.create_task(
             stream_audio(connection, np.concatenate([story, silence(30)]))
@@ -211,9 +212,9 @@ async def test_speaking_over_a_reply_cancels_it_and_the_next_question_is_answere
 
 @pytest.mark.slow
 async def test_manual_commit_at_16_khz_then_text_items_and_truncation(
-    server: RunningServer, speech: Callable[..., Path]
+    piper_speech: Callable[..., Path], server: RunningServer, speech: Callable[..., Path]
 ) -> None:
-    question16 = decode_file(speech("What is the capital of France?"))
+    question16 = decode_file(piper_speech("What is the capital of France?"))
     async with realtime(server) as connection:
         await connection.session.update(
             session={

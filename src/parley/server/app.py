@@ -68,6 +68,23 @@ class _RawAsgi:
         await self._inner(scope, receive, send)
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves Parley: one place for `parley serve` and the tests."""
+    stall_s = settings.server.max_send_stall_s
+    return {
+        "log_level": "warning",
+        # A message over server.max_message_bytes gets an error event and the socket stays
+        # open; only one four times larger is refused by uvicorn itself (close code 1009).
+        "ws_max_size": 4 * settings.server.max_message_bytes,
+        # A client that stops reading stops answering pings: uvicorn closes its socket after
+        # about twice this, which ends its session, cancels its reply and frees its slot.
+        # (uvicorn's WebSocket writes do not wait for the client, so there is no other sign.)
+        "ws_ping_interval": stall_s,
+        "ws_ping_timeout": stall_s,
+        "limit_concurrency": settings.server.max_connections,
+    }
+
+
 def create_app(
     settings: Settings,
     *,

@@ -64,9 +64,12 @@ log = logging.getLogger(__name__)
 
 INPUT_SAMPLE_RATE_HZ = 16_000
 _MIN_COMMIT_MS = 100
+_FRAME_SAMPLES = INPUT_SAMPLE_RATE_HZ // 50  # 20 ms
 _HANG_UP = "parley.hang_up"  # internal marker on the outgoing queue, never sent
 # Audio deltas queued for the socket beyond this wait for the client to read (back-pressure).
 _MAX_QUEUED_AUDIO_MESSAGES = 50
+# Any more events than this unread, and the client is dropped (a reply is a few hundred).
+_MAX_QUEUED_EVENTS = 2_000
 
 
 class RealtimeConnection:
@@ -87,6 +90,7 @@ class RealtimeConnection:
         self._backends = backends
         self._metrics = metrics
         self._max_message_bytes = max_message_bytes
+        self._limits = backends.settings.server
         self.options = RealtimeOptions()
         self.output_sample_rate_hz = backends.settings.audio.output_sample_rate_hz
         self._event_ids = itertools.count(1)
@@ -103,7 +107,8 @@ class RealtimeConnection:
             toolbox=toolbox,
         )
         self.session_id = new_id("sess")
-        self._mic: Channel[AudioFrame] = Channel(maxsize=100, overflow="drop_oldest")
+        # Back-pressure, never loss: a client that sends audio faster than it can be heard waits.
+        self._mic: Channel[AudioFrame] = Channel(maxsize=100, overflow="block")
         self._resampler = self._make_resampler()
         self._stream_sample = 0
         self._manual_buffer: list[np.ndarray] = []
@@ -114,6 +119,8 @@ class RealtimeConnection:
         self._speech_onset_ns: int | None = None
         self._response_tasks: set[asyncio.Task[None]] = set()
         self._calls_by_id: dict[str, str] = {}  # function calls awaiting the client's output
+        self._reader: asyncio.Task[None] | None = None
+        self._drop_reason: str | None = None  # set when a client that stopped reading is dropped
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -125,8 +132,9 @@ class RealtimeConnection:
         async with asyncio.TaskGroup() as group:
             writer = group.create_task(self._write())
             listener = group.create_task(self.session.listen(self._mic_frames()))
+            self._reader = group.create_task(self._read())
             try:
-                await self._read()
+                await asyncio.wait({self._reader})  # ends when the client goes, or is dropped
             finally:
                 # Gone mid-reply: stop generating. A reply already sent is kept whole, since
                 # nothing says how much of it the client played.
@@ -136,9 +144,16 @@ class RealtimeConnection:
                 self._mic.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener, timeout=5)
-                self._outgoing.put_nowait(None)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(writer, timeout=5)
+                if self._drop_reason is not None:
+                    writer.cancel()  # stuck on a socket nobody reads
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(
+                            self._websocket.close(code=1008, reason=self._drop_reason), timeout=1
+                        )
+                else:
+                    self._outgoing.put_nowait(None)
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(writer, timeout=5)
 
     async def _mic_frames(self) -> AsyncIterator[AudioFrame]:
         async for frame in self._mic:
@@ -234,6 +249,7 @@ class RealtimeConnection:
         if (instructions := session.get("instructions")) is not None:
             if not isinstance(instructions, str):
                 raise ClientEventError("invalid_session", "session.instructions must be a string.")
+            self._check_text_length(instructions, "session.instructions")
             self.session.instructions = instructions or None
         modalities = session.get("output_modalities")
         if modalities is not None:
@@ -269,6 +285,10 @@ class RealtimeConnection:
                 )
                 self.session.is_barge_in_enabled = bool(detection.get("interrupt_response", True))
                 if (threshold := detection.get("threshold")) is not None:
+                    if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+                        raise ClientEventError(
+                            "invalid_session", "turn_detection.threshold is between 0 and 1."
+                        )
                     self.session.vad_threshold = float(threshold)
                 if (silence_ms := detection.get("silence_duration_ms")) is not None:
                     self.session.end_silence_ms = max(64, int(silence_ms))
@@ -285,7 +305,18 @@ class RealtimeConnection:
             self.options.speed = float(speed)
             self.session.speed = float(speed)
         if "tools" in session:
-            self.session.client_tools = _client_tools(session["tools"])
+            tools = session["tools"]
+            if isinstance(tools, list) and len(tools) > self._limits.max_client_tools:
+                raise ClientEventError(
+                    "too_many_tools",
+                    f"session.tools has {len(tools)} tools; Parley takes at most "
+                    f"{self._limits.max_client_tools} (server.max_client_tools).",
+                )
+            if len(json.dumps(tools)) > self._limits.max_text_chars * 4:
+                raise ClientEventError(
+                    "tools_too_large", "session.tools is too large; describe the tools briefly."
+                )
+            self.session.client_tools = _client_tools(tools)
         if (choice := session.get("tool_choice")) is not None:
             if isinstance(choice, dict) and isinstance(choice.get("name"), str):
                 self.session.client_tool_choice = choice["name"]
@@ -325,13 +356,27 @@ class RealtimeConnection:
         if samples.size == 0:
             return
         if self.options.turn_detection is None:
+            buffered = sum(piece.size for piece in self._manual_buffer)
+            limit_samples = int(self._limits.max_input_buffer_s * INPUT_SAMPLE_RATE_HZ)
+            if buffered + samples.size > limit_samples:
+                raise ClientEventError(
+                    "input_audio_buffer_full",
+                    f"The input audio buffer holds {buffered / INPUT_SAMPLE_RATE_HZ:.0f} s, the "
+                    f"most it takes is {self._limits.max_input_buffer_s:g} s: commit it (or clear "
+                    "it) before appending more. This append was not added.",
+                )
             self._manual_buffer.append(samples)
             return
-        frame = AudioFrame(
-            samples=samples, start_sample=self._stream_sample, t_ns=time.perf_counter_ns()
-        )
-        self._stream_sample += samples.size
-        await self._mic.send(frame)
+        # Frames of a microphone's size: VAD runs between them and the event loop stays free
+        # for other sessions, however large one append is.
+        for start in range(0, samples.size, _FRAME_SAMPLES):
+            frame = AudioFrame(
+                samples=samples[start : start + _FRAME_SAMPLES],
+                start_sample=self._stream_sample,
+                t_ns=time.perf_counter_ns(),
+            )
+            self._stream_sample += frame.samples.size
+            await self._mic.send(frame)
 
     async def _commit_audio(self) -> None:
         if self.options.turn_detection is not None:
@@ -402,6 +447,7 @@ class RealtimeConnection:
         ).strip()
         if not text:
             raise ClientEventError("invalid_item", "The message has no text content.")
+        self._check_text_length(text, "The message")
         item_id = _client_item_id(item)
         if role == "system":
             self.session.instructions = text
@@ -415,6 +461,14 @@ class RealtimeConnection:
             self._items_by_id[item_id] = ("message", message_id)
         stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
         self._append_client_item(item_id, stored)
+
+    def _check_text_length(self, text: str, what: str) -> None:
+        if len(text) > self._limits.max_text_chars:
+            raise ClientEventError(
+                "text_too_long",
+                f"{what} has {len(text):,} characters; the limit is "
+                f"{self._limits.max_text_chars:,} (server.max_text_chars). Nothing was added.",
+            )
 
     def _append_client_item(self, item_id: str, stored: dict[str, Any]) -> None:
         """A client's item joins the conversation at once: added and done together."""
@@ -432,6 +486,7 @@ class RealtimeConnection:
             raise ClientEventError(
                 "invalid_item", "function_call_output needs `output` as a string."
             )
+        self._check_text_length(output, "The function output")
         self.session.add_tool_output(self._calls_by_id.pop(call_id), output)
         item_id = _client_item_id(item)
         stored = {
@@ -476,16 +531,19 @@ class RealtimeConnection:
         self._send(None, {"type": "conversation.item.deleted", "item_id": item_id})
 
     def _create_response(self) -> None:
-        if any(not r.is_finished for r in self._responses.values()) or self._response_tasks:
+        if any(not r.is_finished for r in self._responses.values()):
             raise ClientEventError(
                 "conversation_already_has_active_response",
                 "A response is already in progress: cancel it first or wait for response.done.",
             )
-        task = asyncio.create_task(self._respond())
+        # A client may ask again as soon as it has response.done, while the last reply is still
+        # being stored: the new one starts once that is finished, so replies never overlap.
+        task = asyncio.create_task(self._respond(after=list(self._response_tasks)))
         self._response_tasks.add(task)
         task.add_done_callback(self._response_tasks.discard)
 
-    async def _respond(self) -> None:
+    async def _respond(self, *, after: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*after, return_exceptions=True)
         try:
             await self.session.respond(None)
         except ParleyError as error:
@@ -813,6 +871,9 @@ class RealtimeConnection:
     # ---- writing ---------------------------------------------------------------------------
 
     def _send(self, turn_id: int | None, event: dict[str, Any]) -> None:
+        if self._outgoing.qsize() >= _MAX_QUEUED_EVENTS:
+            self._drop_client(f"the client read none of its last {_MAX_QUEUED_EVENTS} events")
+            return
         self._outgoing.put_nowait(
             (turn_id, {"event_id": f"event_{next(self._event_ids)}", **event})
         )
@@ -820,9 +881,29 @@ class RealtimeConnection:
     async def send_audio(self, turn_id: int, event: dict[str, Any]) -> None:
         while self._queued_audio >= _MAX_QUEUED_AUDIO_MESSAGES:
             self._audio_drained.clear()
-            await self._audio_drained.wait()
+            try:
+                await asyncio.wait_for(
+                    self._audio_drained.wait(), timeout=self._limits.max_send_stall_s
+                )
+            except TimeoutError:
+                # The reply waits on nobody: the turn is cancelled and the slot freed.
+                self._drop_client(
+                    f"the client read no audio for {self._limits.max_send_stall_s:g} s"
+                )
+                raise asyncio.CancelledError from None
         self._queued_audio += 1
         self._send(turn_id, event)
+
+    def _drop_client(self, reason: str) -> None:
+        """A client that stops reading is disconnected rather than allowed to hold its slot,
+        its reply, or a model."""
+        if self._drop_reason is not None:
+            return
+        self._drop_reason = f"{reason}; disconnected"
+        log.warning("realtime session %s: %s", self.session_id, self._drop_reason)
+        self._metrics.errors.labels(code="client_too_slow").inc()
+        if self._reader is not None:
+            self._reader.cancel()
 
     def _send_error(
         self,
