@@ -47,3 +47,7 @@ class StorageError(ParleyError):
     """The conversation database cannot be opened or written."""
 
     exit_code = 7
+
+
+class ContextTooLongError(ParleyError):
+    """A prompt that cannot fit the model's context window, even without its history."""

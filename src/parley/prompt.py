@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from parley.backends import ChatMessage
+from parley.errors import ContextTooLongError
 
 _CHARS_PER_TOKEN = 3.5  # a cautious estimate for English with a BPE vocabulary
 _TEMPLATE_TOKENS_PER_MESSAGE = 6
@@ -83,9 +84,32 @@ def build_prompt(
         # and ignores them in a system message. The stored message stays as it was said.
         remembered = ". ".join(first_person(fact) for fact in recalled_facts)
         current = [ChatMessage("user", f"{_FACTS_OPEN}{remembered}.)\n{current[0].content}")]
-    budget = (
-        context_tokens - reply_tokens - estimate_tokens(system) - sum(map(estimate_tokens, current))
+    return fit_to_context(
+        [system, *earlier, *current], context_tokens=context_tokens, reply_tokens=reply_tokens
     )
+
+
+def fit_to_context(
+    messages: Sequence[ChatMessage], *, context_tokens: int, reply_tokens: int
+) -> list[ChatMessage]:
+    """The messages that fit the model's window with room for the reply: every system message
+    and the last message always, then as much recent history as fits; older turns are left out.
+
+    Raises ContextTooLongError when the system messages and the last message alone do not fit.
+    """
+    if not messages:
+        return []
+    last = messages[-1]
+    systems = [m for m in messages[:-1] if m.role == "system"]
+    earlier = [m for m in messages[:-1] if m.role != "system"]
+    needed = sum(map(estimate_tokens, [*systems, last]))
+    budget = context_tokens - reply_tokens - needed
+    if budget < 0:
+        raise ContextTooLongError(
+            f"The instructions and the last message need about {needed:,} tokens, and the model's "
+            f"window holds {context_tokens:,} with {reply_tokens:,} kept for the reply "
+            "(llm.context_tokens, llm.max_reply_tokens). Shorten them."
+        )
     kept: list[ChatMessage] = []
     for message in reversed(earlier):
         cost = estimate_tokens(message)
@@ -97,4 +121,4 @@ def build_prompt(
     # A history that starts with the assistant's words reads oddly; start at a user turn.
     while kept and kept[0].role != "user":
         kept.pop(0)
-    return [system, *kept, *current]
+    return [*systems, *kept, last]

@@ -156,3 +156,15 @@ def test_restore_refuses_while_the_database_is_open_and_keeps_what_only_the_wal_
     restored = ConversationStore(database)
     assert [m.content for m in restored.messages(conversation)] == ["in the backup"]
     assert restored._connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_one_fact_longer_than_the_budget_does_not_hide_the_others(
+    tmp_path: Path, embedder: MiniLmEmbedder
+) -> None:
+    store = ConversationStore(tmp_path / "p.sqlite3")
+    recall = MemoryRecall(store, embedder)
+    recall.remember("local", "The user's favourite colour is teal")
+    recall.remember("local", "The user's favourite colours are " + "teal and green, " * 60)
+    facts = recall.recall_for_prompt("local", "What is my favourite colour?", budget_chars=600)
+    assert facts == ["The user's favourite colour is teal"]
+    store.close()

@@ -348,4 +348,43 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_slot_freed(
         done = await _next_of(other, "response.done", timeout_s=60)
         assert done["response"]["status"] == "completed"  # type: ignore[index]
         await other.close()
-        tiny.close()
+        stalled.transport.abort()  # the socket is the transport's now: it closes it
+        await asyncio.sleep(0)
+
+
+async def test_simultaneous_handshakes_cannot_exceed_the_session_limit(
+    server: RunningServer,
+) -> None:
+    import asyncio
+
+    import websockets
+
+    limit = load_settings(profile="testing", data_dir=server.data_dir).server.max_sessions
+
+    async def attempt() -> object:
+        try:
+            socket = await websockets.connect(f"{server.ws_url}?token={server.api_key}")
+            await _next_of(socket, "session.created", timeout_s=20)
+            return socket
+        except websockets.exceptions.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+        except websockets.exceptions.InvalidStatus as refused:
+            return refused.response.status_code
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(30)))
+    opened = [o for o in outcomes if not isinstance(o, int | None)]
+    try:
+        assert len(opened) == limit
+        # Refused before the handshake completes: an HTTP 403, and no session was started.
+        assert all(o == 403 for o in outcomes if isinstance(o, int)), outcomes
+    finally:
+        for socket in opened:
+            await socket.close()  # type: ignore[attr-defined]
+
+
+def test_chat_completions_keep_within_the_context_window(server: RunningServer) -> None:
+    url = f"{server.base_url}/chat/completions"
+    headers = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"}
+    too_long = {"messages": [{"role": "user", "content": "word " * 40_000}]}
+    status, answer = call(url, data=json.dumps(too_long).encode(), headers=headers)
+    assert status == 400 and answer["error"]["code"] == "context_length_exceeded"  # type: ignore[index]

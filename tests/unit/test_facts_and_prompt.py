@@ -99,3 +99,28 @@ def test_an_explicit_fact_keeps_its_words_without_its_final_punctuation() -> Non
     assert understand("remember x" + "." * 1000 + "x") == [
         Remember("X" + "." * 1000 + "x", "explicit")
     ]
+
+
+def test_the_prompt_leaves_out_the_oldest_turns_and_refuses_what_cannot_fit() -> None:
+    import pytest
+
+    from parley.errors import ContextTooLongError
+    from parley.prompt import fit_to_context
+
+    history = [ChatMessage("system", "Be brief.")]
+    for number in range(300):
+        history += [
+            ChatMessage("user", f"note {number} " + "blah " * 30),
+            ChatMessage("assistant", "Noted."),
+        ]
+    history.append(ChatMessage("user", "What is the capital of France?"))
+    fitted = fit_to_context(history, context_tokens=2048, reply_tokens=120)
+    assert fitted[0] == history[0] and fitted[-1] == history[-1]
+    assert fitted[1].role == "user" and fitted[1].content.startswith("note ")
+    assert "note 299 " in fitted[-3].content and "note 0 " not in " ".join(
+        m.content for m in fitted
+    )
+    with pytest.raises(ContextTooLongError, match="llm.context_tokens"):
+        fit_to_context(
+            [ChatMessage("user", "word " * 10_000)], context_tokens=2048, reply_tokens=120
+        )

@@ -212,7 +212,7 @@ class MemoryRecall:
             if recalled.score < _MIN_SCORE and not is_small:
                 break
             if used + len(recalled.item.text) > budget_chars:
-                break
+                continue  # too long for what is left; a shorter, less relevant one may fit
             chosen.append(recalled.item.text)
             used += len(recalled.item.text)
         return chosen

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from parley import __version__
 from parley.backends.loaded import Backends
 from parley.config import Settings
-from parley.errors import AudioDecodeError, BackendError, ParleyError
+from parley.errors import AudioDecodeError, BackendError, ContextTooLongError, ParleyError
 from parley.mcp_server import make_parley_mcp_server
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import ConversationStore
@@ -166,6 +166,8 @@ def create_app(
     async def parley_error(_request: Request, error: ParleyError) -> JSONResponse:
         if isinstance(error, AudioDecodeError):
             return _openai_error(400, str(error), "invalid_audio")
+        if isinstance(error, ContextTooLongError):
+            return _openai_error(400, str(error), "context_length_exceeded")
         if isinstance(error, BackendError):
             return _openai_error(502, str(error), "backend_error", "server_error")
         return _openai_error(500, str(error), "server_error", "server_error")
@@ -265,12 +267,14 @@ def create_app(
         if websocket.app.state.realtime_sessions >= server_settings.max_sessions:
             await websocket.close(code=1013, reason="too many sessions; try again later")
             return
-        # Browsers require the server to echo one of the offered subprotocols.
-        chosen = "realtime" if "realtime" in offered else (offered[0] if offered else None)
-        await websocket.accept(subprotocol=chosen)
+        # The slot is taken before the handshake's first await, so that simultaneous
+        # handshakes cannot all pass the check above.
         websocket.app.state.realtime_sessions += 1
         websocket.app.state.metrics.sessions.inc()
         try:
+            # Browsers require the server to echo one of the offered subprotocols.
+            chosen = "realtime" if "realtime" in offered else (offered[0] if offered else None)
+            await websocket.accept(subprotocol=chosen)
             store: ConversationStore = websocket.app.state.store
             resumed = websocket.query_params.get("conversation")
             if resumed is not None and not store.has_conversation(resumed):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from parley.audio import decode_bytes, resample
 from parley.backends import ChatMessage
 from parley.backends.loaded import Backends
+from parley.prompt import fit_to_context
 from parley.sentences import SentenceChunker
 
 router = APIRouter(prefix="/v1")
@@ -63,8 +64,13 @@ def _to_chat(messages: list[_ChatMessageIn]) -> list[ChatMessage]:
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(body: ChatRequest, request: Request) -> Response:
-    llm = _backends(request).llm
-    messages = _to_chat(body.messages)
+    backends = _backends(request)
+    llm = backends.llm
+    messages = fit_to_context(
+        _to_chat(body.messages),
+        context_tokens=backends.settings.llm.context_tokens,
+        reply_tokens=backends.settings.llm.max_reply_tokens,
+    )
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if not body.stream:

@@ -121,6 +121,7 @@ class RealtimeConnection:
         self._calls_by_id: dict[str, str] = {}  # function calls awaiting the client's output
         self._reader: asyncio.Task[None] | None = None
         self._drop_reason: str | None = None  # set when a client that stopped reading is dropped
+        self._failed_events = 0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -202,8 +203,19 @@ class RealtimeConnection:
             self._send_error(error.code, str(error), event_id, error_type=error.error_type)
         except ParleyError as error:
             self._send_error("server_error", str(error), event_id, error_type="server_error")
-        except Exception:
-            log.exception("a realtime client event failed")
+        except Exception as error:
+            # One traceback per session; after that one line each, so that a client sending
+            # bad events in a loop cannot flood the log.
+            self._failed_events += 1
+            if self._failed_events == 1:
+                log.exception("a realtime client event failed (session %s)", self.session_id)
+            elif self._failed_events <= 100 or self._failed_events % 1000 == 0:
+                log.warning(
+                    "a realtime client event failed again (session %s, %d so far): %s",
+                    self.session_id,
+                    self._failed_events,
+                    f"{type(error).__name__}: {error}"[:200],
+                )
             self._send_error(
                 "server_error",
                 "Parley failed to handle this event; see the server log.",

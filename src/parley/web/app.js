@@ -352,14 +352,14 @@ async function loadHistory() {
     remove.className = "delete";
     remove.textContent = "Delete";
     remove.setAttribute("aria-label", `Delete conversation from ${open.textContent}`);
-    remove.onclick = async () => { await api(`/api/conversations/${conversation.id}`, { method: "DELETE" }); loadHistory(); };
+    remove.onclick = async () => { await api(`/api/conversations/${encodeURIComponent(conversation.id)}`, { method: "DELETE" }); loadHistory(); };
     item.append(open, remove);
     list.appendChild(item);
   }
 }
 async function showConversation(id) {
   const view = $("conversation-view");
-  const conversation = await api(`/api/conversations/${id}`);
+  const conversation = await api(`/api/conversations/${encodeURIComponent(id)}`);
   view.textContent = "";
   for (const message of conversation.messages) {
     const line = document.createElement("p");
