@@ -30,6 +30,7 @@ from parley.backends.loaded import Backends
 from parley.config import Settings
 from parley.errors import AudioDecodeError
 from parley.events import AudioFrame, FinalTranscript, Int16Array, SpeechStarted
+from parley.machine import cpu_line, describe_cpu
 from parley.memory.store import ConversationStore
 from parley.session import Session
 
@@ -98,6 +99,7 @@ class BenchReport:
         errors = sum(t.word_errors for t in self.turns)
         words = sum(t.reference_words for t in self.turns)
         return {
+            "machine": describe_cpu(),
             "turns": len(self.turns),
             "figures": figures,
             "word_error_rate": round(errors / words, 4) if words else None,
@@ -435,7 +437,10 @@ def plot(report: BenchReport, path: Path) -> None:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    lines = [f"{'figure':<22}{'median':>10}{'p90':>10}{'n':>5}"]
+    lines = [
+        f"measured on {cpu_line(summary['machine'])}",
+        f"{'figure':<22}{'median':>10}{'p90':>10}{'n':>5}",
+    ]
     for name, spread in summary["figures"].items():
         if spread["n"]:
             lines.append(f"{name:<22}{spread['median']:>10}{spread['p90']:>10}{spread['n']:>5}")

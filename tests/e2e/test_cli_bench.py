@@ -36,6 +36,8 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["turns"] == 2
+    assert report["machine"]["cpu"] and report["machine"]["cores"] >= 1
+    assert "avx2" in report["machine"]["simd"]  # every machine this project runs on has it
     figures = report["figures"]
     for name in ("voice_to_voice_ms", "llm_ttft_ms", "tts_first_audio_ms", "endpoint_ms"):
         assert figures[name]["n"] == 2 and figures[name]["median"] > 0, name

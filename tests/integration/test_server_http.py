@@ -78,10 +78,10 @@ def test_a_malformed_chat_request_is_a_clear_400(server: RunningServer) -> None:
 
 
 def test_transcriptions_in_each_response_format(
-    server: RunningServer, speech: Callable[..., Path]
+    server: RunningServer, piper_speech: Callable[..., Path]
 ) -> None:
     sdk = client(server)
-    path = speech("What is the capital of France?")
+    path = piper_speech("What is the capital of France?")
     with path.open("rb") as audio:
         result = sdk.audio.transcriptions.create(model="whisper-1", file=audio)
     assert "capital of france" in result.text.lower()

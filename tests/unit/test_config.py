@@ -77,3 +77,22 @@ def test_an_unknown_profile_and_a_missing_file_are_clear_errors(tmp_path: Path) 
         load_settings(config_file=tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(config_file=write(tmp_path / "broken.yaml", "llm: [unclosed"))
+
+
+def test_the_machine_is_named_with_its_simd(tmp_path: Path) -> None:
+    from parley.machine import cpu_line, describe_cpu
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse avx avx2 fma f16c\n"
+    )
+    described = describe_cpu(cpuinfo)
+    assert described["cpu"] == "AMD EPYC 7B13" and described["simd"] == [
+        "avx",
+        "avx2",
+        "fma",
+        "f16c",
+    ]
+    assert cpu_line(described).startswith("AMD EPYC 7B13, ") and "avx512f" not in cpu_line(
+        described
+    )

@@ -25,7 +25,9 @@ _AUTOMATIC = tuple(
     for pattern in (
         r"\bmy name is (?P<value>[a-z][\w' -]{0,40})",
         r"\bcall me (?P<value>[a-z][\w' -]{0,40})",
-        r"\bmy (?:favou?rite|preferred) (?P<what>[a-z]{2,20}(?: [a-z]{2,20}){0,2}) (?:is|are) (?P<value>[\w' -]{1,40})",
+        # "is", or its contraction, which Whisper often writes without the apostrophe
+        # ("my favourite colour's teal" -> "my favorite colors teal").
+        r"\bmy (?:favou?rite|preferred) (?P<what>[a-z]{2,20}(?: [a-z]{2,20}){0,2})(?: is| are|'s|s) (?P<value>[\w' -]{1,40})",
         r"\bi(?:'m| am) (?:a )?(?P<value>vegetarian|vegan|pescatarian|allergic to [\w' -]{2,30}|lactose intolerant|diabetic)",
         r"\bi (?:live|am living) in (?P<value>\w[\w' -]{1,40})",
         r"\bi(?:'m| am) from (?P<value>\w[\w' -]{1,40})",
