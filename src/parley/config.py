@@ -155,9 +155,11 @@ LlmConfig = Annotated[
 class _TtsCommon(_Section):
     speed: float = Field(1.0, gt=0.25, le=4.0, description="speaking rate; 1.0 is the voice's own")
     first_piece_max_words: int = Field(
-        0,
+        5,
         ge=0,
-        description="start speaking after this many words even mid-sentence (0: at a clause)",
+        description="start speaking before the first clause ends: after a comma or before a "
+        "word that opens a phrase, or after this many words (0: only at a clause). Measured: "
+        "voice-to-voice median 859 -> 734 ms",
     )
 
 

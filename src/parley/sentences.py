@@ -95,6 +95,14 @@ def _is_sentence_end(buffer: str, index: int) -> bool:
     return not (word.isdigit() and buffer[: index - len(word)].strip() == "")  # "1." list marker
 
 
+# Words that open a phrase: speech may pause before them without sounding cut off.
+_PHRASE_OPENERS = frozenset(
+    "of in on at for with from about to into by and but or so because which that who when "
+    "where while if than as".split()
+)
+_EARLY_CUT_MIN_WORDS = 2
+
+
 class SentenceChunker:
     """Incremental: ``push`` text deltas, get finished pieces; ``flush`` at the end of the reply."""
 
@@ -157,10 +165,28 @@ class SentenceChunker:
                 if words >= needed:
                     return index + 1
         if self._pieces_emitted == 0 and self._first_piece_max_words:
-            # Only whole words: the text after the last space may still be growing.
-            complete = buffer[: buffer.rfind(" ") + 1] if " " in buffer else ""
-            if len(complete.split()) >= self._first_piece_max_words:
-                return len(complete)
+            return self._early_first_cut(buffer)
+        return None
+
+    def _early_first_cut(self, buffer: str) -> int | None:
+        """Where to start speaking before the first clause is finished: after a comma or
+        before a word that opens a phrase ("Paris is the capital | of France"), once two words
+        precede it, or after ``first_piece_max_words`` words when neither comes."""
+        # Only whole words: the text after the last space may still be growing.
+        complete = buffer[: buffer.rfind(" ") + 1] if " " in buffer else ""
+        words = complete.split()
+        if len(words) < _EARLY_CUT_MIN_WORDS + 1:
+            return None
+        position = 0
+        for number, word in enumerate(words):
+            position = complete.index(word, position)
+            if number >= _EARLY_CUT_MIN_WORDS and word.lower() in _PHRASE_OPENERS:
+                return position
+            position += len(word)
+            if number + 1 >= _EARLY_CUT_MIN_WORDS and word.endswith(","):
+                return position
+        if len(words) >= self._first_piece_max_words:
+            return len(complete)
         return None
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from parley.backends import (
     ChatMessage,
     Transcript,
+    tool_exchange,
 )
 from parley.backends.loaded import Backends, FixedReply
 from parley.builtin_tools import END_CONVERSATION
@@ -144,7 +145,7 @@ class Session:
         # Functions a realtime client offers (it runs them itself) and their pending outputs.
         self.client_tools: list[ToolSpec] = []
         self.client_tool_choice = "auto"
-        self._tool_outputs: list[tuple[str, str]] = []
+        self._tool_outputs: list[tuple[str, str, str]] = []  # name, arguments JSON, output
         self.has_ended = False  # the user said goodbye (the end_conversation tool)
         self.results: list[TurnResult] = []
         self._turn_id = 0
@@ -283,11 +284,10 @@ class Session:
         if self._tool_outputs:
             # A client ran the function Parley asked for: its output informs this reply.
             outputs, self._tool_outputs = self._tool_outputs, []
-            notes = [
-                ChatMessage("system", f"The function {name} returned: {speakable_result(output)}")
-                for name, output in outputs
-            ]
-            messages = [*messages[:-1], *notes, without_recalled_facts(messages[-1])]
+            exchange = tool_exchange(
+                [(name, arguments, speakable_result(output)) for name, arguments, output in outputs]
+            )
+            messages = [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
         elif self.client_tools and self.client_tool_choice != "none" and not changes.confirmations:
             call = await self._plan_client_call(history[-1].content)
             if call is not None:
@@ -363,9 +363,9 @@ class Session:
             del self._finished[next(iter(self._finished))]
         return result
 
-    def add_tool_output(self, name: str, output: str) -> None:
+    def add_tool_output(self, name: str, output: str, *, arguments: str = "{}") -> None:
         """A client's result for a function call; used by the next reply."""
-        self._tool_outputs.append((name, output))
+        self._tool_outputs.append((name, arguments, output))
 
     async def _plan_client_call(self, request: str) -> ToolChoice | None:
         tools = list(self.client_tools)

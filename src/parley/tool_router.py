@@ -9,6 +9,7 @@ tool pays for the comparison and nothing else.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from parley.backends import ChatMessage
+from parley.backends import ChatMessage, tool_exchange
 from parley.config import McpConfig
 from parley.memory.embedding import MiniLmEmbedder
 from parley.prompt import without_recalled_facts
@@ -308,15 +309,19 @@ class ToolAwareReply:
                 yield delta
             return
         self.calls.extend(results)
-        # In a system message just before the question: the small model uses it there without
-        # reading it back aloud, as it does when the result sits inside the user's words.
-        answers = " Then ".join(
-            f"the tool {result.name} {'failed: ' if result.is_error else 'answered: '}"
-            f"{speakable_result(result.text)}."
-            for result in results
+        # The chat format's own record of a tool call: the assistant's call, then the tool's
+        # answer with the tool role (a tool's text never speaks with the system's authority).
+        exchange = tool_exchange(
+            [
+                (
+                    result.name,
+                    json.dumps(result.arguments),
+                    ("Failed: " if result.is_error else "") + speakable_result(result.text),
+                )
+                for result in results
+            ]
         )
-        note = ChatMessage("system", answers[0].upper() + answers[1:])
-        augmented = [*messages[:-1], note, without_recalled_facts(messages[-1])]
+        augmented = [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
         async for delta in self._llm.stream(augmented):
             yield delta
 

@@ -74,3 +74,24 @@ def test_an_optional_early_first_piece_cuts_after_whole_words_only() -> None:
     for character in "Paris is the capital of France. It is big.":
         pieces += chunker.push(character)
     assert pieces + chunker.flush() == ["Paris is the capital", "of France.", "It is big."]
+
+
+def test_the_early_first_piece_ends_where_speech_may_pause() -> None:
+    def pieces_of(text: str) -> list[str]:
+        chunker = SentenceChunker(first_piece_max_words=5)
+        pieces: list[str] = []
+        for character in text:
+            pieces += chunker.push(character)
+        return pieces + chunker.flush()
+
+    assert pieces_of("The largest planet in our solar system is Jupiter.") == [
+        "The largest planet",
+        "in our solar system is Jupiter.",
+    ]
+    assert pieces_of("Every week, there are 7 days.") == ["Every week,", "there are 7 days."]
+    assert pieces_of("Two plus three equals five.") == ["Two plus three equals five."]
+    assert pieces_of("A spider has eight legs and two body parts.") == [
+        "A spider has eight legs",
+        "and two body parts.",
+    ]
+    assert pieces_of("Cold.") == ["Cold."]

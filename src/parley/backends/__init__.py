@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from parley.config import (
     EspeakConfig,
@@ -32,9 +32,53 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """A tool call the assistant made, as the chat format records it before the tool's answer."""
+
+    call_id: str
+    name: str
+    arguments_json: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    # An assistant message that called tools, or a tool's answer to one of those calls. A tool's
+    # words enter the prompt with the tool role, never with the system's authority.
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    tool_call_id: str | None = None
+
+    def as_openai(self) -> dict[str, Any]:
+        """The OpenAI chat-completions shape, which llama.cpp's chat templates also read."""
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.call_id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments_json},
+                }
+                for call in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        return message
+
+
+def tool_exchange(
+    results: Sequence[tuple[str, str, str]],
+) -> list[ChatMessage]:
+    """The assistant's calls and each tool's answer, for (name, arguments JSON, answer) triples."""
+    calls = tuple(
+        ToolCallRecord(f"call_{index}", name, arguments)
+        for index, (name, arguments, _answer) in enumerate(results)
+    )
+    answers = [
+        ChatMessage("tool", answer, tool_call_id=call.call_id)
+        for call, (_name, _arguments, answer) in zip(calls, results, strict=True)
+    ]
+    return [ChatMessage("assistant", "", tool_calls=calls), *answers]
 
 
 class Vad(Protocol):

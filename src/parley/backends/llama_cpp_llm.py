@@ -67,7 +67,7 @@ class LlamaCppLlm:
         chunks: Any = None
         try:
             chunks = self._llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
+                messages=[m.as_openai() for m in messages],
                 max_tokens=self._config.max_reply_tokens,
                 temperature=self._config.temperature,
                 repeat_penalty=self._config.repeat_penalty,
@@ -94,7 +94,7 @@ class LlamaCppLlm:
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         with self._lock:
             response = self._llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
+                messages=[m.as_openai() for m in messages],
                 grammar=grammar,
                 max_tokens=96,
                 temperature=0.0,
@@ -115,7 +115,7 @@ class LlamaCppLlm:
             return False
         try:
             self._llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
+                messages=[m.as_openai() for m in messages],
                 max_tokens=1,
                 temperature=0.0,
             )

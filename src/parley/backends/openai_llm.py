@@ -28,7 +28,7 @@ class OpenAICompatLlm:
                 model=self._config.model,
                 messages=cast(
                     "list[ChatCompletionMessageParam]",
-                    [{"role": m.role, "content": m.content} for m in messages],
+                    [m.as_openai() for m in messages],
                 ),
                 max_tokens=self._config.max_reply_tokens,
                 temperature=self._config.temperature,

@@ -118,7 +118,8 @@ class RealtimeConnection:
         self._last_item_id: str | None = None
         self._speech_onset_ns: int | None = None
         self._response_tasks: set[asyncio.Task[None]] = set()
-        self._calls_by_id: dict[str, str] = {}  # function calls awaiting the client's output
+        # Function calls awaiting the client's output: call id -> (name, arguments JSON).
+        self._calls_by_id: dict[str, tuple[str, str]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._drop_reason: str | None = None  # set when a client that stopped reading is dropped
         self._failed_events = 0
@@ -499,7 +500,8 @@ class RealtimeConnection:
                 "invalid_item", "function_call_output needs `output` as a string."
             )
         self._check_text_length(output, "The function output")
-        self.session.add_tool_output(self._calls_by_id.pop(call_id), output)
+        name, arguments = self._calls_by_id.pop(call_id)
+        self.session.add_tool_output(name, output, arguments=arguments)
         item_id = _client_item_id(item)
         stored = {
             "id": item_id,
@@ -771,7 +773,7 @@ class RealtimeConnection:
             "name": name,
             "arguments": "",
         }
-        self._calls_by_id[call_id] = name
+        self._calls_by_id[call_id] = (name, arguments)
         ref = {"response_id": response.response_id, "output_index": 0}
         self._send(None, {"type": "response.output_item.added", **ref, "item": item})
         self._send(
