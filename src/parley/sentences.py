@@ -97,8 +97,33 @@ def _is_sentence_end(buffer: str, index: int) -> bool:
 
 # Words that open a phrase: speech may pause before them without sounding cut off.
 _PHRASE_OPENERS = frozenset(
-    "of in on at for with from about to into by and but or so because which that who when "
-    "where while if than as".split()
+    [
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "about",
+        "to",
+        "into",
+        "by",
+        "and",
+        "but",
+        "or",
+        "so",
+        "because",
+        "which",
+        "that",
+        "who",
+        "when",
+        "where",
+        "while",
+        "if",
+        "than",
+        "as",
+    ]
 )
 _EARLY_CUT_MIN_WORDS = 2
 
