@@ -124,18 +124,27 @@ async def _talk(
 ) -> dict[str, Any]:
     from parley.audio import decode_file, write_wav
     from parley.audio_io import CollectingSink, frames_from_samples
+    from parley.events import FinalTranscript
     from parley.session import Session
 
     samples = decode_file(audio_in)
     backends, store = _load(settings, conversation)
     toolbox = await _start_toolbox(settings, backends, store)
     sink = CollectingSink()
+    heard: list[str] = []  # every final transcript, replied to or not
+
+    def observe(event: Any) -> None:
+        if isinstance(event, FinalTranscript) and event.text:
+            heard.append(event.text)
+        if not as_json:
+            _print_event(event)
+
     session = Session(
         backends,
         store=store,
         sink=sink,
         conversation_id=conversation,
-        observer=None if as_json else _print_event,
+        observer=observe,
         toolbox=toolbox,
     )
 
@@ -162,7 +171,8 @@ async def _talk(
         )
     reply_audio = sink.audio()
     write_wav(output, reply_audio, settings.audio.output_sample_rate_hz)
-    return _turns_json(session, reply_audio.size / settings.audio.output_sample_rate_hz)
+    summary = _turns_json(session, reply_audio.size / settings.audio.output_sample_rate_hz)
+    return {**summary, "transcript": " ".join(heard)}
 
 
 def _load(settings: Any, conversation: str | None) -> tuple[Any, Any]:

@@ -221,3 +221,30 @@ def test_doctor_passes_with_the_models_and_explains_what_is_missing_without(
     empty = parley_cli("doctor", "--data-dir", str(tmp_path / "nothing-here"))
     assert empty.returncode == 1
     assert "parley models install" in empty.stdout.replace("\n", " ") or "make run" in empty.stdout
+
+
+@pytest.mark.slow
+def test_a_long_recording_fed_fast_is_heard_whole(
+    parley_cli: Cli, speech: Callable[..., Path], tmp_path: Path
+) -> None:
+    """--fast feeds a file as fast as it can be read: every frame must still be heard (the
+    listener once dropped most of a long speech when it fell behind)."""
+    sentences = [
+        "And so my fellow citizens, ask not what the city can do for you.",
+        "Ask what you can do for the city, and for the people who live in it.",
+        "We choose to plant a garden this year, not because it is easy, but because it is hard.",
+        "The rain in the valley falls mainly on the farmers and their fields of wheat.",
+        "Tomorrow we will meet again at the old library beside the river.",
+    ]
+    pause = np.zeros(4_000, np.int16)  # 0.25 s: shorter than the end of a turn
+    pieces = []
+    for sentence in sentences:
+        samples, rate = soundfile.read(speech(sentence), dtype="int16")
+        pieces += [samples, pause]
+    recording = tmp_path / "speech.wav"
+    soundfile.write(recording, np.concatenate(pieces), rate, subtype="PCM_16")
+    assert sum(p.size for p in pieces) / rate > 20
+    result = talk_json(parley_cli, recording, tmp_path / "reply.wav")
+    heard = result["transcript"].lower()  # every turn heard, whether it was answered or not
+    for first_and_last in ("fellow", "citizens", "garden", "wheat", "library", "river"):
+        assert first_and_last in heard, heard

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
+
+# A row id: SQLite's integers are 64-bit, and a larger one is simply not a memory.
+MemoryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 router = APIRouter(prefix="/api")
 
@@ -111,7 +115,7 @@ async def add_memory(body: MemoryIn, request: Request) -> dict[str, Any]:
 
 
 @router.delete("/memory/{memory_id}")
-async def delete_memory(memory_id: int, request: Request) -> dict[str, Any]:
+async def delete_memory(memory_id: MemoryId, request: Request) -> dict[str, Any]:
     if not await asyncio.to_thread(_store(request).delete_memory, LOCAL_USER, memory_id):
         raise HTTPException(404, f"No memory {memory_id}.")
     return {"id": memory_id, "deleted": True}

@@ -20,8 +20,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
+import pydantic
 import soxr
 from fastapi import WebSocket, WebSocketDisconnect
+from openai.types.realtime import RealtimeSessionCreateRequest
 
 from parley.backends.loaded import Backends
 from parley.errors import ParleyError
@@ -259,6 +261,12 @@ class RealtimeConnection:
     def _update_session(self, session: Any) -> None:
         if not isinstance(session, dict):
             raise ClientEventError("invalid_session", "session.update needs a `session` object.")
+        try:  # the shape is checked by the openai SDK's own model of a realtime session
+            RealtimeSessionCreateRequest.model_validate({"type": "realtime", **session})
+        except pydantic.ValidationError as error:
+            raise ClientEventError(
+                "invalid_session", _validation_problem("session", error)
+            ) from None
         if (instructions := session.get("instructions")) is not None:
             if not isinstance(instructions, str):
                 raise ClientEventError("invalid_session", "session.instructions must be a string.")
@@ -1024,6 +1032,13 @@ class RealtimeConnection:
 
     def response_for_turn(self, turn_id: int) -> ResponseRef | None:
         return self._live_response(turn_id)
+
+
+def _validation_problem(root: str, error: pydantic.ValidationError) -> str:
+    """The first thing wrong, said in one line with its place ("session.audio.input: ...")."""
+    first = error.errors()[0]
+    place = ".".join([root, *(str(part) for part in first["loc"][1:])])
+    return f"{place}: {first['msg']}."
 
 
 def _client_tools(tools: Any) -> list[ToolSpec]:
