@@ -147,6 +147,7 @@ class Session:
         self.client_tool_choice = "auto"
         self._tool_outputs: list[tuple[str, str, str]] = []  # name, arguments JSON, output
         self.has_ended = False  # the user said goodbye (the end_conversation tool)
+        self._has_announced_end = False
         self.results: list[TurnResult] = []
         self._turn_id = 0
         self._scope: TurnScope | None = None
@@ -303,6 +304,16 @@ class Session:
             reply_llm = tool_reply = self._toolbox.reply_for(
                 self._backends.llm, history[-1].content
             )
+        # TurnDone waits until the reply is stored: a client that has response.done can rely on
+        # the row being committed (a crash after it loses nothing the client was told of).
+        finished: list[TurnDone] = []
+
+        def observe_scope(event: ListenerEvent | TurnEvent) -> None:
+            if isinstance(event, TurnDone):
+                finished.append(event)
+            else:
+                observer(event)
+
         scope = TurnScope(
             turn_id,
             llm=reply_llm,
@@ -310,7 +321,7 @@ class Session:
             sink=self._sink,
             output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,
             metrics=metrics,
-            observer=observer,
+            observer=observe_scope,
             gate=held.gate if held is not None else None,
             speed=self.speed,
             first_piece_max_words=self._settings.tts.first_piece_max_words,
@@ -323,10 +334,31 @@ class Session:
                 stored_user = asyncio.create_task(self._store_when_confirmed(held, user_text))
         scope.start(messages)
         try:
-            await scope.wait()
+            try:
+                await scope.wait()
+            finally:
+                if self._scope is scope:
+                    self._scope = None
+            return await self._store_reply(
+                turn_id, scope, history[-1].content, metrics, tool_reply, held, stored_user
+            )
         finally:
-            if self._scope is scope:
-                self._scope = None
+            for event in finished:
+                observer(event)
+            if self.has_ended and not self._has_announced_end:
+                self._has_announced_end = True
+                observer(ConversationEnded(turn_id, time.perf_counter_ns()))
+
+    async def _store_reply(
+        self,
+        turn_id: int,
+        scope: TurnScope,
+        user_text: str,
+        metrics: TurnMetrics,
+        tool_reply: ToolAwareReply | None,
+        held: HeldReply | None,
+        stored_user: asyncio.Task[None] | None,
+    ) -> TurnResult:
         heard = scope.heard_text()
         tool_calls = (
             [{**call.as_dict(), "decision_ms": tool_reply.decision_ms} for call in tool_reply.calls]
@@ -334,11 +366,10 @@ class Session:
             else []
         )
         if any(call["name"] == END_CONVERSATION for call in tool_calls):
-            self.has_ended = True
-            observer(ConversationEnded(turn_id, time.perf_counter_ns()))
+            self.has_ended = True  # announced after the reply's TurnDone, in _run_turn
         result = TurnResult(
             turn_id=turn_id,
-            user_text=history[-1].content,
+            user_text=user_text,
             reply_text=scope.reply_text.strip(),
             heard_text=heard,
             was_cancelled=scope.is_cancelled,

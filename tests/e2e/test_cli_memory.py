@@ -156,3 +156,115 @@ def test_committed_turns_survive_kill_9_of_the_server(data_dir: Path, tmp_path: 
     assert [m.role for m in messages[:4]] == ["user", "assistant", "user", "assistant"]
     assert "paris" in messages[1].content.lower()
     assert messages[4].content == "Tell me a long story about a whale."
+
+
+async def _talk_until_killed(
+    port: int, process: subprocess.Popen[bytes], conversation_id: str | None, kill_after_s: float
+) -> tuple[str, list[str]]:
+    """Questions in one conversation until the server is killed at `kill_after_s`; returns the
+    conversation and each question whose response.done arrived before the kill."""
+    import random
+
+    answered: list[str] = []
+    resume = {"conversation": conversation_id} if conversation_id else {}
+    killer = asyncio.get_running_loop().call_later(
+        kill_after_s, process.send_signal, signal.SIGKILL
+    )
+    try:
+        async with (
+            AsyncOpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key="pk-kill-test-0123456789",
+                max_retries=0,
+            ) as client,
+            client.realtime.connect(
+                model="parley", extra_query=resume, max_retries=0
+            ) as connection,
+        ):
+            for _ in range(20):
+                question = (
+                    f"Question {random.randrange(10**6)}: "
+                    f"what is {random.randint(2, 9)} plus {random.randint(2, 9)}?"
+                )
+                await connection.conversation.item.create(
+                    item={
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": question}],
+                    }
+                )
+                await connection.response.create()
+                async for event in connection:
+                    if event.type == "response.done":
+                        conversation_id = event.response.conversation_id
+                        if event.response.status == "completed":
+                            answered.append(question)
+                        break
+    except Exception:
+        pass  # the kill ends the socket mid-whatever: that is the point
+    finally:
+        killer.cancel()
+    return conversation_id or "", answered
+
+
+@pytest.mark.slow
+def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import random
+
+    rng = random.Random(20)
+    env = {
+        **os.environ,
+        "PARLEY_ENV": "testing",
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_API_KEY": "pk-kill-test-0123456789",
+    }
+    database = data_dir / "parley.sqlite3"
+    conversation_id: str | None = None
+    committed: list[str] = []
+    for round_number in range(20):
+        port = free_port()
+        log_path = tmp_path / f"serve-{round_number}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [parley_executable(), "serve", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                        break
+                except OSError:
+                    assert process.poll() is None, log_path.read_text()
+                    assert time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.1)
+            conversation_id, answered = asyncio.run(
+                _talk_until_killed(port, process, conversation_id, rng.uniform(0.2, 4.0))
+            )
+            committed += answered
+            process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        check = sqlite3.connect(database)
+        try:
+            assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            check.close()
+        if conversation_id:
+            store = ConversationStore(database)
+            stored = store.messages(conversation_id)
+            store.close()
+            questions = [m.content for m in stored if m.role == "user"]
+            # Every answer the client was told of is on disk, after its question.
+            for question in committed:
+                assert question in questions, (round_number, question)
+            assert sum(1 for m in stored if m.role == "assistant" and m.content) >= len(committed)
+    assert len(committed) >= 5, "too few turns finished between kills to show anything"
+    print(f"kill -9 rounds: 20, turns committed before a kill: {len(committed)}")

@@ -262,7 +262,7 @@ class RealtimeConnection:
         if not isinstance(session, dict):
             raise ClientEventError("invalid_session", "session.update needs a `session` object.")
         try:  # the shape is checked by the openai SDK's own model of a realtime session
-            RealtimeSessionCreateRequest.model_validate({"type": "realtime", **session})
+            RealtimeSessionCreateRequest.model_validate(_without_audio_formats(session))
         except pydantic.ValidationError as error:
             raise ClientEventError(
                 "invalid_session", _validation_problem("session", error)
@@ -1032,6 +1032,23 @@ class RealtimeConnection:
 
     def response_for_turn(self, turn_id: int) -> ResponseRef | None:
         return self._live_response(turn_id)
+
+
+def _without_audio_formats(session: dict[str, Any]) -> dict[str, Any]:
+    """The session for the SDK's model, less the audio formats: Parley takes PCM at 16 kHz as
+    well as the 24 kHz the model allows, and checks formats itself (parse_audio_rate)."""
+    checked: dict[str, Any] = {"type": "realtime", **session}
+    audio = session.get("audio")
+    if isinstance(audio, dict):
+        checked["audio"] = {
+            direction: (
+                {key: value for key, value in config.items() if key != "format"}
+                if isinstance(config, dict)
+                else config
+            )
+            for direction, config in audio.items()
+        }
+    return checked
 
 
 def _validation_problem(root: str, error: pydantic.ValidationError) -> str:
