@@ -86,12 +86,41 @@ def test_conversations_export_import_backup_and_restore_from_the_cli(
     assert conversation_id in parley_cli("conversations", "list").stdout
 
 
+KILL_TEST_KEY = "pk-kill-test-0123456789"
+
+
+def serve_until_healthy(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`parley serve` in a subprocess on a free port, once /health answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PARLEY_ENV": "testing",
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_API_KEY": KILL_TEST_KEY,
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [parley_executable(), "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(log_path.read_text()) from None
+            time.sleep(0.1)
+
+
 async def _three_turns_killed_during_the_last(port: int, process: subprocess.Popen[bytes]) -> str:
     conversation_id = ""
     async with (
-        AsyncOpenAI(
-            base_url=f"http://127.0.0.1:{port}/v1", api_key="pk-kill-test-0123456789"
-        ) as client,
+        AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KILL_TEST_KEY) as client,
         client.realtime.connect(model="parley") as connection,
     ):
         questions = [
@@ -120,30 +149,8 @@ async def _three_turns_killed_during_the_last(port: int, process: subprocess.Pop
 
 @pytest.mark.slow
 def test_committed_turns_survive_kill_9_of_the_server(data_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PARLEY_ENV": "testing",
-        "PARLEY_DATA_DIR": str(data_dir),
-        "PARLEY_API_KEY": "pk-kill-test-0123456789",
-    }
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [parley_executable(), "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process, port = serve_until_healthy(data_dir, tmp_path / "serve.log")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                    break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
         conversation_id = asyncio.run(_three_turns_killed_during_the_last(port, process))
         process.wait(timeout=10)
     finally:
@@ -174,7 +181,7 @@ async def _talk_until_killed(
         async with (
             AsyncOpenAI(
                 base_url=f"http://127.0.0.1:{port}/v1",
-                api_key="pk-kill-test-0123456789",
+                api_key=KILL_TEST_KEY,
                 max_retries=0,
             ) as client,
             client.realtime.connect(
@@ -214,35 +221,12 @@ def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
     import random
 
     rng = random.Random(20)
-    env = {
-        **os.environ,
-        "PARLEY_ENV": "testing",
-        "PARLEY_DATA_DIR": str(data_dir),
-        "PARLEY_API_KEY": "pk-kill-test-0123456789",
-    }
     database = data_dir / "parley.sqlite3"
     conversation_id: str | None = None
     committed: list[str] = []
     for round_number in range(20):
-        port = free_port()
-        log_path = tmp_path / f"serve-{round_number}.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [parley_executable(), "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        process, port = serve_until_healthy(data_dir, tmp_path / f"serve-{round_number}.log")
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                        break
-                except OSError:
-                    assert process.poll() is None, log_path.read_text()
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.1)
             conversation_id, answered = asyncio.run(
                 _talk_until_killed(port, process, conversation_id, rng.uniform(0.2, 4.0))
             )
