@@ -33,6 +33,7 @@ from parley.events import AudioFrame, FinalTranscript, Int16Array, SpeechStarted
 from parley.machine import cpu_line, describe_cpu
 from parley.memory.store import ConversationStore
 from parley.session import Session
+from parley.tool_router import Toolbox, start_user_toolbox
 
 DEFAULT_PROMPTS: tuple[str, ...] = (
     "What is the capital of France?",
@@ -93,9 +94,9 @@ class BenchReport:
         figures: dict[str, Any] = {}
         for name in FIGURES:
             values = [t.metrics[name] for t in self.turns if t.metrics.get(name) is not None]
-            figures[name] = _spread(values)
-        figures["interruption_ms"] = _spread(self.interruption_ms)
-        figures["stt_rtf"] = _spread(self.stt_rtf)
+            figures[name] = spread(values)
+        figures["interruption_ms"] = spread(self.interruption_ms)
+        figures["stt_rtf"] = spread(self.stt_rtf)
         errors = sum(t.word_errors for t in self.turns)
         words = sum(t.reference_words for t in self.turns)
         return {
@@ -123,7 +124,7 @@ class BenchReport:
         }
 
 
-def _spread(values: list[float]) -> dict[str, float | None]:
+def spread(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"median": None, "p90": None, "n": 0}
     ordered = sorted(values)
@@ -237,7 +238,9 @@ def choose_prompts(settings: Settings, audio_dir: Path | None, tts: TextToSpeech
     return prompts
 
 
-async def run_turn(backends: Backends, store: ConversationStore, prompt: Prompt) -> TurnFigures:
+async def run_turn(
+    backends: Backends, store: ConversationStore, prompt: Prompt, toolbox: Toolbox | None = None
+) -> TurnFigures:
     """One spoken prompt through a fresh session, paced in real time, heard by a loudspeaker."""
     sink = RealtimePlaybackSink(backends.settings.audio.output_sample_rate_hz)
     transcripts: list[str] = []
@@ -246,7 +249,7 @@ async def run_turn(backends: Backends, store: ConversationStore, prompt: Prompt)
         if isinstance(event, FinalTranscript):
             transcripts.append(event.text)
 
-    session = Session(backends, store=store, sink=sink, observer=observe)
+    session = Session(backends, store=store, sink=sink, observer=observe, toolbox=toolbox)
     frames = frames_from_samples(
         decode_file(prompt.path),
         frame_ms=backends.settings.audio.frame_ms,
@@ -268,7 +271,11 @@ async def run_turn(backends: Backends, store: ConversationStore, prompt: Prompt)
 
 
 async def run_interruption(
-    backends: Backends, store: ConversationStore, first: Prompt, second: Prompt
+    backends: Backends,
+    store: ConversationStore,
+    first: Prompt,
+    second: Prompt,
+    toolbox: Toolbox | None = None,
 ) -> float | None:
     """Start ``second`` while the reply to ``first`` plays; time from its onset to silence."""
     rate_hz = backends.settings.audio.output_sample_rate_hz
@@ -279,7 +286,7 @@ async def run_interruption(
         if isinstance(event, SpeechStarted):
             onsets.append(event.onset_t_ns)
 
-    session = Session(backends, store=store, sink=sink, observer=observe)
+    session = Session(backends, store=store, sink=sink, observer=observe, toolbox=toolbox)
     first_audio, second_audio = decode_file(first.path), decode_file(second.path)
 
     def reply_not_heard_for_half_a_second() -> bool:
@@ -340,27 +347,60 @@ def run_bench(
     prompts = choose_prompts(settings, audio_dir, backends.tts)
     with tempfile.TemporaryDirectory() as scratch:
         store = ConversationStore(Path(scratch) / "bench.sqlite3")
+        try:
+            asyncio.run(
+                _run_all(
+                    report,
+                    backends,
+                    store,
+                    prompts,
+                    runs=runs,
+                    warmup_turns=warmup_turns,
+                    interruptions=interruptions,
+                    progress=progress,
+                )
+            )
+        finally:
+            store.close()
+    return report
+
+
+async def _run_all(
+    report: BenchReport,
+    backends: Backends,
+    store: ConversationStore,
+    prompts: list[Prompt],
+    *,
+    runs: int,
+    warmup_turns: int,
+    interruptions: int,
+    progress: Callable[[str], None],
+) -> None:
+    """Every turn in one event loop, with the tools and memory a user's turns get."""
+    toolbox = await start_user_toolbox(backends.settings, backends, store)
+    try:
         started_wall, started_cpu = time.perf_counter(), _cpu_seconds()
         for index in range(warmup_turns):
             progress(f"warm-up {index + 1}/{warmup_turns}")
             report.warmup.append(
-                asyncio.run(run_turn(backends, store, prompts[index % len(prompts)]))
+                await run_turn(backends, store, prompts[index % len(prompts)], toolbox)
             )
         total = runs * len(prompts)
         for run in range(runs):
             for index, prompt in enumerate(prompts):
                 progress(f"turn {run * len(prompts) + index + 1}/{total}: {prompt.text}")
-                report.turns.append(asyncio.run(run_turn(backends, store, prompt)))
+                report.turns.append(await run_turn(backends, store, prompt, toolbox))
         for index in range(interruptions):
             progress(f"interruption {index + 1}/{interruptions}")
             first, second = prompts[index % len(prompts)], prompts[(index + 1) % len(prompts)]
-            if (value := asyncio.run(run_interruption(backends, store, first, second))) is not None:
+            value = await run_interruption(backends, store, first, second, toolbox)
+            if value is not None:
                 report.interruption_ms.append(value)
         report.wall_s = time.perf_counter() - started_wall
         report.cpu_s = _cpu_seconds() - started_cpu
-        report.stt_rtf = asyncio.run(measure_stt_rtf(backends, prompts))
-        store.close()
-    return report
+        report.stt_rtf = await measure_stt_rtf(backends, prompts)
+    finally:
+        await toolbox.close()
 
 
 def _cpu_seconds() -> float:

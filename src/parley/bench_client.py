@@ -1,5 +1,9 @@
 """`parley bench --server URL`: the same prompts over the realtime WebSocket of a running server,
-timed from the client's side of the socket with the official `openai` SDK."""
+timed from the client's side of the socket with the official `openai` SDK.
+
+With ``--sessions 1,2,4,8`` it is a load test: for each count, that many sessions talk at once
+(each through every prompt, in real time), and the report gives voice-to-voice per count, the
+turns that failed, and the server's resident memory before and after."""
 
 from __future__ import annotations
 
@@ -14,7 +18,14 @@ import numpy as np
 
 from parley.audio import decode_file, resample
 from parley.backends import make_tts
-from parley.bench import BenchReport, Prompt, TurnFigures, choose_prompts, word_errors
+from parley.bench import (
+    BenchReport,
+    Prompt,
+    TurnFigures,
+    choose_prompts,
+    spread,
+    word_errors,
+)
 from parley.config import Settings
 from parley.errors import BackendError, ConfigError
 
@@ -129,3 +140,93 @@ def run_server_bench(
             report.turns.append(asyncio.run(_server_turn(server_url, api_key, prompt)))
     report.wall_s = time.perf_counter() - started
     return report
+
+
+def _server_rss_mib(server_url: str, api_key: str) -> float | None:
+    """The server's resident memory, from its own /metrics."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        server_url.rstrip("/") + "/metrics", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("process_resident_memory_bytes "):
+                return round(float(line.split()[1]) / 2**20, 1)
+    return None
+
+
+async def _load_step(
+    server_url: str, api_key: str, prompts: list[Prompt], *, sessions: int, runs: int
+) -> dict[str, Any]:
+    async def one_session(number: int) -> tuple[list[float], int]:
+        latencies: list[float] = []
+        failures = 0
+        # Each session starts at a different prompt, so they do not all say the same thing.
+        order = prompts[number % len(prompts) :] + prompts[: number % len(prompts)]
+        for _ in range(runs):
+            for prompt in order:
+                try:
+                    turn = await _server_turn(server_url, api_key, prompt)
+                except Exception:
+                    failures += 1
+                    continue
+                value = turn.metrics.get("voice_to_voice_ms")
+                if isinstance(value, int | float):
+                    latencies.append(float(value))
+                else:
+                    failures += 1  # no reply audio: the turn failed for its user
+        return latencies, failures
+
+    rss_before = await asyncio.to_thread(_server_rss_mib, server_url, api_key)
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(*(one_session(number) for number in range(sessions)))
+    latencies = [value for values, _ in outcomes for value in values]
+    return {
+        "sessions": sessions,
+        "turns": len(latencies) + sum(failed for _, failed in outcomes),
+        "failed_turns": sum(failed for _, failed in outcomes),
+        "voice_to_voice_ms": spread(latencies),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "server_rss_mib_before": rss_before,
+        "server_rss_mib_after": await asyncio.to_thread(_server_rss_mib, server_url, api_key),
+    }
+
+
+def run_load_bench(
+    settings: Settings,
+    *,
+    server_url: str,
+    audio_dir: Path | None,
+    session_counts: list[int],
+    runs: int,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> dict[str, Any]:
+    from parley.machine import describe_cpu
+
+    api_key = _api_key(settings)
+    tts = make_tts(settings.tts, models_dir=settings.models_dir) if audio_dir is None else None
+    prompts = choose_prompts(settings, audio_dir, tts)  # type: ignore[arg-type]
+    progress("warm-up")
+    asyncio.run(_server_turn(server_url, api_key, prompts[0]))
+    steps = []
+    for count in session_counts:
+        progress(f"{count} concurrent sessions")
+        steps.append(
+            asyncio.run(_load_step(server_url, api_key, prompts, sessions=count, runs=runs))
+        )
+    return {"machine": describe_cpu(), "server": server_url, "load": steps}
+
+
+def format_load_table(report: dict[str, Any]) -> str:
+    lines = [
+        f"{'sessions':>8}{'turns':>7}{'failed':>8}{'v2v median':>12}{'v2v p90':>10}{'RSS MiB':>16}"
+    ]
+    for step in report["load"]:
+        figures = step["voice_to_voice_ms"]
+        rss = f"{step['server_rss_mib_before']} -> {step['server_rss_mib_after']}"
+        lines.append(
+            f"{step['sessions']:>8}{step['turns']:>7}{step['failed_turns']:>8}"
+            f"{figures['median']!s:>12}{figures['p90']!s:>10}{rss:>16}"
+        )
+    return "\n".join(lines)

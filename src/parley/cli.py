@@ -189,13 +189,9 @@ def _load(settings: Any, conversation: str | None) -> tuple[Any, Any]:
 
 
 async def _start_toolbox(settings: Any, backends: Any, store: Any) -> Any:
-    from parley.memory.recall import MemoryRecall
-    from parley.tool_router import Toolbox
+    from parley.tool_router import start_user_toolbox
 
-    memory = MemoryRecall(store, backends.embedder) if settings.memory.is_enabled else None
-    return await Toolbox.start(
-        settings.mcp, memory=memory, embedder=backends.embedder, llm=backends.llm
-    )
+    return await start_user_toolbox(settings, backends, store)
 
 
 def _turns_json(session: Any, reply_audio_seconds: float) -> dict[str, Any]:
@@ -361,6 +357,16 @@ def login(
     _guard(run)
 
 
+def _session_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise ConfigError(f"--sessions takes counts like 1,2,4,8; got {text!r}.")
+    return counts
+
+
 def _is_ip(text: str) -> bool:
     import ipaddress
 
@@ -392,6 +398,12 @@ def bench(
         str | None,
         typer.Option("--server", help="Measure a running `parley serve` at this URL instead."),
     ] = None,
+    sessions: Annotated[
+        str | None,
+        typer.Option(
+            "--sessions", help="With --server: a load test, e.g. 1,2,4,8 concurrent sessions."
+        ),
+    ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     profile: ProfileOption = None,
@@ -405,6 +417,23 @@ def bench(
 
         settings = _settings(config, data_dir, profile)
         console = Console(stderr=True)
+        if sessions is not None:
+            from parley.bench_client import format_load_table, run_load_bench
+
+            counts = _session_counts(sessions)
+            if server is None:
+                raise ConfigError("--sessions needs --server URL: it loads a running server.")
+            with console.status("load test…") as status:
+                load = run_load_bench(
+                    settings,
+                    server_url=server,
+                    audio_dir=audio_dir,
+                    session_counts=counts,
+                    runs=runs,
+                    progress=lambda message: status.update(message),
+                )
+            typer.echo(json.dumps(load, indent=2) if as_json else format_load_table(load))
+            return
         with console.status("loading models…") as status:
             if server is not None:
                 from parley.bench_client import run_server_bench

@@ -226,6 +226,9 @@ class ServerConfig(_Section):
         5.0, gt=0, description="a client that reads nothing for about twice this is dropped"
     )
     max_connections: int = Field(64, ge=1, description="open HTTP and WebSocket connections")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a new connection must send its request headers within this"
+    )
 
     @model_validator(mode="after")
     def _key_is_long_enough(self) -> ServerConfig:

@@ -13,15 +13,19 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from parley.backends import ChatMessage, tool_exchange
-from parley.config import McpConfig
+from parley.config import McpConfig, Settings
 from parley.memory.embedding import MiniLmEmbedder
 from parley.prompt import without_recalled_facts
 from parley.tools import ToolHub, ToolResult, ToolSpec
+
+if TYPE_CHECKING:
+    from parley.backends.loaded import Backends
+    from parley.memory.store import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -360,3 +364,16 @@ class Toolbox:
 
     async def close(self) -> None:
         await self.hub.close()
+
+
+async def start_user_toolbox(
+    settings: Settings, backends: Backends, store: ConversationStore
+) -> Toolbox:
+    """The tools a user's turns get (configured MCP servers and the built-in ones, with memory):
+    `talk`, `chat`, `serve` and `bench` all start them this way, so they run one pipeline."""
+    from parley.memory.recall import MemoryRecall
+
+    memory = MemoryRecall(store, backends.embedder) if settings.memory.is_enabled else None
+    return await Toolbox.start(
+        settings.mcp, memory=memory, embedder=backends.embedder, llm=backends.llm
+    )

@@ -388,3 +388,19 @@ def test_chat_completions_keep_within_the_context_window(server: RunningServer) 
     too_long = {"messages": [{"role": "user", "content": "word " * 40_000}]}
     status, answer = call(url, data=json.dumps(too_long).encode(), headers=headers)
     assert status == 400 and answer["error"]["code"] == "context_length_exceeded"  # type: ignore[index]
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed(
+    backends: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import running_server
+
+    monkeypatch.setenv("PARLEY_SERVER__HEADER_TIMEOUT_S", "1")
+    with running_server(backends, tmp_path / "data") as server:
+        slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # and no more
+        # Closed by the server (its deadline is 1 s; this socket would give up after 10).
+        assert slow.recv(1024) == b""
+        slow.close()
+        # A prompt client on the same server is unaffected.
+        assert _health_answers(server)

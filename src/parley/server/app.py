@@ -33,10 +33,11 @@ from parley.server.auth import (
     is_origin_allowed,
 )
 from parley.server.guard import HostGuard, RequestGuard, allowed_hosts
+from parley.server.header_deadline import with_header_timeout
 from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
-from parley.tool_router import Toolbox
+from parley.tool_router import start_user_toolbox
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_interval": stall_s,
         "ws_ping_timeout": stall_s,
         "limit_concurrency": settings.server.max_connections,
+        "http": with_header_timeout(settings.server.header_timeout_s),
     }
 
 
@@ -103,17 +105,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = backends or await asyncio.to_thread(Backends.load, settings)
         app.state.store = ConversationStore(settings.database_path)
-        memory = (
-            MemoryRecall(app.state.store, app.state.backends.embedder)
-            if settings.memory.is_enabled
-            else None
-        )
-        app.state.toolbox = await Toolbox.start(
-            settings.mcp,
-            memory=memory,
-            embedder=app.state.backends.embedder,
-            llm=app.state.backends.llm,
-        )
+        app.state.toolbox = await start_user_toolbox(settings, app.state.backends, app.state.store)
         try:
             async with mcp_server.session_manager.run():
                 yield
