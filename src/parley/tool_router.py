@@ -274,44 +274,60 @@ class ToolAwareReply:
         # Choosing the tool and writing its arguments, before the call itself.
         self.decision_ms: float | None = None
 
-    async def _decide_and_call(self) -> list[ToolResult] | None:
+    async def _call_chosen(
+        self, tool: ToolSpec, similarity: float, started: float
+    ) -> list[ToolResult]:
         import asyncio
         import time
 
-        started = time.perf_counter()
-        choice = await self._router.decide(self._request)
-        if choice is None:
-            return None
+        arguments = await self._router.write_arguments(tool, self._request)
         self.decision_ms = round((time.perf_counter() - started) * 1000, 1)
-        log.info(
-            "tool %s chosen (similarity %.2f) with %s",
-            choice.tool.name,
-            choice.similarity,
-            choice.arguments,
-        )
+        log.info("tool %s chosen (similarity %.2f) with %s", tool.name, similarity, arguments)
         # Independent calls run in parallel: one per place named ("in Tokyo and in Paris").
-        calls = _one_call_per_place(choice.tool, choice.arguments, self._request)
-        return list(
-            await asyncio.gather(*(self._hub.call(choice.tool.name, args) for args in calls))
-        )
+        calls = _one_call_per_place(tool, arguments, self._request)
+        return list(await asyncio.gather(*(self._hub.call(tool.name, args) for args in calls)))
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         import asyncio
+        import contextlib
+        import time
 
-        work = asyncio.create_task(self._decide_and_call())
+        started = time.perf_counter()
+        plain: asyncio.Queue[str | None] = asyncio.Queue()
+
+        async def pump_plain_reply() -> None:
+            try:
+                async for delta in self._llm.stream(messages):
+                    plain.put_nowait(delta)
+            finally:
+                plain.put_nowait(None)
+
+        # The plain reply starts while the request is compared with the tools: most turns need
+        # none, and they should not wait for the comparison. A tool turn stops it (within a
+        # token) before the tool's arguments are written.
+        pumping = asyncio.create_task(pump_plain_reply())
+        try:
+            chosen = await asyncio.to_thread(self._router.choose_tool, self._request)
+            if chosen is None:
+                while (delta := await plain.get()) is not None:
+                    yield delta
+                await pumping  # its error, if it had one
+                return
+        finally:
+            if not pumping.done():
+                pumping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pumping
+        work = asyncio.create_task(self._call_chosen(*chosen, started))
         try:
             done, _ = await asyncio.wait({work}, timeout=self._filler_after_s)
             if not done:
-                # Routing alone is quick; a slow start means a tool is running.
+                # Choosing is quick; a slow start means a tool is running.
                 yield self._filler_text + " "
             results = await work
         finally:
             if not work.done():
                 work.cancel()
-        if not results:
-            async for delta in self._llm.stream(messages):
-                yield delta
-            return
         self.calls.extend(results)
         # The chat format's own record of a tool call: the assistant's call, then the tool's
         # answer with the tool role (a tool's text never speaks with the system's authority).
