@@ -80,6 +80,9 @@ class CollectingSink:
     def clear(self) -> None:
         return None  # nothing is queued: every chunk was 'played' as it arrived
 
+    def duck(self, is_ducked: bool) -> None:
+        del is_ducked  # a file has no moment at which it is heard
+
     def played_samples(self, turn_id: int) -> int:
         return self._played.get(turn_id, 0)
 
@@ -105,15 +108,26 @@ class RealtimePlaybackSink:
         self._playing_turn_id = 0
         self._clock_start_ns: int | None = None
         self._cleared_at: dict[int, int] = {}
-        self.last_clear_t_ns: int | None = None  # when sound last stopped for a barge-in
+        self._ducked_at_ns: int | None = None  # playback held silent since then
+        self.last_silenced_t_ns: int | None = None  # when sound last stopped for a barge-in
 
     def _played_now(self) -> int:
         if self._clock_start_ns is None:
             return 0
-        elapsed_samples = (
-            (time.perf_counter_ns() - self._clock_start_ns) * self._sample_rate_hz // 1_000_000_000
-        )
+        now_ns = self._ducked_at_ns if self._ducked_at_ns is not None else time.perf_counter_ns()
+        elapsed_samples = (now_ns - self._clock_start_ns) * self._sample_rate_hz // 1_000_000_000
         return min(self._queued_samples, int(elapsed_samples))
+
+    def duck(self, is_ducked: bool) -> None:
+        now_ns = time.perf_counter_ns()
+        if is_ducked and self._ducked_at_ns is None:
+            if self._clock_start_ns is not None and self._played_now() < self._queued_samples:
+                self.last_silenced_t_ns = now_ns  # something was sounding: it stops now
+            self._ducked_at_ns = now_ns
+        elif not is_ducked and self._ducked_at_ns is not None:
+            if self._clock_start_ns is not None:  # the paused time does not count as played
+                self._clock_start_ns += now_ns - self._ducked_at_ns
+            self._ducked_at_ns = None
 
     async def play(self, chunk: AudioReady) -> None:
         if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared_at:
@@ -122,6 +136,7 @@ class RealtimePlaybackSink:
             self._playing_turn_id = chunk.turn_id
             self._queued_samples = 0
             self._clock_start_ns = time.perf_counter_ns()
+            self._ducked_at_ns = None  # a new reply is not held by an earlier one's duck
         elif self._played_now() >= self._queued_samples:
             # The speaker ran dry (an underrun): playback resumes from now.
             self._clock_start_ns = (
@@ -135,11 +150,13 @@ class RealtimePlaybackSink:
             await asyncio.sleep(ahead_s)
 
     def clear(self) -> None:
-        self.last_clear_t_ns = time.perf_counter_ns()
+        if self._ducked_at_ns is None:
+            self.last_silenced_t_ns = time.perf_counter_ns()
         turn_id = self.current_turn_id
         played = self._played_now() if turn_id == self._playing_turn_id else 0
         self._cleared_at[turn_id] = played
         self._queued_samples = played
+        self.duck(False)
 
     def played_samples(self, turn_id: int) -> int:
         if turn_id in self._cleared_at:

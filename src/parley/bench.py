@@ -317,9 +317,10 @@ async def run_interruption(
 
     await session.listen(frames())
     await session.wait_for_replies()
-    if len(onsets) < 2 or sink.last_clear_t_ns is None or sink.last_clear_t_ns < onsets[1]:
+    silenced_ns = sink.last_silenced_t_ns
+    if len(onsets) < 2 or silenced_ns is None or silenced_ns < onsets[1]:
         return None
-    return round((sink.last_clear_t_ns - onsets[1]) / 1e6, 1)
+    return round((silenced_ns - onsets[1]) / 1e6, 1)
 
 
 async def measure_stt_rtf(backends: Backends, prompts: list[Prompt]) -> list[float]:

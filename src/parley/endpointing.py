@@ -1,7 +1,9 @@
 """Turn boundaries from voice-activity probabilities: a pure state machine, no model inside.
 
 A turn starts only after ``min_speech_ms`` of continuously voiced frames, so a click or a cough
-does not start one; it ends after ``end_silence_ms`` without voice. While speaking, a lower
+does not start one; it ends after ``end_silence_ms`` without voice. The first voiced frame of a
+run is announced at once ("onset", so a reply can be silenced while the run is judged), and a
+run that ends before it counts as speech is announced too ("false_start"). While speaking, a lower
 threshold (hysteresis) keeps soft word endings from splitting an utterance.
 """
 
@@ -15,9 +17,10 @@ _HYSTERESIS = 0.15
 
 @dataclass(frozen=True, slots=True)
 class Boundary:
-    kind: Literal["start", "pause", "resume", "end"]
-    # "start": the first sample of the voiced run. "pause" and "end": the last voiced sample.
-    # "resume": the first sample of the frame in which voice came back after a pause.
+    kind: Literal["onset", "false_start", "start", "pause", "resume", "end"]
+    # "onset", "false_start" and "start": the first sample of the voiced run. "pause" and
+    # "end": the last voiced sample. "resume": the first sample of the frame in which voice
+    # came back after a pause.
     sample: int
 
 
@@ -65,15 +68,19 @@ class Endpointer:
         frame_start_sample = frame_end_sample - self._frame_samples
         if not self._is_speaking:
             if probability < self._threshold:
-                self._run_start_sample = None
+                if self._run_start_sample is not None:
+                    run_start, self._run_start_sample = self._run_start_sample, None
+                    return Boundary("false_start", run_start)
                 return None
-            if self._run_start_sample is None:
+            is_onset = self._run_start_sample is None
+            if is_onset:
                 self._run_start_sample = frame_start_sample
             self._last_voiced_sample = frame_end_sample - 1
+            assert self._run_start_sample is not None
             if frame_end_sample - self._run_start_sample >= max(self._min_speech_samples, 1):
                 self._is_speaking = True
                 return Boundary("start", self._run_start_sample)
-            return None
+            return Boundary("onset", self._run_start_sample) if is_onset else None
         if probability >= self._release_threshold:
             self._last_voiced_sample = frame_end_sample - 1
             if self._is_paused:

@@ -582,6 +582,12 @@ class Session:
                 )
                 if boundary is None:
                     continue
+                if boundary.kind in {"onset", "false_start"}:
+                    # Silence the reply the moment voice may be starting over it; if the voice
+                    # turns out too short to be speech (a click, a cough), it plays on.
+                    if self.is_barge_in_enabled:
+                        self._sink.duck(boundary.kind == "onset")
+                    continue
                 if boundary.kind == "start":
                     start = max(0, boundary.sample - pre_roll_samples)
                     utterance = _Utterance(start_sample=start)
@@ -602,6 +608,7 @@ class Session:
                     )
                     if self.is_barge_in_enabled:
                         self.interrupt()  # barge-in: the user talks over the reply
+                        self._sink.duck(False)  # cleared if it was playing; nothing is held
                     continue
                 if boundary.kind == "pause" and utterance is not None:
                     covers = partial is not None and _covers(

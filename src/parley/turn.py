@@ -34,6 +34,10 @@ class AudioSink(Protocol):
         """Drop everything not yet played, now."""
         ...
 
+    def duck(self, is_ducked: bool) -> None:
+        """Hold playback silent (True) while a possible barge-in is judged, or go on (False)."""
+        ...
+
     def played_samples(self, turn_id: int) -> int: ...
 
 

@@ -404,3 +404,20 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(
         slow.close()
         # A prompt client on the same server is unaffected.
         assert _health_answers(server)
+
+
+async def test_a_realtime_socket_outlives_the_header_deadline(
+    backends: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from tests.conftest import running_server
+
+    monkeypatch.setenv("PARLEY_SERVER__HEADER_TIMEOUT_S", "1")
+    with running_server(backends, tmp_path / "data") as server:
+        socket_ = await _connect(server)
+        await _next_of(socket_, "session.created")
+        await asyncio.sleep(2.5)  # past the deadline: it was for the headers, not the session
+        await socket_.send(json.dumps({"type": "input_audio_buffer.clear"}))
+        assert (await _next_of(socket_, "input_audio_buffer.cleared"))["type"]
+        await socket_.close()

@@ -3,15 +3,30 @@ from parley.endpointing import Boundary, Endpointer
 FRAME = 512  # 32 ms at 16 kHz
 
 
-def run(probabilities: list[float], **overrides: int) -> list[Boundary]:
+TENTATIVE = {"onset", "false_start"}
+
+
+def run(probabilities: list[float], *, tentative: bool = False, **overrides: int) -> list[Boundary]:
+    """The boundaries found; the tentative ones (onset, false start) only when asked for."""
     settings = {"min_speech_ms": 96, "end_silence_ms": 320} | overrides
     endpointer = Endpointer(sample_rate_hz=16_000, frame_samples=FRAME, threshold=0.5, **settings)
     found = []
     for index, probability in enumerate(probabilities):
         boundary = endpointer.push(probability, frame_end_sample=(index + 1) * FRAME)
-        if boundary:
+        if boundary and (tentative or boundary.kind not in TENTATIVE):
             found.append(boundary)
     return found
+
+
+def test_voice_is_announced_at_its_first_frame_and_a_noise_as_a_false_start() -> None:
+    noise_then_speech = [0.0, 0.9, 0.9, 0.0, 0.0] + [0.9] * 8 + [0.0] * 12
+    assert run(noise_then_speech, tentative=True) == [
+        Boundary("onset", 1 * FRAME),
+        Boundary("false_start", 1 * FRAME),
+        Boundary("onset", 5 * FRAME),
+        Boundary("start", 5 * FRAME),
+        Boundary("end", 13 * FRAME - 1),
+    ]
 
 
 def test_speech_then_silence_gives_start_and_end_at_the_last_voiced_sample() -> None:
@@ -56,6 +71,7 @@ def test_a_pause_is_reported_once_then_resume_when_voice_comes_back() -> None:
         if boundary:
             kinds.append((boundary.kind, boundary.sample))
     assert kinds == [
+        ("onset", 0),
         ("start", 0),
         ("pause", 8 * FRAME - 1),
         ("resume", 12 * FRAME),

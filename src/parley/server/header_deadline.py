@@ -27,8 +27,10 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def handle_events(self) -> None:
         super().handle_events()
-        if self.cycle is not None and self._header_timer is not None:
-            self._header_timer.cancel()  # the first request's headers are in
+        # The first request's headers are in (an HTTP request or a WebSocket upgrade, which
+        # hands the connection to another protocol): the deadline is met.
+        if self.scope is not None and self._header_timer is not None:
+            self._header_timer.cancel()
             self._header_timer = None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -39,7 +41,7 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self.cycle is None and not self.transport.is_closing():
+        if self.scope is None and not self.transport.is_closing():
             self.transport.close()
 
 

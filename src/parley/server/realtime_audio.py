@@ -55,6 +55,10 @@ class WebSocketAudioSink:
         turn_id = self.current_turn_id
         self._cleared[turn_id] = self.played_samples(turn_id)
 
+    def duck(self, is_ducked: bool) -> None:
+        # Audio already sent plays on the client; a client stops it on speech_started.
+        del is_ducked
+
     def played_samples(self, turn_id: int) -> int:
         """Without a truncate from the client, assume it plays what it got in real time."""
         if turn_id in self._cleared:
