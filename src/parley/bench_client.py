@@ -220,13 +220,13 @@ def run_load_bench(
 
 def format_load_table(report: dict[str, Any]) -> str:
     lines = [
-        f"{'sessions':>8}{'turns':>7}{'failed':>8}{'v2v median':>12}{'v2v p90':>10}{'RSS MiB':>16}"
+        f"{'sessions':>8}{'turns':>7}{'failed':>8}{'v2v median':>12}{'v2v p90':>10}  {'server RSS MiB':>20}"
     ]
     for step in report["load"]:
         figures = step["voice_to_voice_ms"]
         rss = f"{step['server_rss_mib_before']} -> {step['server_rss_mib_after']}"
         lines.append(
             f"{step['sessions']:>8}{step['turns']:>7}{step['failed_turns']:>8}"
-            f"{figures['median']!s:>12}{figures['p90']!s:>10}{rss:>16}"
+            f"{figures['median']!s:>12}{figures['p90']!s:>10}  {rss:>20}"
         )
     return "\n".join(lines)

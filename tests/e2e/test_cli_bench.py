@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import RunningServer
+
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -59,3 +61,31 @@ def test_bench_with_an_empty_prompt_folder_is_a_clear_error(
     assert (
         done.returncode == 4 and "No .wav prompts" in done.stderr and "Traceback" not in done.stderr
     )
+
+
+@pytest.mark.slow
+def test_bench_loads_a_running_server_with_concurrent_sessions(
+    parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path, server: RunningServer
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shutil.copy(piper_speech("What do bees make?"), prompts / "0.wav")
+    (prompts / "0.txt").write_text("What do bees make?\n")
+    done = parley_cli(
+        "bench",
+        "--server",
+        f"http://127.0.0.1:{server.port}",
+        "--sessions",
+        "1,2",
+        "--audio-dir",
+        str(prompts),
+        "--json",
+        env={"PARLEY_API_KEY": server.api_key},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [step["sessions"] for step in report["load"]] == [1, 2]
+    assert [step["turns"] for step in report["load"]] == [1, 2]
+    assert all(step["failed_turns"] == 0 for step in report["load"])
+    assert all(step["voice_to_voice_ms"]["median"] > 0 for step in report["load"])
+    assert all(step["server_rss_mib_after"] > 100 for step in report["load"])
