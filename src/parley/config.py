@@ -59,6 +59,13 @@ class VadConfig(_Section):
     min_speech_ms: int = Field(200, ge=0, description="voiced time needed before a turn starts")
     end_silence_ms: int = Field(500, ge=64, description="silence after speech that ends the turn")
     pre_roll_ms: int = Field(300, ge=0, description="audio kept from before the detected onset")
+    max_utterance_s: float = Field(
+        60.0,
+        ge=5,
+        le=600,
+        description="an utterance this long is ended there (what follows starts the next turn), "
+        "so that no turn's audio or transcripts grow without bound",
+    )
     speculative_silence_ms: int | None = Field(
         96,
         ge=32,

@@ -1,7 +1,8 @@
 """Turn boundaries from voice-activity probabilities: a pure state machine, no model inside.
 
 A turn starts only after ``min_speech_ms`` of continuously voiced frames, so a click or a cough
-does not start one; it ends after ``end_silence_ms`` without voice. The first voiced frame of a
+does not start one; it ends after ``end_silence_ms`` without voice, or once it has lasted
+``max_utterance_ms``. The first voiced frame of a
 run is announced at once ("onset", so a reply can be silenced while the run is judged), and a
 run that ends before it counts as speech is announced too ("false_start"). While speaking, a lower
 threshold (hysteresis) keeps soft word endings from splitting an utterance.
@@ -36,8 +37,12 @@ class Endpointer:
         min_speech_ms: int,
         end_silence_ms: int,
         pause_silence_ms: int | None = None,
+        max_utterance_ms: int | None = None,
     ) -> None:
         self._frame_samples = frame_samples
+        self._max_utterance_samples = (
+            None if max_utterance_ms is None else sample_rate_hz * max_utterance_ms // 1000
+        )
         self._sample_rate_hz = sample_rate_hz
         self._min_speech_samples = sample_rate_hz * min_speech_ms // 1000
         # A pause is a silence long enough to start work on a likely end of turn early.
@@ -83,6 +88,16 @@ class Endpointer:
             return Boundary("onset", self._run_start_sample) if is_onset else None
         if probability >= self._release_threshold:
             self._last_voiced_sample = frame_end_sample - 1
+            assert self._run_start_sample is not None
+            if (
+                self._max_utterance_samples is not None
+                and frame_end_sample - self._run_start_sample >= self._max_utterance_samples
+            ):
+                # Long enough: the turn ends here, and the voice that goes on starts the next.
+                self._is_speaking = False
+                self._is_paused = False
+                self._run_start_sample = None
+                return Boundary("end", self._last_voiced_sample)
             if self._is_paused:
                 self._is_paused = False
                 return Boundary("resume", frame_start_sample)

@@ -547,6 +547,7 @@ class Session:
             min_speech_ms=settings.vad.min_speech_ms,
             end_silence_ms=settings.vad.end_silence_ms,
             pause_silence_ms=settings.vad.speculative_silence_ms,
+            max_utterance_ms=int(settings.vad.max_utterance_s * 1000),
         )
         pre_roll_samples = INPUT_SAMPLE_RATE_HZ * settings.vad.pre_roll_ms // 1000
         # Frames kept so that a turn's audio can start a little before the detected onset.

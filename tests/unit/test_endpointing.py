@@ -78,3 +78,26 @@ def test_a_pause_is_reported_once_then_resume_when_voice_comes_back() -> None:
         ("pause", 16 * FRAME - 1),
         ("end", 16 * FRAME - 1),
     ]
+
+
+def test_an_utterance_that_runs_too_long_is_ended_and_the_rest_starts_the_next_turn() -> None:
+    endpointer = Endpointer(
+        sample_rate_hz=16_000,
+        frame_samples=FRAME,
+        threshold=0.5,
+        min_speech_ms=96,
+        end_silence_ms=320,
+        max_utterance_ms=32 * 20,  # twenty frames
+    )
+    found = []
+    for index in range(50):
+        boundary = endpointer.push(0.9, frame_end_sample=(index + 1) * FRAME)
+        if boundary and boundary.kind not in TENTATIVE:
+            found.append(boundary)
+    assert found == [
+        Boundary("start", 0),
+        Boundary("end", 20 * FRAME - 1),
+        Boundary("start", 20 * FRAME),
+        Boundary("end", 40 * FRAME - 1),
+        Boundary("start", 40 * FRAME),
+    ]
