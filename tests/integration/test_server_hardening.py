@@ -421,3 +421,22 @@ async def test_a_realtime_socket_outlives_the_header_deadline(
         await socket_.send(json.dumps({"type": "input_audio_buffer.clear"}))
         assert (await _next_of(socket_, "input_audio_buffer.cleared"))["type"]
         await socket_.close()
+
+
+async def test_a_huge_audio_append_keeps_the_server_answering(server: RunningServer) -> None:
+    import asyncio
+    import base64
+
+    socket_ = await _connect(server)
+    try:
+        await _next_of(socket_, "session.created")
+        noise = np.random.default_rng(7).integers(-3000, 3000, 1_400_000).astype("<i2")
+        append = {
+            "type": "input_audio_buffer.append",
+            "audio": base64.b64encode(noise.tobytes()).decode(),
+        }
+        await socket_.send(json.dumps(append))  # ~3.7 MB: just under the message limit
+        healthy = await asyncio.to_thread(_health_answers, server)
+        assert healthy, "one session's append stalled the event loop"
+    finally:
+        await socket_.close()

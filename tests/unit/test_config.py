@@ -96,3 +96,11 @@ def test_the_machine_is_named_with_its_simd(tmp_path: Path) -> None:
     assert cpu_line(described).startswith("AMD EPYC 7B13, ") and "avx512f" not in cpu_line(
         described
     )
+
+
+def test_a_nan_threshold_is_refused_with_its_dotted_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_VAD__THRESHOLD", "nan")
+    with pytest.raises(ConfigError, match="vad.threshold"):
+        load_settings(data_dir=tmp_path)

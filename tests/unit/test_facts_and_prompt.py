@@ -124,3 +124,21 @@ def test_the_prompt_leaves_out_the_oldest_turns_and_refuses_what_cannot_fit() ->
         fit_to_context(
             [ChatMessage("user", "word " * 10_000)], context_tokens=2048, reply_tokens=120
         )
+
+
+def test_a_tool_answer_enters_the_prompt_with_the_tool_role_after_the_call() -> None:
+    from parley.backends import tool_exchange
+
+    exchange = tool_exchange([("get_current_time", '{"timezone": "Asia/Tokyo"}', "It is 9 AM.")])
+    assert [m.role for m in exchange] == ["assistant", "tool"]
+    call, answer = (m.as_openai() for m in exchange)
+    assert call["tool_calls"][0]["function"] == {
+        "name": "get_current_time",
+        "arguments": '{"timezone": "Asia/Tokyo"}',
+    }
+    assert answer == {
+        "role": "tool",
+        "content": "It is 9 AM.",
+        "tool_call_id": call["tool_calls"][0]["id"],
+    }
+    assert all(m.role != "system" for m in exchange)
