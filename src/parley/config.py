@@ -183,10 +183,18 @@ class PiperConfig(_TtsCommon):
         True, description="speak with espeak-ng if the voice cannot load"
     )
 
+    @property
+    def voice_name(self) -> str:
+        return self.voice_path.stem if self.voice_path is not None else "en_US-joe-medium"
+
 
 class EspeakConfig(_TtsCommon):
     backend: Literal["espeak"]
     voice: str = "en-us"
+
+    @property
+    def voice_name(self) -> str:
+        return f"espeak-{self.voice}"
 
 
 class XttsConfig(_TtsCommon):
@@ -194,6 +202,10 @@ class XttsConfig(_TtsCommon):
     model_dir: Path | None = None
     speaker_wav: Path | None = None
     language: str = "en"
+
+    @property
+    def voice_name(self) -> str:
+        return self.speaker_wav.stem if self.speaker_wav is not None else "xtts"
 
 
 TtsConfig = Annotated[

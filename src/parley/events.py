@@ -15,6 +15,9 @@ import numpy.typing as npt
 
 Int16Array: TypeAlias = npt.NDArray[np.int16]
 
+# The one rate of Parley's input side: microphone frames, VAD, endpointing and Whisper.
+INPUT_SAMPLE_RATE_HZ = 16_000
+
 
 @dataclass(frozen=True, slots=True)
 class AudioFrame:
@@ -114,6 +117,24 @@ class AudioReady:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyInterrupted:
+    """A reply was stopped: the user spoke over it ("turn_detected") or the client cancelled it
+    ("client_cancelled"). The conversation keeps ``heard_text``, what the user heard of it.
+
+    ``was_generating``: the reply was still being written (its TurnDone follows, cancelled);
+    otherwise it had been written whole and was cut while playing, at ``audio_end_ms``.
+    """
+
+    turn_id: int
+    reason: str
+    was_generating: bool
+    heard_text: str
+    audio_end_ms: int
+    metrics: dict[str, Any]
+    t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class TurnDone:
     turn_id: int
     was_cancelled: bool
@@ -130,4 +151,5 @@ TurnEvent: TypeAlias = (
     | TurnDone
     | FunctionCallRequested
     | ConversationEnded
+    | ReplyInterrupted
 )

@@ -9,12 +9,13 @@ discarded and leaves no trace. Cancellation does the discarding, as for any barg
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from parley.backends import Transcript
-from parley.turn import TurnScope
+from parley.events import Int16Array
+from parley.turn import TurnMetrics, TurnScope
 
 Observer = Callable[[Any], None]
 
@@ -61,3 +62,68 @@ class Speculation:
     last_voiced_sample: int
     transcript: asyncio.Task[Transcript]
     held: HeldReply | None = None
+    metrics: TurnMetrics | None = None  # the held reply's, stamped when the turn really ends
+
+
+Transcribe = Callable[[Int16Array], Coroutine[Any, Any, Transcript]]
+StartHeld = Callable[[str, HeldReply, TurnMetrics], None]
+
+
+class Speculator:
+    """The one speculation of the open utterance: begun on a pause, void when the user goes
+    on, taken by the end of the turn when that end is the same pause."""
+
+    def __init__(
+        self,
+        transcribe: Transcribe,
+        start_held: StartHeld,
+        observer: Observer,
+        is_allowed: Callable[[], bool],
+    ) -> None:
+        self._transcribe = transcribe
+        self._start_held = start_held
+        self._observer = observer
+        self._is_allowed = is_allowed  # whether a reply may be started early right now
+        self._current: Speculation | None = None
+
+    def on_pause(
+        self,
+        audio: Int16Array,
+        last_voiced_sample: int,
+        partial: asyncio.Task[Transcript] | None,
+    ) -> None:
+        """Transcribe now (or take the partial that already heard it all), and once the words
+        are known start the reply, held."""
+        self.abandon()
+        transcript = (
+            partial if partial is not None else asyncio.create_task(self._transcribe(audio))
+        )
+        speculation = Speculation(last_voiced_sample, transcript)
+        self._current = speculation
+
+        def start_held_reply(task: asyncio.Task[Transcript]) -> None:
+            if self._current is not speculation or task.cancelled() or task.exception():
+                return
+            text = task.result().text
+            if text and self._is_allowed():
+                speculation.held = HeldReply(self._observer)
+                speculation.metrics = TurnMetrics(turn_id=0)
+                self._start_held(text, speculation.held, speculation.metrics)
+
+        transcript.add_done_callback(start_held_reply)
+
+    def abandon(self) -> None:
+        """The user went on (or the stream ended): what was begun is discarded."""
+        speculation, self._current = self._current, None
+        if speculation is not None and speculation.held is not None:
+            speculation.held.discard()
+
+    def take(self, last_voiced_sample: int) -> Speculation | None:
+        """The turn ended at ``last_voiced_sample``: the speculation begun on that same pause,
+        if there is one (any other is discarded)."""
+        speculation, self._current = self._current, None
+        if speculation is not None and speculation.last_voiced_sample != last_voiced_sample:
+            self._current = speculation
+            self.abandon()
+            return None
+        return speculation

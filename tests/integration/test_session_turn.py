@@ -1,6 +1,7 @@
 """A spoken turn through the live pipeline, in process, with the real models."""
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,7 @@ async def test_a_mid_sentence_pause_drops_the_speculative_reply_and_answers_the_
     ]  # espeak's own trailing silence off
     second = decode_file(speech("of France?"))
     second = second[np.flatnonzero(np.abs(second) > 300)[0] :]
-    session.end_silence_ms = 2_500
+    session.options = dataclasses.replace(session.options, end_silence_ms=2_500)
     # 1.5 s: ample time for a speculative reply to start, short of the end of the turn.
     pause = np.zeros(16_000 * 3 // 2, dtype=np.int16)
     frames = frames_from_samples(

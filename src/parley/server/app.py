@@ -276,7 +276,6 @@ def create_app(
                 backends=websocket.app.state.backends,
                 store=store,
                 metrics=websocket.app.state.metrics,
-                max_message_bytes=server_settings.max_message_bytes,
                 conversation_id=resumed,
                 toolbox=websocket.app.state.toolbox,
             )

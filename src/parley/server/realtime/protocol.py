@@ -4,7 +4,7 @@ per-connection options a client can set, and the error a bad client event become
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SUPPORTED_RATES_HZ = (16_000, 24_000)
@@ -36,13 +36,13 @@ class ResponseRef:
     function_call: dict[str, Any] | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RealtimeOptions:
+    """What the socket itself carries: audio rates, and who decides when the user's turn ends."""
+
     input_rate_hz: int = 24_000
     output_rate_hz: int = 24_000
-    turn_detection: dict[str, Any] | None = field(default_factory=lambda: {"type": "server_vad"})
-    voice: str = "joe"
-    speed: float = 1.0
+    is_server_vad: bool = True  # False: the client commits the input buffer itself
 
 
 def parse_audio_rate(audio_format: Any, direction: str) -> int | None:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import base64
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import soxr
 
-from parley.events import AudioReady
+from parley.events import AudioReady, Int16Array
 
-if TYPE_CHECKING:
-    from parley.server.realtime import RealtimeConnection
+# Sends one chunk of a turn's audio at the client's rate; False when the turn has no live
+# response to carry it (it was cancelled or finished).
+SendAudio = Callable[[int, Int16Array], Awaitable[bool]]
 
 
 class WebSocketAudioSink:
     """Sends reply audio as ``response.output_audio.delta``; estimates what has been played."""
 
-    def __init__(self, connection: RealtimeConnection) -> None:
+    def __init__(
+        self, send: SendAudio, *, client_rate_hz: Callable[[], int], pipeline_rate_hz: int
+    ) -> None:
         self.current_turn_id = 0
-        self._connection = connection
+        self._send = send
+        self._client_rate_hz = client_rate_hz
+        self._pipeline_rate_hz = pipeline_rate_hz
         self._sent_samples: dict[int, int] = {}
         self._first_sent_ns: dict[int, int] = {}
         self._cleared: dict[int, int] = {}
@@ -27,29 +31,19 @@ class WebSocketAudioSink:
     async def play(self, chunk: AudioReady) -> None:
         if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
             return
-        rate_hz = self._connection.options.output_rate_hz
+        rate_hz = self._client_rate_hz()
         samples = chunk.samples
         if rate_hz != chunk.sample_rate_hz:
             samples = soxr.resample(samples, chunk.sample_rate_hz, rate_hz, quality="HQ")
-        response = self._connection.response_for_turn(chunk.turn_id)
-        if response is None:
-            return
-        self._first_sent_ns.setdefault(chunk.turn_id, time.perf_counter_ns())
-        # Counted at the pipeline's output rate, the unit of the heard-text ledger.
-        self._sent_samples[chunk.turn_id] = (
-            self._sent_samples.get(chunk.turn_id, 0) + chunk.samples.size
-        )
-        await self._connection.send_audio(
-            chunk.turn_id,
-            {
-                "type": "response.output_audio.delta",
-                "response_id": response.response_id,
-                "item_id": response.item_id,
-                "output_index": 0,
-                "content_index": 0,
-                "delta": base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii"),
-            },
-        )
+        turn_id = chunk.turn_id
+        first_ns = self._first_sent_ns.setdefault(turn_id, time.perf_counter_ns())
+        # Counted at the pipeline's output rate, the unit of the heard-text ledger; counted
+        # before the send, which may wait for a slow client, since the client has it then.
+        self._sent_samples[turn_id] = self._sent_samples.get(turn_id, 0) + chunk.samples.size
+        if not await self._send(turn_id, samples):
+            self._sent_samples[turn_id] -= chunk.samples.size
+            if self._sent_samples[turn_id] == 0 and self._first_sent_ns.get(turn_id) == first_ns:
+                del self._first_sent_ns[turn_id]
 
     def clear(self) -> None:
         turn_id = self.current_turn_id
@@ -67,14 +61,9 @@ class WebSocketAudioSink:
         if first_ns is None:
             return 0
         elapsed_samples = (
-            (time.perf_counter_ns() - first_ns)
-            * self._connection.output_sample_rate_hz
-            // 1_000_000_000
+            (time.perf_counter_ns() - first_ns) * self._pipeline_rate_hz // 1_000_000_000
         )
         return min(self._sent_samples.get(turn_id, 0), int(elapsed_samples))
-
-    def sent_samples(self, turn_id: int) -> int:
-        return self._sent_samples.get(turn_id, 0)
 
     def set_heard(self, turn_id: int, played_samples: int) -> None:
         """The client's own account of how much it played (conversation.item.truncate)."""

@@ -1,0 +1,428 @@
+"""``WS /v1/realtime``: the OpenAI Realtime protocol (GA event names) over one Parley Session.
+
+Each connection owns one Session. Client events are made into Parley's values by ``inbound``
+and acted on here; the Session's own events become server events in ``outbound`` and are queued
+for one writer task, so the socket is only ever written from one place. A fault in one client's
+events becomes an ``error`` event on that socket and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from parley.backends.loaded import Backends
+from parley.errors import ParleyError
+from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array, ListenerEvent, TurnEvent
+from parley.memory.store import ConversationStore
+from parley.metrics import ServerMetrics
+from parley.server.realtime import inbound
+from parley.server.realtime.audio_in import InputAudio
+from parley.server.realtime.audio_out import WebSocketAudioSink
+from parley.server.realtime.items import ItemRegistry
+from parley.server.realtime.outbound import HANG_UP, Event, Outbound
+from parley.server.realtime.protocol import ClientEventError, RealtimeOptions, new_id
+from parley.session import Session
+from parley.tool_router import Toolbox
+
+log = logging.getLogger(__name__)
+
+# Audio deltas queued for the socket beyond this wait for the client to read (back-pressure).
+_MAX_QUEUED_AUDIO_MESSAGES = 50
+# Any more events than this unread, and the client is dropped (a reply is a few hundred).
+_MAX_QUEUED_EVENTS = 2_000
+
+
+class RealtimeConnection:
+    """One client on the realtime socket."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        backends: Backends,
+        store: ConversationStore,
+        metrics: ServerMetrics,
+        conversation_id: str | None = None,
+        toolbox: Toolbox | None = None,
+    ) -> None:
+        self._websocket = websocket
+        self._settings = backends.settings
+        self._stt = backends.stt
+        self._metrics = metrics
+        self._limits = backends.settings.server
+        self.transport = RealtimeOptions()
+        self._event_ids = itertools.count(1)
+        self._outgoing: asyncio.Queue[tuple[int | None, Event] | None] = asyncio.Queue()
+        self._queued_audio = 0
+        self._audio_drained = asyncio.Event()
+        self._sink = WebSocketAudioSink(
+            self._send_audio,
+            client_rate_hz=lambda: self.transport.output_rate_hz,
+            pipeline_rate_hz=backends.settings.audio.output_sample_rate_hz,
+        )
+        self.session = Session(
+            backends,
+            store=store,
+            sink=self._sink,
+            observer=self._on_session_event,
+            conversation_id=conversation_id,
+            toolbox=toolbox,
+        )
+        self.session_id = new_id("sess")
+        self._items = ItemRegistry()
+        self._outbound = Outbound(
+            settings=backends.settings,
+            session_id=self.session_id,
+            conversation_id=self.session.conversation_id,
+            options=lambda: self.session.options,
+            transport=lambda: self.transport,
+            items=self._items,
+            observe_turn=lambda turn, was_cancelled: metrics.observe_turn(
+                turn, was_cancelled=was_cancelled
+            ),
+        )
+        self._input = InputAudio(self._limits, client_rate_hz=self.transport.input_rate_hz)
+        self._response_tasks: set[asyncio.Task[None]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._drop_reason: str | None = None  # set when a client that stopped reading is dropped
+        self._failed_events = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._send(None, {"type": "session.created", "session": self._outbound.session_json()})
+        async with asyncio.TaskGroup() as group:
+            writer = group.create_task(self._write())
+            listener = group.create_task(self.session.listen(self._mic_frames()))
+            self._reader = group.create_task(self._read())
+            try:
+                await asyncio.wait({self._reader})  # ends when the client goes, or is dropped
+            finally:
+                # Gone mid-reply: stop generating. A reply already sent is kept whole, since
+                # nothing says how much of it the client played.
+                self.session.cancel_reply("client_cancelled")
+                for task in list(self._response_tasks):
+                    task.cancel()
+                self._input.frames.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(listener, timeout=5)
+                if self._drop_reason is not None:
+                    writer.cancel()  # stuck on a socket nobody reads
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(
+                            self._websocket.close(code=1008, reason=self._drop_reason), timeout=1
+                        )
+                else:
+                    self._outgoing.put_nowait(None)
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(writer, timeout=5)
+
+    async def _mic_frames(self) -> AsyncIterator[AudioFrame]:
+        async for frame in self._input.frames:
+            yield frame
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._websocket.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self._send_error(
+                    "invalid_event", "Send client events as JSON text messages, not binary.", None
+                )
+                continue
+            await self._handle_text(text)
+
+    async def _handle_text(self, text: str) -> None:
+        event_id: str | None = None
+        try:
+            if len(text) > self._limits.max_message_bytes:
+                raise ClientEventError(
+                    "message_too_large",
+                    f"The message has {len(text):,} bytes; the limit is {self._limits.max_message_bytes:,}. "
+                    "Send audio in smaller appends (for example 20-100 ms each).",
+                )
+            try:
+                event = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ClientEventError(
+                    "invalid_json", f"The message is not valid JSON: {error}."
+                ) from None
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                raise ClientEventError(
+                    "invalid_event", "A client event is a JSON object with a `type`."
+                )
+            event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+            await self._dispatch(event)
+        except ClientEventError as error:
+            self._send_error(error.code, str(error), event_id, error_type=error.error_type)
+        except ParleyError as error:
+            self._send_error("server_error", str(error), event_id, error_type="server_error")
+        except Exception as error:
+            # One traceback per session; after that one line each, so that a client sending
+            # bad events in a loop cannot flood the log.
+            self._failed_events += 1
+            if self._failed_events == 1:
+                log.exception("a realtime client event failed (session %s)", self.session_id)
+            elif self._failed_events <= 100 or self._failed_events % 1000 == 0:
+                log.warning(
+                    "a realtime client event failed again (session %s, %d so far): %s",
+                    self.session_id,
+                    self._failed_events,
+                    f"{type(error).__name__}: {error}"[:200],
+                )
+            self._send_error(
+                "server_error",
+                "Parley failed to handle this event; see the server log.",
+                event_id,
+                error_type="server_error",
+            )
+
+    # ---- client events ---------------------------------------------------------------------
+
+    async def _dispatch(self, event: dict[str, Any]) -> None:
+        match event["type"]:
+            case "session.update":
+                self._update_session(event.get("session"))
+            case "input_audio_buffer.append":
+                samples = inbound.pcm16(event.get("audio"))
+                await self._input.append(samples, is_held=not self.transport.is_server_vad)
+            case "input_audio_buffer.commit":
+                await self._commit_audio()
+            case "input_audio_buffer.clear":
+                self._input.clear_held()
+                self._send(None, {"type": "input_audio_buffer.cleared"})
+            case "conversation.item.create":
+                await self._create_item(event.get("item"))
+            case "conversation.item.truncate":
+                await self._truncate_item(event)
+            case "conversation.item.delete":
+                await self._delete_item(event.get("item_id"))
+            case "response.create":
+                self._create_response()
+            case "response.cancel":
+                if not self.session.cancel_reply("client_cancelled"):
+                    raise ClientEventError(
+                        "response_cancel_not_active", "There is no response to cancel."
+                    )
+            case unknown:
+                raise ClientEventError(
+                    "unknown_event",
+                    f"Unknown client event type {unknown!r}. Parley speaks the OpenAI Realtime GA events.",
+                )
+
+    def _update_session(self, session: Any) -> None:
+        self.session.options, self.transport = inbound.session_update(
+            session,
+            options=self.session.options,
+            transport=self.transport,
+            limits=self._limits,
+            voice_name=self._settings.tts.voice_name,
+        )
+        self._input.set_client_rate(self.transport.input_rate_hz)
+        self._send(None, {"type": "session.updated", "session": self._outbound.session_json()})
+
+    async def _commit_audio(self) -> None:
+        if self.transport.is_server_vad:
+            return  # with server VAD, turns end by themselves
+        audio = self._input.take_held()
+        item_id = new_id("item")
+        self._send_all(self._outbound.user_audio_committed(item_id))
+        transcript = await self._stt.transcribe(audio, is_final=True)
+        seconds = audio.size / INPUT_SAMPLE_RATE_HZ
+        self._send_all(self._outbound.user_audio_transcribed(item_id, transcript.text, seconds))
+        if transcript.text:
+            message_id = await self.session.add_user_text(transcript.text)
+            self._items.add(item_id, "message", message_id)
+
+    async def _create_item(self, item: Any) -> None:
+        # Items are appended in order; previous_item_id (insertion elsewhere) is not supported.
+        if isinstance(item, dict) and item.get("type") == "function_call_output":
+            self._add_function_output(item)
+            return
+        item_id, role, text = inbound.message_item(item, self._limits)
+        if role == "system":
+            self.session.options = dataclasses.replace(self.session.options, instructions=text)
+        elif role == "user":
+            self._items.add(item_id, "message", await self.session.add_user_text(text))
+        else:
+            self._items.add(item_id, "message", await self.session.add_assistant_text(text))
+        stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
+        self._send_all(self._outbound.client_item(item_id, stored))
+
+    def _add_function_output(self, item: dict[str, Any]) -> None:
+        call_id, output = inbound.function_output(item, self._limits)
+        if call_id not in self._items.calls_by_id:
+            raise ClientEventError(
+                "invalid_item", f"No function call {call_id!r} is waiting for output."
+            )
+        name, arguments = self._items.calls_by_id.pop(call_id)
+        self.session.replies.client_functions.add_output(name, output, arguments=arguments)
+        item_id = inbound.client_item_id(item)
+        stored = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "function_call_output",
+            "call_id": call_id,
+            "output": output,
+        }
+        self._send_all(self._outbound.client_item(item_id, stored))
+
+    async def _truncate_item(self, event: dict[str, Any]) -> None:
+        item_id, audio_end_ms = inbound.truncation(event)
+        kind, turn_id = self._items.find(item_id) or ("", 0)
+        if kind != "turn":
+            raise ClientEventError("item_not_found", f"No assistant audio item {item_id!r}.")
+        heard = await self.session.replies.truncate(turn_id, audio_end_ms=audio_end_ms)
+        if heard is None:
+            # The reply is still being written: remember the client's figure for when it ends.
+            rate_hz = self._settings.audio.output_sample_rate_hz
+            self._sink.set_heard(turn_id, audio_end_ms * rate_hz // 1000)
+        content_index = event.get("content_index", 0)
+        self._send(None, self._outbound.truncated(item_id, audio_end_ms, content_index))
+
+    async def _delete_item(self, item_id: Any) -> None:
+        found = self._items.remove(item_id) if isinstance(item_id, str) else None
+        if found is None:
+            raise ClientEventError("item_not_found", f"No conversation item {item_id!r}.")
+        kind, number = found
+        message_id = (
+            number if kind == "message" else self.session.replies.message_id_for_turn(number)
+        )
+        if message_id is not None:
+            await self.session.delete_message(message_id)
+        self._send(None, {"type": "conversation.item.deleted", "item_id": item_id})
+
+    def _create_response(self) -> None:
+        if self._items.has_live_response:
+            raise ClientEventError(
+                "conversation_already_has_active_response",
+                "A response is already in progress: cancel it first or wait for response.done.",
+            )
+        # A client may ask again as soon as it has response.done, while the last reply is still
+        # being stored: the new one starts once that is finished, so replies never overlap.
+        task = asyncio.create_task(self._respond(after=list(self._response_tasks)))
+        self._response_tasks.add(task)
+        task.add_done_callback(self._response_tasks.discard)
+
+    async def _respond(self, *, after: list[asyncio.Task[None]]) -> None:
+        await asyncio.gather(*after, return_exceptions=True)
+        try:
+            await self.session.respond(None)
+        except ParleyError as error:
+            self._send_error("response_failed", str(error), None, error_type="server_error")
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _on_session_event(self, event: ListenerEvent | TurnEvent) -> None:
+        self._send_all(self._outbound.translate(event))
+
+    def _send_all(self, events: list[Event]) -> None:
+        for event in events:
+            if event["type"] == HANG_UP:
+                self._outgoing.put_nowait((None, event))
+            else:
+                self._send(None, event)
+
+    def _send(self, turn_id: int | None, event: Event) -> None:
+        if self._outgoing.qsize() >= _MAX_QUEUED_EVENTS:
+            self._drop_client(f"the client read none of its last {_MAX_QUEUED_EVENTS} events")
+            return
+        self._outgoing.put_nowait(
+            (turn_id, {"event_id": f"event_{next(self._event_ids)}", **event})
+        )
+
+    async def _send_audio(self, turn_id: int, samples: Int16Array) -> bool:
+        response = self._items.live_response(turn_id)
+        if response is None:
+            return False
+        while self._queued_audio >= _MAX_QUEUED_AUDIO_MESSAGES:
+            self._audio_drained.clear()
+            try:
+                await asyncio.wait_for(
+                    self._audio_drained.wait(), timeout=self._limits.max_send_stall_s
+                )
+            except TimeoutError:
+                # The reply waits on nobody: the turn is cancelled and the slot freed.
+                self._drop_client(
+                    f"the client read no audio for {self._limits.max_send_stall_s:g} s"
+                )
+                raise asyncio.CancelledError from None
+        self._queued_audio += 1
+        self._send(
+            turn_id,
+            {
+                "type": "response.output_audio.delta",
+                "response_id": response.response_id,
+                "item_id": response.item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "delta": base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii"),
+            },
+        )
+        return True
+
+    def _drop_client(self, reason: str) -> None:
+        """A client that stops reading is disconnected rather than allowed to hold its slot,
+        its reply, or a model."""
+        if self._drop_reason is not None:
+            return
+        self._drop_reason = f"{reason}; disconnected"
+        log.warning("realtime session %s: %s", self.session_id, self._drop_reason)
+        self._metrics.errors.labels(code="client_too_slow").inc()
+        if self._reader is not None:
+            self._reader.cancel()
+
+    def _send_error(
+        self,
+        code: str,
+        message: str,
+        event_id: str | None,
+        *,
+        error_type: str = "invalid_request_error",
+    ) -> None:
+        self._metrics.errors.labels(code=code).inc()
+        self._send(
+            None,
+            {
+                "type": "error",
+                "error": {
+                    "type": error_type,
+                    "code": code,
+                    "message": message,
+                    "event_id": event_id,
+                },
+            },
+        )
+
+    async def _write(self) -> None:
+        while (entry := await self._outgoing.get()) is not None:
+            turn_id, event = entry
+            if event["type"] == HANG_UP:
+                with contextlib.suppress(Exception):
+                    await self._websocket.close(code=1000, reason="conversation ended")
+                return
+            is_audio = event["type"] == "response.output_audio.delta"
+            if is_audio:
+                self._queued_audio -= 1
+                self._audio_drained.set()
+                if turn_id is not None and self._sink.is_cleared(turn_id):
+                    continue  # the user interrupted: never send audio they should not hear
+            try:
+                await self._websocket.send_text(json.dumps(event))
+            except (WebSocketDisconnect, RuntimeError):
+                return

@@ -1,0 +1,31 @@
+"""What a client may change about its conversation while it runs, as one frozen value.
+
+A transport (the realtime socket's ``session.update``) builds a new value and replaces the old
+one whole; the session reads it at the start of each turn and frame, so no change lands halfway
+through one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parley.config import Settings
+from parley.tools import ToolSpec
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    instructions: str | None = None  # a persona that overrides the configured system prompt
+    is_replying_automatically: bool = True  # reply when a turn ends, without being asked
+    is_barge_in_enabled: bool = True  # speech over a reply stops it
+    is_speaking: bool = True  # False: text-only replies
+    speed: float = 1.0  # speaking rate relative to the voice's configured one
+    vad_threshold: float = 0.5
+    end_silence_ms: int = 500
+    # Functions a realtime client offers (it runs them itself), and which of them it wants.
+    client_tools: tuple[ToolSpec, ...] = field(default_factory=tuple)
+    client_tool_choice: str = "auto"  # auto, none, required, or a function's name
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionOptions:
+        return cls(vad_threshold=settings.vad.threshold, end_silence_ms=settings.vad.end_silence_ms)
