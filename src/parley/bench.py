@@ -31,9 +31,7 @@ from parley.config import Settings
 from parley.errors import AudioDecodeError
 from parley.events import AudioFrame, FinalTranscript, Int16Array, SpeechStarted
 from parley.machine import cpu_line, describe_cpu
-from parley.memory.store import ConversationStore
-from parley.session import Session
-from parley.tool_router import Toolbox, start_user_toolbox
+from parley.runtime import Runtime
 
 DEFAULT_PROMPTS: tuple[str, ...] = (
     "What is the capital of France?",
@@ -238,10 +236,9 @@ def choose_prompts(settings: Settings, audio_dir: Path | None, tts: TextToSpeech
     return prompts
 
 
-async def run_turn(
-    backends: Backends, store: ConversationStore, prompt: Prompt, toolbox: Toolbox | None = None
-) -> TurnFigures:
+async def run_turn(runtime: Runtime, prompt: Prompt) -> TurnFigures:
     """One spoken prompt through a fresh session, paced in real time, heard by a loudspeaker."""
+    backends = runtime.backends
     sink = RealtimePlaybackSink(backends.settings.audio.output_sample_rate_hz)
     transcripts: list[str] = []
 
@@ -249,7 +246,7 @@ async def run_turn(
         if isinstance(event, FinalTranscript):
             transcripts.append(event.text)
 
-    session = Session(backends, store=store, sink=sink, observer=observe, toolbox=toolbox)
+    session = runtime.session(sink=sink, observer=observe)
     frames = frames_from_samples(
         decode_file(prompt.path),
         frame_ms=backends.settings.audio.frame_ms,
@@ -270,14 +267,9 @@ async def run_turn(
     )
 
 
-async def run_interruption(
-    backends: Backends,
-    store: ConversationStore,
-    first: Prompt,
-    second: Prompt,
-    toolbox: Toolbox | None = None,
-) -> float | None:
+async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:
     """Start ``second`` while the reply to ``first`` plays; time from its onset to silence."""
+    backends = runtime.backends
     rate_hz = backends.settings.audio.output_sample_rate_hz
     sink = RealtimePlaybackSink(rate_hz)
     onsets: list[int] = []
@@ -286,11 +278,11 @@ async def run_interruption(
         if isinstance(event, SpeechStarted):
             onsets.append(event.onset_t_ns)
 
-    session = Session(backends, store=store, sink=sink, observer=observe, toolbox=toolbox)
+    session = runtime.session(sink=sink, observer=observe)
     first_audio, second_audio = decode_file(first.path), decode_file(second.path)
 
     def reply_not_heard_for_half_a_second() -> bool:
-        return sink.played_samples(sink.current_turn_id) < rate_hz // 2
+        return bool(sink.played_samples(sink.current_turn_id) < rate_hz // 2)
 
     async def frames() -> AsyncIterator[AudioFrame]:
         # The first question, then silence until its reply has played for half a second (at
@@ -347,29 +339,25 @@ def run_bench(
     report.model_load_s = round(time.perf_counter() - load_started, 2)
     prompts = choose_prompts(settings, audio_dir, backends.tts)
     with tempfile.TemporaryDirectory() as scratch:
-        store = ConversationStore(Path(scratch) / "bench.sqlite3")
-        try:
-            asyncio.run(
-                _run_all(
-                    report,
-                    backends,
-                    store,
-                    prompts,
-                    runs=runs,
-                    warmup_turns=warmup_turns,
-                    interruptions=interruptions,
-                    progress=progress,
-                )
+        asyncio.run(
+            _run_all(
+                report,
+                backends,
+                Path(scratch) / "bench.sqlite3",
+                prompts,
+                runs=runs,
+                warmup_turns=warmup_turns,
+                interruptions=interruptions,
+                progress=progress,
             )
-        finally:
-            store.close()
+        )
     return report
 
 
 async def _run_all(
     report: BenchReport,
     backends: Backends,
-    store: ConversationStore,
+    database_path: Path,
     prompts: list[Prompt],
     *,
     runs: int,
@@ -377,31 +365,28 @@ async def _run_all(
     interruptions: int,
     progress: Callable[[str], None],
 ) -> None:
-    """Every turn in one event loop, with the tools and memory a user's turns get."""
-    toolbox = await start_user_toolbox(backends.settings, backends, store)
-    try:
+    """Every turn in one event loop, on the runtime a user's turns get (tools and memory)."""
+    async with Runtime.open(
+        backends.settings, backends=backends, database_path=database_path
+    ) as runtime:
         started_wall, started_cpu = time.perf_counter(), _cpu_seconds()
         for index in range(warmup_turns):
             progress(f"warm-up {index + 1}/{warmup_turns}")
-            report.warmup.append(
-                await run_turn(backends, store, prompts[index % len(prompts)], toolbox)
-            )
+            report.warmup.append(await run_turn(runtime, prompts[index % len(prompts)]))
         total = runs * len(prompts)
         for run in range(runs):
             for index, prompt in enumerate(prompts):
                 progress(f"turn {run * len(prompts) + index + 1}/{total}: {prompt.text}")
-                report.turns.append(await run_turn(backends, store, prompt, toolbox))
+                report.turns.append(await run_turn(runtime, prompt))
         for index in range(interruptions):
             progress(f"interruption {index + 1}/{interruptions}")
             first, second = prompts[index % len(prompts)], prompts[(index + 1) % len(prompts)]
-            value = await run_interruption(backends, store, first, second, toolbox)
+            value = await run_interruption(runtime, first, second)
             if value is not None:
                 report.interruption_ms.append(value)
         report.wall_s = time.perf_counter() - started_wall
         report.cpu_s = _cpu_seconds() - started_cpu
         report.stt_rtf = await measure_stt_rtf(backends, prompts)
-    finally:
-        await toolbox.close()
 
 
 def _cpu_seconds() -> float:

@@ -15,7 +15,8 @@ from parley.backends import ChatMessage, tool_exchange
 from parley.backends.loaded import Backends
 from parley.prompt import without_recalled_facts
 from parley.session_options import SessionOptions
-from parley.tool_router import StaticTools, ToolChoice, ToolRouter, speakable_result
+from parley.speakable import speakable_result
+from parley.tool_router import StaticTools, ToolChoice, ToolRouter
 
 
 class ClientFunctions:

@@ -429,8 +429,3 @@ def load_settings(
         ) from None
     finally:
         _YamlLayers.layers = []
-
-
-def environment_value(name: str) -> str | None:
-    """Read one PARLEY_* variable; the rest of Parley never touches os.environ."""
-    return os.environ.get(name)

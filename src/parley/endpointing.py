@@ -64,10 +64,6 @@ class Endpointer:
         self._last_voiced_sample = -1
         self._is_paused = False
 
-    @property
-    def is_speaking(self) -> bool:
-        return self._is_speaking
-
     def push(self, probability: float, *, frame_end_sample: int) -> Boundary | None:
         """Account for the frame ending at ``frame_end_sample`` (exclusive)."""
         frame_start_sample = frame_end_sample - self._frame_samples

@@ -122,10 +122,10 @@ class Listener:
         )
         self._pre_roll_samples = INPUT_SAMPLE_RATE_HZ * vad_config.pre_roll_ms // 1000
         vad_window_ms = vad.frame_samples * 1000 // INPUT_SAMPLE_RATE_HZ
-        # Frames kept so that a turn's audio can start a little before the detected onset.
-        self._recent: deque[AudioFrame] = deque(
-            maxlen=(vad_config.pre_roll_ms + 2 * vad_window_ms) // frame_ms + 2
-        )
+        # Frames kept so that a turn's audio can start pre_roll_ms before its onset: the turn
+        # is opened only min_speech_ms after the onset, so that much more is kept too.
+        kept_ms = vad_config.pre_roll_ms + vad_config.min_speech_ms + 2 * vad_window_ms
+        self._recent: deque[AudioFrame] = deque(maxlen=kept_ms // frame_ms + 2)
         self._partial_interval_ns = stt_config.partial_interval_ms * 1_000_000
         self._is_partial_streaming = stt_config.is_streaming
         self._pending = np.zeros(0, dtype=np.int16)

@@ -242,8 +242,8 @@ class Replies:
         if live is not None and held is None:
             if self._options().is_barge_in_enabled:
                 live.cancel()  # a newer reply supersedes one still being generated
-            else:
-                await live.wait()  # no reply is cut when the client turned barge-in off
+            elif (stored := self._stored.get(live.turn_id)) is not None:
+                await stored.wait()  # barge-in is off: no reply is cut; this one follows it
         self._turn_id += 1
         turn_id = self._turn_id
         self._sink.current_turn_id = turn_id

@@ -10,7 +10,6 @@ little prosody. Text is also made speakable: markdown, emoji and bare symbols ar
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 _ABBREVIATIONS = frozenset(
     [
@@ -213,13 +212,3 @@ class SentenceChunker:
         if len(words) >= self._first_piece_max_words:
             return len(complete)
         return None
-
-
-async def chunk_sentences(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Turn a stream of text deltas into a stream of speakable pieces."""
-    chunker = SentenceChunker()
-    async for delta in deltas:
-        for piece in chunker.push(delta):
-            yield piece
-    for piece in chunker.flush():
-        yield piece

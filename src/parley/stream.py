@@ -66,13 +66,6 @@ class Channel(Generic[T]):
         self._readable.set()
         self._writable.set()
 
-    def clear(self) -> int:
-        """Drop everything queued; returns how many items were dropped."""
-        dropped = len(self._items)
-        self._items.clear()
-        self._writable.set()
-        return dropped
-
     async def receive(self) -> T:
         """The next item; raises ``StopAsyncIteration`` once closed and drained."""
         while not self._items:

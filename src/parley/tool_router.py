@@ -21,6 +21,7 @@ from parley.backends import ChatMessage, tool_exchange
 from parley.config import McpConfig, Settings
 from parley.memory.embedding import MiniLmEmbedder
 from parley.prompt import without_recalled_facts
+from parley.speakable import speakable_result
 from parley.tools import ToolHub, ToolResult, ToolSpec
 
 if TYPE_CHECKING:
@@ -137,65 +138,50 @@ class ToolRouter:
         return _time_zones_from_request(arguments, schema, request)
 
 
-def _one_call_per_place(
-    tool: ToolSpec, arguments: dict[str, Any], request: str
-) -> list[dict[str, Any]]:
-    """A tool with one time-zone argument, asked about several places, is called once each."""
-    zone_fields = [
-        name for name in (tool.input_schema.get("properties") or {}) if "timezone" in name.lower()
+def _calls_for(tool: ToolSpec, arguments: dict[str, Any], request: str) -> list[dict[str, Any]]:
+    """One call per value when the request names several for one argument ("in Tokyo and in
+    Paris", "in celsius and fahrenheit"), else the one call. The same rule for every tool: the
+    values an argument can take are found in the request by the argument's kind (its enum, or
+    a time zone's city), and only an argument with several named values is fanned out."""
+    schema = _argument_schema(tool.input_schema)
+    several = [
+        (name, values)
+        for name, spec in schema["properties"].items()
+        if len(values := _named_values(name, spec, request)) >= 2
     ]
-    zones = named_time_zones(request)
-    if len(zone_fields) != 1 or len(zones) < 2:
-        return [arguments]
-    return [{**arguments, zone_fields[0]: zone} for zone in zones]
+    if len(several) != 1:
+        return [arguments]  # none, or several arguments named twice (a from/to pair): one call
+    name, values = several[0]
+    return [{**arguments, name: value} for value in values]
 
 
-def speakable_result(text: str) -> str:
-    """A tool's JSON made plain: ISO times as clock times, booleans as words, keys as words.
+def _named_values(name: str, spec: dict[str, Any], request: str) -> list[str]:
+    """The values of one argument that the request names, in the order named."""
+    if isinstance(enum := spec.get("enum"), list):
+        lowered = request.lower()
+        named = [(lowered.find(str(v).lower()), str(v)) for v in enum if str(v).lower() in lowered]
+        return [value for _position, value in sorted(named)]
+    if _is_time_zone_field(name):
+        return named_time_zones(request)
+    return []
 
-    A 0.5B model misreads "2026-11-26T00:53:23+09:00"; it reads "12:53 AM on Thursday" right.
-    """
-    import datetime
-    import json
 
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        return text
-
-    def plain(item: Any) -> str:
-        if isinstance(item, bool):
-            return "yes" if item else "no"
-        if isinstance(item, str):
-            try:
-                moment = datetime.datetime.fromisoformat(item)
-            except ValueError:
-                return item
-            if "T" in item or " " in item:
-                return moment.strftime("%I:%M %p on %A %d %B %Y").lstrip("0")
-            return moment.strftime("%A %d %B %Y")
-        if isinstance(item, dict):
-            return "; ".join(f"{key.replace('_', ' ')}: {plain(val)}" for key, val in item.items())
-        if isinstance(item, list):
-            return ", ".join(plain(element) for element in item)
-        return str(item)
-
-    return plain(value)
+def _is_time_zone_field(name: str) -> bool:
+    lowered = name.lower()
+    return "timezone" in lowered or "time_zone" in lowered
 
 
 def _time_zones_from_request(
     arguments: dict[str, Any], schema: dict[str, Any], request: str
 ) -> dict[str, Any]:
-    """Time-zone arguments taken from the cities the user named, in the order named.
+    """Time-zone arguments the LLM left out or got wrong, taken from the cities the user named.
 
     The small model knows "Tokyo" is Asia/Tokyo but not that Paris is Europe/Paris; the IANA
-    database itself does, and it is exact.
+    database itself does, and it is exact. A valid zone the LLM wrote is kept.
     """
-    fields = [
-        name
-        for name in schema["properties"]
-        if "timezone" in name.lower() or "time_zone" in name.lower()
-    ]
+    from zoneinfo import available_timezones
+
+    fields = [name for name in schema["properties"] if _is_time_zone_field(name)]
     if not fields:
         return arguments
     zones = named_time_zones(request)
@@ -203,11 +189,12 @@ def _time_zones_from_request(
         # None named: leave optional zone fields out, so a tool uses its own local time.
         optional = [name for name in fields if name not in schema["required"]]
         return {key: value for key, value in arguments.items() if key not in optional}
-    if "target_timezone" in fields and "source_timezone" in fields and len(zones) == 1:
-        return {**arguments, "target_timezone": zones[0]}
+    valid = available_timezones()
     repaired = dict(arguments)
-    for name, zone in zip(fields, zones, strict=False):
-        repaired[name] = zone
+    unused = [zone for zone in zones if zone not in repaired.values()]
+    for name in fields:
+        if repaired.get(name) not in valid and unused:
+            repaired[name] = unused.pop(0)
     return repaired
 
 
@@ -283,8 +270,8 @@ class ToolAwareReply:
         arguments = await self._router.write_arguments(tool, self._request)
         self.decision_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("tool %s chosen (similarity %.2f) with %s", tool.name, similarity, arguments)
-        # Independent calls run in parallel: one per place named ("in Tokyo and in Paris").
-        calls = _one_call_per_place(tool, arguments, self._request)
+        # Independent calls run in parallel: one per value named ("in Tokyo and in Paris").
+        calls = _calls_for(tool, arguments, self._request)
         return list(await asyncio.gather(*(self._hub.call(tool.name, args) for args in calls)))
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:

@@ -17,6 +17,7 @@ from parley.events import (
     AudioReady,
     FinalTranscript,
     PartialTranscript,
+    ReplyInterrupted,
     SentenceReady,
     SpeechEnded,
     SpeechStarted,
@@ -186,6 +187,10 @@ async def test_speaking_over_a_reply_cancels_it_and_answers_the_new_question_wit
     first, second = session.results
     assert first.was_cancelled and not second.was_cancelled
     assert "paris" in second.reply_text.lower()
+    # Decided once, announced once: the first reply stopped because the user spoke.
+    interrupted = [e for e in events if isinstance(e, ReplyInterrupted)]
+    assert [(e.turn_id, e.reason) for e in interrupted] == [(first.turn_id, "turn_detected")]
+    assert first.heard_text == interrupted[0].heard_text
     # Nothing of the first reply was produced after the user started speaking again.
     after_barge_in = events[starts[1] + 1 :]
     assert not [
@@ -231,3 +236,38 @@ async def test_a_mid_sentence_pause_drops_the_speculative_reply_and_answers_the_
     stored = ConversationStore(settings.database_path).messages(session.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"]
     assert stored[0].content.lower() == heard
+
+
+@pytest.mark.slow
+async def test_with_barge_in_off_a_pause_in_speech_over_a_reply_does_not_cut_it(
+    backends: Backends, settings: Settings, speech: Callable[..., Path]
+) -> None:
+    events: list[Any] = []
+    sink = CollectingSink()
+    session = session_for(backends, settings, sink, events)
+    session.options = dataclasses.replace(
+        session.options, is_barge_in_enabled=False, end_silence_ms=1_500
+    )
+    story = decode_file(speech("Tell me a long story about a brave knight."))
+    first = decode_file(speech("What is the capital"))
+    first = first[: np.flatnonzero(np.abs(first) > 300)[-1] + 1]
+    second = decode_file(speech("of France?"))
+    second = second[np.flatnonzero(np.abs(second) > 300)[0] :]
+    # The question starts while the story is being written, and pauses long enough (0.8 s)
+    # for a speculative reply to start, short of the end of its turn.
+    gap, pause = np.zeros(16_000, dtype=np.int16), np.zeros(16_000 * 4 // 5, dtype=np.int16)
+    frames = frames_from_samples(
+        np.concatenate([story, gap, first, pause, second]),
+        frame_ms=20,
+        is_realtime=True,
+        trailing_silence_ms=800,
+        keep_going=lambda: session.is_busy,
+    )
+    await session.listen(frames)
+    await session.wait_for_replies()
+
+    assert not [e for e in events if isinstance(e, ReplyInterrupted)]
+    assert len(session.results) == 2, [r.user_text for r in session.results]
+    story_reply, answer = session.results
+    assert not story_reply.was_cancelled and len(story_reply.reply_text.split()) > 20
+    assert "capital" in answer.user_text.lower() and not answer.was_cancelled

@@ -10,7 +10,8 @@ import pytest
 from parley.backends.loaded import Backends
 from parley.builtin_tools import make_builtin_server
 from parley.config import McpConfig, McpServerConfig
-from parley.tool_router import ToolRouter, named_time_zones, speakable_result
+from parley.speakable import speakable_result
+from parley.tool_router import ToolRouter, named_time_zones
 from parley.tools import ToolHub
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from parley.mcp_server import make_parley_mcp_server
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
+from parley.runtime import Runtime
 from parley.server.api import router as api_router
 from parley.server.auth import (
     SUBPROTOCOL_PREFIX,
@@ -37,7 +37,6 @@ from parley.server.header_deadline import with_header_timeout
 from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
-from parley.tool_router import start_user_toolbox
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +102,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.backends = backends or await asyncio.to_thread(Backends.load, settings)
-        app.state.store = ConversationStore(settings.database_path)
-        app.state.toolbox = await start_user_toolbox(settings, app.state.backends, app.state.store)
-        try:
+        async with Runtime.open(settings, backends=backends) as runtime:
+            app.state.runtime = runtime
+            app.state.backends = runtime.backends
+            app.state.store = runtime.store
+            app.state.toolbox = runtime.toolbox
             async with mcp_server.session_manager.run():
                 yield
-        finally:
-            await app.state.toolbox.close()
-            app.state.store.close()
 
     # Body limits are set per router and route rather than on the app: the app's own limit runs
     # outside every middleware, so it would answer an unauthenticated request before the
@@ -273,11 +270,9 @@ def create_app(
                 resumed = None  # gone (deleted): start afresh rather than fail the reconnect
             connection = RealtimeConnection(
                 websocket,
-                backends=websocket.app.state.backends,
-                store=store,
+                runtime=websocket.app.state.runtime,
                 metrics=websocket.app.state.metrics,
                 conversation_id=resumed,
-                toolbox=websocket.app.state.toolbox,
             )
             await connection.run()
         finally:

@@ -20,19 +20,16 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from parley.backends.loaded import Backends
 from parley.errors import ParleyError
 from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array, ListenerEvent, TurnEvent
-from parley.memory.store import ConversationStore
 from parley.metrics import ServerMetrics
+from parley.runtime import Runtime
 from parley.server.realtime import inbound
 from parley.server.realtime.audio_in import InputAudio
 from parley.server.realtime.audio_out import WebSocketAudioSink
 from parley.server.realtime.items import ItemRegistry
 from parley.server.realtime.outbound import HANG_UP, Event, Outbound
 from parley.server.realtime.protocol import ClientEventError, RealtimeOptions, new_id
-from parley.session import Session
-from parley.tool_router import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +46,11 @@ class RealtimeConnection:
         self,
         websocket: WebSocket,
         *,
-        backends: Backends,
-        store: ConversationStore,
+        runtime: Runtime,
         metrics: ServerMetrics,
         conversation_id: str | None = None,
-        toolbox: Toolbox | None = None,
     ) -> None:
+        backends = runtime.backends
         self._websocket = websocket
         self._settings = backends.settings
         self._stt = backends.stt
@@ -70,13 +66,8 @@ class RealtimeConnection:
             client_rate_hz=lambda: self.transport.output_rate_hz,
             pipeline_rate_hz=backends.settings.audio.output_sample_rate_hz,
         )
-        self.session = Session(
-            backends,
-            store=store,
-            sink=self._sink,
-            observer=self._on_session_event,
-            conversation_id=conversation_id,
-            toolbox=toolbox,
+        self.session = runtime.session(
+            sink=self._sink, conversation_id=conversation_id, observer=self._on_session_event
         )
         self.session_id = new_id("sess")
         self._items = ItemRegistry()

@@ -1,0 +1,194 @@
+"""`parley serve`, `parley login` and `parley bench`: the server, signing in to it, measuring it."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from parley.cli.app import (
+    ConfigOption,
+    DataDirOption,
+    JsonOption,
+    ProfileOption,
+    app,
+    guarded,
+    settings_for,
+)
+from parley.errors import ConfigError
+
+
+@app.command()
+@guarded
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default loopback).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8765).")] = None,
+    expose: Annotated[
+        bool, typer.Option("--expose", help="Allow binding an address other than loopback.")
+    ] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Serve the OpenAI-compatible realtime WebSocket and HTTP API."""
+    import uvicorn
+
+    from parley.backends.loaded import Backends
+    from parley.server.app import create_app, uvicorn_options
+    from parley.server.auth import load_or_create_api_key
+
+    settings = settings_for(config, data_dir, profile)
+    bind_host = host or settings.server.host
+    bind_port = settings.server.port if port is None else port
+    if not _is_loopback(bind_host) and not expose:
+        raise ConfigError(
+            f"Refusing to bind {bind_host}: that exposes Parley beyond this machine. "
+            "Add --expose if you mean it."
+        )
+    if not _is_loopback(bind_host):
+        typer.echo(f"warning: Parley is reachable from the network on {bind_host}", err=True)
+    api_key = load_or_create_api_key(settings)
+    typer.echo("loading models…", err=True)
+    backends = Backends.load(settings)
+    server_app = create_app(settings, api_key=api_key, backends=backends, bind_host=bind_host)
+    base_url = f"http://{_shown_host(bind_host)}:{bind_port}/"
+    typer.echo(f"Parley is listening on {base_url}", err=True)
+    # A one-time code, never the API key: the address ends up in browser history.
+    login_code = server_app.state.authenticator.mint_login_code()
+    typer.echo(f"Open {base_url}?login={login_code}", err=True)
+    typer.echo(
+        f"(the code works once, for 10 minutes; `parley login` prints a new one. "
+        f"API key file: {settings.data_dir / 'api_key'})",
+        err=True,
+    )
+    uvicorn.run(server_app, host=bind_host, port=bind_port, **uvicorn_options(settings))
+
+
+@app.command()
+@guarded
+def login(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Print a one-time address that signs a browser in to the server of this data directory."""
+    from parley.server.auth import authenticator_for, load_or_create_api_key
+
+    settings = settings_for(config, data_dir, profile)
+    authenticator = authenticator_for(settings, load_or_create_api_key(settings))
+    code = authenticator.mint_login_code()
+    typer.echo(f"http://{_shown_host(settings.server.host)}:{settings.server.port}/?login={code}")
+    typer.echo("(works once, for 10 minutes)", err=True)
+
+
+@app.command()
+@guarded
+def bench(
+    audio_dir: Annotated[
+        Path | None,
+        typer.Option("--audio-dir", help="Prompts: WAV files, each with a .txt of its words."),
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Passes over the prompts.")] = 1,
+    warmup: Annotated[
+        int, typer.Option("--warmup", min=0, help="Turns run first and reported apart.")
+    ] = 1,
+    interruptions: Annotated[
+        int, typer.Option("--interruptions", min=0, help="Barge-in trials.")
+    ] = 3,
+    as_json: JsonOption = False,
+    plot_path: Annotated[
+        Path | None, typer.Option("--plot", help="Write a latency breakdown PNG.")
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Measure a running `parley serve` at this URL instead."),
+    ] = None,
+    sessions: Annotated[
+        str | None,
+        typer.Option(
+            "--sessions", help="With --server: a load test, e.g. 1,2,4,8 concurrent sessions."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Measure voice-to-voice latency over spoken prompts, through the live pipeline."""
+    from rich.console import Console
+
+    from parley import bench as benchmark
+
+    settings = settings_for(config, data_dir, profile)
+    console = Console(stderr=True)
+    if sessions is not None:
+        from parley.bench_client import format_load_table, run_load_bench
+
+        counts = _session_counts(sessions)
+        if server is None:
+            raise ConfigError("--sessions needs --server URL: it loads a running server.")
+        with console.status("load test…") as status:
+            load = run_load_bench(
+                settings,
+                server_url=server,
+                audio_dir=audio_dir,
+                session_counts=counts,
+                runs=runs,
+                progress=lambda message: status.update(message),
+            )
+        typer.echo(json.dumps(load, indent=2) if as_json else format_load_table(load))
+        return
+    with console.status("loading models…") as status:
+        if server is not None:
+            from parley.bench_client import run_server_bench
+
+            report = run_server_bench(
+                settings,
+                server_url=server,
+                audio_dir=audio_dir,
+                runs=runs,
+                warmup_turns=warmup,
+                progress=lambda message: status.update(message),
+            )
+        else:
+            report = benchmark.run_bench(
+                settings,
+                audio_dir=audio_dir,
+                runs=runs,
+                warmup_turns=warmup,
+                interruptions=interruptions,
+                progress=lambda message: status.update(message),
+            )
+    summary = report.summary()
+    if plot_path is not None:
+        benchmark.plot(report, plot_path)
+        console.print(f"latency plot written to {plot_path}")
+    typer.echo(benchmark.to_json(summary) if as_json else benchmark.format_table(summary))
+
+
+def _session_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise ConfigError(f"--sessions takes counts like 1,2,4,8; got {text!r}.")
+    return counts
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _shown_host(host: str) -> str:
+    """An address a browser on this machine can open, for a server bound to ``host``."""
+    return "127.0.0.1" if host in {"0.0.0.0", "::"} else host
