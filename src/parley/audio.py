@@ -10,9 +10,8 @@ import soundfile
 import soxr
 
 from parley.errors import AudioDecodeError
-from parley.events import Int16Array
+from parley.events import INPUT_SAMPLE_RATE_HZ, Int16Array
 
-INPUT_SAMPLE_RATE_HZ = 16_000
 Float32Array = np.ndarray  # float32 mono in [-1, 1]
 
 

@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
-from parley.events import AudioFrame, AudioReady, Int16Array
-
-INPUT_SAMPLE_RATE_HZ = 16_000
+from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, AudioReady, Int16Array
 
 
 async def frames_from_samples(

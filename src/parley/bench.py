@@ -13,7 +13,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,51 +20,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from parley.audio import decode_file, resample, write_wav
+from parley.audio import decode_file
 from parley.audio_io import RealtimePlaybackSink, frames_from_samples
-from parley.backends import TextToSpeech
 from parley.backends.loaded import Backends
+from parley.bench_prompts import Prompt, choose_prompts
 from parley.config import Settings
-from parley.errors import AudioDecodeError
-from parley.events import AudioFrame, FinalTranscript, Int16Array, SpeechStarted
+from parley.events import AudioFrame, FinalTranscript, SpeechStarted
 from parley.machine import cpu_line, describe_cpu
 from parley.runtime import Runtime
-
-DEFAULT_PROMPTS: tuple[str, ...] = (
-    "What is the capital of France?",
-    "How many days are there in a week?",
-    "What colour is the sky on a clear day?",
-    "Can you name a fruit that is yellow?",
-    "What is two plus three?",
-    "Who wrote Romeo and Juliet?",
-    "What is the opposite of hot?",
-    "How many legs does a spider have?",
-    "What do bees make?",
-    "What is the largest planet in our solar system?",
-)
-# Half the prompts in the embedded Piper voice, half in espeak-ng voices, so that STT is not
-# only ever measured on one speaker.
-_ESPEAK_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-us+m3")
+from parley.turn import TURN_LATENCIES
 
 FIGURES = (
-    "voice_to_voice_ms",
-    "endpoint_ms",
-    "stt_ms",
-    "llm_ttft_ms",
-    "first_sentence_ms",
-    "tts_first_audio_ms",
+    *TURN_LATENCIES,
     "text_to_voice_ms",
     "tts_rtf",
     "llm_tokens_per_s",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    text: str
-    path: Path
 
 
 @dataclass(slots=True)
@@ -183,57 +153,6 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
             )
         previous = current
     return previous[-1], len(ref)
-
-
-def make_default_prompts(directory: Path, tts: TextToSpeech) -> list[Prompt]:
-    """Speak the default questions once (Piper and espeak-ng voices) into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    prompts: list[Prompt] = []
-    for index, text in enumerate(DEFAULT_PROMPTS):
-        path = directory / f"{index:02d}.wav"
-        if not path.exists():
-            if index % 2 == 0:
-                audio = asyncio.run(_say(tts, text))
-            else:
-                audio = _espeak_say(text, _ESPEAK_VOICES[(index // 2) % len(_ESPEAK_VOICES)])
-            lead = np.zeros(8_000, dtype=np.int16)  # half a second before the user speaks
-            write_wav(path, np.concatenate([lead, audio]), 16_000)
-            path.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
-        prompts.append(Prompt(text, path))
-    return prompts
-
-
-async def _say(tts: TextToSpeech, text: str) -> Int16Array:
-    chunks = [chunk async for chunk in tts.synthesize(text)]
-    return resample(np.concatenate(chunks), tts.sample_rate_hz, 16_000)
-
-
-def _espeak_say(text: str, voice: str) -> Int16Array:
-    with tempfile.TemporaryDirectory() as scratch:
-        raw = Path(scratch) / "raw.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)
-        return decode_file(raw)
-
-
-def load_prompts(directory: Path) -> list[Prompt]:
-    """WAV files, each with a .txt of what it says (for the word error rate)."""
-    prompts = []
-    for path in sorted(directory.glob("*.wav")):
-        text_path = path.with_suffix(".txt")
-        text = text_path.read_text(encoding="utf-8").strip() if text_path.exists() else ""
-        prompts.append(Prompt(text, path))
-    return prompts
-
-
-def choose_prompts(settings: Settings, audio_dir: Path | None, tts: TextToSpeech) -> list[Prompt]:
-    if audio_dir is None:
-        return make_default_prompts(settings.data_dir / "bench-prompts", tts)
-    prompts = load_prompts(audio_dir)
-    if not prompts:
-        raise AudioDecodeError(
-            f"No .wav prompts in {audio_dir}: give WAV files with a .txt of each."
-        )
-    return prompts
 
 
 async def run_turn(runtime: Runtime, prompt: Prompt) -> TurnFigures:
@@ -392,74 +311,6 @@ async def _run_all(
 def _cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
-
-
-def plot(report: BenchReport, path: Path) -> None:
-    """Per turn, when each stage ran, from the user's last voiced sample to the first sound.
-
-    Stages are drawn where they happened, not stacked: a reply started speculatively on a pause
-    shows its LLM and TTS work overlapping the end-of-turn wait.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [f"{i + 1}. {t.prompt[:24]}" for i, t in enumerate(report.turns)]
-    figure, axis = plt.subplots(figsize=(11, 0.45 * len(labels) + 1.8))
-    colours = {
-        "end of turn wait": "#4c72b0",
-        "speech to text after the turn": "#dd8452",
-        "LLM first token": "#55a868",
-        "first clause": "#c44e52",
-        "speech synthesis": "#8172b2",
-    }
-    drawn: set[str] = set()  # each stage named once in the legend
-    for row, turn in enumerate(report.turns):
-        m = turn.metrics
-        endpoint = m.get("endpoint_ms")
-        stt_done = (
-            endpoint + m["stt_ms"] if endpoint is not None and m.get("stt_ms") is not None else None
-        )
-        spans = {
-            "speech to text after the turn": (endpoint, stt_done),
-            "LLM first token": (m.get("llm_request_at_ms"), m.get("llm_first_token_at_ms")),
-            "first clause": (m.get("llm_first_token_at_ms"), m.get("first_sentence_at_ms")),
-            "speech synthesis": (m.get("first_sentence_at_ms"), m.get("voice_to_voice_ms")),
-        }
-        if endpoint is not None:
-            # A thin bar above the reply's own: a speculative reply overlaps this wait.
-            axis.barh(
-                row - 0.32,
-                endpoint,
-                color=colours["end of turn wait"],
-                height=0.16,
-                label="end of turn wait" if row == 0 else None,
-            )
-        for name, (start, end) in spans.items():
-            if start is not None and end is not None and end > start:
-                axis.barh(
-                    row + 0.08,
-                    end - start,
-                    left=start,
-                    color=colours[name],
-                    height=0.5,
-                    label=name if name not in drawn else None,
-                )
-                drawn.add(name)
-        if m.get("voice_to_voice_ms") is not None:
-            axis.plot(m["voice_to_voice_ms"], row, marker="|", color="black", markersize=14)
-    axis.axvline(500, color="black", linestyle="--", linewidth=1, label="500 ms target")
-    axis.set_xlim(left=0)
-    axis.set_yticks(range(len(labels)), labels)
-    axis.invert_yaxis()
-    axis.set_xlabel("milliseconds from the user's last voiced sample (| = first reply sound)")
-    summary = report.summary()["figures"]["voice_to_voice_ms"]
-    axis.set_title(f"Parley voice-to-voice: median {summary['median']} ms, p90 {summary['p90']} ms")
-    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def format_table(summary: dict[str, Any]) -> str:

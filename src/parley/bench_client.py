@@ -18,16 +18,11 @@ import numpy as np
 
 from parley.audio import decode_file, resample
 from parley.backends import make_tts
-from parley.bench import (
-    BenchReport,
-    Prompt,
-    TurnFigures,
-    choose_prompts,
-    spread,
-    word_errors,
-)
+from parley.bench import BenchReport, TurnFigures, spread, word_errors
+from parley.bench_prompts import Prompt, choose_prompts
 from parley.config import Settings
 from parley.errors import BackendError, ConfigError
+from parley.events import INPUT_SAMPLE_RATE_HZ
 
 _FRAME_MS = 20
 _RATE_HZ = 24_000
@@ -47,7 +42,7 @@ def _api_key(settings: Settings) -> str:
 async def _server_turn(server_url: str, api_key: str, prompt: Prompt) -> TurnFigures:
     from openai import AsyncOpenAI
 
-    audio = resample(decode_file(prompt.path), 16_000, _RATE_HZ)
+    audio = resample(decode_file(prompt.path), INPUT_SAMPLE_RATE_HZ, _RATE_HZ)
     step = _RATE_HZ * _FRAME_MS // 1000
     async with (
         AsyncOpenAI(

@@ -13,14 +13,11 @@ from prometheus_client import (
     generate_latest,
 )
 
+from parley.turn import TURN_LATENCIES
+
 _LATENCY_BUCKETS_MS = (50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000)
 _STAGES = (
-    "voice_to_voice_ms",
-    "endpoint_ms",
-    "stt_ms",
-    "llm_ttft_ms",
-    "first_sentence_ms",
-    "tts_first_audio_ms",
+    *TURN_LATENCIES,
     "interruption_ms",
 )
 

@@ -1,10 +1,6 @@
 """The reply side of one conversation: one reply at a time, each in its own TurnScope, stored
-as the user heard it, and stopped in one place when the user talks over it.
-
-Every reply's prompt comes from ``reply_context`` (history, recalled facts beside the user's
-words, instructions), also used to prefill the model while the user is still speaking, so the
-cache the prefill leaves is the one the reply reads.
-"""
+as the user heard it, and stopped in one place when the user talks over it. Every reply's
+prompt comes from its ReplyContext."""
 
 from __future__ import annotations
 
@@ -15,11 +11,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from parley.backends import ChatMessage
 from parley.backends.loaded import Backends, FixedReply
 from parley.builtin_tools import END_CONVERSATION
 from parley.client_functions import ClientFunctions
-from parley.errors import BackendError
 from parley.events import (
     ConversationEnded,
     FunctionCallRequested,
@@ -29,9 +23,9 @@ from parley.events import (
     TurnEvent,
     TurnStarted,
 )
-from parley.memory.recall import MemoryChanges, MemoryRecall
 from parley.memory.store import ConversationStore
-from parley.prompt import build_prompt
+from parley.prompt import count_tokens
+from parley.reply_context import ReplyContext
 from parley.session_options import SessionOptions
 from parley.speculation import HeldReply
 from parley.tool_router import ToolAwareReply, Toolbox, ToolChoice
@@ -64,10 +58,9 @@ class Replies:
         self._observer = observer
         self._toolbox = toolbox
         self._options = options
-        self._memory = (
-            MemoryRecall(store, backends.embedder) if self._settings.memory.is_enabled else None
+        self.context = ReplyContext(
+            backends, store=store, conversation_id=conversation_id, user_id=user_id, options=options
         )
-        self._memory_changes = MemoryChanges()
         self.client_functions = ClientFunctions(backends)
         self.results: list[TurnResult] = []
         self.has_ended = False  # the user said goodbye (the end_conversation tool)
@@ -175,58 +168,6 @@ class Replies:
         while self._background_tasks:
             await asyncio.gather(*list(self._background_tasks))
 
-    # ---- the conversation's words ----------------------------------------------------------
-
-    async def add_user_text(self, user_text: str) -> int:
-        """Put a user message into the conversation without replying yet; returns its id.
-
-        Facts the user states, or asks to remember or forget, are applied to memory here.
-        """
-        message_id = await self._store.add_message_async(self._conversation_id, "user", user_text)
-        if self._memory is not None and self._settings.memory.is_extracting:
-            self._memory_changes = await asyncio.to_thread(
-                self._memory.observe_user_turn, self._user_id, user_text
-            )
-        return message_id
-
-    async def add_assistant_text(self, text: str) -> int:
-        """An assistant message a client puts into the conversation (not spoken)."""
-        return await self._store.add_message_async(self._conversation_id, "assistant", text)
-
-    async def delete_message(self, message_id: int) -> None:
-        await asyncio.to_thread(self._store.delete_message, message_id)
-
-    async def reply_context(
-        self, user_text: str | None, *, exclude_fact_ids: frozenset[int] = frozenset()
-    ) -> tuple[list[ChatMessage], list[ChatMessage]]:
-        """The stored history (with ``user_text`` appended when it is not stored yet) and the
-        prompt a reply to it reads. One path for the reply and for its prefill."""
-        llm_config = self._settings.llm
-        history = await asyncio.to_thread(
-            self._store.history, self._conversation_id, max_turns=llm_config.history_turns
-        )
-        if user_text is not None:
-            history.append(ChatMessage("user", user_text))
-        if not history or history[-1].role != "user":
-            raise BackendError("There is no user message to reply to: add one first.")
-        facts: list[str] = []
-        if self._memory is not None:
-            facts = await asyncio.to_thread(
-                self._memory.recall_for_prompt,
-                self._user_id,
-                history[-1].content,
-                budget_chars=self._settings.memory.recall_budget_chars,
-                exclude=exclude_fact_ids,
-            )
-        messages = build_prompt(
-            system_prompt=self._options().instructions or llm_config.system_prompt,
-            history=history,
-            recalled_facts=facts,
-            context_tokens=llm_config.context_tokens,
-            reply_tokens=llm_config.max_reply_tokens,
-        )
-        return history, messages
-
     # ---- one reply -------------------------------------------------------------------------
 
     async def respond(
@@ -261,10 +202,10 @@ class Replies:
         options = self._options()
         observer = held.observe if held is not None else self._observer
         if user_text is not None and held is None:
-            await self.add_user_text(user_text)
-        changes, self._memory_changes = self._memory_changes, MemoryChanges()
+            await self.context.add_user_text(user_text)
+        changes = self.context.take_memory_changes()
         # A speculation's words are not stored until the turn is confirmed: it may be discarded.
-        history, messages = await self.reply_context(
+        history, messages = await self.context.build(
             user_text if held is not None else None,
             exclude_fact_ids=frozenset(changes.created_ids),  # just said: no reminder needed
         )
@@ -312,6 +253,8 @@ class Replies:
             if user_text is not None:
                 stored_user = asyncio.create_task(self._store_when_confirmed(held, user_text))
         scope.start(messages)
+        # Counted while the model reads the prompt in its thread: the reply's usage figure.
+        metrics.prompt_token_count = count_tokens(self._backends.llm, messages)
         try:
             try:
                 await scope.wait()
@@ -323,7 +266,8 @@ class Replies:
             if held is not None and not held.is_released:
                 # A discarded speculation leaves no trace in the conversation.
                 return self._result(turn_id, scope, request, metrics, tool_reply)
-            return await self._store_reply(turn_id, scope, request, metrics, tool_reply)
+            result = self._result(turn_id, scope, request, metrics, tool_reply)
+            return await self._store_reply(turn_id, scope, result)
         finally:
             for event in finished:
                 observer(event)
@@ -354,15 +298,7 @@ class Replies:
             tool_calls=tool_calls,
         )
 
-    async def _store_reply(
-        self,
-        turn_id: int,
-        scope: TurnScope,
-        request: str,
-        metrics: TurnMetrics,
-        tool_reply: ToolAwareReply | None,
-    ) -> TurnResult:
-        result = self._result(turn_id, scope, request, metrics, tool_reply)
+    async def _store_reply(self, turn_id: int, scope: TurnScope, result: TurnResult) -> TurnResult:
         if any(call["name"] == END_CONVERSATION for call in result.tool_calls):
             self.has_ended = True  # announced after the reply's TurnDone, in _run
         message_id = await self._store.add_message_async(
@@ -412,4 +348,4 @@ class Replies:
     async def _store_when_confirmed(self, held: HeldReply, user_text: str) -> None:
         await held.gate.wait()
         if held.is_released:
-            await self.add_user_text(user_text)
+            await self.context.add_user_text(user_text)

@@ -128,13 +128,13 @@ class Session:
         return self.replies.live_scope
 
     async def add_user_text(self, user_text: str) -> int:
-        return await self.replies.add_user_text(user_text)
+        return await self.replies.context.add_user_text(user_text)
 
     async def add_assistant_text(self, text: str) -> int:
-        return await self.replies.add_assistant_text(text)
+        return await self.replies.context.add_assistant_text(text)
 
     async def delete_message(self, message_id: int) -> None:
-        await self.replies.delete_message(message_id)
+        await self.replies.context.delete_message(message_id)
 
     async def respond(
         self, user_text: str | None, *, metrics: TurnMetrics | None = None
@@ -272,7 +272,7 @@ class Session:
             # Keep their words; the reply answers them with the utterance now under way.
             if held is not None and is_held_live:
                 held.discard()
-            await self.replies.add_user_text(final.text)
+            await self.replies.context.add_user_text(final.text)
         elif held is not None and is_held_live and speculation is not None:
             assert speculation.metrics is not None
             _stamp_end_of_turn(speculation.metrics, final)
@@ -330,7 +330,7 @@ class Session:
 
         async def run() -> None:
             try:
-                _history, messages = await self.replies.reply_context(partial_text)
+                _history, messages = await self.replies.context.build(partial_text)
                 await prefill(messages)
             except Exception:
                 log.debug("prefill failed", exc_info=True)

@@ -67,6 +67,7 @@ class TurnMetrics:
     reply_audio_samples: int = 0
     output_sample_rate_hz: int = 24_000
     token_count: int = 0
+    prompt_token_count: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         reply_audio_s = self.reply_audio_samples / self.output_sample_rate_hz
@@ -92,6 +93,7 @@ class TurnMetrics:
             else None,
             "reply_audio_seconds": round(reply_audio_s, 3),
             "llm_tokens": self.token_count,
+            "llm_prompt_tokens": self.prompt_token_count,
             # When each stage began or ended, from the last voiced sample (speculative replies
             # start before the end of the turn, so these can be smaller than endpoint_ms).
             "llm_request_at_ms": _ms(self.last_voiced_t_ns, self.llm_request_t_ns),
@@ -155,6 +157,16 @@ TurnObserver = Callable[[TurnEvent], None]
 
 
 MAX_REPLY_TOKENS = 1024
+
+# The latencies every turn measures, in the order a turn goes through them (bench, /metrics).
+TURN_LATENCIES = (
+    "voice_to_voice_ms",
+    "endpoint_ms",
+    "stt_ms",
+    "llm_ttft_ms",
+    "first_sentence_ms",
+    "tts_first_audio_ms",
+)
 
 
 class TurnScope:

@@ -135,6 +135,10 @@ async def test_a_spoken_question_over_the_socket_gets_a_spoken_answer(
     assert sounds_like("paris", heard_back), heard_back
     metadata = done.response.metadata
     assert float(metadata["voice_to_voice_ms"]) > 0 and float(metadata["llm_ttft_ms"]) > 0
+    usage = done.response.usage
+    # The prompt (instructions and question) and the reply, by the model's tokenizer.
+    assert usage.input_tokens > 20 and 0 < usage.output_tokens < 100
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
     rows = stored_messages(server, done.response.conversation_id)
     assert [r[0] for r in rows] == ["user", "assistant"]
     assert "paris" in rows[1][1].lower()
@@ -322,6 +326,19 @@ async def test_bad_events_get_error_events_and_the_socket_stays_usable(
             )
         )
         assert rate["code"] == "unsupported_audio_format"
+        # One voice: asking for another is refused whole (its instructions are not applied).
+        voice = await error_for(
+            json.dumps(
+                {
+                    "type": "session.update",
+                    "session": {
+                        "instructions": "Be a pirate.",
+                        "audio": {"output": {"voice": "alloy"}},
+                    },
+                }
+            )
+        )
+        assert voice["code"] == "unsupported_voice" and "en_US-joe-medium" in voice["message"]
         assert (await error_for(json.dumps({"type": "response.cancel"})))[
             "code"
         ] == "response_cancel_not_active"
@@ -332,7 +349,10 @@ async def test_bad_events_get_error_events_and_the_socket_stays_usable(
         await socket.send(
             json.dumps({"type": "session.update", "session": {"instructions": "Be brief."}})
         )
-        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "session.updated"
+        updated = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert updated["type"] == "session.updated"
+        assert updated["session"]["instructions"] == "Be brief."
+        assert updated["session"]["audio"]["output"]["voice"] == "en_US-joe-medium"
 
 
 async def test_credentials_on_the_socket(server: RunningServer) -> None:

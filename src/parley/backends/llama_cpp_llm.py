@@ -82,6 +82,10 @@ class LlamaCppLlm:
                 chunks.close()
             self._lock.release()
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by this model's tokenizer (usage figures, not the budget)."""
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         async for text in iterate_in_thread(self._generate(messages)):
             yield text

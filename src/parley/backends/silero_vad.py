@@ -6,11 +6,11 @@ import numpy as np
 
 from parley.config import VadConfig
 from parley.errors import ModelLoadError
-from parley.events import Int16Array
+from parley.events import INPUT_SAMPLE_RATE_HZ, Int16Array
 
 
 class SileroVad:
-    sample_rate_hz = 16_000
+    sample_rate_hz = INPUT_SAMPLE_RATE_HZ
     frame_samples = 512  # 32 ms: the window Silero v5 was trained on at 16 kHz
 
     def __init__(self, config: VadConfig) -> None:

@@ -30,9 +30,8 @@ from parley.backends import Transcript
 from parley.config import SttConfig
 from parley.embedded_models import whisper_dir
 from parley.errors import ModelLoadError
-from parley.events import Int16Array
+from parley.events import INPUT_SAMPLE_RATE_HZ, Int16Array
 
-_SAMPLE_RATE_HZ = 16_000
 _WINDOW_FRAMES = 3_000  # Whisper's encoder input: 30 s of 10 ms log-mel frames
 # The decoder may write at most this many tokens per second of audio (speech is ~3-5), and a
 # few more for a short clip: a repetition loop cannot run on.
@@ -98,9 +97,11 @@ class WhisperStt:
     def _decode(self, audio: Int16Array) -> Transcript:
         started_ns = time.perf_counter_ns()
         as_float = audio.astype(np.float32) / np.float32(32768.0)
-        padding = int(self._config.window_padding_s * _SAMPLE_RATE_HZ)
+        padding = int(self._config.window_padding_s * INPUT_SAMPLE_RATE_HZ)
         if padding:
-            padding = max(padding, int(self._config.window_min_s * _SAMPLE_RATE_HZ) - audio.size)
+            padding = max(
+                padding, int(self._config.window_min_s * INPUT_SAMPLE_RATE_HZ) - audio.size
+            )
         fits_one_window = (as_float.size + padding) // 160 <= _WINDOW_FRAMES
         with self._lock:
             if padding and fits_one_window:
@@ -109,7 +110,7 @@ class WhisperStt:
                 text = self._decode_30s_windows(as_float)
         return Transcript(
             text=text,
-            audio_ms=audio.size * 1000 // _SAMPLE_RATE_HZ,
+            audio_ms=audio.size * 1000 // INPUT_SAMPLE_RATE_HZ,
             decode_ms=(time.perf_counter_ns() - started_ns) / 1e6,
         )
 
@@ -121,7 +122,7 @@ class WhisperStt:
         frames = min(features.shape[-1] // 2 * 2, _WINDOW_FRAMES)  # the encoder's stride is 2
         window = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
         encoded = self._model.model.encode(ctranslate2.StorageView.from_array(window))
-        clip_s = audio.size / _SAMPLE_RATE_HZ
+        clip_s = audio.size / INPUT_SAMPLE_RATE_HZ
         # Timestamps cost two tokens per segment; a clip has one or two.
         max_new_tokens = int(clip_s * _TOKENS_PER_AUDIO_S) + _TOKENS_EXTRA + 8
         result = self._model.model.generate(

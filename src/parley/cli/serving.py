@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated
@@ -41,16 +40,17 @@ def serve(
     from parley.backends.loaded import Backends
     from parley.server.app import create_app, uvicorn_options
     from parley.server.auth import load_or_create_api_key
+    from parley.server.guard import is_loopback_host
 
     settings = settings_for(config, data_dir, profile)
     bind_host = host or settings.server.host
     bind_port = settings.server.port if port is None else port
-    if not _is_loopback(bind_host) and not expose:
+    if not is_loopback_host(bind_host) and not expose:
         raise ConfigError(
             f"Refusing to bind {bind_host}: that exposes Parley beyond this machine. "
             "Add --expose if you mean it."
         )
-    if not _is_loopback(bind_host):
+    if not is_loopback_host(bind_host):
         typer.echo(f"warning: Parley is reachable from the network on {bind_host}", err=True)
     api_key = load_or_create_api_key(settings)
     typer.echo("loading models…", err=True)
@@ -165,7 +165,9 @@ def bench(
             )
     summary = report.summary()
     if plot_path is not None:
-        benchmark.plot(report, plot_path)
+        from parley.bench_plot import plot
+
+        plot(report, plot_path)
         console.print(f"latency plot written to {plot_path}")
     typer.echo(benchmark.to_json(summary) if as_json else benchmark.format_table(summary))
 
@@ -178,15 +180,6 @@ def _session_counts(text: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise ConfigError(f"--sessions takes counts like 1,2,4,8; got {text!r}.")
     return counts
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _shown_host(host: str) -> str:

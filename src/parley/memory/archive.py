@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from parley.errors import StorageError
-from parley.memory.store import SCHEMA_VERSION, ConversationStore, hold_in_use, sqlite3
+from parley.memory.database import SCHEMA_VERSION, hold_in_use, sqlite3
+from parley.memory.store import ConversationStore
 
 EXPORT_FORMAT = "parley-conversations"
 

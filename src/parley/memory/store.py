@@ -1,6 +1,6 @@
-"""Conversations and their messages in SQLite, with versioned migrations.
+"""Conversations, their messages and the user's remembered facts, in one SQLite file.
 
-Each migration runs once, in order, inside a transaction, and bumps ``PRAGMA user_version``; a
+The schema's migrations (memory/database.py) run once each, in order, inside a transaction; a
 database written by a newer Parley is refused rather than damaged. WAL mode lets readers work
 while a turn is written, and each message is committed as its turn completes.
 """
@@ -9,29 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
-import os
 import re
 import threading
 import time
 import uuid
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parley.backends import ChatMessage
 from parley.errors import StorageError
-
-if TYPE_CHECKING:
-    import sqlite3
-else:
-    try:  # pysqlite3 bundles a current SQLite that can load extensions (sqlite-vec)
-        import pysqlite3.dbapi2 as sqlite3
-    except ImportError:  # the standard library's build, which may not
-        import sqlite3
+from parley.memory.database import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    hold_in_use,
+    load_sqlite_vec,
+    sqlite3,
+    storage_errors,
+)
 
 __all__ = [
     "LOCAL_USER",
@@ -41,61 +38,6 @@ __all__ = [
     "StoredMessage",
     "sqlite3",  # the SQLite binding in use; callers must share it (two in one process break locks)
 ]
-
-# Each migration is a list of statements run in one transaction. Never edit a released one:
-# add the next.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # 1: conversations and messages
-    (
-        """CREATE TABLE conversations (
-            id TEXT PRIMARY KEY,
-            created_at REAL NOT NULL
-        )""",
-        """CREATE TABLE messages (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-            content TEXT NOT NULL,
-            is_interrupted INTEGER NOT NULL DEFAULT 0,
-            metrics_json TEXT,
-            created_at REAL NOT NULL
-        )""",
-        "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
-    ),
-    # 2: preferences per user (voice, speed, turn detection, persona) as JSON
-    (
-        """CREATE TABLE preferences (
-            user_id TEXT PRIMARY KEY,
-            preferences_json TEXT NOT NULL,
-            updated_at REAL NOT NULL
-        )""",
-    ),
-    # 3: users own conversations; memory items with embeddings and a keyword index
-    (
-        "ALTER TABLE conversations ADD COLUMN user_id TEXT NOT NULL DEFAULT 'local'",
-        "CREATE INDEX conversations_by_user ON conversations(user_id, created_at)",
-        """CREATE TABLE memory_items (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            user_id TEXT NOT NULL,
-            text TEXT NOT NULL,
-            source TEXT NOT NULL CHECK (source IN ('explicit', 'automatic', 'manual')),
-            embedding BLOB,
-            created_at REAL NOT NULL
-        )""",
-        "CREATE INDEX memory_by_user ON memory_items(user_id, created_at)",
-        "CREATE VIRTUAL TABLE memory_fts USING fts5(text, content='memory_items', content_rowid='id')",
-        """CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory_items BEGIN
-            INSERT INTO memory_fts(rowid, text) VALUES (new.id, new.text);
-        END""",
-        """CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory_items BEGIN
-            INSERT INTO memory_fts(memory_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        END""",
-    ),
-    # 4: the tool calls made for a reply (name, arguments, result, duration)
-    ("ALTER TABLE messages ADD COLUMN tool_calls_json TEXT",),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
 
 LOCAL_USER = "local"
 
@@ -122,62 +64,6 @@ class StoredMessage:
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-@contextlib.contextmanager
-def _storage_errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.OperationalError as error:
-        if "full" in str(error):
-            raise StorageError(
-                f"The conversation database {path} cannot grow: the disk (or its quota) is full. "
-                "Nothing already stored is lost; free some space and Parley carries on."
-            ) from None
-        raise StorageError(
-            f"Cannot use the conversation database {path}: {error}. Check free disk space and "
-            "that no other program holds it locked."
-        ) from None
-
-
-def _load_sqlite_vec(connection: Any) -> bool:
-    """sqlite-vec gives cosine distance in SQL; without it recall ranks vectors in numpy."""
-    try:
-        import sqlite_vec
-
-        connection.enable_load_extension(True)
-        sqlite_vec.load(connection)
-        connection.enable_load_extension(False)
-    except (ImportError, AttributeError, sqlite3.OperationalError):
-        return False
-    return True
-
-
-def hold_in_use(database_path: Path, *, exclusive: bool) -> Callable[[], None]:
-    """An advisory lock beside the database: shared by every open store, exclusive for a
-    restore. Returns the call that lets go of it."""
-    descriptor = os.open(
-        database_path.with_name(database_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600
-    )
-    try:
-        fcntl.flock(descriptor, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
-    except BlockingIOError:
-        os.close(descriptor)
-        raise StorageError(
-            f"The database {database_path} is in use (a `parley serve` or another Parley "
-            "command has it open). Stop it first, then run the command again."
-        ) from None
-    return _Release(descriptor)
-
-
-class _Release:
-    """Closes the lock's descriptor once, whether called or garbage-collected."""
-
-    def __init__(self, descriptor: int) -> None:
-        self._finalizer = weakref.finalize(self, os.close, descriptor)
-
-    def __call__(self) -> None:
-        self._finalizer()
-
-
 class ConversationStore:
     """A thread-safe handle on the database; async methods keep disk I/O off the event loop."""
 
@@ -192,7 +78,7 @@ class ConversationStore:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA foreign_keys=ON")
             self._connection.execute("PRAGMA synchronous=NORMAL")
-            self.has_vector_search = _load_sqlite_vec(self._connection)
+            self.has_vector_search = load_sqlite_vec(self._connection)
             self._migrate()
         except sqlite3.DatabaseError as error:
             raise StorageError(
@@ -227,7 +113,7 @@ class ConversationStore:
     def _transaction(self) -> Iterator[Any]:
         """One multi-statement write: all of it is committed, or none of it (rolled back on
         any error, so the shared connection never stays inside a failed transaction)."""
-        with self._lock, _storage_errors(self.path):
+        with self._lock, storage_errors(self.path):
             self._connection.execute("BEGIN IMMEDIATE")
             try:
                 yield self._connection
@@ -238,7 +124,7 @@ class ConversationStore:
                 raise
 
     def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock, _storage_errors(self.path):
+        with self._lock, storage_errors(self.path):
             return self._connection.execute(sql, parameters).fetchall()
 
     def create_conversation(self, user_id: str = LOCAL_USER) -> str:
@@ -334,7 +220,7 @@ class ConversationStore:
         """A consistent copy while Parley runs (SQLite's online backup API)."""
         destination = sqlite3.connect(target)
         try:
-            with self._lock, _storage_errors(self.path):
+            with self._lock, storage_errors(self.path):
                 self._connection.backup(destination)
         finally:
             destination.close()
@@ -342,7 +228,7 @@ class ConversationStore:
     # ---- memory items ----------------------------------------------------------------------
 
     def add_memory(self, user_id: str, text: str, source: str, embedding: bytes | None) -> int:
-        with self._lock, _storage_errors(self.path):
+        with self._lock, storage_errors(self.path):
             cursor = self._connection.execute(
                 "INSERT INTO memory_items (user_id, text, source, embedding, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -359,7 +245,7 @@ class ConversationStore:
         return [MemoryItem(i, text, source, created) for i, text, source, created in rows]
 
     def delete_memory(self, user_id: str, memory_id: int) -> bool:
-        with self._lock, _storage_errors(self.path):
+        with self._lock, storage_errors(self.path):
             cursor = self._connection.execute(
                 "DELETE FROM memory_items WHERE id = ? AND user_id = ?", (memory_id, user_id)
             )
@@ -413,7 +299,7 @@ class ConversationStore:
         metrics: dict[str, Any] | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
     ) -> int:
-        with self._lock, _storage_errors(self.path):
+        with self._lock, storage_errors(self.path):
             cursor = self._connection.execute(
                 "INSERT INTO messages (conversation_id, role, content, is_interrupted, metrics_json, "
                 "tool_calls_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -441,7 +327,7 @@ class ConversationStore:
         )
 
     def delete_message(self, message_id: int) -> bool:
-        with self._lock, _storage_errors(self.path):
+        with self._lock, storage_errors(self.path):
             cursor = self._connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         return cursor.rowcount > 0
 

@@ -114,14 +114,14 @@ def allowed_hosts(bind_host: str, settings: Settings) -> frozenset[str] | None:
     configured = [host.lower() for host in settings.server.allowed_hosts]
     if "*" in configured:
         return None
-    if _is_loopback(bind_host):
+    if is_loopback_host(bind_host):
         return frozenset([*LOOPBACK_NAMES, *configured])
     if configured:
         return frozenset([*LOOPBACK_NAMES, bind_host.lower(), *configured])
     return None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:

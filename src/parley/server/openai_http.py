@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from parley.audio import decode_bytes, resample
 from parley.backends import ChatMessage
 from parley.backends.loaded import Backends
-from parley.prompt import fit_to_context
+from parley.events import INPUT_SAMPLE_RATE_HZ
+from parley.prompt import count_text_tokens, count_tokens, fit_to_context
 from parley.sentences import SentenceChunker
 
 router = APIRouter(prefix="/v1")
@@ -88,11 +89,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": 0,
-                    "completion_tokens": len(deltas),
-                    "total_tokens": len(deltas),
-                },
+                "usage": _usage(llm, messages, "".join(deltas)),
             }
         )
 
@@ -146,27 +143,15 @@ async def transcriptions(
     if response_format == "text":
         return PlainTextResponse(transcript.text)
     if response_format == "verbose_json":
-        duration_s = audio.size / 16_000
+        duration_s = audio.size / INPUT_SAMPLE_RATE_HZ
+        # Only what Parley knows: no segments or log-probabilities it did not measure.
+        language = _backends(request).settings.stt.language or "unknown"
         return JSONResponse(
             {
                 "task": "transcribe",
-                "language": "english",
+                "language": language,
                 "duration": duration_s,
                 "text": transcript.text,
-                "segments": [
-                    {
-                        "id": 0,
-                        "seek": 0,
-                        "start": 0.0,
-                        "end": duration_s,
-                        "text": transcript.text,
-                        "tokens": [],
-                        "temperature": 0.0,
-                        "avg_logprob": 0.0,
-                        "compression_ratio": 1.0,
-                        "no_speech_prob": 0.0,
-                    }
-                ],
             }
         )
     return JSONResponse({"text": transcript.text})
@@ -222,10 +207,20 @@ async def speech(body: SpeechRequest, request: Request) -> Response:
 async def models(request: Request) -> dict[str, Any]:
     settings = _backends(request).settings
     created = int(time.time())
-    names = [MODEL_ID, f"whisper-{settings.stt.model}", "piper-joe"]
+    names = [MODEL_ID, f"whisper-{settings.stt.model}", f"tts-{settings.tts.voice_name}"]
     return {
         "object": "list",
         "data": [
             {"id": n, "object": "model", "created": created, "owned_by": "parley"} for n in names
         ],
+    }
+
+
+def _usage(llm: object, messages: list[ChatMessage], reply: str) -> dict[str, int]:
+    prompt_tokens = count_tokens(llm, messages)
+    completion_tokens = count_text_tokens(llm, reply)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
     }

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
-import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -28,15 +27,11 @@ from parley.server.realtime import inbound
 from parley.server.realtime.audio_in import InputAudio
 from parley.server.realtime.audio_out import WebSocketAudioSink
 from parley.server.realtime.items import ItemRegistry
-from parley.server.realtime.outbound import HANG_UP, Event, Outbound
+from parley.server.realtime.outbound import Event, Outbound
+from parley.server.realtime.outgoing import Outgoing
 from parley.server.realtime.protocol import ClientEventError, RealtimeOptions, new_id
 
 log = logging.getLogger(__name__)
-
-# Audio deltas queued for the socket beyond this wait for the client to read (back-pressure).
-_MAX_QUEUED_AUDIO_MESSAGES = 50
-# Any more events than this unread, and the client is dropped (a reply is a few hundred).
-_MAX_QUEUED_EVENTS = 2_000
 
 
 class RealtimeConnection:
@@ -57,10 +52,6 @@ class RealtimeConnection:
         self._metrics = metrics
         self._limits = backends.settings.server
         self.transport = RealtimeOptions()
-        self._event_ids = itertools.count(1)
-        self._outgoing: asyncio.Queue[tuple[int | None, Event] | None] = asyncio.Queue()
-        self._queued_audio = 0
-        self._audio_drained = asyncio.Event()
         self._sink = WebSocketAudioSink(
             self._send_audio,
             client_rate_hz=lambda: self.transport.output_rate_hz,
@@ -70,6 +61,13 @@ class RealtimeConnection:
             sink=self._sink, conversation_id=conversation_id, observer=self._on_session_event
         )
         self.session_id = new_id("sess")
+        self._outgoing = Outgoing(
+            websocket,
+            session_id=self.session_id,
+            max_send_stall_s=self._limits.max_send_stall_s,
+            is_cleared=self._sink.is_cleared,
+            on_drop=self._on_drop,
+        )
         self._items = ItemRegistry()
         self._outbound = Outbound(
             settings=backends.settings,
@@ -85,7 +83,6 @@ class RealtimeConnection:
         self._input = InputAudio(self._limits, client_rate_hz=self.transport.input_rate_hz)
         self._response_tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
-        self._drop_reason: str | None = None  # set when a client that stopped reading is dropped
         self._failed_events = 0
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -93,7 +90,7 @@ class RealtimeConnection:
     async def run(self) -> None:
         self._send(None, {"type": "session.created", "session": self._outbound.session_json()})
         async with asyncio.TaskGroup() as group:
-            writer = group.create_task(self._write())
+            writer = group.create_task(self._outgoing.write())
             listener = group.create_task(self.session.listen(self._mic_frames()))
             self._reader = group.create_task(self._read())
             try:
@@ -107,14 +104,14 @@ class RealtimeConnection:
                 self._input.frames.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener, timeout=5)
-                if self._drop_reason is not None:
+                if (drop_reason := self._outgoing.drop_reason) is not None:
                     writer.cancel()  # stuck on a socket nobody reads
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(
-                            self._websocket.close(code=1008, reason=self._drop_reason), timeout=1
+                            self._websocket.close(code=1008, reason=drop_reason), timeout=1
                         )
                 else:
-                    self._outgoing.put_nowait(None)
+                    self._outgoing.finish()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(writer, timeout=5)
 
@@ -324,37 +321,17 @@ class RealtimeConnection:
 
     def _send_all(self, events: list[Event]) -> None:
         for event in events:
-            if event["type"] == HANG_UP:
-                self._outgoing.put_nowait((None, event))
-            else:
-                self._send(None, event)
+            self._outgoing.send(event)
 
     def _send(self, turn_id: int | None, event: Event) -> None:
-        if self._outgoing.qsize() >= _MAX_QUEUED_EVENTS:
-            self._drop_client(f"the client read none of its last {_MAX_QUEUED_EVENTS} events")
-            return
-        self._outgoing.put_nowait(
-            (turn_id, {"event_id": f"event_{next(self._event_ids)}", **event})
-        )
+        self._outgoing.send(event, turn_id=turn_id)
 
     async def _send_audio(self, turn_id: int, samples: Int16Array) -> bool:
         response = self._items.live_response(turn_id)
         if response is None:
             return False
-        while self._queued_audio >= _MAX_QUEUED_AUDIO_MESSAGES:
-            self._audio_drained.clear()
-            try:
-                await asyncio.wait_for(
-                    self._audio_drained.wait(), timeout=self._limits.max_send_stall_s
-                )
-            except TimeoutError:
-                # The reply waits on nobody: the turn is cancelled and the slot freed.
-                self._drop_client(
-                    f"the client read no audio for {self._limits.max_send_stall_s:g} s"
-                )
-                raise asyncio.CancelledError from None
-        self._queued_audio += 1
-        self._send(
+        audio = base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii")
+        await self._outgoing.send_audio(
             turn_id,
             {
                 "type": "response.output_audio.delta",
@@ -362,18 +339,12 @@ class RealtimeConnection:
                 "item_id": response.item_id,
                 "output_index": 0,
                 "content_index": 0,
-                "delta": base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii"),
+                "delta": audio,
             },
         )
         return True
 
-    def _drop_client(self, reason: str) -> None:
-        """A client that stops reading is disconnected rather than allowed to hold its slot,
-        its reply, or a model."""
-        if self._drop_reason is not None:
-            return
-        self._drop_reason = f"{reason}; disconnected"
-        log.warning("realtime session %s: %s", self.session_id, self._drop_reason)
+    def _on_drop(self) -> None:
         self._metrics.errors.labels(code="client_too_slow").inc()
         if self._reader is not None:
             self._reader.cancel()
@@ -399,21 +370,3 @@ class RealtimeConnection:
                 },
             },
         )
-
-    async def _write(self) -> None:
-        while (entry := await self._outgoing.get()) is not None:
-            turn_id, event = entry
-            if event["type"] == HANG_UP:
-                with contextlib.suppress(Exception):
-                    await self._websocket.close(code=1000, reason="conversation ended")
-                return
-            is_audio = event["type"] == "response.output_audio.delta"
-            if is_audio:
-                self._queued_audio -= 1
-                self._audio_drained.set()
-                if turn_id is not None and self._sink.is_cleared(turn_id):
-                    continue  # the user interrupted: never send audio they should not hear
-            try:
-                await self._websocket.send_text(json.dumps(event))
-            except (WebSocketDisconnect, RuntimeError):
-                return

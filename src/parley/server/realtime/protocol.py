@@ -76,7 +76,7 @@ def user_item(item_id: str, transcript: str | None, status: str) -> dict[str, An
 def assistant_item(
     item_id: str, transcript: str | None, status: str, speaking: bool
 ) -> dict[str, Any]:
-    content = [] if transcript is None else [content_part(transcript, speaking)]
+    content = [] if transcript is None else [item_content(transcript, speaking)]
     return {
         "id": item_id,
         "object": "realtime.item",
@@ -87,12 +87,18 @@ def assistant_item(
     }
 
 
-def content_part(text: str, speaking: bool) -> dict[str, Any]:
+def item_content(text: str, speaking: bool) -> dict[str, Any]:
+    """An assistant item's content: output_audio with its transcript, or output_text."""
     return (
         {"type": "output_audio", "transcript": text}
         if speaking
         else {"type": "output_text", "text": text}
     )
+
+
+def content_part(text: str, speaking: bool) -> dict[str, Any]:
+    """The part of a response.content_part.* event, which the protocol names audio or text."""
+    return {"type": "audio", "transcript": text} if speaking else {"type": "text", "text": text}
 
 
 def content_ref(response: ResponseRef) -> dict[str, Any]:
