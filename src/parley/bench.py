@@ -71,6 +71,7 @@ class BenchReport:
             "machine": describe_cpu(),
             "turns": len(self.turns),
             "figures": figures,
+            "speculative_share": speculative_share(self.turns),
             "word_error_rate": round(errors / words, 4) if words else None,
             "cold_start": {
                 "model_load_s": self.model_load_s,
@@ -90,6 +91,21 @@ class BenchReport:
                 for t in self.turns
             ],
         }
+
+
+def speculative_share(turns: list[TurnFigures]) -> float | None:
+    """The share of replies begun on a pause, before the end of the turn was confirmed (and
+    released when it was): the rest waited for the end of the turn to start."""
+    timed = [
+        t.metrics
+        for t in turns
+        if t.metrics.get("llm_request_at_ms") is not None
+        and t.metrics.get("endpoint_ms") is not None
+    ]
+    if not timed:
+        return None
+    early = sum(m["llm_request_at_ms"] < m["endpoint_ms"] for m in timed)
+    return float(round(early / len(timed), 2))
 
 
 def spread(values: list[float]) -> dict[str, float | None]:
@@ -322,6 +338,7 @@ def format_table(summary: dict[str, Any]) -> str:
         if spread["n"]:
             lines.append(f"{name:<22}{spread['median']:>10}{spread['p90']:>10}{spread['n']:>5}")
     lines.append(f"word error rate: {summary['word_error_rate']}")
+    lines.append(f"replies begun on a pause: {summary['speculative_share']}")
     cold = summary["cold_start"]
     lines.append(
         f"cold start: model load {cold['model_load_s']} s, first turn {cold['first_turn_voice_to_voice_ms']} ms"

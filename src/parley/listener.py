@@ -134,13 +134,37 @@ class Listener:
         self._utterance: _Utterance | None = None
         self._partial_until_sample = 0
         self._last_partial_started_ns: int | None = None
+        self._threshold = vad_config.threshold
+        self._end_silence_ms = vad_config.end_silence_ms
+        self._paused_at: int | None = None  # the pause under way: its last voiced sample
+        self._sooner_end_silence_ms: int | None = None  # for the pause under way
 
     @property
     def is_in_utterance(self) -> bool:
         return self._utterance is not None
 
     def configure(self, *, threshold: float, end_silence_ms: int) -> None:
-        self._endpointer.configure(threshold=threshold, end_silence_ms=end_silence_ms)
+        self._threshold, self._end_silence_ms = threshold, end_silence_ms
+        sooner = self._sooner_end_silence_ms
+        self._endpointer.configure(
+            threshold=threshold,
+            end_silence_ms=end_silence_ms if sooner is None else min(sooner, end_silence_ms),
+        )
+
+    def end_sooner(self, pause_sample: int, *, end_silence_ms: int) -> bool:
+        """The pause at ``pause_sample`` sounds like the end of the turn: end it after
+        ``end_silence_ms`` of silence. False when the user has spoken again since."""
+        if self._paused_at != pause_sample:
+            return False
+        self._sooner_end_silence_ms = end_silence_ms
+        self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
+        return True
+
+    def _forget_pause(self) -> None:
+        self._paused_at = None
+        if self._sooner_end_silence_ms is not None:
+            self._sooner_end_silence_ms = None
+            self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
 
     def utterance_audio(self) -> Int16Array:
         """The open utterance's audio so far (empty when none is open)."""
@@ -175,6 +199,7 @@ class Listener:
                 case "start":
                     heard.append(UtteranceStarted(self._open_utterance(frame, boundary.sample)))
                 case "pause" if self._utterance is not None:
+                    self._paused_at = boundary.sample
                     heard.append(
                         Paused(
                             self._utterance.audio(until_sample=boundary.sample + TAIL_SAMPLES),
@@ -183,8 +208,10 @@ class Listener:
                         )
                     )
                 case "resume":
+                    self._forget_pause()
                     heard.append(Resumed())
                 case "end" if self._utterance is not None:
+                    self._forget_pause()
                     heard.append(self._close_utterance(frame, boundary.sample))
         if self._is_partial_due():
             heard.append(PartialDue())

@@ -51,12 +51,6 @@ log = logging.getLogger(__name__)
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
 
-def _stamp_end_of_turn(metrics: TurnMetrics, final: FinalTranscript) -> None:
-    metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
-    metrics.speech_ended_t_ns = final.speech.t_ns
-    metrics.stt_ms = round(final.stt_ms, 1)
-
-
 class Session:
     """One conversation with one user, fed by one audio source and heard through one sink."""
 
@@ -101,6 +95,8 @@ class Session:
         self._finishing: asyncio.Task[None] | None = None  # the last turn to end
         self._partial: asyncio.Task[Transcript] | None = None
         self._prefill_task: asyncio.Task[None] | None = None
+        # What the turn model said at each pause, by its last voiced sample (for the metrics).
+        self._turn_probabilities: dict[int, float] = {}
 
     # ---- what transports ask ----------------------------------------------------------------
 
@@ -210,16 +206,43 @@ class Session:
                     self._sink.duck(False)  # cleared if it was playing; nothing is held
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
                 self._speculator.on_pause(audio, last_voiced, self._partial if covered else None)
+                if options.is_using_turn_model and self._backends.turn_model is not None:
+                    self._judge_pause(listener, audio, last_voiced, options)
             case Resumed():
                 self._speculator.abandon()  # the user went on: it was not the end
             case UtteranceEnded():
                 self._end_turn(heard)
-            case PartialDue() if self._partial is None or self._partial.done():
+            case PartialDue() if not self._speculator.is_active and (
+                self._partial is None or self._partial.done()
+            ):
+                # Not while a pause's transcript and reply are being worked on: on 2 cores a
+                # partial decode then only slows the reply down, and the pause's transcript
+                # already holds every word so far.
                 listener.partial_started()
                 self._partial = asyncio.create_task(
                     self._backends.stt.transcribe(listener.utterance_audio(), is_final=False)
                 )
                 self._partial.add_done_callback(self._emit_partial)
+
+    def _judge_pause(
+        self, listener: Listener, audio: Int16Array, last_voiced: int, options: SessionOptions
+    ) -> None:
+        """Ask the turn model whether the voice sounds finished at this pause; if it does, the
+        turn ends after the shorter silence (vad.turn_complete_silence_ms)."""
+        turn_model = self._backends.turn_model
+        assert turn_model is not None
+        vad = self._settings.vad
+
+        def decided(task: asyncio.Task[float]) -> None:
+            if task.cancelled() or task.exception() is not None:
+                log.debug("the turn model failed; the turn ends on silence", exc_info=True)
+                return
+            self._turn_probabilities[last_voiced] = probability = task.result()
+            if probability >= options.turn_complete_threshold:
+                listener.end_sooner(last_voiced, end_silence_ms=vad.turn_complete_silence_ms)
+
+        task = asyncio.create_task(asyncio.to_thread(turn_model.completion_probability, audio))
+        task.add_done_callback(decided)
 
     def _end_turn(self, ended: UtteranceEnded) -> None:
         self._observer(ended.speech)
@@ -275,14 +298,21 @@ class Session:
             await self.replies.context.add_user_text(final.text)
         elif held is not None and is_held_live and speculation is not None:
             assert speculation.metrics is not None
-            _stamp_end_of_turn(speculation.metrics, final)
+            self._stamp_end_of_turn(speculation.metrics, final)
             held.release()
         elif final.text and options.is_replying_automatically:
             metrics = TurnMetrics(turn_id=0)
-            _stamp_end_of_turn(metrics, final)
+            self._stamp_end_of_turn(metrics, final)
             self._spawn_reply(final.text, metrics, None)
         elif not final.text:
             log.info("an utterance held no words; no reply")
+
+    def _stamp_end_of_turn(self, metrics: TurnMetrics, final: FinalTranscript) -> None:
+        metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
+        metrics.speech_ended_t_ns = final.speech.t_ns
+        metrics.stt_ms = round(final.stt_ms, 1)
+        probabilities, self._turn_probabilities = self._turn_probabilities, {}
+        metrics.turn_complete_probability = probabilities.get(final.speech.last_voiced_sample)
 
     def _may_reply_early(self) -> bool:
         # With barge-in off, a reply still playing must not be superseded by a speculation.

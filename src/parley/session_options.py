@@ -22,10 +22,19 @@ class SessionOptions:
     speed: float = 1.0  # speaking rate relative to the voice's configured one
     vad_threshold: float = 0.5
     end_silence_ms: int = 500
+    # The turn model may end a turn sooner when the voice sounds finished (semantic VAD).
+    is_using_turn_model: bool = True
+    turn_complete_threshold: float = 0.5
     # Functions a realtime client offers (it runs them itself), and which of them it wants.
     client_tools: tuple[ToolSpec, ...] = field(default_factory=tuple)
     client_tool_choice: str = "auto"  # auto, none, required, or a function's name
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionOptions:
-        return cls(vad_threshold=settings.vad.threshold, end_silence_ms=settings.vad.end_silence_ms)
+        vad = settings.vad
+        return cls(
+            vad_threshold=vad.threshold,
+            end_silence_ms=vad.end_silence_ms,
+            is_using_turn_model=vad.is_using_turn_model,
+            turn_complete_threshold=vad.turn_complete_threshold,
+        )

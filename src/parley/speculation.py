@@ -112,6 +112,11 @@ class Speculator:
 
         transcript.add_done_callback(start_held_reply)
 
+    @property
+    def is_active(self) -> bool:
+        """Whether work begun on a pause is under way (the user has not gone on since)."""
+        return self._current is not None
+
     def abandon(self) -> None:
         """The user went on (or the stream ended): what was begun is discarded."""
         speculation, self._current = self._current, None

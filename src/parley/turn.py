@@ -68,6 +68,7 @@ class TurnMetrics:
     output_sample_rate_hz: int = 24_000
     token_count: int = 0
     prompt_token_count: int = 0
+    turn_complete_probability: float | None = None  # the turn model's, at the last pause
 
     def as_dict(self) -> dict[str, Any]:
         reply_audio_s = self.reply_audio_samples / self.output_sample_rate_hz
@@ -94,6 +95,9 @@ class TurnMetrics:
             "reply_audio_seconds": round(reply_audio_s, 3),
             "llm_tokens": self.token_count,
             "llm_prompt_tokens": self.prompt_token_count,
+            "turn_complete_probability": None
+            if self.turn_complete_probability is None
+            else round(self.turn_complete_probability, 3),
             # When each stage began or ended, from the last voiced sample (speculative replies
             # start before the end of the turn, so these can be smaller than endpoint_ms).
             "llm_request_at_ms": _ms(self.last_voiced_t_ns, self.llm_request_t_ns),

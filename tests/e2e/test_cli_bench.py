@@ -46,6 +46,7 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     assert figures["interruption_ms"]["n"] == 1 and figures["interruption_ms"]["median"] > 0
     assert report["word_error_rate"] is not None and report["word_error_rate"] < 0.5
     assert report["cold_start"]["model_load_s"] > 0
+    assert 0.0 <= report["speculative_share"] <= 1.0
     assert [p["prompt"] for p in report["per_prompt"]] == [
         "What is the capital of France?",
         "What do bees make?",

@@ -215,7 +215,10 @@ async def test_a_mid_sentence_pause_drops_the_speculative_reply_and_answers_the_
     ]  # espeak's own trailing silence off
     second = decode_file(speech("of France?"))
     second = second[np.flatnonzero(np.abs(second) > 300)[0] :]
-    session.options = dataclasses.replace(session.options, end_silence_ms=2_500)
+    # Silence alone decides here: the subject is the speculation dropped when the user goes on.
+    session.options = dataclasses.replace(
+        session.options, end_silence_ms=2_500, is_using_turn_model=False
+    )
     # 1.5 s: ample time for a speculative reply to start, short of the end of the turn.
     pause = np.zeros(16_000 * 3 // 2, dtype=np.int16)
     frames = frames_from_samples(
@@ -249,7 +252,7 @@ async def test_with_barge_in_off_a_pause_in_speech_over_a_reply_does_not_cut_it(
     sink = CollectingSink()
     session = session_for(backends, settings, sink, events)
     session.options = dataclasses.replace(
-        session.options, is_barge_in_enabled=False, end_silence_ms=1_500
+        session.options, is_barge_in_enabled=False, end_silence_ms=1_500, is_using_turn_model=False
     )
     story = decode_file(speech("Tell me a long story about a brave knight."))
     first = decode_file(speech("What is the capital"))

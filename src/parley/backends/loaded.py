@@ -17,7 +17,9 @@ from parley.backends import (
     make_tts,
     make_vad,
 )
+from parley.backends.smart_turn import SmartTurn
 from parley.config import Settings
+from parley.embedded_models import smart_turn_path
 from parley.errors import ModelLoadError
 from parley.memory.embedding import MiniLmEmbedder
 
@@ -33,6 +35,7 @@ class Backends:
     llm: LanguageModel
     tts: TextToSpeech
     embedder: MiniLmEmbedder | None = None
+    turn_model: SmartTurn | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> Backends:
@@ -43,6 +46,7 @@ class Backends:
             llm=make_llm(settings.llm, models_dir=models_dir),
             tts=make_tts(settings.tts, models_dir=models_dir),
             embedder=_load_embedder(settings),
+            turn_model=_load_turn_model(settings),
         )
 
     def new_vad(self) -> Vad:
@@ -59,6 +63,17 @@ class FixedReply:
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         del messages
         yield self._text
+
+
+def _load_turn_model(settings: Settings) -> SmartTurn | None:
+    if not settings.vad.is_using_turn_model:
+        return None
+    try:
+        return SmartTurn(smart_turn_path(settings.models_dir))
+    except ModelLoadError as error:
+        # Turns still end, on silence alone (vad.end_silence_ms).
+        log.warning("%s Turns end on silence alone until it is fixed.", error)
+        return None
 
 
 def _load_embedder(settings: Settings) -> MiniLmEmbedder | None:

@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, ctx: null, mic: null, micStream: null, player: null,
   wantConnected: false, reconnectDelayMs: 500, conversationId: null, listening: false,
-  prefs: { mode: "hands_free", voice: "joe", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "" },
+  prefs: { mode: "hands_free", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "" },
   responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
 };
@@ -131,10 +131,10 @@ function sendSessionUpdate() {
         input: {
           format: { type: "audio/pcm", rate: RATE },
           turn_detection: p.mode === "hands_free"
-            ? { type: "server_vad", threshold: Number(p.vad_threshold), silence_duration_ms: Number(p.end_silence_ms), create_response: true, interrupt_response: true }
+            ? { type: "semantic_vad", threshold: Number(p.vad_threshold), silence_duration_ms: Number(p.end_silence_ms), create_response: true, interrupt_response: true }
             : null,
         },
-        output: { format: { type: "audio/pcm", rate: RATE }, voice: p.voice, speed: Number(p.speed) },
+        output: { format: { type: "audio/pcm", rate: RATE }, speed: Number(p.speed) },
       },
     },
   });
@@ -382,7 +382,7 @@ async function savePreferences(event) {
   event.preventDefault();
   const form = event.target;
   const prefs = {
-    mode: form.elements.mode.value, voice: form.elements.voice.value, speed: Number(form.elements.speed.value),
+    mode: form.elements.mode.value, speed: Number(form.elements.speed.value),
     vad_threshold: Number(form.elements.vad_threshold.value), end_silence_ms: Number(form.elements.end_silence_ms.value),
     instructions: form.elements.instructions.value, input_device_id: form.elements.input_device_id.value,
   };

@@ -25,6 +25,9 @@ from parley.server.realtime.protocol import (
 from parley.session_options import SessionOptions
 from parley.tools import ToolSpec
 
+# How sure the turn model must be that the voice sounds finished, by semantic_vad eagerness.
+_EAGERNESS_THRESHOLDS = {"low": 0.8, "medium": 0.5, "auto": 0.5, "high": 0.3}
+
 
 def session_update(
     session: Any,
@@ -69,10 +72,25 @@ def session_update(
         if detection is None:
             wire["is_server_vad"] = False
             changes["is_replying_automatically"] = False
-        elif isinstance(detection, dict) and detection.get("type", "server_vad") == "server_vad":
+        elif isinstance(detection, dict) and (kind := detection.get("type", "server_vad")) in {
+            "server_vad",
+            "semantic_vad",
+        }:
             wire["is_server_vad"] = True
             changes["is_replying_automatically"] = bool(detection.get("create_response", True))
             changes["is_barge_in_enabled"] = bool(detection.get("interrupt_response", True))
+            # semantic_vad: the turn model may end a turn sooner when the voice sounds
+            # finished, the more readily the more eager; server_vad: silence alone.
+            changes["is_using_turn_model"] = kind == "semantic_vad"
+            if kind == "semantic_vad":
+                eagerness = detection.get("eagerness", "auto")
+                if eagerness not in _EAGERNESS_THRESHOLDS:
+                    raise ClientEventError(
+                        "invalid_session", "turn_detection.eagerness is low, medium, high or auto."
+                    )
+                changes["turn_complete_threshold"] = _EAGERNESS_THRESHOLDS[eagerness]
+            # Both kinds: the voice threshold, and the silence that ends a turn (with
+            # semantic_vad, one the turn model did not hear as finished).
             if (threshold := detection.get("threshold")) is not None:
                 if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
                     raise ClientEventError(
@@ -84,7 +102,8 @@ def session_update(
         else:
             raise ClientEventError(
                 "unsupported_turn_detection",
-                "Parley supports turn_detection {type: 'server_vad'} or null (commit by hand).",
+                "Parley supports turn_detection {type: 'server_vad'}, {type: 'semantic_vad'} or "
+                "null (commit by hand).",
             )
     if (speed := output_config.get("speed")) is not None:
         if not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:

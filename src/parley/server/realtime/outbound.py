@@ -314,13 +314,17 @@ class Outbound:
         detection = None
         if transport.is_server_vad:
             detection = {
-                "type": "server_vad",
+                "type": "semantic_vad" if options.is_using_turn_model else "server_vad",
+                # With semantic_vad as well (Parley's extension): the voice threshold, and the
+                # silence that ends a turn the turn model did not hear as finished.
                 "threshold": options.vad_threshold,
                 "silence_duration_ms": options.end_silence_ms,
                 "prefix_padding_ms": self._settings.vad.pre_roll_ms,
                 "create_response": options.is_replying_automatically,
                 "interrupt_response": options.is_barge_in_enabled,
             }
+            if options.is_using_turn_model:
+                detection["eagerness"] = _eagerness(options.turn_complete_threshold)
         return {
             "type": "realtime",
             "object": "realtime.session",
@@ -374,3 +378,7 @@ class Outbound:
                 if value is not None and not key.startswith("llm_tokens")
             }
         return body
+
+
+def _eagerness(threshold: float) -> str:
+    return "high" if threshold < 0.4 else "low" if threshold > 0.65 else "medium"
