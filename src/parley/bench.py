@@ -86,11 +86,20 @@ class BenchReport:
                     "prompt": t.prompt,
                     "transcript": t.transcript,
                     "reply": t.reply,
-                    **{name: t.metrics.get(name) for name in FIGURES},
+                    **{name: t.metrics.get(name) for name in (*FIGURES, *_TIMELINE)},
                 }
                 for t in self.turns
             ],
         }
+
+
+# When each stage began, from the last voiced sample, and what the turn model said.
+_TIMELINE = (
+    "llm_request_at_ms",
+    "llm_first_token_at_ms",
+    "first_sentence_at_ms",
+    "turn_complete_probability",
+)
 
 
 def speculative_share(turns: list[TurnFigures]) -> float | None:

@@ -63,6 +63,7 @@ class Speculation:
     transcript: asyncio.Task[Transcript]
     held: HeldReply | None = None
     metrics: TurnMetrics | None = None  # the held reply's, stamped when the turn really ends
+    is_own_transcript: bool = True  # False: it is the partial transcript, shared
 
 
 Transcribe = Callable[[Int16Array], Coroutine[Any, Any, Transcript]]
@@ -98,7 +99,7 @@ class Speculator:
         transcript = (
             partial if partial is not None else asyncio.create_task(self._transcribe(audio))
         )
-        speculation = Speculation(last_voiced_sample, transcript)
+        speculation = Speculation(last_voiced_sample, transcript, is_own_transcript=partial is None)
         self._current = speculation
 
         def start_held_reply(task: asyncio.Task[Transcript]) -> None:
@@ -120,8 +121,12 @@ class Speculator:
     def abandon(self) -> None:
         """The user went on (or the stream ended): what was begun is discarded."""
         speculation, self._current = self._current, None
-        if speculation is not None and speculation.held is not None:
+        if speculation is None:
+            return
+        if speculation.held is not None:
             speculation.held.discard()
+        if speculation.is_own_transcript and not speculation.transcript.done():
+            speculation.transcript.cancel()  # dropped before it runs if it is still queued
 
     def take(self, last_voiced_sample: int) -> Speculation | None:
         """The turn ended at ``last_voiced_sample``: the speculation begun on that same pause,

@@ -131,3 +131,21 @@ def test_xtts_without_its_runtime_says_what_to_install() -> None:
 
     with pytest.raises(ModelLoadError, match="pip install coqui-tts"):
         make_tts(XttsConfig(backend="xtts"), models_dir=Path("/nonexistent"))
+
+
+async def test_the_turn_model_hears_a_finished_question_and_an_unfinished_phrase(
+    backends: Backends, piper_speech: Callable[..., Path]
+) -> None:
+    turn_model = backends.turn_model
+    assert turn_model is not None, "make test assembles the turn model (parley models install)"
+
+    def probability(text: str) -> float:
+        audio = decode_file(piper_speech(text))
+        last_voiced = int(np.flatnonzero(np.abs(audio) > 300)[-1])
+        return turn_model.completion_probability(audio[: last_voiced + 1_600])
+
+    assert probability("What is the capital of France?") > 0.8
+    assert probability("Set a timer for ten minutes.") > 0.8
+    # A voice that trails off on "if" or "and then" has more to say.
+    assert probability("I was wondering if") < 0.2
+    assert probability("and then") < 0.2

@@ -124,9 +124,11 @@ def test_a_pause_starts_early_work_and_speech_after_it_voids_that_work() -> None
     ]
     pauses = [e for e in heard if isinstance(e, Paused)]
     ended = next(e for e in heard if isinstance(e, UtteranceEnded))
-    # The second pause is the end: its audio is the whole utterance, as the end's is.
+    # The second pause is the end: its audio is the whole utterance, as the end's is (with
+    # what had come of the silence after it by then).
     assert pauses[1].last_voiced_sample == ended.speech.last_voiced_sample
-    assert np.array_equal(pauses[1].audio, ended.audio)
+    assert np.array_equal(pauses[1].audio, ended.audio[: pauses[1].audio.size])
+    assert (pauses[1].audio == VOICE).sum() == (ended.audio == VOICE).sum()
     assert (ended.audio == VOICE).sum() == 1_600 * 16
 
 
@@ -193,3 +195,42 @@ def test_when_the_onset_entered_the_pipeline_is_worked_back_from_the_frame_that_
     assert 1_000 - 32 <= onset_ms <= 1_000 + FRAME_MS
     assert speech.t_ns > speech.onset_t_ns  # judged speech only after min_speech_ms
     assert Resumed not in map(type, heard)
+
+
+def test_a_pause_that_sounds_finished_ends_the_turn_after_the_shorter_silence() -> None:
+    samples = audio(("silence", 500), ("voice", 1_000), ("silence", 1_000))
+
+    def ended_after_ms(*, sooner: bool) -> int:
+        listener = Listener(LoudnessVad(), VadConfig(), SttConfig(is_streaming=False), frame_ms=20)
+        for start in range(0, samples.size, FRAME_SAMPLES):
+            frame = AudioFrame(samples[start : start + FRAME_SAMPLES], start, 0)
+            for event in listener.push(frame):
+                if isinstance(event, Paused) and sooner:
+                    # What the session does when the turn model hears the voice as finished.
+                    assert listener.end_sooner(event.last_voiced_sample, end_silence_ms=200)
+                if isinstance(event, UtteranceEnded):
+                    return (start + FRAME_SAMPLES - event.speech.last_voiced_sample) // 16
+        raise AssertionError("the turn never ended")
+
+    assert 200 <= ended_after_ms(sooner=True) < 260
+    assert 500 <= ended_after_ms(sooner=False) < 560
+
+
+def test_speech_after_the_pause_voids_the_sooner_end() -> None:
+    samples = audio(
+        ("silence", 500), ("voice", 800), ("silence", 120), ("voice", 800), ("silence", 1_000)
+    )
+    listener = Listener(LoudnessVad(), VadConfig(), SttConfig(is_streaming=False), frame_ms=20)
+    first_pause: int | None = None
+    ends: list[UtteranceEnded] = []
+    for start in range(0, samples.size, FRAME_SAMPLES):
+        for event in listener.push(AudioFrame(samples[start : start + FRAME_SAMPLES], start, 0)):
+            if isinstance(event, Paused) and first_pause is None:
+                first_pause = event.last_voiced_sample
+            if isinstance(event, Resumed):
+                # The turn model's answer about the first pause comes in late: it is void.
+                assert first_pause is not None
+                assert not listener.end_sooner(first_pause, end_silence_ms=32)
+            if isinstance(event, UtteranceEnded):
+                ends.append(event)
+    assert len(ends) == 1 and (ends[0].audio == VOICE).sum() == 1_600 * 16

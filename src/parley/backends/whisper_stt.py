@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,9 @@ class WhisperStt:
             ) from None
         self._prompt = list(self._tokenizer.sot_sequence)  # with timestamps: see _words_in_clip
         self._lock = threading.Lock()
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _decode(self, audio: Int16Array) -> Transcript:
         started_ns = time.perf_counter_ns()
@@ -171,4 +175,14 @@ class WhisperStt:
 
     async def transcribe(self, audio: Int16Array, *, is_final: bool) -> Transcript:
         del is_final  # the same decode serves partials and finals; the caller decides which
-        return await asyncio.to_thread(self._decode, audio)
+        # Queued here rather than in a thread: a decode whose caller gave up before its turn
+        # (a pause the user spoke through, a partial overtaken) is dropped without running,
+        # so when the CPU is short it is this speculative work that goes, never the final.
+        async with self._queue():
+            return await asyncio.to_thread(self._decode, audio)
+
+    def _queue(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()  # one queue per event loop (tests run several)
+        if (queue := self._queues.get(loop)) is None:
+            self._queues[loop] = queue = asyncio.Lock()
+        return queue
