@@ -174,6 +174,7 @@ class PiperConfig(_TtsCommon):
     fallback_to_espeak: bool = Field(
         True, description="speak with espeak-ng if the voice cannot load"
     )
+    threads: int = Field(2, ge=1, description="the voice's threads (they sleep when idle)")
 
     @property
     def voice_name(self) -> str:

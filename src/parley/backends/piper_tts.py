@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 from parley.backends.espeak_tts import EspeakTts
 from parley.config import EspeakConfig, PiperConfig
@@ -31,6 +32,7 @@ class PiperTts:
             from piper.config import SynthesisConfig
 
             self._voice = PiperVoice.load(voice_path, config_path=config_path)
+            self._voice.session = _quiet_session(voice_path, config.threads)
         except Exception as error:  # onnxruntime raises its own types for a corrupt model
             raise ModelLoadError(
                 f"Piper voice {voice_path} cannot load ({error}). Delete it and run "
@@ -66,3 +68,18 @@ def load_piper_or_fallback(config: PiperConfig, *, models_dir: Path) -> PiperTts
             raise
         log.warning("%s Speaking with espeak-ng instead.", error)
         return EspeakTts(EspeakConfig(backend="espeak", speed=config.speed))
+
+
+def _quiet_session(voice_path: Path, threads: int) -> Any:
+    """The voice's ONNX session with ``threads`` threads that sleep when idle: by default
+    onnxruntime keeps its pool spinning between runs, which on 2 cores takes time from the
+    LLM writing the rest of the reply while this voice speaks its first words."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(
+        str(voice_path), sess_options=options, providers=["CPUExecutionProvider"]
+    )

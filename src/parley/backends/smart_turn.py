@@ -37,6 +37,7 @@ class SmartTurn:
         # One thread: it decides within a pause, while Whisper and the LLM want the cores.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(model_path), sess_options=options)
         except Exception as error:  # onnxruntime raises its own exception types
