@@ -21,22 +21,12 @@ from parley.backends import make_tts
 from parley.bench import BenchReport, TurnFigures, spread, word_errors
 from parley.bench_prompts import Prompt, choose_prompts
 from parley.config import Settings
-from parley.errors import BackendError, ConfigError
+from parley.errors import BackendError
 from parley.events import INPUT_SAMPLE_RATE_HZ
+from parley.server.auth import existing_api_key
 
 _FRAME_MS = 20
 _RATE_HZ = 24_000
-
-
-def _api_key(settings: Settings) -> str:
-    if settings.server.api_key is not None:
-        return settings.server.api_key.get_secret_value()
-    path = settings.data_dir / "api_key"
-    if not path.is_file():
-        raise ConfigError(
-            f"No API key: set PARLEY_API_KEY or point --data-dir at the server's ({path})."
-        )
-    return path.read_text(encoding="utf-8").strip()
 
 
 async def _server_turn(server_url: str, api_key: str, prompt: Prompt) -> TurnFigures:
@@ -119,7 +109,7 @@ def run_server_bench(
     warmup_turns: int,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> BenchReport:
-    api_key = _api_key(settings)
+    api_key = existing_api_key(settings)
     tts = make_tts(settings.tts, models_dir=settings.models_dir) if audio_dir is None else None
     prompts = choose_prompts(settings, audio_dir, tts)  # type: ignore[arg-type]
     report = BenchReport()
@@ -199,7 +189,7 @@ def run_load_bench(
 ) -> dict[str, Any]:
     from parley.machine import describe_cpu
 
-    api_key = _api_key(settings)
+    api_key = existing_api_key(settings)
     tts = make_tts(settings.tts, models_dir=settings.models_dir) if audio_dir is None else None
     prompts = choose_prompts(settings, audio_dir, tts)  # type: ignore[arg-type]
     progress("warm-up")

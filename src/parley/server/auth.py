@@ -75,19 +75,38 @@ def _read_or_create_secret(path: Path, make: str, *, what: str) -> str:
     return make
 
 
+def existing_api_key(settings: Settings) -> str:
+    """The key a server of these settings uses (configured, or stored in its data directory),
+    for a client of it: never creates one."""
+    if (key := _configured_api_key(settings)) is not None:
+        return key
+    path = data_key_path(settings.data_dir)
+    if not path.is_file():
+        raise ConfigError(
+            f"No API key: set PARLEY_API_KEY or point --data-dir at the server's ({path})."
+        )
+    return path.read_text(encoding="utf-8").strip()
+
+
 def load_or_create_api_key(settings: Settings) -> str:
     """The configured key, else the one stored in the data directory, else a new one (0600)."""
-    if settings.server.api_key is not None:
-        key = settings.server.api_key.get_secret_value().strip()
-        if len(key) < MIN_API_KEY_CHARS:  # the config validator says so too; env may bypass it
-            raise ConfigError(
-                f"server.api_key must be at least {MIN_API_KEY_CHARS} characters; unset it to "
-                "have Parley generate one."
-            )
+    if (key := _configured_api_key(settings)) is not None:
         return key
     return _read_or_create_secret(
         data_key_path(settings.data_dir), "pk-" + secrets.token_urlsafe(32), what="API key"
     )
+
+
+def _configured_api_key(settings: Settings) -> str | None:
+    if settings.server.api_key is None:
+        return None
+    key = settings.server.api_key.get_secret_value().strip()
+    if len(key) < MIN_API_KEY_CHARS:  # the config validator says so too; env may bypass it
+        raise ConfigError(
+            f"server.api_key must be at least {MIN_API_KEY_CHARS} characters; unset it to "
+            "have Parley generate one."
+        )
+    return key
 
 
 def load_or_create_signing_secret(data_dir: Path) -> str:
