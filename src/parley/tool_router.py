@@ -117,7 +117,7 @@ class ToolRouter:
             return {}
         if not schema["required"] or self._writer is None:
             # Nothing the tool must have: take what the request names, skip the LLM's ~0.6 s.
-            return _time_zones_from_request({}, schema, request)
+            return time_zones_from_request({}, schema, request)
         fields = "; ".join(
             f"{name}: {spec.get('description', spec.get('type', ''))}"
             for name, spec in schema["properties"].items()
@@ -135,10 +135,10 @@ class ToolRouter:
         except Exception as error:  # the tool then reports what it missed; the turn goes on
             log.warning("could not write arguments for %s: %s", tool.name, error)
             arguments = {}
-        return _time_zones_from_request(arguments, schema, request)
+        return time_zones_from_request(arguments, schema, request)
 
 
-def _calls_for(tool: ToolSpec, arguments: dict[str, Any], request: str) -> list[dict[str, Any]]:
+def calls_for(tool: ToolSpec, arguments: dict[str, Any], request: str) -> list[dict[str, Any]]:
     """One call per value when the request names several for one argument ("in Tokyo and in
     Paris", "in celsius and fahrenheit"), else the one call. The same rule for every tool: the
     values an argument can take are found in the request by the argument's kind (its enum, or
@@ -171,7 +171,7 @@ def _is_time_zone_field(name: str) -> bool:
     return "timezone" in lowered or "time_zone" in lowered
 
 
-def _time_zones_from_request(
+def time_zones_from_request(
     arguments: dict[str, Any], schema: dict[str, Any], request: str
 ) -> dict[str, Any]:
     """Time-zone arguments the LLM left out or got wrong, taken from the cities the user named.
@@ -271,7 +271,7 @@ class ToolAwareReply:
         self.decision_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("tool %s chosen (similarity %.2f) with %s", tool.name, similarity, arguments)
         # Independent calls run in parallel: one per value named ("in Tokyo and in Paris").
-        calls = _calls_for(tool, arguments, self._request)
+        calls = calls_for(tool, arguments, self._request)
         return list(await asyncio.gather(*(self._hub.call(tool.name, args) for args in calls)))
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
