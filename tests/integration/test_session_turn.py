@@ -29,6 +29,15 @@ from parley.session import Session
 from tests.conftest import sounds_like
 
 
+def question_in_two(speech: Callable[..., Path]) -> tuple[np.ndarray, np.ndarray]:
+    """ "What is the capital" and "of France?", without espeak's own silence between them."""
+    first = decode_file(speech("What is the capital"))
+    first = first[: np.flatnonzero(np.abs(first) > 300)[-1] + 1]
+    second = decode_file(speech("of France?"))
+    second = second[np.flatnonzero(np.abs(second) > 300)[0] :]
+    return first, second
+
+
 def session_for(backends: Backends, settings: Settings, sink: Any, events: list[Any]) -> Session:
     store = ConversationStore(settings.database_path)
     return Session(backends, store=store, sink=sink, observer=events.append)
@@ -209,12 +218,7 @@ async def test_a_mid_sentence_pause_drops_the_speculative_reply_and_answers_the_
     events: list[Any] = []
     sink = CollectingSink()
     session = session_for(backends, settings, sink, events)
-    first = decode_file(speech("What is the capital"))
-    first = first[
-        : np.flatnonzero(np.abs(first) > 300)[-1] + 1
-    ]  # espeak's own trailing silence off
-    second = decode_file(speech("of France?"))
-    second = second[np.flatnonzero(np.abs(second) > 300)[0] :]
+    first, second = question_in_two(speech)
     # Silence alone decides here: the subject is the speculation dropped when the user goes on.
     session.options = dataclasses.replace(
         session.options, end_silence_ms=2_500, is_using_turn_model=False
@@ -255,10 +259,7 @@ async def test_with_barge_in_off_a_pause_in_speech_over_a_reply_does_not_cut_it(
         session.options, is_barge_in_enabled=False, end_silence_ms=1_500, is_using_turn_model=False
     )
     story = decode_file(speech("Tell me a long story about a brave knight."))
-    first = decode_file(speech("What is the capital"))
-    first = first[: np.flatnonzero(np.abs(first) > 300)[-1] + 1]
-    second = decode_file(speech("of France?"))
-    second = second[np.flatnonzero(np.abs(second) > 300)[0] :]
+    first, second = question_in_two(speech)
     # The question starts while the story is being written, and pauses long enough (0.8 s)
     # for a speculative reply to start, short of the end of its turn.
     gap, pause = np.zeros(16_000, dtype=np.int16), np.zeros(16_000 * 4 // 5, dtype=np.int16)
