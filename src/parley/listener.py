@@ -139,10 +139,6 @@ class Listener:
         self._paused_at: int | None = None  # the pause under way: its last voiced sample
         self._sooner_end_silence_ms: int | None = None  # for the pause under way
 
-    @property
-    def is_in_utterance(self) -> bool:
-        return self._utterance is not None
-
     def configure(self, *, threshold: float, end_silence_ms: int) -> None:
         self._threshold, self._end_silence_ms = threshold, end_silence_ms
         sooner = self._sooner_end_silence_ms
@@ -235,15 +231,13 @@ class Listener:
 
     def _close_utterance(self, frame: AudioFrame, last_voiced_sample: int) -> UtteranceEnded:
         assert self._utterance is not None
+        is_covered = self._is_covered(last_voiced_sample)
         utterance, self._utterance = self._utterance, None
         speech = SpeechEnded(
             start_sample=utterance.start_sample,
             last_voiced_sample=last_voiced_sample,
             last_voiced_t_ns=self._stream_time_ns(frame, last_voiced_sample),
             t_ns=self._clock(),
-        )
-        is_covered = self._last_partial_started_ns is not None and covers(
-            self._partial_until_sample, utterance.start_sample, last_voiced_sample
         )
         return UtteranceEnded(
             speech, utterance.audio(until_sample=last_voiced_sample + TAIL_SAMPLES), is_covered

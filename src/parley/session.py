@@ -51,6 +51,15 @@ log = logging.getLogger(__name__)
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
 
+def _stamp_end_of_turn(
+    metrics: TurnMetrics, final: FinalTranscript, turn_complete_probability: float | None
+) -> None:
+    metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
+    metrics.speech_ended_t_ns = final.speech.t_ns
+    metrics.stt_ms = round(final.stt_ms, 1)
+    metrics.turn_complete_probability = turn_complete_probability
+
+
 class Session:
     """One conversation with one user, fed by one audio source and heard through one sink."""
 
@@ -85,7 +94,7 @@ class Session:
         )
         self._speculator = Speculator(
             lambda audio: backends.stt.transcribe(audio, is_final=True),
-            self._start_held_reply,
+            self._spawn_reply,
             self._observer,
             is_allowed=self._may_reply_early,
         )
@@ -95,8 +104,6 @@ class Session:
         self._finishing: asyncio.Task[None] | None = None  # the last turn to end
         self._partial: asyncio.Task[Transcript] | None = None
         self._prefill_task: asyncio.Task[None] | None = None
-        # What the turn model said at each pause, by its last voiced sample (for the metrics).
-        self._turn_probabilities: dict[int, float] = {}
 
     # ---- what transports ask ----------------------------------------------------------------
 
@@ -205,9 +212,11 @@ class Session:
                     self.replies.interrupt()  # barge-in: the user talks over the reply
                     self._sink.duck(False)  # cleared if it was playing; nothing is held
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
-                self._speculator.on_pause(audio, last_voiced, self._partial if covered else None)
+                speculation = self._speculator.on_pause(
+                    audio, last_voiced, self._partial if covered else None
+                )
                 if options.is_using_turn_model and self._backends.turn_model is not None:
-                    self._judge_pause(listener, audio, last_voiced, options)
+                    self._judge_pause(listener, speculation, audio, options)
             case Resumed():
                 self._speculator.abandon()  # the user went on: it was not the end
             case UtteranceEnded():
@@ -225,7 +234,11 @@ class Session:
                 self._partial.add_done_callback(self._emit_partial)
 
     def _judge_pause(
-        self, listener: Listener, audio: Int16Array, last_voiced: int, options: SessionOptions
+        self,
+        listener: Listener,
+        speculation: Speculation,
+        audio: Int16Array,
+        options: SessionOptions,
     ) -> None:
         """Ask the turn model whether the voice sounds finished at this pause; if it does, the
         turn ends after the shorter silence (vad.turn_complete_silence_ms)."""
@@ -237,9 +250,11 @@ class Session:
             if task.cancelled() or task.exception() is not None:
                 log.debug("the turn model failed; the turn ends on silence", exc_info=True)
                 return
-            self._turn_probabilities[last_voiced] = probability = task.result()
+            speculation.turn_complete_probability = probability = task.result()
             if probability >= options.turn_complete_threshold:
-                listener.end_sooner(last_voiced, end_silence_ms=vad.turn_complete_silence_ms)
+                listener.end_sooner(
+                    speculation.last_voiced_sample, end_silence_ms=vad.turn_complete_silence_ms
+                )
 
         task = asyncio.create_task(asyncio.to_thread(turn_model.completion_probability, audio))
         task.add_done_callback(decided)
@@ -249,7 +264,7 @@ class Session:
         speculation = self._speculator.take(ended.speech.last_voiced_sample)
         partial = self._partial if ended.is_covered_by_partial else None
         if speculation is None and partial is None and self._partial is not None:
-            self._partial.cancel()  # its thread finishes under the model lock; ours queues behind
+            self._partial.cancel()  # dropped unrun if still queued; else ours queues behind
         # Finished in a task of its own: the listener goes on reading frames (and hearing a
         # barge-in) while Whisper works, so no frame waits or is dropped behind a decode.
         # Finals come out in the order their turns ended.
@@ -288,31 +303,25 @@ class Session:
         )
         self._observer(final)
         held = speculation.held if speculation is not None else None
-        is_held_live = held is not None and not held.is_discarded
+        if held is not None and held.is_discarded:
+            held = None
+        probability = speculation.turn_complete_probability if speculation is not None else None
         options = self.options
         if final.text and self._is_in_utterance and options.is_barge_in_enabled:
             # The user is already speaking again: a reply now would be talked over at once.
             # Keep their words; the reply answers them with the utterance now under way.
-            if held is not None and is_held_live:
+            if held is not None:
                 held.discard()
             await self.replies.context.add_user_text(final.text)
-        elif held is not None and is_held_live and speculation is not None:
-            assert speculation.metrics is not None
-            self._stamp_end_of_turn(speculation.metrics, final)
+        elif held is not None and speculation is not None and speculation.metrics is not None:
+            _stamp_end_of_turn(speculation.metrics, final, probability)
             held.release()
         elif final.text and options.is_replying_automatically:
             metrics = TurnMetrics(turn_id=0)
-            self._stamp_end_of_turn(metrics, final)
+            _stamp_end_of_turn(metrics, final, probability)
             self._spawn_reply(final.text, metrics, None)
         elif not final.text:
             log.info("an utterance held no words; no reply")
-
-    def _stamp_end_of_turn(self, metrics: TurnMetrics, final: FinalTranscript) -> None:
-        metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
-        metrics.speech_ended_t_ns = final.speech.t_ns
-        metrics.stt_ms = round(final.stt_ms, 1)
-        probabilities, self._turn_probabilities = self._turn_probabilities, {}
-        metrics.turn_complete_probability = probabilities.get(final.speech.last_voiced_sample)
 
     def _may_reply_early(self) -> bool:
         # With barge-in off, a reply still playing must not be superseded by a speculation.
@@ -320,9 +329,6 @@ class Session:
         return options.is_replying_automatically and (
             options.is_barge_in_enabled or not self.replies.is_live
         )
-
-    def _start_held_reply(self, text: str, held: HeldReply, metrics: TurnMetrics) -> None:
-        self._spawn_reply(text, metrics, held)
 
     def _spawn_reply(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
         task = asyncio.create_task(self._reply_task(text, metrics, held))

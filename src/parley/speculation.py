@@ -64,10 +64,11 @@ class Speculation:
     held: HeldReply | None = None
     metrics: TurnMetrics | None = None  # the held reply's, stamped when the turn really ends
     is_own_transcript: bool = True  # False: it is the partial transcript, shared
+    turn_complete_probability: float | None = None  # the turn model's, at this pause
 
 
 Transcribe = Callable[[Int16Array], Coroutine[Any, Any, Transcript]]
-StartHeld = Callable[[str, HeldReply, TurnMetrics], None]
+StartHeld = Callable[[str, TurnMetrics, HeldReply], None]
 
 
 class Speculator:
@@ -92,7 +93,7 @@ class Speculator:
         audio: Int16Array,
         last_voiced_sample: int,
         partial: asyncio.Task[Transcript] | None,
-    ) -> None:
+    ) -> Speculation:
         """Transcribe now (or take the partial that already heard it all), and once the words
         are known start the reply, held."""
         self.abandon()
@@ -109,9 +110,10 @@ class Speculator:
             if text and self._is_allowed():
                 speculation.held = HeldReply(self._observer)
                 speculation.metrics = TurnMetrics(turn_id=0)
-                self._start_held(text, speculation.held, speculation.metrics)
+                self._start_held(text, speculation.metrics, speculation.held)
 
         transcript.add_done_callback(start_held_reply)
+        return speculation
 
     @property
     def is_active(self) -> bool:

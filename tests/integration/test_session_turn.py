@@ -38,6 +38,20 @@ def question_in_two(speech: Callable[..., Path]) -> tuple[np.ndarray, np.ndarray
     return first, second
 
 
+async def speak_to(session: Session, audio: np.ndarray, *, is_realtime: bool) -> None:
+    """``audio`` as a microphone sends it (then silence while Parley is busy), to the end of
+    every reply it starts."""
+    frames = frames_from_samples(
+        audio,
+        frame_ms=20,
+        is_realtime=is_realtime,
+        trailing_silence_ms=800,
+        keep_going=lambda: session.is_busy,
+    )
+    await session.listen(frames)
+    await session.wait_for_replies()
+
+
 def session_for(backends: Backends, settings: Settings, sink: Any, events: list[Any]) -> Session:
     store = ConversationStore(settings.database_path)
     return Session(backends, store=store, sink=sink, observer=events.append)
@@ -54,15 +68,7 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
     session = session_for(backends, settings, sink, events)
     # Piper's voice: espeak's says "capital of France" so that Whisper tiny hears "friends".
     question = decode_file(piper_speech("What is the capital of France?"))
-    frames = frames_from_samples(
-        question,
-        frame_ms=20,
-        is_realtime=False,
-        trailing_silence_ms=800,
-        keep_going=lambda: session.is_busy,
-    )
-    await session.listen(frames)
-    await session.wait_for_replies()
+    await speak_to(session, question, is_realtime=False)
 
     kinds = [type(e).__name__ for e in events if not isinstance(e, PartialTranscript)]
     assert kinds[:3] == ["SpeechStarted", "SpeechEnded", "FinalTranscript"]
@@ -182,15 +188,7 @@ async def test_speaking_over_a_reply_cancels_it_and_answers_the_new_question_wit
     question = decode_file(piper_speech("What is the capital of France?"))  # see above
     pause = np.zeros(16_000 * 3, dtype=np.int16)  # the reply is playing during this pause
     audio = np.concatenate([story, pause, question])
-    frames = frames_from_samples(
-        audio,
-        frame_ms=20,
-        is_realtime=True,
-        trailing_silence_ms=800,
-        keep_going=lambda: session.is_busy,
-    )
-    await session.listen(frames)
-    await session.wait_for_replies()
+    await speak_to(session, audio, is_realtime=True)
 
     starts = [i for i, e in enumerate(events) if isinstance(e, SpeechStarted)]
     assert len(starts) == 2
@@ -225,15 +223,7 @@ async def test_a_mid_sentence_pause_drops_the_speculative_reply_and_answers_the_
     )
     # 1.5 s: ample time for a speculative reply to start, short of the end of the turn.
     pause = np.zeros(16_000 * 3 // 2, dtype=np.int16)
-    frames = frames_from_samples(
-        np.concatenate([first, pause, second]),
-        frame_ms=20,
-        is_realtime=True,
-        trailing_silence_ms=800,
-        keep_going=lambda: session.is_busy,
-    )
-    await session.listen(frames)
-    await session.wait_for_replies()
+    await speak_to(session, np.concatenate([first, pause, second]), is_realtime=True)
 
     assert [type(e).__name__ for e in events].count("SpeechEnded") == 1
     assert [type(e).__name__ for e in events].count("TurnStarted") == 1
@@ -263,15 +253,7 @@ async def test_with_barge_in_off_a_pause_in_speech_over_a_reply_does_not_cut_it(
     # The question starts while the story is being written, and pauses long enough (0.8 s)
     # for a speculative reply to start, short of the end of its turn.
     gap, pause = np.zeros(16_000, dtype=np.int16), np.zeros(16_000 * 4 // 5, dtype=np.int16)
-    frames = frames_from_samples(
-        np.concatenate([story, gap, first, pause, second]),
-        frame_ms=20,
-        is_realtime=True,
-        trailing_silence_ms=800,
-        keep_going=lambda: session.is_busy,
-    )
-    await session.listen(frames)
-    await session.wait_for_replies()
+    await speak_to(session, np.concatenate([story, gap, first, pause, second]), is_realtime=True)
 
     assert not [e for e in events if isinstance(e, ReplyInterrupted)]
     assert len(session.results) == 2, [r.user_text for r in session.results]

@@ -30,7 +30,7 @@ class Scripted:
         self.decodes += 1
         return Transcript(self.words, audio.size // 16, 1.0)
 
-    def start_held(self, text: str, held: HeldReply, metrics: TurnMetrics) -> None:
+    def start_held(self, text: str, metrics: TurnMetrics, held: HeldReply) -> None:
         del metrics
         self.started.append((text, held))
 

@@ -88,7 +88,7 @@ class RealtimeConnection:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self._send(None, {"type": "session.created", "session": self._outbound.session_json()})
+        self._send({"type": "session.created", "session": self._outbound.session_json()})
         async with asyncio.TaskGroup() as group:
             writer = group.create_task(self._outgoing.write())
             listener = group.create_task(self.session.listen(self._mic_frames()))
@@ -193,7 +193,7 @@ class RealtimeConnection:
                 await self._commit_audio()
             case "input_audio_buffer.clear":
                 self._input.clear_held()
-                self._send(None, {"type": "input_audio_buffer.cleared"})
+                self._send({"type": "input_audio_buffer.cleared"})
             case "conversation.item.create":
                 await self._create_item(event.get("item"))
             case "conversation.item.truncate":
@@ -222,7 +222,7 @@ class RealtimeConnection:
             voice_name=self._settings.tts.voice_name,
         )
         self._input.set_client_rate(self.transport.input_rate_hz)
-        self._send(None, {"type": "session.updated", "session": self._outbound.session_json()})
+        self._send({"type": "session.updated", "session": self._outbound.session_json()})
 
     async def _commit_audio(self) -> None:
         if self.transport.is_server_vad:
@@ -281,7 +281,7 @@ class RealtimeConnection:
             rate_hz = self._settings.audio.output_sample_rate_hz
             self._sink.set_heard(turn_id, audio_end_ms * rate_hz // 1000)
         content_index = event.get("content_index", 0)
-        self._send(None, self._outbound.truncated(item_id, audio_end_ms, content_index))
+        self._send(self._outbound.truncated(item_id, audio_end_ms, content_index))
 
     async def _delete_item(self, item_id: Any) -> None:
         found = self._items.remove(item_id) if isinstance(item_id, str) else None
@@ -293,7 +293,7 @@ class RealtimeConnection:
         )
         if message_id is not None:
             await self.session.delete_message(message_id)
-        self._send(None, {"type": "conversation.item.deleted", "item_id": item_id})
+        self._send({"type": "conversation.item.deleted", "item_id": item_id})
 
     def _create_response(self) -> None:
         if self._items.has_live_response:
@@ -323,8 +323,8 @@ class RealtimeConnection:
         for event in events:
             self._outgoing.send(event)
 
-    def _send(self, turn_id: int | None, event: Event) -> None:
-        self._outgoing.send(event, turn_id=turn_id)
+    def _send(self, event: Event) -> None:
+        self._outgoing.send(event)
 
     async def _send_audio(self, turn_id: int, samples: Int16Array) -> bool:
         response = self._items.live_response(turn_id)
@@ -359,7 +359,6 @@ class RealtimeConnection:
     ) -> None:
         self._metrics.errors.labels(code=code).inc()
         self._send(
-            None,
             {
                 "type": "error",
                 "error": {

@@ -17,6 +17,7 @@ from openai.types.realtime import RealtimeSessionCreateRequest
 from parley.config import ServerConfig
 from parley.events import Int16Array
 from parley.server.realtime.protocol import (
+    EAGERNESS_THRESHOLDS,
     ClientEventError,
     RealtimeOptions,
     new_id,
@@ -24,9 +25,6 @@ from parley.server.realtime.protocol import (
 )
 from parley.session_options import SessionOptions
 from parley.tools import ToolSpec
-
-# How sure the turn model must be that the voice sounds finished, by semantic_vad eagerness.
-_EAGERNESS_THRESHOLDS = {"low": 0.8, "medium": 0.5, "auto": 0.5, "high": 0.3}
 
 
 def session_update(
@@ -84,11 +82,11 @@ def session_update(
             changes["is_using_turn_model"] = kind == "semantic_vad"
             if kind == "semantic_vad":
                 eagerness = detection.get("eagerness", "auto")
-                if eagerness not in _EAGERNESS_THRESHOLDS:
+                if eagerness not in EAGERNESS_THRESHOLDS:
                     raise ClientEventError(
                         "invalid_session", "turn_detection.eagerness is low, medium, high or auto."
                     )
-                changes["turn_complete_threshold"] = _EAGERNESS_THRESHOLDS[eagerness]
+                changes["turn_complete_threshold"] = EAGERNESS_THRESHOLDS[eagerness]
             # Both kinds: the voice threshold, and the silence that ends a turn (with
             # semantic_vad, one the turn model did not hear as finished).
             if (threshold := detection.get("threshold")) is not None:

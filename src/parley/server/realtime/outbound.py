@@ -31,6 +31,7 @@ from parley.server.realtime.protocol import (
     assistant_item,
     content_part,
     content_ref,
+    eagerness_for,
     new_id,
     transcription_completed,
     user_item,
@@ -324,7 +325,7 @@ class Outbound:
                 "interrupt_response": options.is_barge_in_enabled,
             }
             if options.is_using_turn_model:
-                detection["eagerness"] = _eagerness(options.turn_complete_threshold)
+                detection["eagerness"] = eagerness_for(options.turn_complete_threshold)
         return {
             "type": "realtime",
             "object": "realtime.session",
@@ -378,7 +379,3 @@ class Outbound:
                 if value is not None and not key.startswith("llm_tokens")
             }
         return body
-
-
-def _eagerness(threshold: float) -> str:
-    return "high" if threshold < 0.4 else "low" if threshold > 0.65 else "medium"

@@ -45,6 +45,16 @@ class RealtimeOptions:
     is_server_vad: bool = True  # False: the client commits the input buffer itself
 
 
+# How sure the turn model must be that the voice sounds finished, by semantic_vad eagerness.
+EAGERNESS_THRESHOLDS = {"low": 0.8, "medium": 0.5, "auto": 0.5, "high": 0.3}
+
+
+def eagerness_for(threshold: float) -> str:
+    """The eagerness whose threshold is nearest (a configured threshold may be any)."""
+    named = {name: value for name, value in EAGERNESS_THRESHOLDS.items() if name != "auto"}
+    return min(named, key=lambda name: abs(named[name] - threshold))
+
+
 def parse_audio_rate(audio_format: Any, direction: str) -> int | None:
     if audio_format is None:
         return None
