@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import resource
-import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +22,8 @@ from typing import Any
 from parley.audio import decode_file
 from parley.audio_io import RealtimePlaybackSink, frames_from_samples
 from parley.backends.loaded import Backends
-from parley.bench_prompts import Prompt, choose_prompts
+from parley.bench_figures import premature_end_rate, speculative_share, spread, word_errors
+from parley.bench_prompts import Prompt, choose_prompts, make_memory_trial, make_pause_trial
 from parley.config import Settings
 from parley.events import AudioFrame, FinalTranscript, SpeechStarted
 from parley.machine import cpu_line, describe_cpu
@@ -46,6 +46,8 @@ class TurnFigures:
     metrics: dict[str, Any]
     word_errors: int
     reference_words: int
+    turns_heard: int = 1  # final transcripts: more than one when a pause ended the turn early
+    is_on_point: bool | None = None  # whether the reply addresses the prompt (None: not judged)
 
 
 @dataclass(slots=True)
@@ -55,6 +57,8 @@ class BenchReport:
     interruption_ms: list[float] = field(default_factory=list)
     model_load_s: float | None = None
     stt_rtf: list[float] = field(default_factory=list)
+    memory_trial: list[TurnFigures] = field(default_factory=list)
+    pause_trial: list[TurnFigures] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: float = 0.0
 
@@ -66,13 +70,30 @@ class BenchReport:
         figures["interruption_ms"] = spread(self.interruption_ms)
         figures["stt_rtf"] = spread(self.stt_rtf)
         errors = sum(t.word_errors for t in self.turns)
+        judged = [t for t in (*self.turns, *self.memory_trial) if t.is_on_point is not None]
         words = sum(t.reference_words for t in self.turns)
         return {
             "machine": describe_cpu(),
             "turns": len(self.turns),
             "figures": figures,
-            "speculative_share": speculative_share(self.turns),
+            "speculative_share": speculative_share([t.metrics for t in self.turns]),
             "word_error_rate": round(errors / words, 4) if words else None,
+            "replies_on_point": {
+                "judged": len(judged),
+                "on_point": sum(bool(t.is_on_point) for t in judged),
+                "off_point": [
+                    {"prompt": t.prompt, "reply": t.reply} for t in judged if not t.is_on_point
+                ],
+            },
+            "memory_trial": [
+                {"prompt": t.prompt, "reply": t.reply, "is_on_point": t.is_on_point}
+                for t in self.memory_trial
+            ],
+            "premature_end_rate": premature_end_rate([t.turns_heard for t in self.pause_trial]),
+            "pause_trial": [
+                {"prompt": t.prompt, "transcript": t.transcript, "turns_heard": t.turns_heard}
+                for t in self.pause_trial
+            ],
             "cold_start": {
                 "model_load_s": self.model_load_s,
                 "first_turn_voice_to_voice_ms": self.warmup[0].metrics.get("voice_to_voice_ms")
@@ -102,84 +123,6 @@ _TIMELINE = (
 )
 
 
-def speculative_share(turns: list[TurnFigures]) -> float | None:
-    """The share of replies begun on a pause, before the end of the turn was confirmed (and
-    released when it was): the rest waited for the end of the turn to start."""
-    timed = [
-        t.metrics
-        for t in turns
-        if t.metrics.get("llm_request_at_ms") is not None
-        and t.metrics.get("endpoint_ms") is not None
-    ]
-    if not timed:
-        return None
-    early = sum(m["llm_request_at_ms"] < m["endpoint_ms"] for m in timed)
-    return float(round(early / len(timed), 2))
-
-
-def spread(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"median": None, "p90": None, "n": 0}
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    digits = 3 if ordered[-1] < 10 else 1  # real-time factors are small ratios
-    return {
-        "median": round(statistics.median(ordered), digits),
-        "p90": round(p90, digits),
-        "n": len(ordered),
-    }
-
-
-_NUMBER_WORDS: dict[str, str] = {
-    str(number): word
-    for number, word in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """Word-level edit distance, after case and punctuation are set aside."""
-
-    def words(text: str) -> list[str]:
-        cleaned = "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower())
-        # "2" and "two", "colour" and "color" are the same word heard: not an error.
-        return [_NUMBER_WORDS.get(w, w) for w in cleaned.replace("colour", "color").split()]
-
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i] + [0] * len(hyp)
-        for j, hyp_word in enumerate(hyp, start=1):
-            current[j] = min(
-                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)
-            )
-        previous = current
-    return previous[-1], len(ref)
-
-
 async def run_turn(runtime: Runtime, prompt: Prompt) -> TurnFigures:
     """One spoken prompt through a fresh session, paced in real time, heard by a loudspeaker."""
     backends = runtime.backends
@@ -206,8 +149,16 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> TurnFigures:
     metrics = dict(result.metrics) if result else {}
     if metrics.get("first_sentence_ms") is not None and metrics.get("llm_ttft_ms") is not None:
         metrics["first_clause_ms"] = round(metrics["first_sentence_ms"] - metrics["llm_ttft_ms"], 1)
+    reply = " ".join(r.reply_text for r in session.results)
     return TurnFigures(
-        prompt.text, transcript, result.reply_text if result else "", metrics, errors, words
+        prompt.text,
+        transcript,
+        reply,
+        metrics,
+        errors,
+        words,
+        turns_heard=len(transcripts),
+        is_on_point=prompt.is_addressed_by(reply),
     )
 
 
@@ -268,6 +219,14 @@ async def measure_stt_rtf(backends: Backends, prompts: list[Prompt]) -> list[flo
     return ratios
 
 
+@dataclass(frozen=True, slots=True)
+class Trials:
+    """Turns judged apart from the latency figures: memory's relevance, and premature ends."""
+
+    memory: list[Prompt] = field(default_factory=list)
+    pauses: list[Prompt] = field(default_factory=list)
+
+
 def run_bench(
     settings: Settings,
     *,
@@ -275,6 +234,7 @@ def run_bench(
     runs: int,
     warmup_turns: int,
     interruptions: int,
+    is_running_trials: bool = True,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> BenchReport:
     report = BenchReport()
@@ -282,6 +242,12 @@ def run_bench(
     backends = Backends.load(settings)
     report.model_load_s = round(time.perf_counter() - load_started, 2)
     prompts = choose_prompts(settings, audio_dir, backends.tts)
+    trials = Trials()
+    if is_running_trials:
+        trial_dir = settings.data_dir / "bench-prompts"
+        trials = Trials(
+            make_memory_trial(trial_dir, backends.tts), make_pause_trial(trial_dir, backends.tts)
+        )
     with tempfile.TemporaryDirectory() as scratch:
         asyncio.run(
             _run_all(
@@ -289,6 +255,7 @@ def run_bench(
                 backends,
                 Path(scratch) / "bench.sqlite3",
                 prompts,
+                trials,
                 runs=runs,
                 warmup_turns=warmup_turns,
                 interruptions=interruptions,
@@ -303,6 +270,7 @@ async def _run_all(
     backends: Backends,
     database_path: Path,
     prompts: list[Prompt],
+    trials: Trials,
     *,
     runs: int,
     warmup_turns: int,
@@ -322,6 +290,12 @@ async def _run_all(
             for index, prompt in enumerate(prompts):
                 progress(f"turn {run * len(prompts) + index + 1}/{total}: {prompt.text}")
                 report.turns.append(await run_turn(runtime, prompt))
+        for prompt in trials.memory:
+            progress(f"memory trial: {prompt.text}")
+            report.memory_trial.append(await run_turn(runtime, prompt))
+        for prompt in trials.pauses:
+            progress(f"pause trial: {prompt.text}")
+            report.pause_trial.append(await run_turn(runtime, prompt))
         for index in range(interruptions):
             progress(f"interruption {index + 1}/{interruptions}")
             first, second = prompts[index % len(prompts)], prompts[(index + 1) % len(prompts)]
@@ -343,11 +317,16 @@ def format_table(summary: dict[str, Any]) -> str:
         f"measured on {cpu_line(summary['machine'])}",
         f"{'figure':<22}{'median':>10}{'p90':>10}{'n':>5}",
     ]
-    for name, spread in summary["figures"].items():
-        if spread["n"]:
-            lines.append(f"{name:<22}{spread['median']:>10}{spread['p90']:>10}{spread['n']:>5}")
+    for name, figure in summary["figures"].items():
+        if figure["n"]:
+            lines.append(f"{name:<22}{figure['median']:>10}{figure['p90']:>10}{figure['n']:>5}")
     lines.append(f"word error rate: {summary['word_error_rate']}")
     lines.append(f"replies begun on a pause: {summary['speculative_share']}")
+    on_point = summary["replies_on_point"]
+    lines.append(f"replies on the point: {on_point['on_point']} of {on_point['judged']}")
+    for off in on_point["off_point"]:
+        lines.append(f"  off the point: {off['prompt']!r} -> {off['reply']!r}")
+    lines.append(f"premature ends (a pause mid-question): {summary['premature_end_rate']}")
     cold = summary["cold_start"]
     lines.append(
         f"cold start: model load {cold['model_load_s']} s, first turn {cold['first_turn_voice_to_voice_ms']} ms"

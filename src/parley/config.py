@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from parley.config_sections import (
     AudioConfig,
+    BargeInConfig,
     EspeakConfig,
     LlamaCppConfig,
     LlmConfig,
@@ -46,6 +47,7 @@ from parley.errors import ConfigError
 
 __all__ = [
     "AudioConfig",
+    "BargeInConfig",
     "EspeakConfig",
     "LlamaCppConfig",
     "LlmConfig",
@@ -84,6 +86,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     audio: AudioConfig = AudioConfig()
     vad: VadConfig = VadConfig()
+    barge_in: BargeInConfig = BargeInConfig()
     stt: SttConfig = SttConfig()
     llm: LlmConfig = LlamaCppConfig()
     tts: TtsConfig = PiperConfig()

@@ -64,6 +64,71 @@ class VadConfig(_Section):
     )
 
 
+_BACKCHANNEL_WORDS = [
+    "uh",
+    "huh",
+    "uh-huh",
+    "mm",
+    "mhm",
+    "mm-hmm",
+    "hmm",
+    "hm",
+    "mmm",
+    "yeah",
+    "yep",
+    "yes",
+    "yup",
+    "ok",
+    "okay",
+    "right",
+    "sure",
+    "alright",
+    "i",
+    "see",
+    "got",
+    "it",
+    "cool",
+    "nice",
+    "wow",
+    "oh",
+    "ah",
+    "aha",
+    "ha",
+    "um",
+    "uhm",
+    "er",
+    "you",
+    "thank",
+    "thanks",
+]
+
+
+class BargeInConfig(_Section):
+    """When speech over a reply stops it. The reply goes silent at the first voiced frames
+    either way; these decide whether it then stops or plays on."""
+
+    is_ignoring_backchannels: bool = Field(
+        True,
+        description="speech over a reply that ends within confirm_speech_ms and whose words are "
+        "all backchannel_words (or none: a cough, a knock) lets the reply play on; false: any "
+        "speech over a reply stops it",
+    )
+    confirm_speech_ms: int = Field(
+        1000,
+        ge=0,
+        le=5000,
+        description="speech over a reply that lasts this long stops it whatever its words; "
+        "shorter speech stops it once a transcript shows words other than backchannels",
+    )
+    backchannel_words: tuple[str, ...] = Field(
+        tuple(_BACKCHANNEL_WORDS),
+        description="words that acknowledge without asking for the turn",
+    )
+    max_backchannel_words: int = Field(
+        3, ge=1, description="more words than this are a turn, whatever they are"
+    )
+
+
 class WhisperConfig(_Section):
     backend: Literal["faster_whisper"] = "faster_whisper"
     model: str = Field(

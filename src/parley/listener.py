@@ -162,6 +162,16 @@ class Listener:
             self._sooner_end_silence_ms = None
             self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
 
+    @property
+    def is_paused(self) -> bool:
+        """Whether the open utterance has gone quiet (a pause that may be its end)."""
+        return self._paused_at is not None
+
+    @property
+    def heard_samples(self) -> int:
+        """How many samples of the stream have been pushed."""
+        return self._stream_sample
+
     def utterance_audio(self) -> Int16Array:
         """The open utterance's audio so far (empty when none is open)."""
         return self._utterance.audio() if self._utterance is not None else np.zeros(0, np.int16)

@@ -82,6 +82,20 @@ class Replies:
     def is_live(self) -> bool:
         return self._scope is not None and not self._scope.is_cancelled
 
+    @property
+    def is_audible(self) -> bool:
+        """Whether the user may be hearing a reply: one is being generated, or the last one
+        written is still playing."""
+        if self.is_live:
+            return True
+        turn_id = self._turn_id
+        finished = self._finished.get(turn_id)
+        return (
+            finished is not None
+            and turn_id not in self._cut_turns
+            and self._sink.played_samples(turn_id) < finished[1].ledger.total_samples
+        )
+
     # ---- stopping a reply: the one place ---------------------------------------------------
 
     def cancel(self, reason: str) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from parley.backends import Transcript
 from parley.backends.loaded import Backends
 from parley.events import (
+    INPUT_SAMPLE_RATE_HZ,
     AudioFrame,
     FinalTranscript,
     Int16Array,
@@ -45,6 +46,7 @@ from parley.speculation import HeldReply, Speculation, Speculator
 from parley.stream import Channel
 from parley.tool_router import Toolbox
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
+from parley.turn_cues import is_backchannel, sounds_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,12 @@ class Session:
         self._finishing: asyncio.Task[None] | None = None  # the last turn to end
         self._partial: asyncio.Task[Transcript] | None = None
         self._prefill_task: asyncio.Task[None] | None = None
+        # Speech over a reply not yet judged: its onset sample. The reply is silent meanwhile;
+        # it stops if the speech is a turn, and plays on if it was only "uh-huh" or a cough.
+        self._barge_in_onset: int | None = None
+        barge_in = self._settings.barge_in
+        self._backchannel_words = frozenset(w.lower() for w in barge_in.backchannel_words)
+        self._confirm_barge_in_samples = INPUT_SAMPLE_RATE_HZ * barge_in.confirm_speech_ms // 1000
 
     # ---- what transports ask ----------------------------------------------------------------
 
@@ -190,6 +198,13 @@ class Session:
             )
             for heard in listener.push(frame):
                 self._on_heard(heard, listener, options)
+            onset = self._barge_in_onset
+            if (
+                onset is not None
+                and not listener.is_paused
+                and listener.heard_samples - onset >= self._confirm_barge_in_samples
+            ):
+                self._confirm_barge_in()  # still speaking: too long for an acknowledgement
         self._speculator.abandon()  # the stream ended before the turn did
         if self._partial is not None:
             self._partial.cancel()
@@ -209,8 +224,7 @@ class Session:
                 self._partial = None
                 self._observer(speech)
                 if options.is_barge_in_enabled:
-                    self.replies.interrupt()  # barge-in: the user talks over the reply
-                    self._sink.duck(False)  # cleared if it was playing; nothing is held
+                    self._on_speech_over_reply(speech.start_sample)
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
                 speculation = self._speculator.on_pause(
                     audio, last_voiced, self._partial if covered else None
@@ -240,11 +254,23 @@ class Session:
         audio: Int16Array,
         options: SessionOptions,
     ) -> None:
-        """Ask the turn model whether the voice sounds finished at this pause; if it does, the
-        turn ends after the shorter silence (vad.turn_complete_silence_ms)."""
+        """Ask the turn model whether the voice sounds finished at this pause; if it does and
+        the pause's transcript does not stop mid-sentence, the turn ends after the shorter
+        silence (vad.turn_complete_silence_ms)."""
         turn_model = self._backends.turn_model
         assert turn_model is not None
         vad = self._settings.vad
+
+        def words_heard(transcript: asyncio.Task[Transcript]) -> None:
+            if transcript.cancelled() or transcript.exception() is not None:
+                return
+            text = transcript.result().text
+            if sounds_unfinished(text):
+                log.debug("the voice sounded finished but the words are not: %r", text)
+                return
+            listener.end_sooner(
+                speculation.last_voiced_sample, end_silence_ms=vad.turn_complete_silence_ms
+            )
 
         def decided(task: asyncio.Task[float]) -> None:
             if task.cancelled() or task.exception() is not None:
@@ -252,15 +278,36 @@ class Session:
                 return
             speculation.turn_complete_probability = probability = task.result()
             if probability >= options.turn_complete_threshold:
-                listener.end_sooner(
-                    speculation.last_voiced_sample, end_silence_ms=vad.turn_complete_silence_ms
-                )
+                # Both must agree: the voice sounds finished and the words read finished.
+                speculation.transcript.add_done_callback(words_heard)
 
         task = asyncio.create_task(asyncio.to_thread(turn_model.completion_probability, audio))
         task.add_done_callback(decided)
 
+    def _on_speech_over_reply(self, onset_sample: int) -> None:
+        if self._settings.barge_in.is_ignoring_backchannels and self.replies.is_audible:
+            self._barge_in_onset = onset_sample
+            self._sink.duck(True)  # held silent until the speech is judged
+        else:
+            self.replies.interrupt()  # barge-in: the user talks over the reply
+            self._sink.duck(False)  # cleared if it was playing; nothing is held
+
+    def _confirm_barge_in(self) -> None:
+        """The speech over the reply is a turn of its own: the reply stops."""
+        self._barge_in_onset = None
+        self.replies.interrupt()
+        self._sink.duck(False)  # cleared if it was playing; nothing is held
+
+    def _is_backchannel(self, text: str) -> bool:
+        return is_backchannel(
+            text,
+            self._backchannel_words,
+            max_words=self._settings.barge_in.max_backchannel_words,
+        )
+
     def _end_turn(self, ended: UtteranceEnded) -> None:
         self._observer(ended.speech)
+        is_over_reply, self._barge_in_onset = self._barge_in_onset is not None, None
         speculation = self._speculator.take(ended.speech.last_voiced_sample)
         partial = self._partial if ended.is_covered_by_partial else None
         if speculation is None and partial is None and self._partial is not None:
@@ -269,7 +316,9 @@ class Session:
         # barge-in) while Whisper works, so no frame waits or is dropped behind a decode.
         # Finals come out in the order their turns ended.
         self._finishing = asyncio.create_task(
-            self._complete_turn(self._finishing, ended.speech, ended.audio, speculation, partial)
+            self._complete_turn(
+                self._finishing, ended.speech, ended.audio, speculation, partial, is_over_reply
+            )
         )
         self._finishing_tasks.add(self._finishing)
         self._finishing.add_done_callback(self._finishing_tasks.discard)
@@ -283,8 +332,10 @@ class Session:
         audio: Int16Array,
         speculation: Speculation | None,
         partial: asyncio.Task[Transcript] | None,
+        is_over_reply: bool,
     ) -> None:
-        """The final transcript of a turn that ended, then its reply (or the held one released)."""
+        """The final transcript of a turn that ended, then its reply (or the held one released).
+        Speech that began over a reply and was short is judged here by its words."""
         if previous is not None:
             with contextlib.suppress(Exception):
                 await previous
@@ -302,6 +353,14 @@ class Session:
             text=transcript.text, speech=ended, stt_ms=(now_ns - started_ns) / 1e6, t_ns=now_ns
         )
         self._observer(final)
+        if is_over_reply:
+            if self._is_backchannel(final.text):
+                log.info("heard %r over the reply: an acknowledgement, it plays on", final.text)
+                if not self._is_in_utterance:
+                    self._sink.duck(False)
+                return
+            self.replies.interrupt()
+            self._sink.duck(False)
         held = speculation.held if speculation is not None else None
         if held is not None and held.is_discarded:
             held = None
@@ -325,9 +384,12 @@ class Session:
 
     def _may_reply_early(self) -> bool:
         # With barge-in off, a reply still playing must not be superseded by a speculation.
+        # Nor while speech over a reply is being judged: a new reply would stop that one.
         options = self.options
-        return options.is_replying_automatically and (
-            options.is_barge_in_enabled or not self.replies.is_live
+        return (
+            options.is_replying_automatically
+            and self._barge_in_onset is None
+            and (options.is_barge_in_enabled or not self.replies.is_live)
         )
 
     def _spawn_reply(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
@@ -348,6 +410,8 @@ class Session:
         if task.cancelled() or task.exception() is not None:
             return
         transcript = task.result()
+        if self._barge_in_onset is not None and not self._is_backchannel(transcript.text):
+            self._confirm_barge_in()  # words so far ask for the turn
         if transcript.text:
             self._observer(
                 PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns())

@@ -168,3 +168,24 @@ def test_one_fact_longer_than_the_budget_does_not_hide_the_others(
     facts = recall.recall_for_prompt("local", "What is my favourite colour?", budget_chars=600)
     assert facts == ["The user's favourite colour is teal"]
     store.close()
+
+
+def test_facts_enter_the_prompt_only_for_turns_they_bear_on(
+    tmp_path: Path, embedder: MiniLmEmbedder
+) -> None:
+    store = ConversationStore(tmp_path / "p.sqlite3")
+    recall = MemoryRecall(store, embedder)
+    recall.remember("local", "The user's name is Alice and the user's favourite colour is teal")
+    recall.remember("local", "The user is vegetarian")
+    recall.remember("local", "The user lives in Lyon")
+    assert recall.recall_for_prompt("local", "What time is it right now?", budget_chars=600) == []
+    assert (
+        recall.recall_for_prompt("local", "What is the capital of France?", budget_chars=600) == []
+    )
+    assert recall.recall_for_prompt("local", "What is my favorite color?", budget_chars=600) == [
+        "The user's name is Alice and the user's favourite colour is teal"
+    ]
+    assert "The user is vegetarian" in recall.recall_for_prompt(
+        "local", "What should I cook tonight?", budget_chars=600
+    )
+    store.close()

@@ -201,12 +201,62 @@ async def test_speaking_over_a_reply_cancels_it_and_answers_the_new_question_wit
     interrupted = [e for e in events if isinstance(e, ReplyInterrupted)]
     assert [(e.turn_id, e.reason) for e in interrupted] == [(first.turn_id, "turn_detected")]
     assert first.heard_text == interrupted[0].heard_text
-    # Nothing of the first reply was produced after the user started speaking again.
-    after_barge_in = events[starts[1] + 1 :]
+    # Nothing of the first reply was produced once the barge-in was decided.
+    after_barge_in = events[events.index(interrupted[0]) + 1 :]
     assert not [
         e for e in after_barge_in if isinstance(e, AudioReady) and e.turn_id == first.turn_id
     ]
-    assert any(isinstance(e, SpeechEnded) for e in after_barge_in)
+    assert any(isinstance(e, SpeechEnded) for e in events[starts[1] + 1 :])
+
+
+@pytest.mark.slow
+async def test_uh_huh_a_cough_and_a_knock_over_a_reply_let_it_play_on_and_wait_stop_stops_it(
+    backends: Backends, settings: Settings, speech: Callable[..., Path]
+) -> None:
+    events: list[Any] = []
+    sink = RealtimePlaybackSink(settings.audio.output_sample_rate_hz)
+    session = session_for(backends, settings, sink, events)
+    story = decode_file(speech("Tell me a long story about a brave knight."))
+    rng = np.random.default_rng(7)
+    fade = np.exp(-np.linspace(0, 6, 4_800))
+    cough = (rng.normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
+    knock = np.zeros(12_000, dtype=np.int16)
+    for start in (0, 4_000, 8_000):
+        knock[start : start + 800] = (rng.normal(0, 1, 800) * fade[::6] * 15_000).astype(np.int16)
+
+    def silence(seconds: float) -> np.ndarray:
+        return np.zeros(int(16_000 * seconds), dtype=np.int16)
+
+    audio = np.concatenate(
+        [
+            story,
+            silence(3),  # the story starts playing
+            decode_file(speech("Uh-huh.")),
+            silence(1.5),
+            cough,
+            silence(1),
+            knock,
+            silence(1.5),
+            decode_file(speech("Wait, stop.")),
+        ]
+    )
+    await speak_to(session, audio, is_realtime=True)
+
+    finals = [e.text.lower() for e in events if isinstance(e, FinalTranscript)]
+    assert len(finals) == 3 and "uh" in finals[1] and "stop" in finals[2], finals
+    interrupted = [e for e in events if isinstance(e, ReplyInterrupted)]
+    story_reply = session.results[0]
+    # One interruption, by "wait, stop", after the story had played on through the rest.
+    assert [e.turn_id for e in interrupted] == [story_reply.turn_id]
+    last_onset = [i for i, e in enumerate(events) if isinstance(e, SpeechStarted)][-1]
+    assert events.index(interrupted[0]) > last_onset
+    assert story_reply.was_cancelled
+    assert len(story_reply.heard_text.split()) > 15, story_reply.heard_text
+    # The acknowledgement was not a turn: the story and the stop are the user's only words
+    # after the question.
+    stored = ConversationStore(settings.database_path).messages(session.conversation_id)
+    assert [m.role for m in stored][:3] == ["user", "assistant", "user"]
+    assert "stop" in stored[2].content.lower()
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def test_the_prompt_keeps_system_and_current_turn_and_drops_the_oldest_history_t
 
 
 def test_word_errors_count_words_not_spellings() -> None:
-    from parley.bench import word_errors
+    from parley.bench_figures import word_errors
 
     assert word_errors("What is two plus three?", "What is 2 plus 3?") == (0, 5)
     assert word_errors("What colour is the sky?", "What color is the sky") == (0, 5)

@@ -100,6 +100,13 @@ def bench(
     interruptions: Annotated[
         int, typer.Option("--interruptions", min=0, help="Barge-in trials.")
     ] = 3,
+    is_running_trials: Annotated[
+        bool,
+        typer.Option(
+            "--trials/--no-trials",
+            help="Also judge memory's relevance and premature ends (a few turns more).",
+        ),
+    ] = True,
     as_json: JsonOption = False,
     plot_path: Annotated[
         Path | None, typer.Option("--plot", help="Write a latency breakdown PNG.")
@@ -161,6 +168,7 @@ def bench(
                 runs=runs,
                 warmup_turns=warmup,
                 interruptions=interruptions,
+                is_running_trials=is_running_trials,
                 progress=lambda message: status.update(message),
             )
     summary = report.summary()

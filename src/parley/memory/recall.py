@@ -27,9 +27,20 @@ _VECTOR_WEIGHT = 0.65
 _KEYWORD_WEIGHT = 0.25
 _RECENCY_WEIGHT = 0.10
 _RECENCY_HALF_LIFE_DAYS = 30.0
-_MIN_SCORE = 0.23  # below this an item is unrelated to the turn and stays out of the prompt
 _DUPLICATE_SIMILARITY = 0.95
-_SMALL_MEMORY = 12
+# How alike (MiniLM cosine) a fact and a turn must be for the fact to enter the prompt. A turn
+# about the user or asking for advice takes facts that bear on it only loosely ("what should I
+# cook tonight?" 0.21 to "the user is vegetarian"); a general question takes only a fact that
+# is nearly its subject, for a small model answers "what is the capital of France?" with
+# whatever fact it was given ("the user lives in Lyon" is 0.23 to it, "the user has a dog"
+# 0.23 to "how many legs does a spider have?"). A fact sharing a word with the turn goes in.
+_PERSONAL_SIMILARITY = 0.12
+_GENERAL_SIMILARITY = 0.35
+_RECALL_LIMIT = 8
+_PERSONAL_CUES = re.compile(
+    r"\b(i|i'm|i've|i'd|me|my|mine|myself|we|our|us|"
+    r"suggest|recommend|recommendation|ideas?|advice|should|remind)\b"
+)
 _STOPWORDS = frozenset(
     [
         "a",
@@ -66,6 +77,8 @@ _STOPWORDS = frozenset(
         "please",
         "tell",
         "about",
+        "user",
+        "user's",
     ]
 )
 
@@ -84,7 +97,14 @@ class MemoryChanges:
 @dataclass(frozen=True, slots=True)
 class Recalled:
     item: MemoryItem
-    score: float
+    score: float  # for ranking: meaning, words and recency together
+    similarity: float = 0.0  # by meaning alone (0 without the embedder)
+    is_keyword_match: bool = False
+
+
+def is_about_the_user(text: str) -> bool:
+    """Whether a turn speaks of the user or asks for advice, rather than a general question."""
+    return _PERSONAL_CUES.search(text.lower()) is not None
 
 
 class MemoryRecall:
@@ -109,9 +129,10 @@ class MemoryRecall:
         """Store a fact; a near-duplicate of one already kept is not stored twice."""
         vector = self._embed(text)
         if vector is not None:
-            for best in self.search(user_id, text, limit=1, query_vector=vector):
-                if best.score >= _DUPLICATE_SIMILARITY * _VECTOR_WEIGHT:
-                    return None
+            # By meaning alone: every fact shares words ("the user") and is recent.
+            nearest = self._vector_similarities(user_id, vector, limit=1)
+            if nearest and max(nearest.values()) >= _DUPLICATE_SIMILARITY:
+                return None
         return self._store.add_memory(
             user_id,
             text,
@@ -176,7 +197,14 @@ class MemoryRecall:
                 + _KEYWORD_WEIGHT * keyword_score.get(item.id, 0.0)
                 + _RECENCY_WEIGHT * math.exp(-age_days * math.log(2) / _RECENCY_HALF_LIFE_DAYS)
             )
-            ranked.append(Recalled(item, round(score, 4)))
+            ranked.append(
+                Recalled(
+                    item,
+                    round(score, 4),
+                    similarity.get(item.id, 0.0),
+                    is_keyword_match=item.id in keyword_score,
+                )
+            )
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked[:limit]
 
@@ -198,19 +226,21 @@ class MemoryRecall:
     def recall_for_prompt(
         self, user_id: str, query: str, *, budget_chars: int, exclude: frozenset[int] = frozenset()
     ) -> list[str]:
-        """The facts worth giving the LLM for this turn, most relevant first, within a budget.
-
-        While a user has only a few facts, all of them go in (most relevant first): a short
-        list costs little, and "suggest a dinner" should still know the user is vegetarian.
-        """
-        is_small = len(self._store.memories(user_id, limit=_SMALL_MEMORY + 1)) <= _SMALL_MEMORY
+        """The facts that bear on this turn, most relevant first, within a budget; none for a
+        turn they have nothing to do with (a small model would answer with them anyway)."""
+        is_personal = is_about_the_user(query)
+        bar = _PERSONAL_SIMILARITY if is_personal else _GENERAL_SIMILARITY
         chosen: list[str] = []
         used = 0
-        for recalled in self.search(user_id, query, limit=_SMALL_MEMORY if is_small else 8):
-            if recalled.item.id in exclude:
+        for recalled in self.search(user_id, query, limit=_RECALL_LIMIT):
+            # Without the embedder, a turn about the user takes the newest facts.
+            is_relevant = (
+                recalled.is_keyword_match
+                or recalled.similarity >= bar
+                or (is_personal and not self.has_embeddings)
+            )
+            if recalled.item.id in exclude or not is_relevant:
                 continue
-            if recalled.score < _MIN_SCORE and not is_small:
-                break
             if used + len(recalled.item.text) > budget_chars:
                 continue  # too long for what is left; a shorter, less relevant one may fit
             chosen.append(recalled.item.text)

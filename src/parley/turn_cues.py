@@ -1,0 +1,87 @@
+"""What the words at a pause say about the end of the turn.
+
+The turn model hears how the voice sounds; it has never read the words. A transcript that
+stops on a word no English sentence ends with ("the capital of", "and", "my name is") or that
+trails off (an ellipsis, a comma) is plainly unfinished, whatever the voice sounded like, so
+the turn then waits for the full silence instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words that cannot close a sentence: articles, conjunctions, prepositions, possessives,
+# a copula waiting for its complement, and fillers.
+_UNFINISHED_LAST_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "so",
+        "because",
+        "if",
+        "when",
+        "while",
+        "than",
+        "that",
+        "which",
+        "whose",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "about",
+        "as",
+        "into",
+        "onto",
+        "like",
+        "my",
+        "your",
+        "his",
+        "her",
+        "their",
+        "our",
+        "its",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "um",
+        "uh",
+        "er",
+        "erm",
+    ]
+)
+_TRAILING_OFF = ("...", "…", ",", ";", ":", "-", "—")
+_WORD = re.compile(r"[a-z']+")
+
+
+def sounds_unfinished(text: str) -> bool:
+    """Whether a transcript taken at a pause plainly stops mid-sentence."""
+    stripped = text.strip()
+    if not stripped:
+        return True
+    if stripped.endswith(_TRAILING_OFF):
+        return True
+    words = _WORD.findall(stripped.lower())
+    return bool(words) and words[-1] in _UNFINISHED_LAST_WORDS
+
+
+# What Whisper writes for sounds that are not words: "[BLANK_AUDIO]", "(coughing)", "*knock*".
+_NOT_WORDS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
+
+
+def is_backchannel(text: str, backchannel_words: frozenset[str], *, max_words: int) -> bool:
+    """Whether words heard over a reply only acknowledge it ("uh-huh", "yeah", "okay"), or are
+    no words at all (a cough, a knock), rather than asking for the turn."""
+    words = _WORD.findall(_NOT_WORDS.sub(" ", text.lower()))
+    return len(words) <= max_words and all(word in backchannel_words for word in words)
