@@ -49,6 +49,29 @@ class TurnFigures:
     turns_heard: int = 1  # final transcripts: more than one when a pause ended the turn early
     is_on_point: bool | None = None  # whether the reply addresses the prompt (None: not judged)
 
+    @classmethod
+    def judged(
+        cls,
+        prompt: Prompt,
+        transcript: str,
+        reply: str,
+        metrics: dict[str, Any],
+        *,
+        turns_heard: int = 1,
+    ) -> TurnFigures:
+        """A turn's figures, with its transcript's word errors and its reply judged."""
+        errors, words = word_errors(prompt.text, transcript)
+        return cls(
+            prompt.text,
+            transcript,
+            reply,
+            metrics,
+            errors,
+            words,
+            turns_heard=turns_heard,
+            is_on_point=prompt.is_addressed_by(reply),
+        )
+
 
 @dataclass(slots=True)
 class BenchReport:
@@ -145,21 +168,11 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> TurnFigures:
     await session.wait_for_replies()
     result = session.results[-1] if session.results else None
     transcript = " ".join(transcripts)
-    errors, words = word_errors(prompt.text, transcript)
     metrics = dict(result.metrics) if result else {}
     if metrics.get("first_sentence_ms") is not None and metrics.get("llm_ttft_ms") is not None:
         metrics["first_clause_ms"] = round(metrics["first_sentence_ms"] - metrics["llm_ttft_ms"], 1)
     reply = " ".join(r.reply_text for r in session.results)
-    return TurnFigures(
-        prompt.text,
-        transcript,
-        reply,
-        metrics,
-        errors,
-        words,
-        turns_heard=len(transcripts),
-        is_on_point=prompt.is_addressed_by(reply),
-    )
+    return TurnFigures.judged(prompt, transcript, reply, metrics, turns_heard=len(transcripts))
 
 
 async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:

@@ -19,7 +19,7 @@ import numpy as np
 from parley.audio import decode_file, resample
 from parley.backends import make_tts
 from parley.bench import BenchReport, TurnFigures
-from parley.bench_figures import spread, word_errors
+from parley.bench_figures import spread
 from parley.bench_prompts import Prompt, choose_prompts
 from parley.config import Settings
 from parley.errors import BackendError
@@ -90,16 +90,7 @@ async def _server_turn(server_url: str, api_key: str, prompt: Prompt) -> TurnFig
     metrics["server_voice_to_voice_ms"] = metrics.get("voice_to_voice_ms")
     if last_voiced_s is not None and first_audio_s is not None:
         metrics["voice_to_voice_ms"] = round((first_audio_s - last_voiced_s) * 1000, 1)
-    errors, words = word_errors(prompt.text, transcript)
-    return TurnFigures(
-        prompt.text,
-        transcript,
-        reply,
-        metrics,
-        errors,
-        words,
-        is_on_point=prompt.is_addressed_by(reply),
-    )
+    return TurnFigures.judged(prompt, transcript, reply, metrics)
 
 
 def _number(value: str) -> float | str:

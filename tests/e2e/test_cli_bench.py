@@ -52,6 +52,18 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
         "What do bees make?",
     ]
     assert "paris" in report["per_prompt"][0]["reply"].lower()
+    # The trials: a fact, a question it answers and one it must stay out of; questions with a
+    # pause in them, of which some share may have been cut at the pause.
+    memory = report["memory_trial"]
+    assert [m["prompt"] for m in memory][1:] == [
+        "What is my favourite colour?",
+        "What time is it right now?",
+    ]
+    assert "teal" in memory[0]["reply"].lower()  # Parley's own confirmation
+    assert "alice" not in memory[2]["reply"].lower()
+    assert report["replies_on_point"]["judged"] == 3  # the folder's prompts carry no answers
+    assert len(report["pause_trial"]) == 4
+    assert 0.0 <= report["premature_end_rate"] <= 1.0
     assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
 
 
