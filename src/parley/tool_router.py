@@ -329,8 +329,33 @@ class ToolAwareReply:
             ]
         )
         augmented = [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
-        async for delta in self._llm.stream(augmented):
+        answers = [speakable_result(r.text) for r in results if not r.is_error]
+        async for delta in _unless_json(self._llm.stream(augmented), " ".join(answers)):
             yield delta
+
+
+async def _unless_json(deltas: AsyncIterator[str], instead: str) -> AsyncIterator[str]:
+    """The reply as it streams, unless it opens as JSON or code: after a tool's answer a small
+    model often echoes the call (``{"name": "current_date_and_time", ...}``) instead of saying
+    the answer, and JSON read aloud is noise. The tool's answer, made plain, is said instead."""
+    opening = ""
+    is_speech = False
+    async for delta in deltas:
+        if is_speech:
+            yield delta
+            continue
+        opening += delta
+        stripped = opening.lstrip()
+        if not stripped:
+            continue
+        if stripped.startswith(("{", "[", "`")) and instead:
+            log.info("the reply after the tool opened as JSON; the tool's answer is said instead")
+            yield instead
+            if (close := getattr(deltas, "aclose", None)) is not None:
+                await close()  # stops the LLM
+            return
+        is_speech = True
+        yield opening
 
 
 @dataclass

@@ -170,3 +170,28 @@ async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
         assert "tokyo" in text.lower() and "paris" in text.lower()
     finally:
         await toolbox.close()
+
+
+@pytest.mark.slow
+async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: Backends) -> None:
+    from parley.backends import ChatMessage
+    from parley.tool_router import Toolbox
+
+    toolbox = await Toolbox.start(
+        McpConfig(servers=[]),
+        memory=_memory_for_tests(),
+        embedder=backends.embedder,
+        llm=backends.llm,
+    )
+    try:
+        request = "What time is it right now?"
+        reply = toolbox.reply_for(backends.llm, request)
+        messages = [
+            ChatMessage("system", backends.settings.llm.system_prompt),
+            ChatMessage("user", request),
+        ]
+        text = "".join([d async for d in reply.stream(messages)])
+        assert [call.name for call in reply.calls] == ["current_date_and_time"]
+        assert "{" not in text and any(c.isdigit() for c in text), text
+    finally:
+        await toolbox.close()
