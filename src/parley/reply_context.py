@@ -11,6 +11,7 @@ from collections.abc import Callable
 from parley.backends import ChatMessage
 from parley.backends.loaded import Backends
 from parley.errors import BackendError
+from parley.memory.facts import Forget, understand
 from parley.memory.recall import MemoryChanges, MemoryRecall
 from parley.memory.store import ConversationStore
 from parley.prompt import build_prompt
@@ -41,6 +42,16 @@ class ReplyContext:
         """What the last user message changed in memory (each change reported once)."""
         changes, self._memory_changes = self._memory_changes, MemoryChanges()
         return changes
+
+    def asks_to_change_memory(self, user_text: str) -> bool:
+        """Whether these words ask Parley to remember or forget something: the reply is then
+        Parley's own confirmation, made when the words are stored."""
+        if self._memory is None or not self._settings.memory.is_extracting:
+            return False
+        return any(
+            isinstance(action, Forget) or action.source == "explicit"
+            for action in understand(user_text)
+        )
 
     async def add_user_text(self, user_text: str) -> int:
         """Put a user message into the conversation without replying yet; returns its id.

@@ -382,14 +382,16 @@ class Session:
         elif not final.text:
             log.info("an utterance held no words; no reply")
 
-    def _may_reply_early(self) -> bool:
+    def _may_reply_early(self, text: str) -> bool:
         # With barge-in off, a reply still playing must not be superseded by a speculation.
-        # Nor while speech over a reply is being judged: a new reply would stop that one.
+        # Nor while speech over a reply is being judged: a new reply would stop that one. Nor
+        # to "remember that…": its reply is the confirmation, made once the words are stored.
         options = self.options
         return (
             options.is_replying_automatically
             and self._barge_in_onset is None
             and (options.is_barge_in_enabled or not self.replies.is_live)
+            and not self.replies.context.asks_to_change_memory(text)
         )
 
     def _spawn_reply(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:

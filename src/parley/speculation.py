@@ -80,12 +80,12 @@ class Speculator:
         transcribe: Transcribe,
         start_held: StartHeld,
         observer: Observer,
-        is_allowed: Callable[[], bool],
+        is_allowed: Callable[[str], bool],
     ) -> None:
         self._transcribe = transcribe
         self._start_held = start_held
         self._observer = observer
-        self._is_allowed = is_allowed  # whether a reply may be started early right now
+        self._is_allowed = is_allowed  # whether a reply to these words may start early now
         self._current: Speculation | None = None
 
     def on_pause(
@@ -107,7 +107,7 @@ class Speculator:
             if self._current is not speculation or task.cancelled() or task.exception():
                 return
             text = task.result().text
-            if text and self._is_allowed():
+            if text and self._is_allowed(text):
                 speculation.held = HeldReply(self._observer)
                 speculation.metrics = TurnMetrics(turn_id=0)
                 self._start_held(text, speculation.metrics, speculation.held)

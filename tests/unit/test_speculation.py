@@ -23,7 +23,7 @@ class Scripted:
         self.started: list[tuple[str, HeldReply]] = []
         self.decodes = 0
         self.speculator = Speculator(
-            self.transcribe, self.start_held, lambda _event: None, lambda: self.is_allowed
+            self.transcribe, self.start_held, lambda _event: None, lambda _text: self.is_allowed
         )
 
     async def transcribe(self, audio: Int16Array) -> Transcript:

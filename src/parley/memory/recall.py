@@ -33,7 +33,8 @@ _DUPLICATE_SIMILARITY = 0.95
 # cook tonight?" 0.21 to "the user is vegetarian"); a general question takes only a fact that
 # is nearly its subject, for a small model answers "what is the capital of France?" with
 # whatever fact it was given ("the user lives in Lyon" is 0.23 to it, "the user has a dog"
-# 0.23 to "how many legs does a spider have?"). A fact sharing a word with the turn goes in.
+# 0.23 to "how many legs does a spider have?"). Shared words only rank: "favourite" is in
+# many facts and many turns.
 _PERSONAL_SIMILARITY = 0.12
 _GENERAL_SIMILARITY = 0.35
 _RECALL_LIMIT = 8
@@ -233,11 +234,12 @@ class MemoryRecall:
         chosen: list[str] = []
         used = 0
         for recalled in self.search(user_id, query, limit=_RECALL_LIMIT):
-            # Without the embedder, a turn about the user takes the newest facts.
+            # Without the embedder, words decide: a shared word, or a turn about the user
+            # (which takes the newest facts).
             is_relevant = (
-                recalled.is_keyword_match
-                or recalled.similarity >= bar
-                or (is_personal and not self.has_embeddings)
+                recalled.similarity >= bar
+                if self.has_embeddings
+                else recalled.is_keyword_match or is_personal
             )
             if recalled.item.id in exclude or not is_relevant:
                 continue
