@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from parley.config_sections import (
     AudioConfig,
     BargeInConfig,
+    DevicesConfig,
     EspeakConfig,
     LlamaCppConfig,
     LlmConfig,
@@ -48,6 +49,7 @@ from parley.errors import ConfigError
 __all__ = [
     "AudioConfig",
     "BargeInConfig",
+    "DevicesConfig",
     "EspeakConfig",
     "LlamaCppConfig",
     "LlmConfig",
@@ -94,6 +96,7 @@ class Settings(BaseSettings):
     memory: MemoryConfig = MemoryConfig()
     mcp: McpConfig = McpConfig()
     server: ServerConfig = ServerConfig()
+    devices: DevicesConfig = DevicesConfig()
 
     @property
     def database_path(self) -> Path:

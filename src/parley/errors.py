@@ -51,3 +51,9 @@ class StorageError(ParleyError):
 
 class ContextTooLongError(ParleyError):
     """A prompt that cannot fit the model's context window, even without its history."""
+
+
+class DeviceError(ParleyError):
+    """A sound device is missing, busy, or cannot play or record what Parley needs."""
+
+    exit_code = 8

@@ -1,0 +1,216 @@
+"""`parley listen` and `parley devices`: hands-free conversation through this machine's own
+microphone and loudspeaker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from parley.cli.app import (
+    ConfigOption,
+    ConversationOption,
+    DataDirOption,
+    JsonOption,
+    ProfileOption,
+    app,
+    guarded,
+    settings_for,
+)
+
+if TYPE_CHECKING:
+    from parley.config import Settings
+
+
+@app.command()
+@guarded
+def devices(as_json: JsonOption = False) -> None:
+    """List the sound devices `parley listen` can use."""
+    from dataclasses import asdict
+
+    from parley.devices import list_devices
+
+    found = list_devices()
+    if as_json:
+        typer.echo(json.dumps([asdict(device) for device in found], indent=2))
+        return
+    for device in found:
+        marks = ("in " if device.is_default_input else "") + (
+            "out" if device.is_default_output else ""
+        )
+        typer.echo(
+            f"{device.index:>3}  {device.name:<40} in {device.inputs:>2}  out {device.outputs:>2}"
+            f"  {device.default_rate_hz:>7.0f} Hz  {('default ' + marks) if marks else ''}"
+        )
+
+
+@app.command()
+@guarded
+def listen(
+    input_device: Annotated[
+        str | None, typer.Option("--input", help="Microphone: a name, part of one, or an index.")
+    ] = None,
+    output_device: Annotated[
+        str | None, typer.Option("--output", help="Loudspeaker: a name, part of one, or an index.")
+    ] = None,
+    echo_cancellation: Annotated[
+        bool | None,
+        typer.Option(
+            "--echo-cancellation/--no-echo-cancellation",
+            help="Remove Parley's own voice from the microphone (else devices.echo_cancellation).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event, for scripts.")
+    ] = False,
+    conversation: ConversationOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Talk with Parley hands-free through this machine's microphone and speakers; Ctrl-C quits."""
+    settings = settings_for(config, data_dir, profile)
+    devices_config = settings.devices.model_copy(
+        update={
+            key: value
+            for key, value in {
+                "input": input_device,
+                "output": output_device,
+                "echo_cancellation": None
+                if echo_cancellation is None
+                else ("webrtc" if echo_cancellation else "off"),
+            }.items()
+            if value is not None
+        }
+    )
+    settings = settings.model_copy(update={"devices": devices_config})
+    asyncio.run(_listen(settings, conversation, _Screen(as_json)))
+
+
+class _Screen:
+    """What the user sees: their words as heard, and Parley's as they are spoken."""
+
+    def __init__(self, as_json: bool) -> None:
+        from rich.console import Console
+
+        self._as_json = as_json
+        self._console = Console(highlight=False, soft_wrap=True)
+
+    def show(self, kind: str, text: str = "", **fields: Any) -> None:
+        if self._as_json:
+            typer.echo(json.dumps({"event": kind, "text": text, **fields}))
+            return
+        match kind:
+            case "heard":
+                self._console.print(f"[bold]you:[/bold] {text}")
+            case "partial":
+                self._console.print(f"[dim]  … {text}[/dim]")
+            case "said":
+                self._console.print(f"[cyan]parley:[/cyan] {text}")
+            case "interrupted":
+                self._console.print("[dim]  (interrupted)[/dim]")
+            case "status":
+                self._console.print(f"[dim]{text}[/dim]")
+
+
+async def _listen(settings: Settings, conversation: str | None, screen: _Screen) -> None:
+    from parley.devices import Loudspeaker, Microphone
+    from parley.echo import EchoCanceller
+    from parley.events import (
+        FinalTranscript,
+        PartialTranscript,
+        ReplyInterrupted,
+        SentenceReady,
+        TurnDone,
+    )
+    from parley.runtime import Runtime
+
+    devices = settings.devices
+    echo = (
+        EchoCanceller(
+            capture_rate_hz=16_000,
+            render_rate_hz=settings.audio.output_sample_rate_hz,
+            fixed_delay_ms=devices.echo_delay_ms,
+        )
+        if devices.echo_cancellation == "webrtc"
+        else None
+    )
+    sentences: dict[tuple[int, int], str] = {}
+
+    def sentence_heard(turn_id: int, index: int) -> None:
+        if (text := sentences.pop((turn_id, index), None)) is not None:
+            screen.show("said", text, turn_id=turn_id)
+
+    speaker = Loudspeaker(
+        sample_rate_hz=settings.audio.output_sample_rate_hz,
+        device=devices.output,
+        echo=echo,
+        on_sentence_heard=sentence_heard,
+    )
+    microphone = Microphone(
+        frame_ms=settings.audio.frame_ms,
+        device=devices.input,
+        echo=echo,
+        is_muted=(lambda: speaker.is_sounding) if echo is None else (lambda: False),
+    )
+    played: set[asyncio.Task[None]] = set()
+
+    async def announce_played(turn_id: int) -> None:
+        await speaker.drain()
+        screen.show("played", turn_id=turn_id)
+
+    def observe(event: Any) -> None:
+        match event:
+            case PartialTranscript(text=text):
+                screen.show("partial", text)
+            case FinalTranscript(text=text) if text:
+                screen.show("heard", text)
+            case SentenceReady(turn_id=turn_id, index=index, text=text):
+                sentences[(turn_id, index)] = text
+            case ReplyInterrupted(turn_id=turn_id, heard_text=heard):
+                screen.show("interrupted", heard, turn_id=turn_id)
+            case TurnDone(turn_id=turn_id, was_cancelled=False):
+                task = asyncio.create_task(announce_played(turn_id))
+                played.add(task)
+                task.add_done_callback(played.discard)
+
+    async with Runtime.open(settings) as runtime:
+        speaker.open()
+        try:
+            microphone.open()
+            session = runtime.session(sink=speaker, conversation_id=conversation, observer=observe)
+            screen.show(
+                "status",
+                "echo cancellation: WebRTC AEC3; talk over Parley to interrupt it"
+                if echo is not None
+                else "echo cancellation off: Parley does not listen while it speaks "
+                "(use headphones to talk over it)",
+                echo_cancellation=devices.echo_cancellation,
+            )
+            screen.show(
+                "listening",
+                f"listening (conversation {session.conversation_id}); Ctrl-C quits",
+                conversation_id=session.conversation_id,
+            )
+            listening = asyncio.create_task(session.listen(microphone.frames()))
+            quit_requested = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for quit_signal in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(quit_signal, quit_requested.set)
+            quitting = asyncio.create_task(quit_requested.wait())
+            await asyncio.wait({listening, quitting}, return_when=asyncio.FIRST_COMPLETED)
+            # Quit: a reply in flight is stored as far as it was heard.
+            session.cancel_reply("client_cancelled")
+            listening.cancel()
+            quitting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+            await session.wait_for_replies()
+        finally:
+            microphone.close()
+            speaker.close()
+    screen.show("status", "bye")

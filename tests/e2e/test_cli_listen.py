@@ -1,0 +1,238 @@
+"""`parley listen` through real PortAudio devices of a real PulseAudio server: a virtual
+microphone the test speaks into, a virtual loudspeaker it records, and the loudspeaker's own
+sound mixed back into the microphone as a room's echo."""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from parley.audio import decode_file
+from tests.conftest import REPO, sounds_like
+from tests.sound_server import SPEAKER_RATE_HZ, SoundServer
+
+pytestmark = pytest.mark.slow
+
+# The echo of a room: the loudspeaker 6 dB down and 40 ms late in the microphone.
+ECHO_GAIN_DB = -6.0
+ECHO_DELAY_MS = 40
+
+
+@pytest.fixture(scope="module")
+def sound_server() -> Iterator[SoundServer]:
+    server = SoundServer()
+    yield server
+    server.close()
+
+
+class Listening:
+    """`parley listen --json` in a subprocess, its events read as they come."""
+
+    def __init__(self, sound: SoundServer, data_dir: Path, log: Path, env: dict[str, str]) -> None:
+        executable = shutil.which("parley") or str(REPO / ".venv" / "bin" / "parley")
+        with log.open("w") as stderr:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [executable, "listen", "--json"],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={
+                    **sound.env,
+                    "PARLEY_ENV": "testing",
+                    "PARLEY_DATA_DIR": str(data_dir),
+                    **env,
+                },
+            )
+        self.log = log
+        self.events: list[dict[str, Any]] = []
+        self._arrived: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            event = json.loads(line)
+            self.events.append(event)
+            self._arrived.put(event)
+
+    def wait_for(
+        self, kind: str, *, timeout_s: float = 120, where: Callable[[dict[str, Any]], bool] = bool
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = self._arrived.get(timeout=left)
+            except queue.Empty:
+                break
+            if event["event"] == kind and where(event):
+                return event
+        raise AssertionError(
+            f"no {kind!r} event in {timeout_s} s; events: {self.events}; "
+            f"log: {self.log.read_text()[-3000:]}"
+        )
+
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == kind]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def listening(
+    sound_server: SoundServer, data_dir: Path, tmp_path: Path
+) -> Iterator[Callable[..., Listening]]:
+    started: list[Listening] = []
+
+    def start(**env: str) -> Listening:
+        parley = Listening(sound_server, data_dir, tmp_path / "listen.log", env)
+        started.append(parley)
+        parley.wait_for("listening", timeout_s=180)
+        return parley
+
+    yield start
+    for parley in started:
+        if parley.process.poll() is None:
+            parley.process.kill()
+            parley.process.wait()
+        assert parley.process.stdout is not None
+        parley.process.stdout.close()
+    sound_server.no_echo()
+
+
+def _trimmed(path: Path) -> np.ndarray:
+    audio = decode_file(path)
+    loud = np.flatnonzero(np.abs(audio) > 300)
+    return audio[loud[0] : loud[-1] + 1]
+
+
+def test_a_question_into_the_microphone_is_answered_from_the_loudspeaker(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+    whisper_check: Callable[[np.ndarray, int], str],
+    tmp_path: Path,
+) -> None:
+    recording = tmp_path / "speaker.raw"
+    recorder = sound_server.record_speaker(recording)
+    parley = listening()
+    sound_server.play_into_microphone(decode_file(piper_speech("What is the capital of France?")))
+    heard = parley.wait_for("heard")
+    assert "capital" in heard["text"].lower()
+    parley.wait_for("played")
+    spoken = " ".join(e["text"] for e in parley.kinds("said"))
+    assert "paris" in spoken.lower(), spoken
+    played = SoundServer.recorded(recorder, recording)
+    assert sounds_like("paris", whisper_check(played, SPEAKER_RATE_HZ))
+    assert parley.stop() == 0
+    assert parley.events[-1] == {"event": "status", "text": "bye"}
+
+
+def test_with_its_own_echo_in_the_microphone_it_finishes_every_reply(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+) -> None:
+    sound_server.echo(gain_db=ECHO_GAIN_DB, delay_ms=ECHO_DELAY_MS)
+    parley = listening(PARLEY_LLM__MAX_REPLY_TOKENS="50")
+    questions = [
+        "Tell me about the moon.",
+        "What do you know about elephants?",
+        "Describe the ocean to me.",
+    ]
+    for index, question in enumerate(questions, start=1):
+        sound_server.play_into_microphone(decode_file(piper_speech(question)))
+        parley.wait_for("played", where=lambda _e, n=index: len(parley.kinds("played")) == n)
+        time.sleep(0.5)  # the echo of the reply's end dies away
+    # Parley heard the three questions and nothing of its own voice; no reply was cut.
+    assert len(parley.kinds("heard")) == 3, parley.kinds("heard")
+    assert parley.kinds("interrupted") == []
+    assert all(len(e["text"]) > 0 for e in parley.kinds("said"))
+    assert parley.stop() == 0
+
+
+def test_speaking_over_the_reply_through_the_echo_stops_it_and_the_new_question_is_answered(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+) -> None:
+    sound_server.echo(gain_db=ECHO_GAIN_DB, delay_ms=ECHO_DELAY_MS)
+    parley = listening()
+    sound_server.play_into_microphone(
+        decode_file(piper_speech("Tell me a long story about a brave knight."))
+    )
+    story = parley.wait_for("said")
+    time.sleep(2.0)  # the story is playing, and echoing
+    sound_server.play_into_microphone(_trimmed(piper_speech("What is the capital of France?")))
+    interrupted = parley.wait_for("interrupted", timeout_s=30)
+    assert interrupted["turn_id"] == story["turn_id"]
+    parley.wait_for("heard", where=lambda e: "capital" in e["text"].lower())
+    parley.wait_for("played")
+    answer = " ".join(e["text"] for e in parley.kinds("said") if e["turn_id"] > story["turn_id"])
+    assert "paris" in answer.lower(), answer
+    assert parley.stop() == 0
+
+
+def test_uh_huh_a_cough_and_a_knock_during_the_reply_do_not_stop_it(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+    speech: Callable[..., Path],
+) -> None:
+    sound_server.echo(gain_db=ECHO_GAIN_DB, delay_ms=ECHO_DELAY_MS)
+    parley = listening(PARLEY_LLM__MAX_REPLY_TOKENS="70")
+    rng = np.random.default_rng(11)
+    fade = np.exp(-np.linspace(0, 6, 4_800))
+    cough = (rng.normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
+    knock = np.zeros(12_000, dtype=np.int16)
+    for start in (0, 4_000, 8_000):
+        knock[start : start + 800] = (rng.normal(0, 1, 800) * fade[::6] * 15_000).astype(np.int16)
+    sound_server.play_into_microphone(
+        decode_file(piper_speech("Tell me a long story about a brave knight."))
+    )
+    parley.wait_for("said")
+    time.sleep(1.0)
+    for sound in (decode_file(speech("Uh-huh.")), cough, knock):
+        sound_server.play_into_microphone(sound)
+        time.sleep(1.5)
+    parley.wait_for("played", timeout_s=120)
+    assert parley.kinds("interrupted") == []
+    assert len(parley.kinds("heard")) <= 2  # the question, and "uh-huh" at most
+    assert parley.stop() == 0
+
+
+def test_no_device_by_that_name_is_a_clear_error(sound_server: SoundServer, data_dir: Path) -> None:
+    executable = shutil.which("parley") or str(REPO / ".venv" / "bin" / "parley")
+    done = subprocess.run(
+        [executable, "listen", "--input", "no such microphone"],
+        capture_output=True,
+        text=True,
+        env={**sound_server.env, "PARLEY_ENV": "testing", "PARLEY_DATA_DIR": str(data_dir)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 8, done.stderr
+    assert "No single input device matches 'no such microphone'" in done.stderr
+    assert "Traceback" not in done.stderr
+    listed = subprocess.run(
+        [executable, "devices", "--json"],
+        capture_output=True,
+        text=True,
+        env={**sound_server.env, **{"PARLEY_DATA_DIR": str(data_dir)}},
+        check=True,
+    )
+    names = [device["name"] for device in json.loads(listed.stdout)]
+    assert "pulse" in names and "default" in names
