@@ -22,8 +22,16 @@ from typing import Any
 from parley.audio import decode_file
 from parley.audio_io import RealtimePlaybackSink, frames_from_samples
 from parley.backends.loaded import Backends
+from parley.bench_echo import EchoTrial, echo_figures, run_echo_trials
 from parley.bench_figures import premature_end_rate, speculative_share, spread, word_errors
-from parley.bench_prompts import Prompt, choose_prompts, make_memory_trial, make_pause_trial
+from parley.bench_prompts import (
+    EchoTrialAudio,
+    Prompt,
+    choose_prompts,
+    make_echo_trial,
+    make_memory_trial,
+    make_pause_trial,
+)
 from parley.config import Settings
 from parley.events import AudioFrame, FinalTranscript, SpeechStarted
 from parley.machine import cpu_line, describe_cpu
@@ -82,6 +90,7 @@ class BenchReport:
     stt_rtf: list[float] = field(default_factory=list)
     memory_trial: list[TurnFigures] = field(default_factory=list)
     pause_trial: list[TurnFigures] = field(default_factory=list)
+    echo_trials: list[EchoTrial] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: float = 0.0
 
@@ -112,6 +121,7 @@ class BenchReport:
                 {"prompt": t.prompt, "reply": t.reply, "is_on_point": t.is_on_point}
                 for t in self.memory_trial
             ],
+            "echo": echo_figures(self.echo_trials),
             "premature_end_rate": premature_end_rate([t.turns_heard for t in self.pause_trial]),
             "pause_trial": [
                 {"prompt": t.prompt, "transcript": t.transcript, "turns_heard": t.turns_heard}
@@ -238,6 +248,8 @@ class Trials:
 
     memory: list[Prompt] = field(default_factory=list)
     pauses: list[Prompt] = field(default_factory=list)
+    echo: EchoTrialAudio | None = None
+    echo_repeats: int = 0  # trials of each kind, with echo cancellation on and off
 
 
 def run_bench(
@@ -248,6 +260,7 @@ def run_bench(
     warmup_turns: int,
     interruptions: int,
     is_running_trials: bool = True,
+    echo_trials: int = 2,
     progress: Callable[[str], None] = lambda _message: None,
 ) -> BenchReport:
     report = BenchReport()
@@ -259,7 +272,10 @@ def run_bench(
     if is_running_trials:
         trial_dir = settings.data_dir / "bench-prompts"
         trials = Trials(
-            make_memory_trial(trial_dir, backends.tts), make_pause_trial(trial_dir, backends.tts)
+            make_memory_trial(trial_dir, backends.tts),
+            make_pause_trial(trial_dir, backends.tts),
+            make_echo_trial(backends.tts) if echo_trials else None,
+            echo_trials,
         )
     with tempfile.TemporaryDirectory() as scratch:
         asyncio.run(
@@ -309,6 +325,10 @@ async def _run_all(
         for prompt in trials.pauses:
             progress(f"pause trial: {prompt.text}")
             report.pause_trial.append(await run_turn(runtime, prompt))
+        if trials.echo is not None:
+            report.echo_trials = await run_echo_trials(
+                runtime, trials.echo, trials.echo_repeats, progress
+            )
         for index in range(interruptions):
             progress(f"interruption {index + 1}/{interruptions}")
             first, second = prompts[index % len(prompts)], prompts[(index + 1) % len(prompts)]
@@ -340,6 +360,11 @@ def format_table(summary: dict[str, Any]) -> str:
     for off in on_point["off_point"]:
         lines.append(f"  off the point: {off['prompt']!r} -> {off['reply']!r}")
     lines.append(f"premature ends (a pause mid-question): {summary['premature_end_rate']}")
+    for mode, echo in summary["echo"].items():
+        lines.append(
+            f"echo, cancellation {mode}: {echo['false_interruptions']} of {echo['replies']} "
+            f"replies cut with nobody speaking over them; interruption {echo['interruption_ms']}"
+        )
     cold = summary["cold_start"]
     lines.append(
         f"cold start: model load {cold['model_load_s']} s, first turn {cold['first_turn_voice_to_voice_ms']} ms"

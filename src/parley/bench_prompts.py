@@ -136,6 +136,26 @@ def make_pause_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
     return prompts
 
 
+@dataclass(frozen=True, slots=True)
+class EchoTrialAudio:
+    question: Int16Array  # asks for a reply of a few sentences
+    new_question: Int16Array  # spoken over that reply: it must stop
+    acknowledgement: Int16Array  # "uh-huh" and a cough over that reply: it must play on
+
+
+def make_echo_trial(tts: TextToSpeech) -> EchoTrialAudio:
+    rng = np.random.default_rng(5)
+    fade = np.exp(-np.linspace(0, 6, 4_800))
+    cough = (rng.normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
+    uh_huh = _trimmed(_espeak_say("Uh-huh.", "en-us"))
+    half_a_second = np.zeros(INPUT_SAMPLE_RATE_HZ // 2, dtype=np.int16)
+    return EchoTrialAudio(
+        question=asyncio.run(_say(tts, "Tell me about the moon.")),
+        new_question=_trimmed(asyncio.run(_say(tts, "What is the capital of France?"))),
+        acknowledgement=np.concatenate([uh_huh, half_a_second, cough]),
+    )
+
+
 def _trimmed(audio: Int16Array, level: int = 300) -> Int16Array:
     loud = np.flatnonzero(np.abs(audio) > level)
     return audio[loud[0] : loud[-1] + 1] if loud.size else audio

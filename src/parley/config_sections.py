@@ -108,15 +108,41 @@ _BACKCHANNEL_WORDS = [
 ]
 
 
+_STOP_WORDS = [
+    "stop",
+    "wait",
+    "no",
+    "hold",
+    "pause",
+    "quiet",
+    "enough",
+    "shut",
+    "sorry",
+    "excuse",
+    "hey",
+    "parley",
+    "cancel",
+    "never",
+    "what",
+    "why",
+    "how",
+    "who",
+    "where",
+    "when",
+    "which",
+]
+
+
 class BargeInConfig(_Section):
     """When speech over a reply stops it. The reply goes silent at the first voiced frames
     either way; these decide whether it then stops or plays on."""
 
     is_ignoring_backchannels: bool = Field(
         True,
-        description="speech over a reply that ends within confirm_speech_ms and whose words are "
-        "all backchannel_words (or none: a cough, a knock) lets the reply play on; false: any "
-        "speech over a reply stops it",
+        description="speech over a reply that ends within confirm_speech_ms and is an "
+        "acknowledgement (its words all backchannel_words, or none: a cough, a knock; or "
+        "shorter than short_speech_ms) lets the reply play on; false: any speech over a reply "
+        "stops it",
     )
     confirm_speech_ms: int = Field(
         1000,
@@ -131,6 +157,17 @@ class BargeInConfig(_Section):
     )
     max_backchannel_words: int = Field(
         3, ge=1, description="more words than this are a turn, whatever they are"
+    )
+    short_speech_ms: int = Field(
+        700,
+        ge=0,
+        le=5000,
+        description="speech over a reply shorter than this is an acknowledgement whatever words "
+        "it was heard as (an 'uh-huh' over Parley's own voice is often misheard), unless it "
+        "holds one of stop_words or asks a question",
+    )
+    stop_words: tuple[str, ...] = Field(
+        tuple(_STOP_WORDS), description="words that stop a reply however briefly they are said"
     )
 
 

@@ -121,7 +121,7 @@ class Loudspeaker:
     ) -> None:
         self.current_turn_id = 0
         self._sample_rate_hz = sample_rate_hz
-        self._device = resolve_device(device, "output")
+        self._device = device
         self._echo = echo
         self._on_sentence_heard = on_sentence_heard
         self._lock = threading.Lock()
@@ -145,7 +145,7 @@ class Loudspeaker:
                 channels=1,
                 dtype="int16",
                 blocksize=self._sample_rate_hz // 50,  # 20 ms
-                device=self._device,
+                device=resolve_device(self._device, "output"),
                 latency="low",
                 callback=self._fill,
             ),
@@ -160,6 +160,13 @@ class Loudspeaker:
             log.warning("the loudspeaker underflowed %d times (it played gaps)", self.underflows)
 
     @property
+    def is_held_silent(self) -> bool:
+        """Whether reply audio is waiting while the loudspeaker is held silent (a possible
+        barge-in being judged)."""
+        with self._lock:
+            return self._queued_samples > 0 and self._is_ducked
+
+    @property
     def is_sounding(self) -> bool:
         """Whether reply audio is playing, or played so recently that its echo may linger."""
         with self._lock:
@@ -170,6 +177,18 @@ class Loudspeaker:
         """PortAudio's thread: the next block, from the queue or silence."""
         if status.output_underflow:
             self.underflows += 1
+        outdata[:, 0] = self.next_block(
+            frames, output_delay_s=time_info.outputBufferDacTime - time_info.currentTime
+        )
+
+    def attach(self) -> None:
+        """Be clocked by ``next_block`` calls in this event loop instead of by a device (a
+        simulated room)."""
+        self._loop = asyncio.get_running_loop()
+
+    def next_block(self, frames: int, *, output_delay_s: float = 0.0) -> Int16Array:
+        """The next ``frames`` samples the loudspeaker plays (silence when nothing is queued or
+        it is held silent), handed to the echo canceller as they go out."""
         block = np.zeros(frames, dtype=np.int16)
         heard: list[tuple[int, int]] = []
         with self._lock:
@@ -190,15 +209,13 @@ class Loudspeaker:
                     self._queue[0] = (turn_id, sentence, samples[taken:])
             if filled:
                 self._last_sounded_s = time.monotonic()
-        outdata[:, 0] = block
         if self._echo is not None:
-            self._echo.render(
-                block, output_delay_s=time_info.outputBufferDacTime - time_info.currentTime
-            )
+            self._echo.render(block, output_delay_s=output_delay_s)
         if self._loop is not None:
             for turn_id, sentence in heard:
                 self._loop.call_soon_threadsafe(self._on_sentence_heard, turn_id, sentence)
             self._loop.call_soon_threadsafe(self._played_more.set)
+        return block
 
     async def play(self, chunk: AudioReady) -> None:
         if chunk.turn_id != self.current_turn_id:
@@ -249,7 +266,7 @@ class Microphone:
         is_muted: Callable[[], bool] = lambda: False,
     ) -> None:
         self._frame_samples = INPUT_SAMPLE_RATE_HZ * frame_ms // 1000
-        self._device = resolve_device(device, "input")
+        self._device = device
         self._echo = echo
         self._is_muted = is_muted  # half-duplex: Parley does not listen while it speaks
         self.overflows = 0  # blocks PortAudio itself lost before Parley saw them
@@ -281,7 +298,7 @@ class Microphone:
                 channels=1,
                 dtype="int16",
                 blocksize=self._frame_samples,
-                device=self._device,
+                device=resolve_device(self._device, "input"),
                 latency="low",
                 callback=record,
             ),

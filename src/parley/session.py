@@ -46,7 +46,7 @@ from parley.speculation import HeldReply, Speculation, Speculator
 from parley.stream import Channel
 from parley.tool_router import Toolbox
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
-from parley.turn_cues import is_backchannel, sounds_unfinished
+from parley.turn_cues import AcknowledgementRule, sounds_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,12 @@ class Session:
         # it stops if the speech is a turn, and plays on if it was only "uh-huh" or a cough.
         self._barge_in_onset: int | None = None
         barge_in = self._settings.barge_in
-        self._backchannel_words = frozenset(w.lower() for w in barge_in.backchannel_words)
+        self._acknowledgements = AcknowledgementRule(
+            backchannel_words=frozenset(w.lower() for w in barge_in.backchannel_words),
+            stop_words=frozenset(w.lower() for w in barge_in.stop_words),
+            max_words=barge_in.max_backchannel_words,
+            short_speech_ms=barge_in.short_speech_ms,
+        )
         self._confirm_barge_in_samples = INPUT_SAMPLE_RATE_HZ * barge_in.confirm_speech_ms // 1000
 
     # ---- what transports ask ----------------------------------------------------------------
@@ -204,6 +209,7 @@ class Session:
                 and not listener.is_paused
                 and listener.heard_samples - onset >= self._confirm_barge_in_samples
             ):
+                log.info("speech over the reply went on: the reply stops")
                 self._confirm_barge_in()  # still speaking: too long for an acknowledgement
         self._speculator.abandon()  # the stream ended before the turn did
         if self._partial is not None:
@@ -298,16 +304,15 @@ class Session:
         self.replies.interrupt()
         self._sink.duck(False)  # cleared if it was playing; nothing is held
 
-    def _is_backchannel(self, text: str) -> bool:
-        return is_backchannel(
-            text,
-            self._backchannel_words,
-            max_words=self._settings.barge_in.max_backchannel_words,
-        )
-
     def _end_turn(self, ended: UtteranceEnded) -> None:
         self._observer(ended.speech)
-        is_over_reply, self._barge_in_onset = self._barge_in_onset is not None, None
+        # Speech that began over a reply, judged when its words are known: how long it was.
+        onset, self._barge_in_onset = self._barge_in_onset, None
+        over_reply_ms = (
+            None
+            if onset is None
+            else (ended.speech.last_voiced_sample - onset) * 1000 / INPUT_SAMPLE_RATE_HZ
+        )
         speculation = self._speculator.take(ended.speech.last_voiced_sample)
         partial = self._partial if ended.is_covered_by_partial else None
         if speculation is None and partial is None and self._partial is not None:
@@ -317,7 +322,7 @@ class Session:
         # Finals come out in the order their turns ended.
         self._finishing = asyncio.create_task(
             self._complete_turn(
-                self._finishing, ended.speech, ended.audio, speculation, partial, is_over_reply
+                self._finishing, ended.speech, ended.audio, speculation, partial, over_reply_ms
             )
         )
         self._finishing_tasks.add(self._finishing)
@@ -332,7 +337,7 @@ class Session:
         audio: Int16Array,
         speculation: Speculation | None,
         partial: asyncio.Task[Transcript] | None,
-        is_over_reply: bool,
+        over_reply_ms: float | None,
     ) -> None:
         """The final transcript of a turn that ended, then its reply (or the held one released).
         Speech that began over a reply and was short is judged here by its words."""
@@ -353,12 +358,13 @@ class Session:
             text=transcript.text, speech=ended, stt_ms=(now_ns - started_ns) / 1e6, t_ns=now_ns
         )
         self._observer(final)
-        if is_over_reply:
-            if self._is_backchannel(final.text):
+        if over_reply_ms is not None:
+            if self._acknowledgements.is_acknowledgement(final.text, voiced_ms=over_reply_ms):
                 log.info("heard %r over the reply: an acknowledgement, it plays on", final.text)
                 if not self._is_in_utterance:
                     self._sink.duck(False)
                 return
+            log.info("heard %r over the reply: the reply stops", final.text)
             self.replies.interrupt()
             self._sink.duck(False)
         held = speculation.held if speculation is not None else None
@@ -412,7 +418,10 @@ class Session:
         if task.cancelled() or task.exception() is not None:
             return
         transcript = task.result()
-        if self._barge_in_onset is not None and not self._is_backchannel(transcript.text):
+        if self._barge_in_onset is not None and not self._acknowledgements.is_acknowledgement(
+            transcript.text, voiced_ms=transcript.audio_ms
+        ):
+            log.info("heard %r over the reply: the reply stops", transcript.text)
             self._confirm_barge_in()  # words so far ask for the turn
         if transcript.text:
             self._observer(

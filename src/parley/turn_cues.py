@@ -9,6 +9,7 @@ the turn then waits for the full silence instead.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Words that cannot close a sentence: articles, conjunctions, prepositions, possessives,
 # a copula waiting for its complement, and fillers.
@@ -80,8 +81,24 @@ def sounds_unfinished(text: str) -> bool:
 _NOT_WORDS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 
 
-def is_backchannel(text: str, backchannel_words: frozenset[str], *, max_words: int) -> bool:
-    """Whether words heard over a reply only acknowledge it ("uh-huh", "yeah", "okay"), or are
-    no words at all (a cough, a knock), rather than asking for the turn."""
-    words = _WORD.findall(_NOT_WORDS.sub(" ", text.lower()))
-    return len(words) <= max_words and all(word in backchannel_words for word in words)
+@dataclass(frozen=True, slots=True)
+class AcknowledgementRule:
+    """What speech over a reply must be to let the reply play on (config: barge_in)."""
+
+    backchannel_words: frozenset[str]
+    stop_words: frozenset[str]
+    max_words: int
+    short_speech_ms: int
+
+    def is_acknowledgement(self, text: str, *, voiced_ms: float) -> bool:
+        """Whether words heard over a reply only acknowledge it ("uh-huh", "yeah", "okay"),
+        are no words at all (a cough, a knock), or were too short to be anything but that,
+        rather than asking for the turn ("stop", "wait", a question)."""
+        words = _WORD.findall(_NOT_WORDS.sub(" ", text.lower()))
+        if not words:
+            return True
+        if not self.stop_words.isdisjoint(words) or text.rstrip().endswith("?"):
+            return False
+        if len(words) > self.max_words:
+            return False
+        return self.backchannel_words.issuperset(words) or voiced_ms < self.short_speech_ms

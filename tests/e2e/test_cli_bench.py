@@ -31,6 +31,8 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
         "1",
         "--interruptions",
         "1",
+        "--echo-trials",
+        "1",
         "--json",
         "--plot",
         str(plot),
@@ -64,6 +66,13 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     assert report["replies_on_point"]["judged"] == 3  # the folder's prompts carry no answers
     assert len(report["pause_trial"]) == 4
     assert 0.0 <= report["premature_end_rate"] <= 1.0
+    # In the simulated room, with echo cancellation: "uh-huh" and a cough cut nothing, and a
+    # new question over the reply silenced it.
+    echo = report["echo"]["on"]
+    assert (echo["replies"], echo["false_interruptions"]) == (1, 0)
+    assert (echo["barge_ins"], echo["barge_ins_heard"]) == (1, 1)
+    assert echo["interruption_ms"]["n"] == 1 and echo["interruption_ms"]["median"] > 0
+    assert report["echo"]["off"]["replies"] == 1
     assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from parley.turn_cues import sounds_unfinished
+from parley.config import BargeInConfig
+from parley.turn_cues import AcknowledgementRule, sounds_unfinished
 
 
 @pytest.mark.parametrize(
@@ -31,3 +32,42 @@ def test_words_that_stop_mid_sentence_are_unfinished(text: str) -> None:
 )
 def test_finished_sentences_are_not(text: str) -> None:
     assert not sounds_unfinished(text)
+
+
+def _rule() -> AcknowledgementRule:
+    barge_in = BargeInConfig()
+    return AcknowledgementRule(
+        backchannel_words=frozenset(barge_in.backchannel_words),
+        stop_words=frozenset(barge_in.stop_words),
+        max_words=barge_in.max_backchannel_words,
+        short_speech_ms=barge_in.short_speech_ms,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "voiced_ms"),
+    [
+        ("Uh-huh.", 500),
+        ("Yeah, okay.", 900),
+        ("Mm-hmm", 800),
+        ("", 400),  # a cough or a knock that passed the VAD
+        ("(coughing)", 450),
+        ("I thought.", 450),  # a short "uh-huh" over Parley's voice, misheard
+    ],
+)
+def test_acknowledgements_let_the_reply_play_on(text: str, voiced_ms: float) -> None:
+    assert _rule().is_acknowledgement(text, voiced_ms=voiced_ms)
+
+
+@pytest.mark.parametrize(
+    ("text", "voiced_ms"),
+    [
+        ("Stop.", 350),
+        ("Wait, stop.", 700),
+        ("What?", 300),
+        ("Okay, but what about Paris then?", 1500),
+        ("I thought you said Rome", 1200),
+    ],
+)
+def test_a_stop_a_question_or_a_sentence_stops_the_reply(text: str, voiced_ms: float) -> None:
+    assert not _rule().is_acknowledgement(text, voiced_ms=voiced_ms)

@@ -107,6 +107,15 @@ def bench(
             help="Also judge memory's relevance and premature ends (a few turns more).",
         ),
     ] = True,
+    echo_trials: Annotated[
+        int,
+        typer.Option(
+            "--echo-trials",
+            min=0,
+            help="With --trials: replies in a simulated room with echo, of each kind (spoken "
+            "over or only acknowledged) with echo cancellation on and off; 0: none.",
+        ),
+    ] = 2,
     as_json: JsonOption = False,
     plot_path: Annotated[
         Path | None, typer.Option("--plot", help="Write a latency breakdown PNG.")
@@ -169,6 +178,7 @@ def bench(
                 warmup_turns=warmup,
                 interruptions=interruptions,
                 is_running_trials=is_running_trials,
+                echo_trials=echo_trials,
                 progress=lambda message: status.update(message),
             )
     summary = report.summary()
