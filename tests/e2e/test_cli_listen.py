@@ -5,6 +5,8 @@ sound mixed back into the microphone as a room's echo."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import queue
 import shutil
 import signal
@@ -39,11 +41,20 @@ def sound_server() -> Iterator[SoundServer]:
 class Listening:
     """`parley listen --json` in a subprocess, its events read as they come."""
 
-    def __init__(self, sound: SoundServer, data_dir: Path, log: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        sound: SoundServer,
+        data_dir: Path,
+        log: Path,
+        env: dict[str, str],
+        *arguments: str,
+        stdin: int | None = None,
+    ) -> None:
         executable = shutil.which("parley") or str(REPO / ".venv" / "bin" / "parley")
         with log.open("w") as stderr:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [executable, "listen", "--json"],
+                [executable, "listen", "--json", *arguments],
+                stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
@@ -97,8 +108,10 @@ def listening(
 ) -> Iterator[Callable[..., Listening]]:
     started: list[Listening] = []
 
-    def start(**env: str) -> Listening:
-        parley = Listening(sound_server, data_dir, tmp_path / "listen.log", env)
+    def start(*arguments: str, stdin: int | None = None, **env: str) -> Listening:
+        parley = Listening(
+            sound_server, data_dir, tmp_path / "listen.log", env, *arguments, stdin=stdin
+        )
         started.append(parley)
         parley.wait_for("listening", timeout_s=180)
         return parley
@@ -212,6 +225,42 @@ def test_uh_huh_a_cough_and_a_knock_during_the_reply_do_not_stop_it(
     assert parley.kinds("interrupted") == [], parley.events
     assert len(parley.kinds("heard")) <= 2  # the question, and "uh-huh" at most
     assert parley.stop() == 0
+
+
+def test_with_push_to_talk_only_what_is_said_while_a_key_is_held_is_heard(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+) -> None:
+    terminal, its_side = pty.openpty()  # the keyboard, as a terminal reports it
+    try:
+        parley = listening("--push-to-talk", stdin=its_side)
+        sound_server.play_into_microphone(decode_file(piper_speech("What do bees make?")))
+        time.sleep(1.5)
+        assert parley.kinds("heard") == []  # no key held: nothing heard
+
+        holding = threading.Event()
+
+        def hold_space() -> None:  # a held key: the terminal repeats it every 30 ms
+            while holding.is_set():
+                os.write(terminal, b" ")
+                time.sleep(0.03)
+
+        holding.set()
+        threading.Thread(target=hold_space, daemon=True).start()
+        time.sleep(0.2)
+        sound_server.play_into_microphone(
+            decode_file(piper_speech("What is the capital of France?"))
+        )
+        holding.clear()
+        heard = parley.wait_for("heard")
+        assert "capital" in heard["text"].lower() and "bees" not in heard["text"].lower()
+        parley.wait_for("played")
+        assert "paris" in " ".join(e["text"] for e in parley.kinds("said")).lower()
+        assert parley.stop() == 0
+    finally:
+        os.close(its_side)
+        os.close(terminal)
 
 
 def test_no_device_by_that_name_is_a_clear_error(sound_server: SoundServer, data_dir: Path) -> None:

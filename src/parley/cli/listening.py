@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import json
 import signal
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -64,6 +66,10 @@ def listen(
             help="Remove Parley's own voice from the microphone (else devices.echo_cancellation).",
         ),
     ] = None,
+    push_to_talk: Annotated[
+        bool,
+        typer.Option("--push-to-talk", help="Hold a key (Space) to talk; else hands-free."),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per event, for scripts.")
     ] = False,
@@ -88,7 +94,7 @@ def listen(
         }
     )
     settings = settings.model_copy(update={"devices": devices_config})
-    asyncio.run(_listen(settings, conversation, _Screen(as_json)))
+    asyncio.run(_listen(settings, conversation, _Screen(as_json), push_to_talk))
 
 
 class _Screen:
@@ -117,7 +123,25 @@ class _Screen:
                 self._console.print(f"[dim]{text}[/dim]")
 
 
-async def _listen(settings: Settings, conversation: str | None, screen: _Screen) -> None:
+async def _listen(
+    settings: Settings, conversation: str | None, screen: _Screen, push_to_talk: bool
+) -> None:
+    from parley.push_to_talk import key_held_in_terminal
+
+    with contextlib.ExitStack() as stack:
+        key = stack.enter_context(key_held_in_terminal()) if push_to_talk else None
+        if key is not None:
+            screen.show("status", "push to talk: hold Space (or any key) while you speak")
+        is_key_up = (lambda: not key.is_held(time.monotonic())) if key else (lambda: False)
+        await _converse(settings, conversation, screen, is_key_up)
+
+
+async def _converse(
+    settings: Settings,
+    conversation: str | None,
+    screen: _Screen,
+    is_key_up: Callable[[], bool],
+) -> None:
     from parley.devices import Loudspeaker, Microphone
     from parley.echo import EchoCanceller
     from parley.events import (
@@ -155,7 +179,9 @@ async def _listen(settings: Settings, conversation: str | None, screen: _Screen)
         frame_ms=settings.audio.frame_ms,
         device=devices.input,
         echo=echo,
-        is_muted=(lambda: speaker.is_sounding) if echo is None else (lambda: False),
+        # Without echo cancellation Parley does not listen while it speaks; with push to talk,
+        # only while the key is held.
+        is_muted=lambda: (echo is None and speaker.is_sounding) or is_key_up(),
     )
     played: set[asyncio.Task[None]] = set()
 
