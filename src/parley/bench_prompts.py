@@ -143,16 +143,29 @@ class EchoTrialAudio:
     acknowledgement: Int16Array  # "uh-huh" and a cough over that reply: it must play on
 
 
-def make_echo_trial(tts: TextToSpeech) -> EchoTrialAudio:
-    rng = np.random.default_rng(5)
+def cough(seed: int = 5) -> Int16Array:
+    """0.3 s of noise that dies away, as loud as speech: a cough, to the VAD."""
     fade = np.exp(-np.linspace(0, 6, 4_800))
-    cough = (rng.normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
+    return (np.random.default_rng(seed).normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
+
+
+def knock(seed: int = 5) -> Int16Array:
+    """Three sharp 50 ms bursts, 0.25 s apart: a knock on a door."""
+    rng = np.random.default_rng(seed)
+    fade = np.exp(-np.linspace(0, 6, 800))
+    sound = np.zeros(12_000, dtype=np.int16)
+    for start in (0, 4_000, 8_000):
+        sound[start : start + 800] = (rng.normal(0, 1, 800) * fade * 15_000).astype(np.int16)
+    return sound
+
+
+def make_echo_trial(tts: TextToSpeech) -> EchoTrialAudio:
     uh_huh = _trimmed(_espeak_say("Uh-huh.", "en-us"))
     half_a_second = np.zeros(INPUT_SAMPLE_RATE_HZ // 2, dtype=np.int16)
     return EchoTrialAudio(
         question=asyncio.run(_say(tts, "Tell me about the moon.")),
         new_question=_trimmed(asyncio.run(_say(tts, "What is the capital of France?"))),
-        acknowledgement=np.concatenate([uh_huh, half_a_second, cough]),
+        acknowledgement=np.concatenate([uh_huh, half_a_second, cough()]),
     )
 
 

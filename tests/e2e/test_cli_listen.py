@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from parley.audio import decode_file
+from parley.bench_prompts import cough, knock
 from tests.conftest import REPO, sounds_like
 from tests.sound_server import SPEAKER_RATE_HZ, SoundServer
 
@@ -207,18 +208,12 @@ def test_uh_huh_a_cough_and_a_knock_during_the_reply_do_not_stop_it(
 ) -> None:
     sound_server.echo(gain_db=ECHO_GAIN_DB, delay_ms=ECHO_DELAY_MS)
     parley = listening(PARLEY_LLM__MAX_REPLY_TOKENS="70")
-    rng = np.random.default_rng(11)
-    fade = np.exp(-np.linspace(0, 6, 4_800))
-    cough = (rng.normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
-    knock = np.zeros(12_000, dtype=np.int16)
-    for start in (0, 4_000, 8_000):
-        knock[start : start + 800] = (rng.normal(0, 1, 800) * fade[::6] * 15_000).astype(np.int16)
     sound_server.play_into_microphone(
         decode_file(piper_speech("Tell me a long story about a brave knight."))
     )
     parley.wait_for("said")
     time.sleep(1.0)
-    for sound in (decode_file(speech("Uh-huh.")), cough, knock):
+    for sound in (decode_file(speech("Uh-huh.")), cough(), knock()):
         sound_server.play_into_microphone(sound)
         time.sleep(1.5)
     parley.wait_for("played", timeout_s=120)

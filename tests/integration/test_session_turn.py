@@ -12,6 +12,7 @@ import pytest
 from parley.audio import decode_file
 from parley.audio_io import CollectingSink, RealtimePlaybackSink, frames_from_samples
 from parley.backends.loaded import Backends
+from parley.bench_prompts import cough, knock
 from parley.config import Settings
 from parley.events import (
     AudioReady,
@@ -217,12 +218,6 @@ async def test_uh_huh_a_cough_and_a_knock_over_a_reply_let_it_play_on_and_wait_s
     sink = RealtimePlaybackSink(settings.audio.output_sample_rate_hz)
     session = session_for(backends, settings, sink, events)
     story = decode_file(speech("Tell me a long story about a brave knight."))
-    rng = np.random.default_rng(7)
-    fade = np.exp(-np.linspace(0, 6, 4_800))
-    cough = (rng.normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
-    knock = np.zeros(12_000, dtype=np.int16)
-    for start in (0, 4_000, 8_000):
-        knock[start : start + 800] = (rng.normal(0, 1, 800) * fade[::6] * 15_000).astype(np.int16)
 
     def silence(seconds: float) -> np.ndarray:
         return np.zeros(int(16_000 * seconds), dtype=np.int16)
@@ -233,9 +228,9 @@ async def test_uh_huh_a_cough_and_a_knock_over_a_reply_let_it_play_on_and_wait_s
             silence(3),  # the story starts playing
             decode_file(speech("Uh-huh.")),
             silence(1.5),
-            cough,
+            cough(),
             silence(1),
-            knock,
+            knock(),
             silence(1.5),
             decode_file(speech("Wait, stop.")),
         ]

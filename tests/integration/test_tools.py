@@ -4,6 +4,7 @@ server, and a misbehaving server written for these tests."""
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,11 +142,22 @@ def test_cities_in_a_request_become_iana_time_zones() -> None:
     assert named_time_zones("What is the capital of France?") == []
 
 
+async def _answer(toolbox: Any, backends: Backends, request: str) -> tuple[str, Any]:
+    """The spoken answer to ``request`` through the toolbox, and the reply (with its calls)."""
+    from parley.backends import ChatMessage
+
+    reply = toolbox.reply_for(backends.llm, request)
+    messages = [
+        ChatMessage("system", backends.settings.llm.system_prompt),
+        ChatMessage("user", request),
+    ]
+    return "".join([d async for d in reply.stream(messages)]), reply
+
+
 @pytest.mark.slow
 async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
     backends: Backends,
 ) -> None:
-    from parley.backends import ChatMessage
     from parley.tool_router import Toolbox
 
     toolbox = await Toolbox.start(
@@ -155,13 +167,7 @@ async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
         llm=backends.llm,
     )
     try:
-        request = "What time is it in Tokyo and in Paris?"
-        reply = toolbox.reply_for(backends.llm, request)
-        messages = [
-            ChatMessage("system", backends.settings.llm.system_prompt),
-            ChatMessage("user", request),
-        ]
-        text = "".join([d async for d in reply.stream(messages)])
+        text, reply = await _answer(toolbox, backends, "What time is it in Tokyo and in Paris?")
         assert [call.arguments for call in reply.calls] == [
             {"timezone": "Asia/Tokyo"},
             {"timezone": "Europe/Paris"},
@@ -174,7 +180,6 @@ async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
 
 @pytest.mark.slow
 async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: Backends) -> None:
-    from parley.backends import ChatMessage
     from parley.tool_router import Toolbox
 
     toolbox = await Toolbox.start(
@@ -184,13 +189,7 @@ async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: B
         llm=backends.llm,
     )
     try:
-        request = "What time is it right now?"
-        reply = toolbox.reply_for(backends.llm, request)
-        messages = [
-            ChatMessage("system", backends.settings.llm.system_prompt),
-            ChatMessage("user", request),
-        ]
-        text = "".join([d async for d in reply.stream(messages)])
+        text, reply = await _answer(toolbox, backends, "What time is it right now?")
         assert [call.name for call in reply.calls] == ["current_date_and_time"]
         assert "{" not in text and any(c.isdigit() for c in text), text
     finally:
