@@ -66,6 +66,7 @@ class CollectingSink:
 
     def __init__(self) -> None:
         self.current_turn_id = 0
+        self.can_resume_held_playback = False
         self._chunks: dict[int, list[Int16Array]] = {}
         self._played: dict[int, int] = {}
 
@@ -101,6 +102,7 @@ class RealtimePlaybackSink:
 
     def __init__(self, sample_rate_hz: int) -> None:
         self.current_turn_id = 0
+        self.can_resume_held_playback = True
         self._sample_rate_hz = sample_rate_hz
         self._queued_samples = 0
         self._playing_turn_id = 0

@@ -120,6 +120,7 @@ class Loudspeaker:
         on_sentence_heard: Callable[[int, int], None] = lambda _turn, _sentence: None,
     ) -> None:
         self.current_turn_id = 0
+        self.can_resume_held_playback = True
         self._sample_rate_hz = sample_rate_hz
         self._device = device
         self._echo = echo

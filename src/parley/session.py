@@ -291,7 +291,11 @@ class Session:
         task.add_done_callback(decided)
 
     def _on_speech_over_reply(self, onset_sample: int) -> None:
-        if self._settings.barge_in.is_ignoring_backchannels and self.replies.is_audible:
+        if (
+            self._settings.barge_in.is_ignoring_backchannels
+            and self._sink.can_resume_held_playback
+            and self.replies.is_audible
+        ):
             self._barge_in_onset = onset_sample
             self._sink.duck(True)  # held silent until the speech is judged
         else:

@@ -28,6 +28,10 @@ class AudioSink(Protocol):
     """Where reply audio goes: a loudspeaker, a file, a WebSocket."""
 
     current_turn_id: int
+    # Whether playback held silent (duck) can go on from where it was: then speech over a
+    # reply that only acknowledges it lets it play on. A socket client stops playback itself
+    # when speech starts, so over a socket any speech over a reply stops it.
+    can_resume_held_playback: bool
 
     async def play(self, chunk: AudioReady) -> None: ...
     def clear(self) -> None:

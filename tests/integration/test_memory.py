@@ -188,4 +188,9 @@ def test_facts_enter_the_prompt_only_for_turns_they_bear_on(
     assert "The user is vegetarian" in recall.recall_for_prompt(
         "local", "What should I cook tonight?", budget_chars=600
     )
+    # A fact stored without a vector (the embedder was missing then) is found by its words.
+    store.add_memory("local", "The user's dog is called Rex", "manual", None)
+    assert "The user's dog is called Rex" in recall.recall_for_prompt(
+        "local", "What is my dog called?", budget_chars=600
+    )
     store.close()

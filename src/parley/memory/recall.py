@@ -99,7 +99,7 @@ class MemoryChanges:
 class Recalled:
     item: MemoryItem
     score: float  # for ranking: meaning, words and recency together
-    similarity: float = 0.0  # by meaning alone (0 without the embedder)
+    similarity: float | None = None  # by meaning alone (None: the fact has no vector)
     is_keyword_match: bool = False
 
 
@@ -202,7 +202,7 @@ class MemoryRecall:
                 Recalled(
                     item,
                     round(score, 4),
-                    similarity.get(item.id, 0.0),
+                    similarity.get(item.id),
                     is_keyword_match=item.id in keyword_score,
                 )
             )
@@ -234,12 +234,12 @@ class MemoryRecall:
         chosen: list[str] = []
         used = 0
         for recalled in self.search(user_id, query, limit=_RECALL_LIMIT):
-            # Without the embedder, words decide: a shared word, or a turn about the user
-            # (which takes the newest facts).
+            # A fact with no vector (stored while the embedder was missing), or no embedder:
+            # words decide, a shared word or a turn about the user.
             is_relevant = (
                 recalled.similarity >= bar
-                if self.has_embeddings
-                else recalled.is_keyword_match or is_personal
+                if recalled.similarity is not None
+                else recalled.is_keyword_match or (is_personal and not self.has_embeddings)
             )
             if recalled.item.id in exclude or not is_relevant:
                 continue

@@ -21,6 +21,7 @@ class WebSocketAudioSink:
         self, send: SendAudio, *, client_rate_hz: Callable[[], int], pipeline_rate_hz: int
     ) -> None:
         self.current_turn_id = 0
+        self.can_resume_held_playback = False
         self._send = send
         self._client_rate_hz = client_rate_hz
         self._pipeline_rate_hz = pipeline_rate_hz
