@@ -57,3 +57,9 @@ class DeviceError(ParleyError):
     """A sound device is missing, busy, or cannot play or record what Parley needs."""
 
     exit_code = 8
+
+
+class ServiceError(ParleyError):
+    """systemd could not install, start or stop Parley's service."""
+
+    exit_code = 9
