@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
@@ -252,3 +253,59 @@ def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
             assert sum(1 for m in stored if m.role == "assistant" and m.content) >= len(committed)
     assert len(committed) >= 5, "too few turns finished between kills to show anything"
     print(f"kill -9 rounds: 20, turns committed before a kill: {len(committed)}")
+
+
+async def _story_stopped_by_sigterm(port: int, process: subprocess.Popen[bytes]) -> tuple[str, Any]:
+    """A story asked for, SIGTERM sent once its audio starts; the conversation, and how the
+    socket was closed."""
+    import websockets
+
+    async with (
+        AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KILL_TEST_KEY) as client,
+        client.realtime.connect(model="parley") as connection,
+    ):
+        await connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Tell me a long story about a whale."}],
+            }
+        )
+        await connection.response.create()
+        conversation_id = ""
+        stopping: asyncio.TimerHandle | None = None
+        try:
+            async for event in connection:
+                if event.type == "response.created":
+                    conversation_id = event.response.conversation_id or ""
+                if event.type == "response.output_audio.delta" and stopping is None:
+                    # The user hears two seconds of the story, then the server is stopped.
+                    stopping = asyncio.get_running_loop().call_later(
+                        2.0, process.send_signal, signal.SIGTERM
+                    )
+        except websockets.ConnectionClosed as closed:
+            return conversation_id, closed.rcvd
+    return conversation_id, None
+
+
+@pytest.mark.slow
+def test_sigterm_mid_reply_stores_what_was_said_and_closes_the_socket_with_a_reason(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    process, port = serve_until_healthy(data_dir, tmp_path / "serve.log")
+    try:
+        conversation_id, close = asyncio.run(_story_stopped_by_sigterm(port, process))
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM: the status systemd counts as clean.
+    log = (tmp_path / "serve.log").read_text()
+    assert process.returncode in {0, -signal.SIGTERM}, log[-3000:]
+    assert close is not None and close.code in {1001, 1012}, close
+    database = data_dir / "parley.sqlite3"
+    assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    messages = ConversationStore(database).messages(conversation_id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    heard = messages[1].content
+    assert messages[1].is_interrupted and 2 <= len(heard.split()) <= 20, heard

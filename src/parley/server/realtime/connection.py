@@ -32,6 +32,8 @@ from parley.server.realtime.outgoing import Outgoing
 from parley.server.realtime.protocol import ClientEventError, RealtimeOptions, new_id
 
 log = logging.getLogger(__name__)
+# The close code a server sends when it restarts or stops (RFC 6455: "Service Restart").
+_SERVICE_RESTART = 1012
 
 
 class RealtimeConnection:
@@ -84,6 +86,7 @@ class RealtimeConnection:
         self._response_tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._failed_events = 0
+        self._is_server_stopping = False
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -96,14 +99,22 @@ class RealtimeConnection:
             try:
                 await asyncio.wait({self._reader})  # ends when the client goes, or is dropped
             finally:
-                # Gone mid-reply: stop generating. A reply already sent is kept whole, since
-                # nothing says how much of it the client played.
-                self.session.cancel_reply("client_cancelled")
+                if self._is_server_stopping:
+                    # The server is stopping: the reply ends here for the user, and is stored
+                    # as far as it was heard (the client's playback, assumed in real time).
+                    self.session.interrupt()
+                else:
+                    # Gone mid-reply: stop generating. A reply already sent is kept whole,
+                    # since nothing says how much of it the client played.
+                    self.session.cancel_reply("client_cancelled")
                 for task in list(self._response_tasks):
                     task.cancel()
                 self._input.frames.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener, timeout=5)
+                if self._is_server_stopping:
+                    with contextlib.suppress(Exception):  # the heard text is written first
+                        await asyncio.wait_for(self.session.wait_for_replies(), timeout=10)
                 if (drop_reason := self._outgoing.drop_reason) is not None:
                     writer.cancel()  # stuck on a socket nobody reads
                     with contextlib.suppress(Exception):
@@ -126,6 +137,8 @@ class RealtimeConnection:
             except WebSocketDisconnect:
                 return
             if message["type"] == "websocket.disconnect":
+                # 1012: the server itself is restarting or stopping (SIGTERM) and closed it.
+                self._is_server_stopping = message.get("code") == _SERVICE_RESTART
                 return
             text = message.get("text")
             if text is None:
