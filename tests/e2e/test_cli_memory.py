@@ -304,6 +304,8 @@ def test_sigterm_mid_reply_stores_what_was_said_and_closes_the_socket_with_a_rea
     assert process.returncode in {0, -signal.SIGTERM}, log[-3000:]
     assert close is not None and close.code in {1001, 1012}, close
     database = data_dir / "parley.sqlite3"
+    # Closed cleanly: SQLite folded its write-ahead log into the database and removed it.
+    assert not database.with_name("parley.sqlite3-wal").exists()
     assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     messages = ConversationStore(database).messages(conversation_id)
     assert [m.role for m in messages] == ["user", "assistant"]
