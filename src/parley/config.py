@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from parley.config_sections import (
     AudioConfig,
+    BackupConfig,
     BargeInConfig,
     DevicesConfig,
     EspeakConfig,
@@ -48,6 +49,7 @@ from parley.errors import ConfigError
 
 __all__ = [
     "AudioConfig",
+    "BackupConfig",
     "BargeInConfig",
     "DevicesConfig",
     "EspeakConfig",
@@ -93,6 +95,7 @@ class Settings(BaseSettings):
     llm: LlmConfig = LlamaCppConfig()
     tts: TtsConfig = PiperConfig()
     store: StoreConfig = StoreConfig()
+    backup: BackupConfig = BackupConfig()
     memory: MemoryConfig = MemoryConfig()
     mcp: McpConfig = McpConfig()
     server: ServerConfig = ServerConfig()

@@ -422,5 +422,14 @@ class McpConfig(_Section):
     max_result_chars: int = Field(2000, ge=100, description="longer tool results are cut")
 
 
+class BackupConfig(_Section):
+    """Backups the running server takes itself, into the data directory's backups/."""
+
+    every_hours: float | None = Field(
+        24.0, gt=0, description="how often; empty: only when asked (`parley backup`)"
+    )
+    keep: int = Field(7, ge=1, description="the newest this many are kept")
+
+
 class StoreConfig(_Section):
     database_name: str = "parley.sqlite3"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +34,7 @@ from parley.server.auth import (
     bearer,
     is_origin_allowed,
 )
+from parley.server.backups import back_up_on_schedule
 from parley.server.guard import HostGuard, RequestGuard, allowed_hosts
 from parley.server.header_deadline import with_header_timeout
 from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
@@ -107,8 +110,27 @@ def create_app(
             app.state.backends = runtime.backends
             app.state.store = runtime.store
             app.state.toolbox = runtime.toolbox
-            async with mcp_server.session_manager.run():
-                yield
+            backups = settings.backup
+            scheduled = (
+                asyncio.create_task(
+                    back_up_on_schedule(
+                        runtime.store,
+                        settings.data_dir / "backups",
+                        every_s=backups.every_hours * 3600,
+                        keep=backups.keep,
+                    )
+                )
+                if backups.every_hours is not None
+                else None
+            )
+            try:
+                async with mcp_server.session_manager.run():
+                    yield
+            finally:
+                if scheduled is not None:
+                    scheduled.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await scheduled
 
     # Body limits are set per router and route rather than on the app: the app's own limit runs
     # outside every middleware, so it would answer an unauthenticated request before the
