@@ -88,6 +88,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("parley")))
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, for collectors
     audio: AudioConfig = AudioConfig()
     vad: VadConfig = VadConfig()
     barge_in: BargeInConfig = BargeInConfig()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Generic, Literal, TypeVar
@@ -117,7 +118,9 @@ async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
     in_flight: concurrent.futures.Future[object] | None = None
     try:
         while True:
-            in_flight = _bridge_pool.submit(_next_or_exhausted, iterator)
+            # In the caller's context, so that the model's log lines name its session.
+            context = contextvars.copy_context()
+            in_flight = _bridge_pool.submit(context.run, _next_or_exhausted, iterator)
             item = await asyncio.wrap_future(in_flight)
             in_flight = None
             if item is _EXHAUSTED:

@@ -90,7 +90,9 @@ def test_conversations_export_import_backup_and_restore_from_the_cli(
 KILL_TEST_KEY = "pk-kill-test-0123456789"
 
 
-def serve_until_healthy(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def serve_until_healthy(
+    data_dir: Path, log_path: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     """`parley serve` in a subprocess on a free port, once /health answers."""
     port = free_port()
     env = {
@@ -98,6 +100,7 @@ def serve_until_healthy(data_dir: Path, log_path: Path) -> tuple[subprocess.Pope
         "PARLEY_ENV": "testing",
         "PARLEY_DATA_DIR": str(data_dir),
         "PARLEY_API_KEY": KILL_TEST_KEY,
+        **(env or {}),
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -311,3 +314,43 @@ def test_sigterm_mid_reply_stores_what_was_said_and_closes_the_socket_with_a_rea
     assert [m.role for m in messages] == ["user", "assistant"]
     heard = messages[1].content
     assert messages[1].is_interrupted and 2 <= len(heard.split()) <= 20, heard
+
+
+async def _one_text_turn(port: int) -> str:
+    async with (
+        AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KILL_TEST_KEY) as client,
+        client.realtime.connect(model="parley") as connection,
+    ):
+        await connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "What is the capital of France?"}],
+            }
+        )
+        await connection.response.create()
+        async for event in connection:
+            if event.type == "response.done":
+                return event.response.conversation_id or ""
+    return ""
+
+
+@pytest.mark.slow
+def test_json_logs_name_the_session_on_every_line_and_never_a_credential(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "serve.log"
+    process, port = serve_until_healthy(data_dir, log_path, env={"PARLEY_LOG_FORMAT": "json"})
+    try:
+        conversation_id = asyncio.run(_one_text_turn(port))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    text = log_path.read_text()
+    assert KILL_TEST_KEY not in text
+    # The lines `parley serve` prints for a person (the address, the login code) are not log
+    # lines; every log line is one JSON object.
+    entries = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert entries and all({"time", "level", "logger", "message"} <= set(e) for e in entries)
+    of_the_session = [e for e in entries if e.get("session") == conversation_id]
+    assert conversation_id and of_the_session, entries[-5:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec
@@ -73,13 +72,10 @@ def settings_for(
 ) -> Settings:
     """The effective settings (files, environment, flags), with logging set up from them."""
     from parley.config import load_settings
+    from parley.log_format import configure_logging
 
     settings = load_settings(config_file=config, profile=profile, data_dir=data_dir)
-    logging.basicConfig(
-        level=settings.log_level.upper() if settings.log_level != "debug" else "DEBUG",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level, settings.log_format)
     for noisy in ("faster_whisper", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings

@@ -151,6 +151,7 @@ async def _converse(
         SentenceReady,
         TurnDone,
     )
+    from parley.log_format import current_session
     from parley.runtime import Runtime
 
     devices = settings.devices
@@ -209,6 +210,7 @@ async def _converse(
         try:
             microphone.open()
             session = runtime.session(sink=speaker, conversation_id=conversation, observer=observe)
+            current_session.set(session.conversation_id)
             screen.show(
                 "status",
                 "echo cancellation: WebRTC AEC3; talk over Parley to interrupt it"

@@ -76,6 +76,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     stall_s = settings.server.max_send_stall_s
     return {
         "log_level": "warning",
+        # Parley's own handler (log_format.configure_logging) writes uvicorn's lines too, in
+        # the configured format.
+        "log_config": None,
         # A message over server.max_message_bytes gets an error event and the socket stays
         # open; only one four times larger is refused by uvicorn itself (close code 1009).
         "ws_max_size": 4 * settings.server.max_message_bytes,

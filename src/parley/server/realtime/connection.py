@@ -21,6 +21,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from parley.errors import ParleyError
 from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array, ListenerEvent, TurnEvent
+from parley.log_format import current_session
 from parley.metrics import ServerMetrics
 from parley.runtime import Runtime
 from parley.server.realtime import inbound
@@ -91,6 +92,8 @@ class RealtimeConnection:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
+        # Every log line of this session names its conversation (the tasks below inherit it).
+        current_session.set(self.session.conversation_id)
         self._send({"type": "session.created", "session": self._outbound.session_json()})
         async with asyncio.TaskGroup() as group:
             writer = group.create_task(self._outgoing.write())
