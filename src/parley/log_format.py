@@ -19,7 +19,8 @@ current_session: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 # API keys (pk-…), bearer tokens and JWTs (three base64url parts: login codes, client secrets).
 _CREDENTIAL = re.compile(
-    r"\bpk-[A-Za-z0-9_-]{8,}|\bBearer\s+\S+|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
+    r"\bpk-[A-Za-z0-9_-]{8,}|\bBearer\s+[A-Za-z0-9._~+/=-]+"
+    r"|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
 )
 
 
