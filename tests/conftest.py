@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -249,3 +250,12 @@ def running_server(backends, data_dir: Path, *, port: int | None = None) -> Iter
     finally:
         uvicorn_server.should_exit = True
         thread.join(timeout=10)
+
+
+async def ask_in_text(connection: Any, text: str) -> None:
+    """A user message typed into a realtime connection (the openai SDK's), then a reply asked
+    for."""
+    await connection.conversation.item.create(
+        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    )
+    await connection.response.create()

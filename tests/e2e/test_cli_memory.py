@@ -16,7 +16,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from parley.memory.store import ConversationStore, sqlite3  # the same SQLite library as Parley
-from tests.conftest import free_port
+from tests.conftest import ask_in_text, free_port
 from tests.e2e.test_cli_serve import parley_executable
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -133,14 +133,7 @@ async def _three_turns_killed_during_the_last(port: int, process: subprocess.Pop
             "Tell me a long story about a whale.",
         ]
         for number, question in enumerate(questions):
-            await connection.conversation.item.create(
-                item={
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": question}],
-                }
-            )
-            await connection.response.create()
+            await ask_in_text(connection, question)
             async for event in connection:
                 if number == 2 and event.type == "response.output_audio.delta":
                     process.send_signal(signal.SIGKILL)  # mid-reply: no chance to clean up
@@ -197,14 +190,7 @@ async def _talk_until_killed(
                     f"Question {random.randrange(10**6)}: "
                     f"what is {random.randint(2, 9)} plus {random.randint(2, 9)}?"
                 )
-                await connection.conversation.item.create(
-                    item={
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": question}],
-                    }
-                )
-                await connection.response.create()
+                await ask_in_text(connection, question)
                 async for event in connection:
                     if event.type == "response.done":
                         conversation_id = event.response.conversation_id
@@ -267,14 +253,7 @@ async def _story_stopped_by_sigterm(port: int, process: subprocess.Popen[bytes])
         AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KILL_TEST_KEY) as client,
         client.realtime.connect(model="parley") as connection,
     ):
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Tell me a long story about a whale."}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "Tell me a long story about a whale.")
         conversation_id = ""
         stopping: asyncio.TimerHandle | None = None
         try:
@@ -321,14 +300,7 @@ async def _one_text_turn(port: int) -> str:
         AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KILL_TEST_KEY) as client,
         client.realtime.connect(model="parley") as connection,
     ):
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "What is the capital of France?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "What is the capital of France?")
         async for event in connection:
             if event.type == "response.done":
                 return event.response.conversation_id or ""

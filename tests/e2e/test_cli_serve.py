@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from tests.conftest import free_port
+from tests.conftest import ask_in_text, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,14 +69,7 @@ async def test_serve_creates_a_private_key_prints_a_login_url_and_answers(
         AsyncOpenAI(base_url=f"{url}/v1", api_key=api_key) as client,
         client.realtime.connect(model="parley") as connection,
     ):
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "What is the capital of France?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "What is the capital of France?")
         transcript = ""
         async for event in connection:
             if event.type == "response.output_audio_transcript.done":

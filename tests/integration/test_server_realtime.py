@@ -19,7 +19,7 @@ from parley.audio import decode_file, resample
 from parley.memory.store import (
     sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
 )
-from tests.conftest import RunningServer, sounds_like
+from tests.conftest import RunningServer, ask_in_text, sounds_like
 
 FRAME_MS = 20
 
@@ -268,14 +268,7 @@ async def test_manual_commit_at_16_khz_then_text_items_and_truncation(
 
         # A typed message and a text-only reply.
         await connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "What is the capital of Spain?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "What is the capital of Spain?")
         texts = await collect_until(connection, lambda e: e.type == "response.done")
         assert not [e for e in texts if e.type == "response.output_audio.delta"]
         text = next(e.text for e in texts if e.type == "response.output_text.done")
@@ -387,25 +380,11 @@ async def test_a_client_that_disconnects_mid_reply_does_not_hurt_the_next(
     server: RunningServer, speech: Callable[..., Path]
 ) -> None:
     async with realtime(server) as connection:
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "Tell me a long story about a knight."}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "Tell me a long story about a knight.")
         await collect_until(connection, lambda e: e.type == "response.output_audio.delta")
     # Gone mid-reply. A new client is served normally.
     async with realtime(server) as connection:
-        await connection.conversation.item.create(
-            item={
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": "What is the capital of France?"}],
-            }
-        )
-        await connection.response.create()
+        await ask_in_text(connection, "What is the capital of France?")
         events = await collect_until(connection, lambda e: e.type == "response.done")
         assert events[-1].response.status == "completed"
         assert (
@@ -441,14 +420,7 @@ async def test_a_client_function_tool_is_called_and_its_output_answers(
         )
 
         async def ask(text: str) -> list[Any]:
-            await connection.conversation.item.create(
-                item={
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": text}],
-                }
-            )
-            await connection.response.create()
+            await ask_in_text(connection, text)
             return await collect_until(connection, lambda e: e.type == "response.done")
 
         plain = await ask("What is the capital of France?")
