@@ -31,6 +31,7 @@ from parley.runtime import Runtime
 FRAME_MS = 20
 ECHO_GAIN_DB = -6.0
 ECHO_DELAY_MS = 40
+_FRAME_SAMPLES = INPUT_SAMPLE_RATE_HZ * FRAME_MS // 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +52,11 @@ class _Room:
         self._output_rate_hz = output_rate_hz
         self._output_block = output_rate_hz * FRAME_MS // 1000
         delay_blocks = ECHO_DELAY_MS // FRAME_MS
-        silent = np.zeros(INPUT_SAMPLE_RATE_HZ * FRAME_MS // 1000, dtype=np.int16)
+        silent = np.zeros(_FRAME_SAMPLES, dtype=np.int16)
         self._in_the_air: deque[Int16Array] = deque([silent] * delay_blocks)
         self._gain = 10 ** (ECHO_GAIN_DB / 20)
-        # Stream times at which the loudspeaker went quiet, and whether it is sounding now.
+        # Stream times (frame starts) at which the loudspeaker went quiet, and those of the
+        # frames in which it sounded.
         self.silences: list[int] = []
         self.sounding_at: set[int] = set()
         self._was_sounding = False
@@ -63,7 +65,7 @@ class _Room:
     async def frames(
         self, said: Int16Array, keep_going: Callable[[], bool]
     ) -> AsyncIterator[AudioFrame]:
-        frame_samples = INPUT_SAMPLE_RATE_HZ * FRAME_MS // 1000
+        frame_samples = _FRAME_SAMPLES
         started_ns = time.perf_counter_ns()
         position = 0
         while position < said.size or keep_going():
@@ -126,7 +128,7 @@ async def run_echo_trial(
     silent_after_ms = None
     if is_barge_in:
         # The onset's frame: the reply was sounding then (else it is not an interruption).
-        onset_frame = onset_sample // 320 * 320
+        onset_frame = onset_sample // _FRAME_SAMPLES * _FRAME_SAMPLES
         after = [sample for sample in room.silences if sample >= onset_frame]
         if onset_frame in room.sounding_at and after:
             silent_after_ms = (after[0] - onset_frame) * 1000 / INPUT_SAMPLE_RATE_HZ

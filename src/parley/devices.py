@@ -139,7 +139,7 @@ class Loudspeaker:
 
     def open(self) -> None:
         sd = _sounddevice()
-        self._loop = asyncio.get_running_loop()
+        self.attach()
         self._stream = _opened(
             lambda: sd.OutputStream(
                 samplerate=self._sample_rate_hz,
@@ -183,8 +183,8 @@ class Loudspeaker:
         )
 
     def attach(self) -> None:
-        """Be clocked by ``next_block`` calls in this event loop instead of by a device (a
-        simulated room)."""
+        """Report to this event loop; alone (without ``open``), be clocked by ``next_block``
+        calls instead of by a device (a simulated room)."""
         self._loop = asyncio.get_running_loop()
 
     def next_block(self, frames: int, *, output_delay_s: float = 0.0) -> Int16Array:

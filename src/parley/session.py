@@ -110,12 +110,7 @@ class Session:
         # it stops if the speech is a turn, and plays on if it was only "uh-huh" or a cough.
         self._barge_in_onset: int | None = None
         barge_in = self._settings.barge_in
-        self._acknowledgements = AcknowledgementRule(
-            backchannel_words=frozenset(w.lower() for w in barge_in.backchannel_words),
-            stop_words=frozenset(w.lower() for w in barge_in.stop_words),
-            max_words=barge_in.max_backchannel_words,
-            short_speech_ms=barge_in.short_speech_ms,
-        )
+        self._acknowledgements = AcknowledgementRule.from_config(barge_in)
         self._confirm_barge_in_samples = INPUT_SAMPLE_RATE_HZ * barge_in.confirm_speech_ms // 1000
 
     # ---- what transports ask ----------------------------------------------------------------
@@ -299,11 +294,10 @@ class Session:
             self._barge_in_onset = onset_sample
             self._sink.duck(True)  # held silent until the speech is judged
         else:
-            self.replies.interrupt()  # barge-in: the user talks over the reply
-            self._sink.duck(False)  # cleared if it was playing; nothing is held
+            self._confirm_barge_in()
 
     def _confirm_barge_in(self) -> None:
-        """The speech over the reply is a turn of its own: the reply stops."""
+        """The speech over the reply is a turn of its own: the reply stops (barge-in)."""
         self._barge_in_onset = None
         self.replies.interrupt()
         self._sink.duck(False)  # cleared if it was playing; nothing is held
@@ -369,8 +363,7 @@ class Session:
                     self._sink.duck(False)
                 return
             log.info("heard %r over the reply: the reply stops", final.text)
-            self.replies.interrupt()
-            self._sink.duck(False)
+            self._confirm_barge_in()
         held = speculation.held if speculation is not None else None
         if held is not None and held.is_discarded:
             held = None

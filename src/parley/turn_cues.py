@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from parley.config import BargeInConfig
+
 # Words that cannot close a sentence: articles, conjunctions, prepositions, possessives,
 # a copula waiting for its complement, and fillers.
 _UNFINISHED_LAST_WORDS = frozenset(
@@ -89,6 +91,15 @@ class AcknowledgementRule:
     stop_words: frozenset[str]
     max_words: int
     short_speech_ms: int
+
+    @classmethod
+    def from_config(cls, barge_in: BargeInConfig) -> AcknowledgementRule:
+        return cls(
+            backchannel_words=frozenset(w.lower() for w in barge_in.backchannel_words),
+            stop_words=frozenset(w.lower() for w in barge_in.stop_words),
+            max_words=barge_in.max_backchannel_words,
+            short_speech_ms=barge_in.short_speech_ms,
+        )
 
     def is_acknowledgement(self, text: str, *, voiced_ms: float) -> bool:
         """Whether words heard over a reply only acknowledge it ("uh-huh", "yeah", "okay"),

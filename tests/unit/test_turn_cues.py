@@ -35,13 +35,7 @@ def test_finished_sentences_are_not(text: str) -> None:
 
 
 def _rule() -> AcknowledgementRule:
-    barge_in = BargeInConfig()
-    return AcknowledgementRule(
-        backchannel_words=frozenset(barge_in.backchannel_words),
-        stop_words=frozenset(barge_in.stop_words),
-        max_words=barge_in.max_backchannel_words,
-        short_speech_ms=barge_in.short_speech_ms,
-    )
+    return AcknowledgementRule.from_config(BargeInConfig())
 
 
 @pytest.mark.parametrize(

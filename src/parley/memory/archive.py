@@ -85,6 +85,11 @@ def import_jsonl(store: ConversationStore, path: Path, *, user_id: str) -> tuple
     return store.import_conversations(read_export(path), user_id=user_id)
 
 
+def backups_in(backups_dir: Path) -> list[Path]:
+    """The backups in ``backups_dir``, oldest first (their names sort by time)."""
+    return sorted(backups_dir.glob("parley-*.sqlite3"))
+
+
 def backup(store: ConversationStore, backups_dir: Path, *, keep: int) -> Path:
     backups_dir.mkdir(parents=True, exist_ok=True)
     now = time.time()
@@ -92,7 +97,7 @@ def backup(store: ConversationStore, backups_dir: Path, *, keep: int) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
     target = backups_dir / f"parley-{stamp}.sqlite3"
     store.backup_to(target)
-    backups = sorted(backups_dir.glob("parley-*.sqlite3"))
+    backups = backups_in(backups_dir)
     for old in backups[: max(0, len(backups) - keep)]:
         old.unlink()
     return target

@@ -9,14 +9,14 @@ import logging
 import time
 from pathlib import Path
 
-from parley.memory.archive import backup
+from parley.memory.archive import backup, backups_in
 from parley.memory.store import ConversationStore
 
 log = logging.getLogger(__name__)
 
 
 def _newest_backup_age_s(backups_dir: Path) -> float | None:
-    backups = sorted(backups_dir.glob("parley-*.sqlite3"))
+    backups = backups_in(backups_dir)
     return time.time() - backups[-1].stat().st_mtime if backups else None
 
 
