@@ -11,8 +11,9 @@ DATA_DIR ?= $(or $(PARLEY_DATA_DIR),$(HOME)/.local/share/parley)
 # PortAudio (and its ALSA route to PulseAudio or PipeWire) for `parley listen`.
 APT_PACKAGES := espeak-ng sox libsox-fmt-mp3 libportaudio2 libasound2-plugins
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here);
-# the `parley listen` tests run a real PulseAudio server with virtual devices.
-TEST_APT_PACKAGES := chromium pulseaudio pulseaudio-utils
+# the `parley listen` tests run a real PulseAudio server with virtual devices; promtool (from
+# Debian's prometheus, whose service is not started) checks the shipped alerting rules.
+TEST_APT_PACKAGES := chromium pulseaudio pulseaudio-utils prometheus
 # llama.cpp's default build enables AMX kernels that crash on some Xeon CPUs at the first
 # multi-token prompt; build with explicit SIMD flags instead (AVX-512 only where the CPU has it).
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \

@@ -223,8 +223,11 @@ def server(backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
 
 
 @contextlib.contextmanager
-def running_server(backends, data_dir: Path, *, port: int | None = None) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
-    settings = load_settings(profile="testing", data_dir=data_dir)
+def running_server(
+    backends, data_dir: Path, *, port: int | None = None, **overrides: Any
+) -> Iterator[RunningServer]:  # type: ignore[no-untyped-def]
+    """``overrides``: config sections for this server (``alerts=AlertsConfig(...)``)."""
+    settings = load_settings(profile="testing", data_dir=data_dir, **overrides)
     api_key = "pk-test-" + "x" * 20
     app = create_app(settings, api_key=api_key, backends=backends)
     port = port or free_port()

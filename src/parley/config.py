@@ -25,6 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from parley.config_sections import (
+    AlertsConfig,
     AudioConfig,
     BackupConfig,
     BargeInConfig,
@@ -48,6 +49,7 @@ from parley.config_sections import (
 from parley.errors import ConfigError
 
 __all__ = [
+    "AlertsConfig",
     "AudioConfig",
     "BackupConfig",
     "BargeInConfig",
@@ -101,6 +103,7 @@ class Settings(BaseSettings):
     mcp: McpConfig = McpConfig()
     server: ServerConfig = ServerConfig()
     devices: DevicesConfig = DevicesConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def database_path(self) -> Path:

@@ -433,3 +433,27 @@ class BackupConfig(_Section):
 
 class StoreConfig(_Section):
     database_name: str = "parley.sqlite3"
+
+
+class AlertsConfig(_Section):
+    """When the running server raises an alert: shown by `parley monitor` and the page, logged
+    once when it starts and once when it clears, and exported in /metrics (parley_alert)."""
+
+    check_every_s: float = Field(5.0, gt=0, le=300, description="how often alerts are judged")
+    window_s: float = Field(
+        600.0, ge=10, description="the recent turns that latency alerts and advice judge"
+    )
+    voice_to_voice_p90_ms: float = Field(
+        1500.0, gt=0, description="p90 of voice-to-voice latency over the window"
+    )
+    min_turns: int = Field(3, ge=1, description="turns in the window before latency is judged")
+    max_memory_mb: float = Field(
+        6144.0, gt=0, description="the server's resident memory (models included)"
+    )
+    max_cpu_percent: float = Field(
+        95.0, gt=0, le=100, description="the machine's CPU, averaged over the last three checks"
+    )
+    min_disk_free_mb: float = Field(1024.0, ge=0, description="free space for the data directory")
+    backup_overdue_factor: float = Field(
+        1.5, ge=1, description="a backup is overdue this many intervals after the last one"
+    )

@@ -1,6 +1,7 @@
 """How Parley's log lines look: text for a terminal, or one JSON object a line for a log
 collector (``log_format: json``). Every line written while a conversation runs names it
-(``session``), and nothing that looks like a credential is ever written."""
+(``session``), every line written while an HTTP request is served names that (``request``), and
+nothing that looks like a credential is ever written."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from typing import Literal
 current_session: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "parley_session", default=None
 )
+# The HTTP request being served (its X-Request-Id), set by server.request_ids.
+current_request: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "parley_request", default=None
+)
 
 # API keys (pk-…), bearer tokens and JWTs (three base64url parts: login codes, client secrets).
 _CREDENTIAL = re.compile(
@@ -28,9 +33,12 @@ def redacted(text: str) -> str:
     return _CREDENTIAL.sub("[redacted]", text)
 
 
-class _WithSession(logging.Filter):
+class WithContext(logging.Filter):
+    """Stamps each record with the conversation and HTTP request it was written for."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.session = current_session.get()
+        record.request = current_request.get()
         return True
 
 
@@ -40,8 +48,11 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        session = getattr(record, "session", None)
-        return redacted(f"{line} [session {session}]" if session else line)
+        if session := getattr(record, "session", None):
+            line = f"{line} [session {session}]"
+        if request := getattr(record, "request", None):
+            line = f"{line} [request {request}]"
+        return redacted(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,6 +66,8 @@ class JsonFormatter(logging.Formatter):
         }
         if (session := getattr(record, "session", None)) is not None:
             entry["session"] = session
+        if (request := getattr(record, "request", None)) is not None:
+            entry["request"] = request
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return redacted(json.dumps(entry, ensure_ascii=False))
@@ -64,7 +77,7 @@ def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
     """Parley's one log handler, on stderr, in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    handler.addFilter(_WithSession())
+    handler.addFilter(WithContext())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

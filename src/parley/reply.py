@@ -14,6 +14,7 @@ from typing import Any
 from parley.backends.loaded import Backends, FixedReply
 from parley.builtin_tools import END_CONVERSATION
 from parley.client_functions import ClientFunctions
+from parley.config import Settings
 from parley.events import (
     ConversationEnded,
     FunctionCallRequested,
@@ -50,7 +51,6 @@ class Replies:
         options: Callable[[], SessionOptions],
     ) -> None:
         self._backends = backends
-        self._settings = backends.settings
         self._store = store
         self._sink = sink
         self._conversation_id = conversation_id
@@ -72,6 +72,11 @@ class Replies:
         self._stored: dict[int, asyncio.Event] = {}
         self._cut_turns: set[int] = set()
         self._background_tasks: set[asyncio.Task[str | None]] = set()
+
+    @property
+    def _settings(self) -> Settings:
+        # Read afresh at each use, so a reloaded config file reaches the next turn.
+        return self._backends.settings
 
     @property
     def live_scope(self) -> TurnScope | None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from parley.backends import ChatMessage
 from parley.backends.loaded import Backends
+from parley.config import Settings
 from parley.errors import BackendError
 from parley.memory.facts import Forget, understand
 from parley.memory.recall import MemoryChanges, MemoryRecall
@@ -28,7 +29,7 @@ class ReplyContext:
         user_id: str,
         options: Callable[[], SessionOptions],
     ) -> None:
-        self._settings = backends.settings
+        self._backends = backends
         self._store = store
         self._conversation_id = conversation_id
         self._user_id = user_id
@@ -37,6 +38,11 @@ class ReplyContext:
             MemoryRecall(store, backends.embedder) if self._settings.memory.is_enabled else None
         )
         self._memory_changes = MemoryChanges()
+
+    @property
+    def _settings(self) -> Settings:
+        # Read afresh at each use, so a reloaded config file reaches the next turn.
+        return self._backends.settings
 
     def take_memory_changes(self) -> MemoryChanges:
         """What the last user message changed in memory (each change reported once)."""

@@ -25,10 +25,14 @@ from parley.turn import AudioSink
 
 @dataclass(frozen=True)
 class Runtime:
-    settings: Settings
     backends: Backends
     store: ConversationStore
     toolbox: Toolbox
+
+    @property
+    def settings(self) -> Settings:
+        # The backends hold the one live copy, which a config reload replaces.
+        return self.backends.settings
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -47,7 +51,7 @@ class Runtime:
         try:
             toolbox = await start_user_toolbox(settings, backends, store)
             try:
-                yield cls(settings, backends, store, toolbox)
+                yield cls(backends, store, toolbox)
             finally:
                 await toolbox.close()
         finally:

@@ -53,6 +53,8 @@ class ServiceUnit:
             "[Service]",
             "Type=exec",
             f"ExecStart={shlex.join(command)}",
+            # `systemctl reload parley` re-reads the config file (it is also watched).
+            "ExecReload=/bin/kill -HUP $MAINPID",
             "Environment=PARLEY_ENV=production",
             "Restart=on-failure",
             "RestartSec=5",

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 
 from parley.backends import Transcript
 from parley.backends.loaded import Backends
+from parley.config import Settings
 from parley.events import (
     INPUT_SAMPLE_RATE_HZ,
     AudioFrame,
@@ -59,6 +60,11 @@ def _stamp_end_of_turn(
     metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
     metrics.speech_ended_t_ns = final.speech.t_ns
     metrics.stt_ms = round(final.stt_ms, 1)
+    # The utterance's length, so that monitors can give Whisper's real-time factor.
+    speech = final.speech
+    metrics.stt_audio_ms = (
+        (speech.last_voiced_sample - speech.start_sample) * 1000 // INPUT_SAMPLE_RATE_HZ
+    )
     metrics.turn_complete_probability = turn_complete_probability
 
 
@@ -77,7 +83,6 @@ class Session:
         toolbox: Toolbox | None = None,
     ) -> None:
         self._backends = backends
-        self._settings = backends.settings
         self._sink = sink
         self._observer = observer or (lambda _event: None)
         self.user_id = user_id
@@ -109,9 +114,19 @@ class Session:
         # Speech over a reply not yet judged: its onset sample. The reply is silent meanwhile;
         # it stops if the speech is a turn, and plays on if it was only "uh-huh" or a cough.
         self._barge_in_onset: int | None = None
-        barge_in = self._settings.barge_in
-        self._acknowledgements = AcknowledgementRule.from_config(barge_in)
-        self._confirm_barge_in_samples = INPUT_SAMPLE_RATE_HZ * barge_in.confirm_speech_ms // 1000
+
+    @property
+    def _settings(self) -> Settings:
+        # Read afresh at each use, so a reloaded config file reaches the next turn.
+        return self._backends.settings
+
+    @property
+    def _acknowledgements(self) -> AcknowledgementRule:
+        return AcknowledgementRule.from_config(self._settings.barge_in)
+
+    @property
+    def _confirm_barge_in_samples(self) -> int:
+        return INPUT_SAMPLE_RATE_HZ * self._settings.barge_in.confirm_speech_ms // 1000
 
     # ---- what transports ask ----------------------------------------------------------------
 

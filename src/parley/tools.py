@@ -118,6 +118,8 @@ class ToolHub:
     def __init__(self, config: McpConfig, *, builtin: Any | None = None) -> None:
         self._config = config
         self._servers: dict[str, _Server] = {}
+        # Told of every call's result (the server's metrics time each tool).
+        self.call_observers: list[Callable[[ToolResult], None]] = []
         if builtin is not None:
             self._servers[BUILTIN_SERVER] = _Server(BUILTIN_SERVER, lambda: builtin)
         for server in config.servers:
@@ -167,9 +169,12 @@ class ToolHub:
             limit = self._config.max_result_chars
             if len(text) > limit:
                 text = text[:limit] + f" … [cut: {len(text):,} characters in all]"
-            return ToolResult(
+            called = ToolResult(
                 name, arguments, text, is_error, (time.perf_counter() - started) * 1000
             )
+            for observer in self.call_observers:
+                observer(called)
+            return called
 
         owners = [s for s in self._servers.values() if any(t.name == name for t in s.tools)]
         server = next((s for s in owners if s.is_up), owners[0] if owners else None)

@@ -1,5 +1,6 @@
 """`parley serve` as a user starts it: a real process on a loopback port."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,35 +23,46 @@ def parley_executable() -> str:
     return shutil.which("parley") or str(REPO / ".venv" / "bin" / "parley")
 
 
+@contextlib.contextmanager
+def serving(
+    args: list[str], env: dict[str, str], log_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`parley serve` with ``args`` on a free port, until it answers /health; stopped after."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [parley_executable(), "serve", "--port", str(port), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    pytest.fail(f"parley serve did not start: {log_path.read_text()}")
+                time.sleep(0.2)
+        try:
+            yield url, process
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
 @pytest.fixture
 def served(data_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
     log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
     env = {**os.environ, "PARLEY_ENV": "testing", "PARLEY_DATA_DIR": str(data_dir)}
     env.pop("PARLEY_API_KEY", None)
-    process = subprocess.Popen(
-        [parley_executable(), "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"parley serve did not start: {log_path.read_text()}")
-            time.sleep(0.2)
-    yield url, log_path
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    with serving([], env, log_path) as (url, _process):
+        yield url, log_path
 
 
 @pytest.mark.slow

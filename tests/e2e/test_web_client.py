@@ -88,6 +88,13 @@ def open_parley(page: Any, server: RunningServer) -> None:
     )
 
 
+# How many lit pixels the waveform has above its line (the microphone) and below (Parley's voice).
+LIT_WAVEFORM = """(() => { const c = document.getElementById('wave'); const g = c.getContext('2d');
+  const lit = (y0, y1) => { const d = g.getImageData(0, y0, c.width, y1 - y0).data;
+    let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i + 1] > 120; return n; };
+  return { mic: lit(0, c.height / 2 - 1), voice: lit(c.height / 2 + 2, c.height) }; })()"""
+
+
 def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -115,6 +122,8 @@ def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
         "[...document.querySelectorAll('.transcript .user')].some(e => /capital of france/i.test(e.textContent))",
         timeout=30_000,
     )
+    # The waveform drew the question above its line (it scrolls: seen while still recent).
+    assert page.evaluate(LIT_WAVEFORM)["mic"] > 0
     page.wait_for_function(
         "[...document.querySelectorAll('.transcript .assistant')].some(e => /paris/i.test(e.textContent))",
         timeout=30_000,
@@ -129,7 +138,28 @@ def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
     assert page.evaluate("window.parley.playedTotal") > 24_000 // 2, (
         "less than half a second of reply audio reached the player"
     )
+    # The reply's words light up as they are played: all of them once it has played out.
+    page.wait_for_function(
+        "(() => { const b = [...document.querySelectorAll('.transcript .assistant')].pop();"
+        " return b && /paris/i.test(b.querySelector('.spoken')?.textContent || '')"
+        " && b.querySelector('.unspoken').textContent.trim() === '' && !window.parley.playing; })()",
+        timeout=30_000,
+    )
+    # The waveform drew Parley's voice below its line.
+    assert page.evaluate(LIT_WAVEFORM)["voice"] > 0
+    # The Health panel shows the server's own figures for the turn just taken.
+    page.wait_for_function(
+        "window.parley.health && window.parley.health.turns >= 1", timeout=20_000
+    )
+    assert page.text_content("#health-v2v").endswith("ms")
+    assert "tok/s" in page.text_content("#health-tps")
+    raised = page.evaluate("window.parley.health.alerts.map(a => a.name + ': ' + a.message)")
+    shown = page.evaluate(
+        "[...document.querySelectorAll('#health-alerts li')].map(e => e.textContent)"
+    )
+    assert shown == (raised or ["No alerts"])
     screenshot(page, "2-answered")
+    page.locator(".health").screenshot(path=str(ARTIFACTS / "health-panel.png"))
     print(f"voice-to-voice displayed by the page: {displayed}")
 
 

@@ -151,3 +151,41 @@ async def test_parley_memory_over_mcp_at_slash_mcp_needs_the_key(server: Running
         assert {"search_memory", "list_conversations", "read_conversation", "ask"} <= names
         found = await client.call_tool("search_memory", {"query": "jasmine tea"})
         assert "jasmine" in found.content[0].text
+
+
+def test_every_request_has_an_id_on_its_answer_and_its_log_lines(server: RunningServer) -> None:
+    import logging
+
+    from parley.log_format import JsonFormatter, WithContext
+
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(WithContext())
+    http_log = logging.getLogger("parley.http")
+    http_log.addHandler(handler)
+    previous_level = http_log.level
+    http_log.setLevel(logging.INFO)
+    try:
+        chosen = urllib.request.Request(
+            f"{server.base_url}/models",
+            headers={"Authorization": f"Bearer {server.api_key}", "X-Request-Id": "trace-42"},
+        )
+        with urllib.request.urlopen(chosen, timeout=10) as response:
+            assert response.headers["X-Request-Id"] == "trace-42"
+        refused = urllib.request.Request(
+            f"{server.base_url}/models", headers={"X-Request-Id": "has spaces, so is not a token"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as failure:
+            urllib.request.urlopen(refused, timeout=10)
+        made = failure.value.headers["X-Request-Id"]
+        assert made != "has spaces, so is not a token" and len(made) == 16
+    finally:
+        http_log.removeHandler(handler)
+        http_log.setLevel(previous_level)
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    assert {
+        "request": lines[0]["request"],
+        "message": lines[0]["message"].rsplit(" in ", 1)[0],
+    } == {"request": "trace-42", "message": "GET /v1/models 200"}
+    assert lines[1]["request"] == made and lines[1]["message"].startswith("GET /v1/models 401")

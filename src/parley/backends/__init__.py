@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from parley.config import (
     EspeakConfig,
@@ -97,6 +97,13 @@ class LanguageModel(Protocol):
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         """Text deltas of the reply; closing the iterator stops generation."""
         ...
+
+
+@runtime_checkable
+class ReconfigurableLanguageModel(Protocol):
+    """An LLM whose per-reply settings (temperature, reply length) a config reload may change."""
+
+    def reconfigure(self, config: LlmConfig) -> None: ...
 
 
 class TextToSpeech(Protocol):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from parley.backends import ChatMessage
-from parley.config import LlamaCppConfig
+from parley.config import LlamaCppConfig, LlmConfig
 from parley.embedded_models import QWEN_SIZE_BYTES, check_gguf, llm_path
 from parley.errors import ModelLoadError
 from parley.stream import iterate_in_thread
@@ -52,6 +52,11 @@ class LlamaCppLlm:
             ) from None
         self._lock = threading.Lock()
         self._warm_system_prompt()
+
+    def reconfigure(self, config: LlmConfig) -> None:
+        """Take a reloaded config's per-reply keys; the loaded model stays as it is."""
+        if isinstance(config, LlamaCppConfig):
+            self._config = config
 
     def _warm_system_prompt(self) -> None:
         # Reading the system prompt is the slowest part of a cold first turn; do it at load.

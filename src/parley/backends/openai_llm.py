@@ -10,7 +10,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from parley.backends import ChatMessage
-from parley.config import OpenAICompatConfig
+from parley.config import LlmConfig, OpenAICompatConfig
 from parley.errors import BackendError
 
 
@@ -21,6 +21,11 @@ class OpenAICompatLlm:
         self._client = AsyncOpenAI(
             base_url=str(config.base_url), api_key=api_key, timeout=config.timeout_s, max_retries=0
         )
+
+    def reconfigure(self, config: LlmConfig) -> None:
+        """Take a reloaded config's per-reply keys; the client stays as it is."""
+        if isinstance(config, OpenAICompatConfig):
+            self._config = config
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         try:

@@ -1,6 +1,14 @@
 """The `parley` command line: one Typer app, its commands grouped by concern in this package."""
 
-from parley.cli import admin, conversation, listening, memory, service, serving  # noqa: F401  (they register commands)
+from parley.cli import (  # noqa: F401  (they register commands)
+    admin,
+    conversation,
+    listening,
+    memory,
+    monitor,
+    service,
+    serving,
+)
 from parley.cli.app import app
 
 

@@ -43,9 +43,24 @@ def models_install(data_dir: DataDirOption = None, config: ConfigOption = None) 
 @app.command()
 @guarded
 def doctor(
-    config: ConfigOption = None, data_dir: DataDirOption = None, profile: ProfileOption = None
+    is_measuring: Annotated[
+        bool,
+        typer.Option(
+            "--measure",
+            help="Also load the models, time them on this machine (~20 s) and give advice.",
+        ),
+    ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Also give the advice of a running server's recent turns."),
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
 ) -> None:
-    """Check the models, data directory, system tools and config; say how to fix what is missing."""
+    """Check the models, data directory, system tools and config; say how to fix what is missing.
+
+    With --measure or --server, also advise what to change, from figures measured here."""
     from rich.console import Console
     from rich.table import Table
 
@@ -97,6 +112,46 @@ def doctor(
             f"{problems} problem(s) found; the detail column says how to fix each.", err=True
         )
         raise typer.Exit(1)
+    if is_measuring:
+        _print_advice(*_measured_advice(settings))
+    if server is not None:
+        from parley.cli.monitor import fetch_snapshot
+        from parley.server.auth import existing_api_key
+
+        snapshot = fetch_snapshot(server, existing_api_key(settings))
+        _print_advice(
+            f"{server}: {snapshot['turns']} turn(s) in the last {snapshot['window_s']:g} s",
+            [(item["rule"], item["text"]) for item in snapshot["advice"]],
+        )
+
+
+def _measured_advice(settings: Settings) -> tuple[str, list[tuple[str, str]]]:
+    from parley.advice import advise
+    from parley.backends.loaded import Backends
+    from parley.model_trial import measure
+
+    typer.echo("loading the models and timing them…", err=True)
+    figures = asyncio.run(measure(Backends.load(settings)))
+    heading = (
+        f"measured here ({figures.cores} cores): LLM {figures.llm_tokens_per_s_alone} tokens/s "
+        f"alone and {figures.llm_tokens_per_s_beside_stt} beside Whisper with llm.n_threads "
+        f"{figures.llm_threads}"
+    )
+    if figures.fewer_threads_tokens_per_s_alone is not None and figures.llm_threads:
+        heading += (
+            f", {figures.fewer_threads_tokens_per_s_alone} and "
+            f"{figures.fewer_threads_tokens_per_s_beside_stt} with {figures.llm_threads - 1}"
+        )
+    heading += f"; Whisper {figures.stt_model} real-time factor {figures.stt_rtf}"
+    return heading, [(advice.rule, advice.text) for advice in advise(figures)]
+
+
+def _print_advice(heading: str, advice: list[tuple[str, str]]) -> None:
+    typer.echo(heading)
+    for rule, text in advice:
+        typer.echo(f"advice ({rule}): {text}")
+    if not advice:
+        typer.echo("no advice: nothing measured calls for a change")
 
 
 @config_app.command("show")

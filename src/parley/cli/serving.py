@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,7 @@ def serve(
     import uvicorn
 
     from parley.backends.loaded import Backends
+    from parley.config import load_settings
     from parley.server.app import create_app, uvicorn_options
     from parley.server.auth import load_or_create_api_key
     from parley.server.guard import is_loopback_host
@@ -55,7 +57,19 @@ def serve(
     api_key = load_or_create_api_key(settings)
     typer.echo("loading models…", err=True)
     backends = Backends.load(settings)
-    server_app = create_app(settings, api_key=api_key, backends=backends, bind_host=bind_host)
+    config_path = config or (Path(named) if (named := os.environ.get("PARLEY_CONFIG")) else None)
+    server_app = create_app(
+        settings,
+        api_key=api_key,
+        backends=backends,
+        bind_host=bind_host,
+        config_path=config_path,
+        reload_settings=lambda: load_settings(
+            config_file=config_path, profile=profile, data_dir=data_dir
+        ),
+    )
+    if config_path is not None:
+        typer.echo(f"watching {config_path}: edits apply from the next turn", err=True)
     base_url = f"http://{_shown_host(bind_host)}:{bind_port}/"
     typer.echo(f"Parley is listening on {base_url}", err=True)
     # A one-time code, never the API key: the address ends up in browser history.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
 
 from parley import __version__
+from parley.backends import ReconfigurableLanguageModel
 from parley.backends.loaded import Backends
 from parley.config import Settings
 from parley.errors import AudioDecodeError, BackendError, ContextTooLongError, ParleyError
@@ -37,9 +39,12 @@ from parley.server.auth import (
 from parley.server.backups import back_up_on_schedule
 from parley.server.guard import HostGuard, RequestGuard, allowed_hosts
 from parley.server.header_deadline import with_header_timeout
+from parley.server.health import HealthWatch
+from parley.server.live_config import LiveConfig
 from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
+from parley.server.request_ids import RequestIds
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +97,35 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _live_config(app: FastAPI, runtime: Runtime) -> LiveConfig | None:
+    path: Path | None = app.state.config_path
+    load: Callable[[], Settings] | None = app.state.reload_settings
+    if path is None or load is None:
+        return None
+
+    def apply(reloaded: Settings) -> None:
+        app.state.settings = reloaded
+        runtime.backends.settings = reloaded
+        if isinstance(llm := runtime.backends.llm, ReconfigurableLanguageModel):
+            llm.reconfigure(reloaded.llm)
+        logging.getLogger().setLevel(reloaded.log_level.upper())
+
+    return LiveConfig(path=path, load=load, apply=apply, running=app.state.settings)
+
+
 def create_app(
     settings: Settings,
     *,
     api_key: str,
     backends: Backends | None = None,
     bind_host: str | None = None,
+    config_path: Path | None = None,
+    reload_settings: Callable[[], Settings] | None = None,
 ) -> FastAPI:
     """Build the app. ``backends`` may be passed in already loaded (tests share one set).
+
+    With ``config_path`` and ``reload_settings`` (the loader `parley serve` started with), the
+    file is watched and reloaded live, and SIGHUP reloads it too.
 
     Every HTTP route but /health, the sign-in exchange and the page needs a credential, checked
     from the headers before any body is read (``CredentialGuard``); bodies are capped by
@@ -113,6 +139,25 @@ def create_app(
             app.state.backends = runtime.backends
             app.state.store = runtime.store
             app.state.toolbox = runtime.toolbox
+            runtime.toolbox.hub.call_observers.append(app.state.metrics.observe_tool_call)
+            live_config = _live_config(app, runtime)
+            app.state.live_config = live_config
+            health = HealthWatch(
+                lambda: app.state.settings,
+                app.state.metrics,
+                hub=lambda: runtime.toolbox.hub,
+                sessions=lambda: app.state.realtime_sessions,
+                config_state=lambda: {} if live_config is None else live_config.state(),
+            )
+            app.state.health = health
+            watchers = [asyncio.create_task(health.run(), name="health")]
+            if live_config is not None:
+                watchers.append(asyncio.create_task(live_config.watch(), name="config-watch"))
+                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                    # Only the main thread may handle signals (tests serve from a thread).
+                    asyncio.get_running_loop().add_signal_handler(
+                        signal.SIGHUP, live_config.reload, "SIGHUP"
+                    )
             backups = settings.backup
             scheduled = (
                 asyncio.create_task(
@@ -130,10 +175,10 @@ def create_app(
                 async with mcp_server.session_manager.run():
                     yield
             finally:
-                if scheduled is not None:
-                    scheduled.cancel()
+                for task in [*watchers, *([scheduled] if scheduled is not None else [])]:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await scheduled
+                        await task
 
     # Body limits are set per router and route rather than on the app: the app's own limit runs
     # outside every middleware, so it would answer an unauthenticated request before the
@@ -155,8 +200,11 @@ def create_app(
     app.add_middleware(
         HostGuard, allowed_hosts=allowed_hosts(bind_host or settings.server.host, settings)
     )
+    app.add_middleware(RequestIds)  # outermost: a refused request has an id too
     app.state.metrics = ServerMetrics()
     app.state.realtime_sessions = 0
+    app.state.config_path = config_path
+    app.state.reload_settings = reload_settings
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
@@ -189,6 +237,12 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/v1/monitor")
+    async def monitor() -> dict[str, Any]:
+        """The server's health as `parley monitor` and the page's Health panel show it."""
+        health: HealthWatch = app.state.health
+        return health.snapshot()
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -1,5 +1,6 @@
 // Parley's browser client: the OpenAI Realtime protocol over a WebSocket, a microphone through an
-// AudioWorklet, gapless playback through another, interruption, history, settings and latency.
+// AudioWorklet, gapless playback through another, interruption, history, settings, latency, a
+// waveform of both voices, the reply's words lit as they are heard, and the server's health.
 const RATE = 24000;
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -8,7 +9,12 @@ const state = {
   prefs: { mode: "hands_free", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "" },
   responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
+  // The reply being played: its words so far and the samples received for them.
+  reply: { text: "", samples: 0 }, health: null,
 };
+// The waveform's columns (one per 50 ms), oldest first: microphone and Parley's voice peaks.
+const WAVE_COLUMNS = 120;
+const wave = { mic: new Array(WAVE_COLUMNS).fill(0), voice: new Array(WAVE_COLUMNS).fill(0), micPeak: 0, voicePeak: 0 };
 // Credentials live here, not in `state`: `state` is shown as window.parley (for devtools and the
 // browser tests), and a page must not expose what opens the API.
 const credentials = { loginCode: null, signIn: null, clientSecret: null };
@@ -173,6 +179,7 @@ function handleEvent(event) {
     case "response.created":
       state.responseActive = true;
       state.assistantBubble = bubble("assistant");
+      state.reply = { text: "", samples: 0 };
       state.audioBubble = state.assistantBubble; // stays set while its audio may still be playing
       $("interrupt").disabled = false;
       break;
@@ -182,7 +189,10 @@ function handleEvent(event) {
       break;
     case "response.output_audio_transcript.delta":
     case "response.output_text.delta":
-      if (state.assistantBubble) state.assistantBubble.textContent += event.delta;
+      if (state.assistantBubble) {
+        state.reply.text += event.delta;
+        showReplyWords();
+      }
       break;
     case "response.output_audio.delta":
       playDelta(event.delta);
@@ -192,6 +202,7 @@ function handleEvent(event) {
       break;
     case "response.done":
       state.responseActive = false;
+      if (state.reply.samples === 0 && state.assistantBubble) showReplyWords(true); // text only: all shown
       if (event.response.status === "cancelled" && state.assistantBubble) state.assistantBubble.classList.add("interrupted");
       if (event.response.metadata) recordLatency(event.response.metadata);
       state.assistantBubble = null;
@@ -219,7 +230,9 @@ async function ensureAudio() {
     state.played = event.data.played;
     state.buffered = event.data.buffered;
     state.playing = event.data.playing;
+    wave.voicePeak = Math.max(wave.voicePeak, event.data.peak || 0);
     $("interrupt").disabled = !(state.playing || state.responseActive);
+    showReplyWords();
   };
   player.connect(ctx.destination);
   state.player = player;
@@ -245,7 +258,9 @@ async function startMicrophone() {
   return true;
 }
 function onMicFrame(samples, rms) {
-  $("level").style.width = `${Math.min(100, rms * 400)}%`;
+  let peak = 0;
+  for (let i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i]));
+  wave.micPeak = Math.max(wave.micPeak, peak);
   if (!state.listening) return;
   if (state.prefs.mode === "push_to_talk" && !state.pushToTalkHeld) return;
   const pcm = new Int16Array(samples.length);
@@ -270,6 +285,7 @@ function playDelta(base64) {
     state.played = 0;
   }
   state.playedTotal += samples.length;
+  state.reply.samples += samples.length;
   state.player.port.postMessage({ type: "push", samples }, [samples.buffer]);
 }
 function stopPlayback(cancelResponse) {
@@ -282,6 +298,84 @@ function stopPlayback(cancelResponse) {
   }
   state.playing = false;
   $("interrupt").disabled = true;
+}
+
+// The reply's words as they are heard: the share of its words lit is the share of its received
+// audio played (text arrives a sentence ahead of its audio, so this tracks the voice to within a
+// few words). An interrupted reply keeps lit only what was heard.
+function showReplyWords(isAllSpoken = false) {
+  const item = state.audioBubble;
+  if (!item) return;
+  const text = state.reply.text;
+  const share = isAllSpoken ? 1 : state.reply.samples ? Math.min(1, state.played / state.reply.samples) : 0;
+  let cut = Math.round(text.length * share);
+  if (cut < text.length) cut = Math.max(0, text.lastIndexOf(" ", cut));
+  let spoken = item.querySelector(".spoken");
+  let unspoken = item.querySelector(".unspoken");
+  if (!spoken) {
+    item.textContent = "";
+    spoken = item.appendChild(document.createElement("span"));
+    spoken.className = "spoken";
+    unspoken = item.appendChild(document.createElement("span"));
+    unspoken.className = "unspoken";
+  }
+  spoken.textContent = text.slice(0, cut);
+  unspoken.textContent = text.slice(cut);
+}
+
+// ---- waveform -----------------------------------------------------------------------------
+function tickWave() {
+  wave.mic.push(wave.micPeak); wave.mic.shift();
+  wave.voice.push(wave.voicePeak); wave.voice.shift();
+  wave.micPeak = 0; wave.voicePeak = 0;
+  const canvas = $("wave");
+  const g = canvas.getContext("2d");
+  const middle = canvas.height / 2;
+  const width = canvas.width / WAVE_COLUMNS;
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  g.fillStyle = "#26304a"; g.fillRect(0, middle, canvas.width, 1);
+  for (let i = 0; i < WAVE_COLUMNS; i++) {
+    const mic = Math.min(1, wave.mic[i] * 1.5) * (middle - 2);
+    const voice = Math.min(1, wave.voice[i] * 1.5) * (middle - 2);
+    g.fillStyle = "#5eb1ff"; g.fillRect(i * width, middle - mic, Math.max(1, width - 1), mic);
+    g.fillStyle = "#54d38a"; g.fillRect(i * width, middle + 1, Math.max(1, width - 1), voice);
+  }
+}
+
+// ---- health panel -------------------------------------------------------------------------
+async function pollHealth() {
+  try {
+    showHealth(await api("/v1/monitor"));
+  } catch (error) {
+    $("health-note").textContent = `Health: ${error.message}`;
+  }
+}
+function showHealth(health) {
+  state.health = health;
+  const stages = health.stages || {};
+  const v2v = stages.voice_to_voice_ms;
+  $("health-v2v").textContent = v2v ? `${Math.round(v2v.median)} / ${Math.round(v2v.p90)} ms` : "–";
+  const tps = stages.llm_tokens_per_s;
+  $("health-tps").textContent = tps ? `${tps.median} tok/s` : "–";
+  const stt = stages.stt_rtf, tts = stages.tts_rtf;
+  $("health-rtf").textContent = stt || tts ? `${stt ? stt.median : "–"} · ${tts ? tts.median : "–"}` : "–";
+  const r = health.resources;
+  $("health-resources").textContent = r ? `${Math.round(r.cpu_percent)} % · ${Math.round(r.rss_mb)} MB` : "–";
+  const alerts = $("health-alerts");
+  alerts.textContent = "";
+  for (const alert of health.alerts) {
+    const item = alerts.appendChild(document.createElement("li"));
+    item.textContent = `${alert.name}: ${alert.message}`;
+  }
+  if (!health.alerts.length) {
+    const item = alerts.appendChild(document.createElement("li"));
+    item.className = "none";
+    item.textContent = "No alerts";
+  }
+  const advice = $("health-advice");
+  advice.textContent = "";
+  for (const tip of health.advice) advice.appendChild(document.createElement("li")).textContent = tip.text;
+  $("health-note").textContent = `${health.turns} turn(s) in the last ${Math.round(health.window_s / 60)} min, ${health.sessions} session(s) open.`;
 }
 
 // ---- controls -----------------------------------------------------------------------------
@@ -431,7 +525,12 @@ window.addEventListener("DOMContentLoaded", async () => {
     if (event.code === "Space" && event.target === document.body) { event.preventDefault(); pushToTalk(true); }
   });
   document.addEventListener("keyup", (event) => { if (event.code === "Space" && event.target === document.body) pushToTalk(false); });
+  setInterval(tickWave, 50);
   await connect();
-  if (credentials.clientSecret) await loadPreferences();
+  if (credentials.clientSecret) {
+    await loadPreferences();
+    pollHealth();
+    setInterval(pollHealth, 5000);
+  }
   if (state.ws) sendSessionUpdate();
 });

@@ -1,6 +1,6 @@
 // Gapless playback of streamed PCM through a ring buffer, with a small jitter buffer before
 // starting. Reports how many samples it has played, so the page can tell the server how much of
-// a reply the user heard. "clear" drops everything not yet played, at once.
+// a reply the user heard, and how loud it was. "clear" drops everything not yet played, at once.
 class Player extends AudioWorkletProcessor {
   constructor() {
     super();
@@ -12,6 +12,7 @@ class Player extends AudioWorkletProcessor {
     this.started = false;
     this.jitterSamples = Math.round(sampleRate * 0.06);
     this.lastReport = 0;
+    this.peak = 0; // loudest sample played since the last report, for the page's waveform
     this.flushing = false;
     this.port.onmessage = (event) => {
       const message = event.data;
@@ -38,7 +39,8 @@ class Player extends AudioWorkletProcessor {
   report(force) {
     if (force || currentFrame - this.lastReport >= sampleRate / 20) {
       this.lastReport = currentFrame;
-      this.port.postMessage({ played: this.played, buffered: this.buffered(), playing: this.started });
+      this.port.postMessage({ played: this.played, buffered: this.buffered(), playing: this.started, peak: this.peak });
+      this.peak = 0;
     }
   }
   process(_inputs, outputs) {
@@ -50,6 +52,7 @@ class Player extends AudioWorkletProcessor {
     for (let i = 0; i < out.length; i++) {
       if (this.started && this.read !== this.write) {
         out[i] = this.ring[this.read];
+        this.peak = Math.max(this.peak, Math.abs(out[i]));
         this.read = (this.read + 1) % this.capacity;
         this.played++;
       } else {
