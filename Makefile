@@ -8,8 +8,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= $(or $(PARLEY_DATA_DIR),$(HOME)/.local/share/parley)
-# PortAudio (and its ALSA route to PulseAudio or PipeWire) for `parley listen`.
-APT_PACKAGES := espeak-ng sox libsox-fmt-mp3 libportaudio2 libasound2-plugins
+# flite: three clearer voices beside espeak-ng's; PortAudio (and its ALSA route to PulseAudio or
+# PipeWire) for `parley listen`.
+APT_PACKAGES := espeak-ng flite sox libsox-fmt-mp3 libportaudio2 libasound2-plugins
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here);
 # the `parley listen` tests run a real PulseAudio server with virtual devices; promtool (from
 # Debian's prometheus, whose service is not started) checks the shipped alerting rules.

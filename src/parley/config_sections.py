@@ -297,6 +297,17 @@ class EspeakConfig(_TtsCommon):
         return f"espeak-{self.voice}"
 
 
+class FliteConfig(_TtsCommon):
+    backend: Literal["flite"]
+    voice: Literal["slt", "rms", "awb", "kal", "kal16"] = Field(
+        "slt", description="Debian flite's voices: slt (female), rms and awb (male), kal (diphone)"
+    )
+
+    @property
+    def voice_name(self) -> str:
+        return f"flite-{self.voice}"
+
+
 class XttsConfig(_TtsCommon):
     backend: Literal["xtts"]
     model_dir: Path | None = None
@@ -311,6 +322,7 @@ class XttsConfig(_TtsCommon):
 TtsConfig = Annotated[
     Annotated[PiperConfig, Tag("piper")]
     | Annotated[EspeakConfig, Tag("espeak")]
+    | Annotated[FliteConfig, Tag("flite")]
     | Annotated[XttsConfig, Tag("xtts")],
     _backend_or("piper"),
 ]

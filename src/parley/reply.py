@@ -256,7 +256,7 @@ class Replies:
         scope = TurnScope(
             turn_id,
             llm=reply_llm,
-            tts=self._backends.tts if options.is_speaking else None,
+            tts=self._backends.tts_for(options.voice) if options.is_speaking else None,
             sink=self._sink,
             output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,
             metrics=metrics,

@@ -20,6 +20,7 @@ class SessionOptions:
     is_barge_in_enabled: bool = True  # speech over a reply stops it
     is_speaking: bool = True  # False: text-only replies
     speed: float = 1.0  # speaking rate relative to the voice's configured one
+    voice: str | None = None  # an offline voice by name (backends.voices); None: the configured
     vad_threshold: float = 0.5
     end_silence_ms: int = 500
     # The turn model may end a turn sooner when the voice sounds finished (semantic VAD).

@@ -278,3 +278,49 @@ def test_history_lists_past_conversations_and_deletes_them(
     page.wait_for_function(
         f"document.querySelectorAll('.conversations li').length === {before - 1}", timeout=10_000
     )
+
+
+@pytest.mark.slow
+def test_a_voice_chosen_in_settings_is_the_voice_the_session_speaks_with(
+    server: RunningServer, browser_for: Callable[[Path | None], Any]
+) -> None:
+    page = browser_for(None)
+    open_parley(page, server)
+    page.wait_for_function("window.parley.voice === 'en_US-joe-medium'", timeout=10_000)
+    page.click("text=Settings")
+    voices = page.evaluate(
+        "[...document.querySelector('select[name=voice]').options].map(o => o.value)"
+    )
+    assert {"", "en_US-joe-medium", "flite-slt", "flite-rms", "flite-awb", "espeak-fr-fr"} <= set(
+        voices
+    )
+    try:
+        page.select_option("select[name=voice]", "flite-slt")
+        page.click("#settings-form button[type=submit]")
+        page.wait_for_function("window.parley.voice === 'flite-slt'", timeout=10_000)
+        stored = json.loads(
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{server.base_url.removesuffix('/v1')}/api/preferences",
+                    headers={"Authorization": f"Bearer {server.api_key}"},
+                ),
+                timeout=10,
+            ).read()
+        )
+        assert stored["voice"] == "flite-slt"
+        # A new page (a new session) starts with the stored choice.
+        page.reload()
+        page.wait_for_function("window.parley.voice === 'flite-slt'", timeout=10_000)
+    finally:
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{server.base_url.removesuffix('/v1')}/api/preferences",
+                data=json.dumps({"voice": ""}).encode(),
+                method="PUT",
+                headers={
+                    "Authorization": f"Bearer {server.api_key}",
+                    "Content-Type": "application/json",
+                },
+            ),
+            timeout=10,
+        )

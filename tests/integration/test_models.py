@@ -72,7 +72,9 @@ async def test_the_clip_length_window_hears_what_the_30_s_window_hears_without_r
     long_audio = decode_file(speech(long_sentence))
     assert long_audio.size > 30 * 16_000
     long_text = words((await model.transcribe(long_audio, is_final=True)).text)
-    assert "capital" in long_text and "spider" in long_text.split()[-5:]
+    # (On an AVX2-only EPYC Whisper tiny hears the last "does a spider have" in espeak's voice as
+    # "done as I'd ever have": "legs" shows the end was kept either way.)
+    assert "capital" in long_text and "legs" in long_text.split()[-8:], long_text
 
 
 async def test_llama_cpp_answers_a_multi_token_chat_with_the_right_fact(backends: Backends) -> None:

@@ -179,6 +179,7 @@ def test_every_request_has_an_id_on_its_answer_and_its_log_lines(server: Running
         with pytest.raises(urllib.error.HTTPError) as failure:
             urllib.request.urlopen(refused, timeout=10)
         made = failure.value.headers["X-Request-Id"]
+        failure.value.close()
         assert made != "has spaces, so is not a token" and len(made) == 16
     finally:
         http_log.removeHandler(handler)

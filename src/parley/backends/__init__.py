@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from parley.config import (
     EspeakConfig,
+    FliteConfig,
     LlamaCppConfig,
     LlmConfig,
     OpenAICompatConfig,
@@ -149,6 +150,10 @@ def make_tts(config: TtsConfig, *, models_dir: Path) -> TextToSpeech:
             from parley.backends.espeak_tts import EspeakTts
 
             return EspeakTts(config)
+        case FliteConfig():
+            from parley.backends.flite_tts import FliteTts
+
+            return FliteTts(config)
         case XttsConfig():
             from parley.backends.xtts_tts import XttsTts
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 
-import numpy as np
-
-from parley.audio import decode_bytes
+from parley.backends.speech_process import spoken_by_process
 from parley.config import EspeakConfig
-from parley.errors import BackendError, ModelLoadError
+from parley.errors import ModelLoadError
 from parley.events import Int16Array
 
 _ESPEAK_WORDS_PER_MINUTE = 175
@@ -31,24 +28,8 @@ class EspeakTts:
         self._words_per_minute = round(_ESPEAK_WORDS_PER_MINUTE * config.speed)
 
     async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
-        process = await asyncio.create_subprocess_exec(
-            self._executable,
-            "-v",
-            self._voice,
-            "-s",
-            str(round(self._words_per_minute * speed)),
-            "--stdout",
-            text,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        words_per_minute = str(round(self._words_per_minute * speed))
+        yield await spoken_by_process(
+            [self._executable, "-v", self._voice, "-s", words_per_minute, "--stdout", text],
+            sample_rate_hz=self.sample_rate_hz,
         )
-        try:
-            wav, error_output = await process.communicate()
-        except asyncio.CancelledError:
-            if process.returncode is None:
-                process.kill()
-            raise
-        if process.returncode != 0:
-            raise BackendError(f"espeak-ng failed: {error_output.decode(errors='replace').strip()}")
-        samples = decode_bytes(wav, sample_rate_hz=self.sample_rate_hz)
-        yield np.asarray(samples, dtype=np.int16)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from parley.backends import (
     ChatMessage,
@@ -18,9 +18,10 @@ from parley.backends import (
     make_vad,
 )
 from parley.backends.smart_turn import SmartTurn
+from parley.backends.voices import config_for
 from parley.config import Settings
 from parley.embedded_models import smart_turn_path
-from parley.errors import ModelLoadError
+from parley.errors import ConfigError, ModelLoadError
 from parley.memory.embedding import MiniLmEmbedder
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class Backends:
     tts: TextToSpeech
     embedder: MiniLmEmbedder | None = None
     turn_model: SmartTurn | None = None
+    # Offline voices other than the configured one that a user or client chose, loaded once.
+    other_voices: dict[str, TextToSpeech] = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: Settings) -> Backends:
@@ -48,6 +51,22 @@ class Backends:
             embedder=_load_embedder(settings),
             turn_model=_load_turn_model(settings),
         )
+
+    def tts_for(self, voice: str | None) -> TextToSpeech:
+        """The configured voice for None or its own name; another offline voice by its name
+        (`backends.voices`), loaded at its first use."""
+        if voice is None or voice == self.settings.tts.voice_name:
+            return self.tts
+        if (loaded := self.other_voices.get(voice)) is not None:
+            return loaded
+        config = config_for(voice, self.settings.tts)
+        if config is None:
+            raise ConfigError(
+                f"There is no voice {voice!r} here. GET /api/voices (or `parley voices`) lists "
+                "the offline voices this machine has."
+            )
+        loaded = self.other_voices[voice] = make_tts(config, models_dir=self.settings.models_dir)
+        return loaded
 
     def new_vad(self) -> Vad:
         # Silero keeps recurrent state, so each session has its own (it is tiny).

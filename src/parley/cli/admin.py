@@ -1,10 +1,11 @@
-"""`parley models install`, `doctor`, `config show`, `tools` and `mcp`: setting Parley up,
+"""`parley models install`, `doctor`, `config show`, `voices`, `tools` and `mcp`: setting Parley up,
 checking it, and its tools."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import shutil
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +15,7 @@ import yaml
 from parley.cli.app import (
     ConfigOption,
     DataDirOption,
+    JsonOption,
     ProfileOption,
     app,
     config_app,
@@ -217,3 +219,25 @@ def mcp(
         llm = make_llm(settings.llm, models_dir=settings.models_dir)
     with opened_store(settings) as store:
         make_parley_mcp_server(store, MemoryRecall(store, embedder), llm).run("stdio")
+
+
+@app.command()
+@guarded
+def voices(
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """List the offline voices this machine has (tts.voice in a realtime session, or the
+    page's Voice setting, takes any of these names)."""
+    from parley.backends.voices import offline_voices
+
+    settings = settings_for(config, data_dir, profile)
+    found = offline_voices(settings.models_dir)
+    if as_json:
+        typer.echo(json.dumps([voice.as_dict() for voice in found], indent=2))
+        return
+    typer.echo(f"default (tts in the config): {settings.tts.voice_name}")
+    for voice in found:
+        typer.echo(f"{voice.name:24} {voice.engine:7} {voice.description}")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, Field
 
+from parley.backends.voices import offline_voices
 from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
@@ -33,6 +34,9 @@ class Preferences(BaseModel):
     end_silence_ms: int = Field(500, ge=200, le=2000)
     instructions: str = Field("", max_length=4000)
     input_device_id: str = ""
+    voice: str = Field(
+        "", max_length=64, description="an offline voice's name; empty: the configured one"
+    )
 
 
 @router.get("/conversations")
@@ -76,8 +80,30 @@ async def get_preferences(request: Request) -> Preferences:
 
 @router.put("/preferences")
 async def put_preferences(preferences: Preferences, request: Request) -> Preferences:
+    if preferences.voice and preferences.voice not in _voice_names(request):
+        raise HTTPException(
+            400, f"There is no voice {preferences.voice!r} here: GET /api/voices lists them."
+        )
     await asyncio.to_thread(_store(request).save_preferences, LOCAL_USER, preferences.model_dump())
     return preferences
+
+
+def _voice_settings(request: Request) -> Any:
+    # The loaded models' settings: the voices are where those models are.
+    return request.app.state.backends.settings
+
+
+def _voice_names(request: Request) -> set[str]:
+    settings = _voice_settings(request)
+    return {settings.tts.voice_name, *(v.name for v in offline_voices(settings.models_dir))}
+
+
+@router.get("/voices")
+async def list_voices(request: Request) -> dict[str, Any]:
+    """The offline voices this machine has; ``default`` is the configured one."""
+    settings = _voice_settings(request)
+    voices = await asyncio.to_thread(offline_voices, settings.models_dir)
+    return {"default": settings.tts.voice_name, "data": [voice.as_dict() for voice in voices]}
 
 
 class MemoryIn(BaseModel):

@@ -201,21 +201,23 @@ class HealthWatch:
         """Until cancelled."""
         while True:
             try:
-                await asyncio.to_thread(self.check)
+                await self.check()
             except Exception:
                 log.exception("the health check failed; it runs again at the next interval")
             await asyncio.sleep(self._settings().alerts.check_every_s)
 
-    def check(self) -> list[Alert]:
-        settings = self._settings()
-        data_dir = settings.data_dir
-        sample = ResourceSample(
+    def _sample(self, data_dir: Path) -> ResourceSample:
+        return ResourceSample(
             cpu_percent=psutil.cpu_percent(interval=None),
             rss_bytes=self._process.memory_info().rss,
-            disk_free_bytes=psutil.disk_usage(
-                str(data_dir if data_dir.exists() else Path("/"))
-            ).free,
+            disk_free_bytes=psutil.disk_usage(str(data_dir if data_dir.exists() else "/")).free,
         )
+
+    async def check(self) -> list[Alert]:
+        settings = self._settings()
+        # Only the system calls go to a thread: the recent turns are read on the loop that
+        # adds to them.
+        sample = await asyncio.to_thread(self._sample, settings.data_dir)
         self._samples.append(sample)
         self._metrics.machine_cpu_percent.set(sample.cpu_percent)
         self._metrics.disk_free_bytes.set(sample.disk_free_bytes)
@@ -224,7 +226,7 @@ class HealthWatch:
             summary=self._metrics.recent.summary(settings.alerts.window_s),
             samples=list(self._samples),
             tool_servers=self._tool_servers(),
-            backup_age_h=self._backup_age_h(settings),
+            backup_age_h=await asyncio.to_thread(self._backup_age_h, settings),
             backup_every_h=settings.backup.every_hours,
         )
         self._record(alerts)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from parley.audio import decode_bytes, resample
 from parley.backends import ChatMessage
 from parley.backends.loaded import Backends
+from parley.backends.voices import config_for
 from parley.events import INPUT_SAMPLE_RATE_HZ
 from parley.prompt import count_text_tokens, count_tokens, fit_to_context
 from parley.sentences import SentenceChunker
@@ -182,7 +183,12 @@ def _streaming_wav_header(sample_rate_hz: int) -> bytes:
 
 @router.post("/audio/speech", response_model=None)
 async def speech(body: SpeechRequest, request: Request) -> Response:
-    tts = _backends(request).tts
+    backends = _backends(request)
+    # One of Parley's offline voices by name; OpenAI's names (alloy, …) get the configured one.
+    voice = body.voice if isinstance(body.voice, str) else None
+    if voice is not None and config_for(voice, backends.settings.tts) is None:
+        voice = None
+    tts = await asyncio.to_thread(backends.tts_for, voice)
     chunker = SentenceChunker()
     pieces = chunker.push(body.input) + chunker.flush()
     if not pieces:

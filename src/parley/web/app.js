@@ -6,7 +6,8 @@ const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, ctx: null, mic: null, micStream: null, player: null,
   wantConnected: false, reconnectDelayMs: 500, conversationId: null, listening: false,
-  prefs: { mode: "hands_free", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "" },
+  prefs: { mode: "hands_free", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "", voice: "" },
+  voice: null, // the voice the server says this session speaks with
   responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
   // The reply being played: its words so far and the samples received for them.
@@ -140,7 +141,7 @@ function sendSessionUpdate() {
             ? { type: "semantic_vad", threshold: Number(p.vad_threshold), silence_duration_ms: Number(p.end_silence_ms), create_response: true, interrupt_response: true }
             : null,
         },
-        output: { format: { type: "audio/pcm", rate: RATE }, speed: Number(p.speed) },
+        output: { format: { type: "audio/pcm", rate: RATE }, speed: Number(p.speed), voice: p.voice || undefined },
       },
     },
   });
@@ -161,6 +162,10 @@ function handleEvent(event) {
   switch (event.type) {
     case "session.created":
       state.conversationId = event.session.conversation_id || state.conversationId;
+      state.voice = event.session.audio?.output?.voice || null;
+      break;
+    case "session.updated":
+      state.voice = event.session.audio?.output?.voice || null;
       break;
     case "input_audio_buffer.speech_started":
       stopPlayback(false); // the user talks over Parley: silence now, tell the server what was heard
@@ -468,6 +473,15 @@ async function loadPreferences() {
     console.warn("preferences", error);
   }
   const form = $("settings-form");
+  try {
+    const { default: configured, data } = await api("/api/voices");
+    const select = form.elements.voice;
+    select.textContent = "";
+    select.appendChild(new Option(`Default (${configured})`, ""));
+    for (const voice of data) select.appendChild(new Option(`${voice.name} — ${voice.description}`, voice.name));
+  } catch (error) {
+    console.warn("voices", error);
+  }
   for (const [name, value] of Object.entries(state.prefs)) if (form.elements[name]) form.elements[name].value = value;
   form.elements["speed-out"].value = `${state.prefs.speed}×`;
   form.elements["vad-out"].value = state.prefs.vad_threshold;
@@ -479,6 +493,7 @@ async function savePreferences(event) {
     mode: form.elements.mode.value, speed: Number(form.elements.speed.value),
     vad_threshold: Number(form.elements.vad_threshold.value), end_silence_ms: Number(form.elements.end_silence_ms.value),
     instructions: form.elements.instructions.value, input_device_id: form.elements.input_device_id.value,
+    voice: form.elements.voice.value,
   };
   const deviceChanged = prefs.input_device_id !== state.prefs.input_device_id;
   state.prefs = await api("/api/preferences", { method: "PUT", body: JSON.stringify(prefs) });

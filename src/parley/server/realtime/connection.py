@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from parley.backends.voices import offline_voices
 from parley.errors import ParleyError
 from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array, ListenerEvent, TurnEvent
 from parley.log_format import current_session
@@ -49,6 +50,7 @@ class RealtimeConnection:
         conversation_id: str | None = None,
     ) -> None:
         backends = runtime.backends
+        self._backends = backends
         self._websocket = websocket
         self._settings = backends.settings
         self._stt = backends.stt
@@ -88,6 +90,7 @@ class RealtimeConnection:
         self._reader: asyncio.Task[None] | None = None
         self._failed_events = 0
         self._is_server_stopping = False
+        self._is_closing = False  # the client is gone or the server stops: no new replies
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -110,8 +113,14 @@ class RealtimeConnection:
                     # Gone mid-reply: stop generating. A reply already sent is kept whole,
                     # since nothing says how much of it the client played.
                     self.session.cancel_reply("client_cancelled")
-                for task in list(self._response_tasks):
-                    task.cancel()
+                # The reply just stopped stores what was heard; replies queued behind it do not
+                # start (`_respond`). Only a reply that does not finish in time is cancelled,
+                # which would lose its row.
+                self._is_closing = True
+                if self._response_tasks:
+                    _done, late = await asyncio.wait(set(self._response_tasks), timeout=10)
+                    for task in late:
+                        task.cancel()
                 self._input.frames.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener, timeout=5)
@@ -230,13 +239,21 @@ class RealtimeConnection:
                 )
 
     def _update_session(self, session: Any) -> None:
-        self.session.options, self.transport = inbound.session_update(
+        options, transport = inbound.session_update(
             session,
             options=self.session.options,
             transport=self.transport,
             limits=self._limits,
-            voice_name=self._settings.tts.voice_name,
+            voice_names=[
+                self._settings.tts.voice_name,
+                *(voice.name for voice in offline_voices(self._settings.models_dir)),
+            ],
         )
+        try:  # loaded here (once per process), not in the first reply that speaks with it
+            self._backends.tts_for(options.voice)
+        except ParleyError as error:
+            raise ClientEventError("unsupported_voice", str(error)) from None
+        self.session.options, self.transport = options, transport
         self._input.set_client_rate(self.transport.input_rate_hz)
         self._send({"type": "session.updated", "session": self._outbound.session_json()})
 
@@ -325,6 +342,8 @@ class RealtimeConnection:
 
     async def _respond(self, *, after: list[asyncio.Task[None]]) -> None:
         await asyncio.gather(*after, return_exceptions=True)
+        if self._is_closing:
+            return
         try:
             await self.session.respond(None)
         except ParleyError as error:

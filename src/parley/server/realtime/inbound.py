@@ -33,7 +33,7 @@ def session_update(
     options: SessionOptions,
     transport: RealtimeOptions,
     limits: ServerConfig,
-    voice_name: str,
+    voice_names: list[str],
 ) -> tuple[SessionOptions, RealtimeOptions]:
     """The session's and the socket's options after ``session.update`` (checked whole before
     either changes: a refused update changes nothing)."""
@@ -107,12 +107,15 @@ def session_update(
         if not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
             raise ClientEventError("invalid_session", "audio.output.speed is between 0.25 and 4.")
         changes["speed"] = float(speed)
-    if (voice := output_config.get("voice")) is not None and voice != voice_name:
-        raise ClientEventError(
-            "unsupported_voice",
-            f"Parley speaks with one voice, {voice_name!r} (set by tts in its configuration): "
-            "leave audio.output.voice out or give that name.",
-        )
+    if (voice := output_config.get("voice")) is not None:
+        if voice not in voice_names:
+            named = ", ".join(name for name in voice_names if not name.startswith("espeak-"))
+            raise ClientEventError(
+                "unsupported_voice",
+                f"There is no voice {voice!r} here. Parley's offline voices: {named}, and "
+                "espeak-<language> (espeak-fr-fr, espeak-de, …); GET /api/voices lists them all.",
+            )
+        changes["voice"] = voice
     if "tools" in session:
         changes["client_tools"] = tuple(client_tools(session["tools"], limits))
     if (choice := session.get("tool_choice")) is not None:

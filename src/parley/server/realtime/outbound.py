@@ -343,7 +343,7 @@ class Outbound:
                 },
                 "output": {
                     "format": {"type": "audio/pcm", "rate": transport.output_rate_hz},
-                    "voice": self._settings.tts.voice_name,
+                    "voice": options.voice or self._settings.tts.voice_name,
                     "speed": options.speed,
                 },
             },
