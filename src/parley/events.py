@@ -57,8 +57,10 @@ class PartialTranscript:
 class FinalTranscript:
     text: str
     speech: SpeechEnded
-    stt_ms: float
+    stt_ms: float  # from the end of the turn to this transcript (0 when decoded at a pause)
     t_ns: int
+    decode_ms: float | None = None  # Whisper's own time for it, wherever it was decoded
+    audio_ms: int | None = None  # the audio it decoded
 
 
 ListenerEvent: TypeAlias = SpeechStarted | PartialTranscript | SpeechEnded | FinalTranscript

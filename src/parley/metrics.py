@@ -70,8 +70,9 @@ class RecentFigures:
             for key, value in metrics.items()
             if isinstance(value, int | float) and not isinstance(value, bool)
         }
-        if (stt_ms := figures.get("stt_ms")) and (audio_ms := figures.get("stt_audio_ms")):
-            figures["stt_rtf"] = round(stt_ms / audio_ms, 3)
+        decode_ms, audio_ms = figures.get("stt_decode_ms"), figures.get("stt_audio_ms")
+        if decode_ms is not None and audio_ms:
+            figures["stt_rtf"] = round(decode_ms / audio_ms, 3)
         self._turns.append(_RecentTurn(time.monotonic(), was_cancelled, figures))
 
     def add_tool_call(self, result: ToolResult) -> None:

@@ -60,11 +60,9 @@ def _stamp_end_of_turn(
     metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
     metrics.speech_ended_t_ns = final.speech.t_ns
     metrics.stt_ms = round(final.stt_ms, 1)
-    # The utterance's length, so that monitors can give Whisper's real-time factor.
-    speech = final.speech
-    metrics.stt_audio_ms = (
-        (speech.last_voiced_sample - speech.start_sample) * 1000 // INPUT_SAMPLE_RATE_HZ
-    )
+    # Whisper's own time and the audio it decoded: its real-time factor, for monitors.
+    metrics.stt_decode_ms = final.decode_ms
+    metrics.stt_audio_ms = final.audio_ms
     metrics.turn_complete_probability = turn_complete_probability
 
 
@@ -368,7 +366,12 @@ class Session:
             transcript = await self._backends.stt.transcribe(audio, is_final=True)
         now_ns = time.perf_counter_ns()
         final = FinalTranscript(
-            text=transcript.text, speech=ended, stt_ms=(now_ns - started_ns) / 1e6, t_ns=now_ns
+            text=transcript.text,
+            speech=ended,
+            stt_ms=(now_ns - started_ns) / 1e6,
+            t_ns=now_ns,
+            decode_ms=transcript.decode_ms,
+            audio_ms=transcript.audio_ms,
         )
         self._observer(final)
         if over_reply_ms is not None:

@@ -59,6 +59,7 @@ class TurnMetrics:
     last_voiced_t_ns: int | None = None
     speech_ended_t_ns: int | None = None
     stt_ms: float | None = None
+    stt_decode_ms: float | None = None
     stt_audio_ms: int | None = None
     llm_request_t_ns: int | None = None
     llm_first_token_t_ns: int | None = None
@@ -84,6 +85,7 @@ class TurnMetrics:
         return {
             "endpoint_ms": _ms(self.last_voiced_t_ns, self.speech_ended_t_ns),
             "stt_ms": self.stt_ms,
+            "stt_decode_ms": None if self.stt_decode_ms is None else round(self.stt_decode_ms, 1),
             "stt_audio_ms": self.stt_audio_ms,
             "llm_ttft_ms": _ms(self.llm_request_t_ns, self.llm_first_token_t_ns),
             "first_sentence_ms": _ms(self.llm_request_t_ns, self.first_sentence_t_ns),

@@ -86,7 +86,7 @@ def test_a_servers_turns_feed_the_barge_in_prompt_and_end_of_turn_rules(tmp_path
                 "llm_ttft_ms": 640.0,
                 "llm_prompt_tokens": 1100,
                 "llm_tokens_per_s": 21.0,
-                "stt_ms": 110.0,
+                "stt_decode_ms": 110.0,
                 "stt_audio_ms": 2100,
             },
             was_cancelled=index % 2 == 0,

@@ -24,7 +24,7 @@ from parley.errors import BackendError
 _STAGE_NAMES = {
     "voice_to_voice_ms": "voice to voice",
     "endpoint_ms": "end of turn",
-    "stt_ms": "speech to text",
+    "stt_ms": "transcript wait",
     "llm_ttft_ms": "LLM first token",
     "first_sentence_ms": "first piece",
     "tts_first_audio_ms": "TTS first audio",
