@@ -48,13 +48,13 @@ class _RecentToolCall:
     is_error: bool
 
 
-def spread(values: list[float]) -> dict[str, float] | None:
+def spread(values: list[float], *, digits: int = 1) -> dict[str, float] | None:
     """Median and p90 (nearest rank) of some figures, or None for none."""
     if not values:
         return None
     ordered = sorted(values)
     p90 = ordered[min(len(ordered) - 1, max(0, round(0.9 * len(ordered) + 0.5) - 1))]
-    return {"median": round(statistics.median(ordered), 1), "p90": round(p90, 1)}
+    return {"median": round(statistics.median(ordered), digits), "p90": round(p90, digits)}
 
 
 class RecentFigures:
@@ -88,7 +88,9 @@ class RecentFigures:
         stages: dict[str, Any] = {}
         for name in (*_STAGES, *_RATES, "stt_rtf"):
             values = [turn.figures[name] for turn in turns if name in turn.figures]
-            if (figures := spread(values)) is not None:
+            # Real-time factors are fractions: kept to three places, the rest to one.
+            digits = 3 if name.endswith("_rtf") else 1
+            if (figures := spread(values, digits=digits)) is not None:
                 stages[name] = {**figures, "count": len(values), "latest": values[-30:]}
         tools: dict[str, Any] = {}
         for call in (call for call in self._tool_calls if call.at_s >= since):
