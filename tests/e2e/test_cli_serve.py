@@ -139,3 +139,22 @@ def test_health_reports_the_version(served: tuple[str, Path]) -> None:
 
     with urllib.request.urlopen(f"{url}/health") as response:
         assert json.loads(response.read()) == {"status": "ok", "version": __version__}
+
+
+def test_sighup_without_a_config_file_is_logged_and_the_server_keeps_serving(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    env = {**os.environ, "PARLEY_ENV": "testing", "PARLEY_DATA_DIR": str(data_dir)}
+    env.pop("PARLEY_CONFIG", None)
+    log_path = tmp_path / "serve.log"
+    with serving([], env, log_path) as (url, process):
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "no config file to reload" not in log_path.read_text():
+            assert time.monotonic() < deadline, log_path.read_text()[-2000:]
+            time.sleep(0.1)
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            assert response.status == 200
+        assert process.poll() is None

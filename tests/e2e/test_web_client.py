@@ -288,6 +288,10 @@ def test_a_voice_chosen_in_settings_is_the_voice_the_session_speaks_with(
     open_parley(page, server)
     page.wait_for_function("window.parley.voice === 'en_US-joe-medium'", timeout=10_000)
     page.click("text=Settings")
+    # The list is filled from /api/voices once the page has its preferences.
+    page.wait_for_function(
+        "document.querySelector('select[name=voice]').options.length > 1", timeout=10_000
+    )
     voices = page.evaluate(
         "[...document.querySelector('select[name=voice]').options].map(o => o.value)"
     )

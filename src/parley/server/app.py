@@ -97,6 +97,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _on_hangup(live_config: LiveConfig | None) -> None:
+    # SIGHUP would otherwise end the process: a server without a file to reload says so.
+    if live_config is None:
+        log.warning("SIGHUP: no config file to reload (start with --config FILE); still serving")
+    else:
+        live_config.reload("SIGHUP")
+
+
 def _live_config(app: FastAPI, runtime: Runtime) -> LiveConfig | None:
     path: Path | None = app.state.config_path
     load: Callable[[], Settings] | None = app.state.reload_settings
@@ -153,11 +161,13 @@ def create_app(
             watchers = [asyncio.create_task(health.run(), name="health")]
             if live_config is not None:
                 watchers.append(asyncio.create_task(live_config.watch(), name="config-watch"))
-                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                    # Only the main thread may handle signals (tests serve from a thread).
-                    asyncio.get_running_loop().add_signal_handler(
-                        signal.SIGHUP, live_config.reload, "SIGHUP"
-                    )
+            is_handling_hangup = False
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                # Only the main thread may handle signals (tests serve from a thread).
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGHUP, _on_hangup, live_config
+                )
+                is_handling_hangup = True
             backups = settings.backup
             scheduled = (
                 asyncio.create_task(
@@ -175,6 +185,8 @@ def create_app(
                 async with mcp_server.session_manager.run():
                     yield
             finally:
+                if is_handling_hangup:
+                    asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
                 for task in [*watchers, *([scheduled] if scheduled is not None else [])]:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
