@@ -5,8 +5,11 @@ shows it. A rule with no figure to judge stays silent; none of this is canned te
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+from parley.config import LlamaCppConfig, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,20 @@ class MeasuredFigures:
     llm_tokens_per_s_beside_stt: float | None = None
     fewer_threads_tokens_per_s_alone: float | None = None
     fewer_threads_tokens_per_s_beside_stt: float | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, **measured: Any) -> MeasuredFigures:
+        """What was ``measured``, beside this machine's cores and the config it ran with."""
+        llm = settings.llm
+        return cls(
+            cores=os.cpu_count() or 1,
+            llm_threads=llm.n_threads if isinstance(llm, LlamaCppConfig) else None,
+            stt_model=settings.stt.model,
+            stt_beam_size=settings.stt.beam_size,
+            vad_threshold=settings.vad.threshold,
+            end_silence_ms=settings.vad.end_silence_ms,
+            **measured,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@ recent turns and tool calls that `parley monitor`, alerts and advice judge."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from parley.bench_figures import spread
 from parley.tools import ToolResult
 from parley.turn import TURN_LATENCIES
 
@@ -46,15 +46,6 @@ class _RecentToolCall:
     name: str
     duration_ms: float
     is_error: bool
-
-
-def spread(values: list[float], *, digits: int = 1) -> dict[str, float] | None:
-    """Median and p90 (nearest rank) of some figures, or None for none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, max(0, round(0.9 * len(ordered) + 0.5) - 1))]
-    return {"median": round(statistics.median(ordered), digits), "p90": round(p90, digits)}
 
 
 class RecentFigures:
@@ -88,26 +79,26 @@ class RecentFigures:
         stages: dict[str, Any] = {}
         for name in (*_STAGES, *_RATES, "stt_rtf"):
             values = [turn.figures[name] for turn in turns if name in turn.figures]
-            # Real-time factors are fractions: kept to three places, the rest to one.
-            digits = 3 if name.endswith("_rtf") else 1
-            if (figures := spread(values, digits=digits)) is not None:
-                stages[name] = {**figures, "count": len(values), "latest": values[-30:]}
-        tools: dict[str, Any] = {}
+            if values:
+                stages[name] = {**spread(values), "latest": values[-30:]}
+        by_tool: dict[str, list[_RecentToolCall]] = {}
         for call in (call for call in self._tool_calls if call.at_s >= since):
-            tools.setdefault(call.name, []).append(call)
+            by_tool.setdefault(call.name, []).append(call)
+        tools: dict[str, Any] = {}
+        for name, calls in sorted(by_tool.items()):
+            timing = spread([call.duration_ms for call in calls])
+            tools[name] = {
+                "calls": len(calls),
+                "errors": sum(call.is_error for call in calls),
+                "median": timing["median"],
+                "p90": timing["p90"],
+            }
         return {
             "window_s": window_s,
             "turns": len(turns),
             "cancelled_turns": sum(turn.was_cancelled for turn in turns),
             "stages": stages,
-            "tools": {
-                name: {
-                    "calls": len(calls),
-                    "errors": sum(call.is_error for call in calls),
-                    **(spread([call.duration_ms for call in calls]) or {}),
-                }
-                for name, calls in sorted(tools.items())
-            },
+            "tools": tools,
         }
 
 

@@ -7,7 +7,6 @@ packaged clip."""
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from dataclasses import replace
@@ -86,7 +85,6 @@ async def measure(backends: Backends) -> MeasuredFigures:
     stt_rtf = round((time.perf_counter() - started) / audio_s, 3)
     alone, beside = await _alone_and_beside_stt(backends, audio)
     llm = settings.llm
-    threads = llm.n_threads if isinstance(llm, LlamaCppConfig) else None
     fewer_alone = fewer_beside = None
     if isinstance(llm, LlamaCppConfig) and llm.n_threads >= 2:
         fewer = llm.model_copy(update={"n_threads": llm.n_threads - 1})
@@ -94,13 +92,8 @@ async def measure(backends: Backends) -> MeasuredFigures:
             backends, llm=await asyncio.to_thread(make_llm, fewer, models_dir=settings.models_dir)
         )
         fewer_alone, fewer_beside = await _alone_and_beside_stt(trial, audio)
-    return MeasuredFigures(
-        cores=os.cpu_count() or 1,
-        llm_threads=threads,
-        stt_model=settings.stt.model,
-        stt_beam_size=settings.stt.beam_size,
-        vad_threshold=settings.vad.threshold,
-        end_silence_ms=settings.vad.end_silence_ms,
+    return MeasuredFigures.of(
+        settings,
         llm_tokens_per_s=alone,
         stt_rtf=stt_rtf,
         llm_tokens_per_s_alone=alone,

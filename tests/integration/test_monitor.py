@@ -117,7 +117,7 @@ async def test_monitor_shows_a_live_servers_turns_tools_and_alert(
     )
     assert figures["turns"] == 2
     voice_to_voice = figures["stages"]["voice_to_voice_ms"]
-    assert voice_to_voice["count"] == 1 and voice_to_voice["median"] > 0
+    assert voice_to_voice["n"] == 1 and voice_to_voice["median"] > 0
     assert figures["tools"]["current_date_and_time"]["calls"] == 1
     assert [alert["name"] for alert in figures["alerts"]] == ["memory_high"]
     assert figures["resources"]["rss_mb"] > 100

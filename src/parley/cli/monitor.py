@@ -95,7 +95,7 @@ def render(snapshot: dict[str, Any], server_url: str) -> Any:
                 name,
                 f"{figures['median']:.0f}",
                 f"{figures['p90']:.0f}",
-                str(figures["count"]),
+                str(figures["n"]),
                 sparkline(figures["latest"]),
             )
     rates = Table("rate", "median", "p90", title="Speed")

@@ -149,7 +149,6 @@ def create_app(
             app.state.toolbox = runtime.toolbox
             runtime.toolbox.hub.call_observers.append(app.state.metrics.observe_tool_call)
             live_config = _live_config(app, runtime)
-            app.state.live_config = live_config
             health = HealthWatch(
                 lambda: app.state.settings,
                 app.state.metrics,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -79,14 +78,14 @@ def judge_alerts(
     voice_to_voice = summary.get("stages", {}).get("voice_to_voice_ms")
     if (
         voice_to_voice is not None
-        and voice_to_voice["count"] >= config.min_turns
+        and voice_to_voice["n"] >= config.min_turns
         and voice_to_voice["p90"] > config.voice_to_voice_p90_ms
     ):
         alerts.append(
             Alert(
                 "voice_to_voice_slow",
                 f"voice-to-voice p90 is {voice_to_voice['p90']:.0f} ms over the last "
-                f"{voice_to_voice['count']} turns (alert above "
+                f"{voice_to_voice['n']} turns (alert above "
                 f"{config.voice_to_voice_p90_ms:.0f} ms)",
             )
         )
@@ -151,14 +150,8 @@ def figures_for_advice(settings: Settings, summary: dict[str, Any]) -> MeasuredF
     def median(name: str) -> float | None:
         return stages[name]["median"] if name in stages else None
 
-    llm = settings.llm
-    return MeasuredFigures(
-        cores=os.cpu_count() or 1,
-        llm_threads=getattr(llm, "n_threads", None),
-        stt_model=settings.stt.model,
-        stt_beam_size=settings.stt.beam_size,
-        vad_threshold=settings.vad.threshold,
-        end_silence_ms=settings.vad.end_silence_ms,
+    return MeasuredFigures.of(
+        settings,
         turns=summary.get("turns", 0),
         cancelled_turns=summary.get("cancelled_turns", 0),
         voice_to_voice_ms=median("voice_to_voice_ms"),
