@@ -13,15 +13,16 @@ DATA_DIR ?= $(or $(PARLEY_DATA_DIR),$(HOME)/.local/share/parley)
 APT_PACKAGES := espeak-ng flite sox libsox-fmt-mp3 libportaudio2 libasound2-plugins
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here);
 # the `parley listen` tests run a real PulseAudio server with virtual devices; promtool (from
-# Debian's prometheus, whose service is not started) checks the shipped alerting rules.
-TEST_APT_PACKAGES := chromium pulseaudio pulseaudio-utils prometheus
+# Debian's prometheus, whose service is not started) checks the shipped alerting rules; the
+# cluster tests balance two workers with HAProxy.
+TEST_APT_PACKAGES := chromium pulseaudio pulseaudio-utils prometheus haproxy curl
 # llama.cpp's default build enables AMX kernels that crash on some Xeon CPUs at the first
 # multi-token prompt; build with explicit SIMD flags instead (AVX-512 only where the CPU has it).
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
 	$(shell grep -q avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
 
-.PHONY: run talk-sample test check install system-packages models bench clean
+.PHONY: run talk-sample test check install system-packages models bench clean cluster-up cluster-down
 
 run: install models
 	$(BIN)/parley serve --data-dir "$(DATA_DIR)"
@@ -62,6 +63,15 @@ system-packages:
 
 models: install
 	$(BIN)/parley models install --data-dir "$(DATA_DIR)"
+
+# The reference deployment on this machine (deploy/cluster): PostgreSQL with pgvector, two
+# workers sharing it, HAProxy in front on port 8780.
+cluster-up: install models
+	$(MAKE) system-packages APT_PACKAGES="haproxy curl"
+	MODELS_DIR="$(DATA_DIR)/models" deploy/cluster/cluster.sh up
+
+cluster-down:
+	deploy/cluster/cluster.sh down
 
 bench: install models
 	$(BIN)/parley bench --data-dir "$(DATA_DIR)"

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,41 @@ def data_dir(tmp_path: Path, models_dir: Path) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     return load_settings(profile="testing", data_dir=data_dir)
+
+
+@dataclass
+class PostgresForTests:
+    """One real PostgreSQL 16 with pgvector (pgserver's) for the run; a new database each ask."""
+
+    admin_url: str
+    bin_dir: Path
+    _uri_of: Callable[[str], str]
+
+    def new_database_url(self) -> str:
+        import uuid
+
+        import psycopg
+
+        name = "parley_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+        return self._uri_of(name)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresForTests]:
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime directory as it is imported, which warns
+        # where XDG_RUNTIME_DIR is unset (as under CI); its socket goes in its data directory.
+        warnings.simplefilter("ignore", UserWarning)
+        import pgserver
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    try:
+        yield PostgresForTests(server.get_uri(), Path(POSTGRES_BIN_PATH), server.get_uri)
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(scope="session")

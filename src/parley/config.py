@@ -37,6 +37,7 @@ from parley.config_sections import (
     McpConfig,
     McpServerConfig,
     MemoryConfig,
+    ModelServerConfig,
     OpenAICompatConfig,
     PiperConfig,
     ServerConfig,
@@ -62,6 +63,7 @@ __all__ = [
     "McpConfig",
     "McpServerConfig",
     "MemoryConfig",
+    "ModelServerConfig",
     "OpenAICompatConfig",
     "PROFILES",
     "PiperConfig",
@@ -109,6 +111,9 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file (store.url's, else the data directory's)."""
+        if self.store.url is not None and self.store.url.startswith("sqlite:///"):
+            return Path(self.store.url.removeprefix("sqlite:///")).expanduser()
         return self.data_dir / self.store.database_name
 
     @property

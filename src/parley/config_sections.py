@@ -171,6 +171,15 @@ class BargeInConfig(_Section):
     )
 
 
+class ModelServerConfig(_Section):
+    """An OpenAI-compatible model server that runs a model for this worker (`parley serve
+    --role models` on another box is one): its /v1/audio/transcriptions or /v1/audio/speech."""
+
+    url: HttpUrl = Field(description="its base URL, ending in /v1")
+    api_key: SecretStr | None = Field(None, description="its API key (a Parley's api_key file)")
+    timeout_s: float = Field(30.0, gt=0, description="for one request")
+
+
 class WhisperConfig(_Section):
     backend: Literal["faster_whisper"] = "faster_whisper"
     model: str = Field(
@@ -201,6 +210,9 @@ class WhisperConfig(_Section):
         le=30,
         description="shortest encoder window: a 2 s question is heard better in 10 s than in 6 "
         "(word error rate 0.15 vs 0.20 on Parley's spoken prompts) and still 4x faster than 30 s",
+    )
+    remote: ModelServerConfig | None = Field(
+        None, description="transcribe on a model server instead of loading Whisper here"
     )
 
 
@@ -237,6 +249,13 @@ class LlamaCppConfig(_LlmCommon):
 class OpenAICompatConfig(_LlmCommon):
     backend: Literal["openai"]
     base_url: HttpUrl
+    fallback_urls: list[HttpUrl] = Field(
+        default_factory=list,
+        description="more servers of the same model, tried in order when one cannot answer",
+    )
+    recheck_after_s: float = Field(
+        15.0, gt=0, description="a server that failed is skipped this long, then checked again"
+    )
     model: str = "default"
     api_key: SecretStr | None = None
     timeout_s: float = Field(30.0, gt=0)
@@ -266,6 +285,9 @@ class _TtsCommon(_Section):
         description="start speaking before the first clause ends: after a comma or before a "
         "word that opens a phrase, or after this many words (0: only at a clause). Measured: "
         "voice-to-voice median 859 -> 734 ms",
+    )
+    remote: ModelServerConfig | None = Field(
+        None, description="speak through a model server's voice of this name instead of here"
     )
 
 
@@ -362,6 +384,11 @@ class ServerConfig(_Section):
         4 * 1024 * 1024, ge=1024, description="largest WebSocket message"
     )
     max_sessions: int = Field(8, ge=1)
+    signing_secret: SecretStr | None = Field(
+        None,
+        description="signs client secrets and browser tokens; give every worker the same one "
+        "(else a random one kept in the data directory)",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="extra Host names to answer (a DNS-rebinding guard); '*' answers any",
@@ -391,6 +418,11 @@ class ServerConfig(_Section):
             raise ValueError(
                 "server.api_key must be at least 16 characters (an empty or short key would "
                 "make every credential guessable); remove it to have Parley generate one"
+            )
+        if self.signing_secret is not None and len(self.signing_secret.get_secret_value()) < 16:
+            raise ValueError(
+                "server.signing_secret must be at least 16 characters; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return self
 
@@ -444,7 +476,31 @@ class BackupConfig(_Section):
 
 
 class StoreConfig(_Section):
-    database_name: str = "parley.sqlite3"
+    """Where conversations and memory live: a SQLite file in the data directory (the default),
+    or one PostgreSQL database that any number of workers share."""
+
+    database_name: str = Field("parley.sqlite3", description="the SQLite file, without url")
+    url: str | None = Field(
+        None,
+        description="sqlite:///PATH, or postgresql://USER:PASSWORD@HOST/DB (pgvector installed)",
+    )
+    pool_size: int = Field(4, ge=1, le=64, description="PostgreSQL connections per worker")
+    connect_timeout_s: float = Field(10.0, gt=0, description="to reach PostgreSQL")
+
+    @model_validator(mode="after")
+    def _url_names_an_engine(self) -> StoreConfig:
+        if self.url is not None and not self.url.startswith(
+            ("sqlite:///", "postgresql://", "postgres://")
+        ):
+            raise ValueError(
+                "store.url must start with sqlite:/// (a file) or postgresql:// (a server); "
+                "remove it for the data directory's SQLite file"
+            )
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None and self.url.startswith(("postgresql://", "postgres://"))
 
 
 class AlertsConfig(_Section):

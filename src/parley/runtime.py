@@ -17,6 +17,8 @@ from pathlib import Path
 from parley.backends.loaded import Backends
 from parley.config import Settings
 from parley.errors import ConfigError
+from parley.memory.engines import open_store
+from parley.memory.sqlite_store import SqliteStore
 from parley.memory.store import ConversationStore
 from parley.session import Session, SessionObserver
 from parley.tool_router import Toolbox, start_user_toolbox
@@ -47,7 +49,9 @@ class Runtime:
         configured database unless ``database_path`` says otherwise (the bench's scratch one)."""
         if backends is None:
             backends = await asyncio.to_thread(Backends.load, settings)
-        store = ConversationStore(database_path or settings.database_path)
+        store = await asyncio.to_thread(
+            lambda: SqliteStore(database_path) if database_path else open_store(settings)
+        )
         try:
             toolbox = await start_user_toolbox(settings, backends, store)
             try:
@@ -67,7 +71,7 @@ class Runtime:
         """A conversation on this runtime: a new one, or ``conversation_id`` continued."""
         if conversation_id is not None and not self.store.has_conversation(conversation_id):
             raise ConfigError(
-                f"No conversation {conversation_id!r} in {self.store.path}. Leave it out to "
+                f"No conversation {conversation_id!r} in {self.store.location}. Leave it out to "
                 "start a new one."
             )
         return Session(

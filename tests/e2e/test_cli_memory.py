@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
-from parley.memory.store import ConversationStore, sqlite3  # the same SQLite library as Parley
+from parley.memory.database import sqlite3  # the same SQLite library as Parley
+from parley.memory.sqlite_store import SqliteStore
 from tests.conftest import ask_in_text, free_port
 from tests.e2e.test_cli_serve import parley_executable
 
@@ -156,7 +157,7 @@ def test_committed_turns_survive_kill_9_of_the_server(data_dir: Path, tmp_path: 
     assert process.returncode == -signal.SIGKILL
     database = data_dir / "parley.sqlite3"
     assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    messages = ConversationStore(database).messages(conversation_id)
+    messages = SqliteStore(database).messages(conversation_id)
     assert [m.role for m in messages[:4]] == ["user", "assistant", "user", "assistant"]
     assert "paris" in messages[1].content.lower()
     assert messages[4].content == "Tell me a long story about a whale."
@@ -233,7 +234,7 @@ def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
         finally:
             check.close()
         if conversation_id:
-            store = ConversationStore(database)
+            store = SqliteStore(database)
             stored = store.messages(conversation_id)
             store.close()
             questions = [m.content for m in stored if m.role == "user"]
@@ -290,7 +291,7 @@ def test_sigterm_mid_reply_stores_what_was_said_and_closes_the_socket_with_a_rea
     # Closed cleanly: SQLite folded its write-ahead log into the database and removed it.
     assert not database.with_name("parley.sqlite3-wal").exists()
     assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    messages = ConversationStore(database).messages(conversation_id)
+    messages = SqliteStore(database).messages(conversation_id)
     assert [m.role for m in messages] == ["user", "assistant"]
     heard = messages[1].content
     assert messages[1].is_interrupted and 2 <= len(heard.split()) <= 20, heard

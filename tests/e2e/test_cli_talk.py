@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from parley.embedded_models import QWEN_FILE_NAME
-from parley.memory.store import (
+from parley.memory.database import (
     sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
 )
 from tests.conftest import sounds_like

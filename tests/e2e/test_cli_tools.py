@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from parley.memory.store import ConversationStore
+from parley.memory.sqlite_store import SqliteStore
 from tests.e2e.test_cli_serve import parley_executable
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -50,7 +50,7 @@ def test_a_spoken_question_is_answered_with_the_time_server_result(
 
 @pytest.mark.slow
 async def test_parley_as_an_mcp_server_serves_memory_and_conversations(data_dir: Path) -> None:
-    store = ConversationStore(data_dir / "parley.sqlite3")
+    store = SqliteStore(data_dir / "parley.sqlite3")
     conversation = store.create_conversation()
     store.add_message(conversation, "user", "My favourite colour is teal.")
     store.add_message(conversation, "assistant", "Teal is lovely.")

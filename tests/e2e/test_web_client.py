@@ -258,9 +258,9 @@ def test_history_lists_past_conversations_and_deletes_them(
     server: RunningServer, browser_for: Callable[[Path | None], Any]
 ) -> None:
     # A past conversation in the server's database, then found, read and deleted in the page.
-    from parley.memory.store import ConversationStore
+    from parley.memory.sqlite_store import SqliteStore
 
-    store = ConversationStore(server.data_dir / "parley.sqlite3")
+    store = SqliteStore(server.data_dir / "parley.sqlite3")
     conversation = store.create_conversation()
     store.add_message(conversation, "user", "Remind me what a haiku is.")
     store.add_message(conversation, "assistant", "A short poem in three lines.")

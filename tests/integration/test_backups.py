@@ -6,12 +6,13 @@ import os
 import time
 from pathlib import Path
 
-from parley.memory.store import ConversationStore, sqlite3
+from parley.memory.database import sqlite3
+from parley.memory.sqlite_store import SqliteStore
 from parley.server.backups import back_up_on_schedule
 
 
 async def test_backups_come_on_schedule_and_only_the_newest_are_kept(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "parley.sqlite3")
+    store = SqliteStore(tmp_path / "parley.sqlite3")
     conversation = store.create_conversation()
     store.add_message(conversation, "user", "Remember the milk.")
     backups_dir = tmp_path / "backups"
@@ -33,7 +34,7 @@ async def test_backups_come_on_schedule_and_only_the_newest_are_kept(tmp_path: P
 async def test_a_backup_that_fell_due_while_the_server_was_down_is_taken_at_start(
     tmp_path: Path,
 ) -> None:
-    store = ConversationStore(tmp_path / "parley.sqlite3")
+    store = SqliteStore(tmp_path / "parley.sqlite3")
     backups_dir = tmp_path / "backups"
     backups_dir.mkdir()
     old = backups_dir / "parley-20260101-000000-000.sqlite3"

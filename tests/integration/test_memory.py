@@ -10,7 +10,7 @@ from parley.errors import StorageError
 from parley.memory.archive import backup, export_jsonl, import_jsonl, restore
 from parley.memory.embedding import MiniLmEmbedder
 from parley.memory.recall import MemoryRecall
-from parley.memory.store import ConversationStore
+from parley.memory.sqlite_store import SqliteStore
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "minilm_reference.json"
 
@@ -44,7 +44,7 @@ def test_similar_sentences_are_closer_than_unrelated_ones(embedder: MiniLmEmbedd
 def test_recall_by_meaning_by_keyword_and_without_the_embedder(
     tmp_path: Path, embedder: MiniLmEmbedder
 ) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
+    store = SqliteStore(tmp_path / "p.sqlite3")
     recall = MemoryRecall(store, embedder)
     for fact in (
         "The user's favourite colour is teal",
@@ -72,13 +72,13 @@ def test_recall_by_meaning_by_keyword_and_without_the_embedder(
 
 
 def test_export_then_import_elsewhere_and_again_never_duplicates(tmp_path: Path) -> None:
-    source = ConversationStore(tmp_path / "a.sqlite3")
+    source = SqliteStore(tmp_path / "a.sqlite3")
     conversation = source.create_conversation()
     source.add_message(conversation, "user", "What is the capital of France?")
     source.add_message(conversation, "assistant", "Paris.", metrics={"voice_to_voice_ms": 800.0})
     export = tmp_path / "export.jsonl"
     assert export_jsonl(source, export, user_id="local") == 1
-    target = ConversationStore(tmp_path / "b.sqlite3")
+    target = SqliteStore(tmp_path / "b.sqlite3")
     assert import_jsonl(target, export, user_id="local") == (1, 0)
     assert import_jsonl(target, export, user_id="local") == (0, 1)
     assert [m.content for m in target.messages(conversation)] == [
@@ -89,12 +89,12 @@ def test_export_then_import_elsewhere_and_again_never_duplicates(tmp_path: Path)
 
 
 def test_a_foreign_or_truncated_import_is_refused_and_imports_nothing(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
+    store = SqliteStore(tmp_path / "p.sqlite3")
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('{"hello": "world"}\n')
     with pytest.raises(StorageError, match="not a Parley export"):
         import_jsonl(store, foreign, user_id="local")
-    source = ConversationStore(tmp_path / "s.sqlite3")
+    source = SqliteStore(tmp_path / "s.sqlite3")
     for _ in range(3):
         conversation = source.create_conversation()
         source.add_message(conversation, "user", "hello there")
@@ -109,7 +109,7 @@ def test_a_foreign_or_truncated_import_is_refused_and_imports_nothing(tmp_path: 
 
 def test_backup_keeps_the_newest_and_restore_brings_a_database_back(tmp_path: Path) -> None:
     database = tmp_path / "parley.sqlite3"
-    store = ConversationStore(database)
+    store = SqliteStore(database)
     conversation = store.create_conversation()
     store.add_message(conversation, "user", "keep me")
     made = [backup(store, tmp_path / "backups", keep=2) for _ in range(3)]
@@ -120,7 +120,7 @@ def test_backup_keeps_the_newest_and_restore_brings_a_database_back(tmp_path: Pa
     store.close()
     kept = restore(made[-1], database)
     assert kept is not None and kept.exists()
-    assert [m.content for m in ConversationStore(database).messages(conversation)] == ["keep me"]
+    assert [m.content for m in SqliteStore(database).messages(conversation)] == ["keep me"]
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"not a database" * 100)
     with pytest.raises(StorageError, match="not a usable SQLite database|not a healthy"):
@@ -134,7 +134,7 @@ def test_restore_refuses_while_the_database_is_open_and_keeps_what_only_the_wal_
     import sys
 
     database = tmp_path / "parley.sqlite3"
-    store = ConversationStore(database)
+    store = SqliteStore(database)
     conversation = store.create_conversation()
     store.add_message(conversation, "user", "in the backup")
     made = backup(store, tmp_path / "backups", keep=1)
@@ -143,17 +143,17 @@ def test_restore_refuses_while_the_database_is_open_and_keeps_what_only_the_wal_
     store.close()
     # A process that dies without closing leaves its last turn in the WAL only.
     script = (
-        "import os, sys; from pathlib import Path; from parley.memory.store import ConversationStore; "
-        "s = ConversationStore(Path(sys.argv[1])); "
+        "import os, sys; from pathlib import Path; from parley.memory.sqlite_store import SqliteStore; "
+        "s = SqliteStore(Path(sys.argv[1])); "
         "s.add_message(sys.argv[2], 'user', 'only in the wal'); os._exit(0)"
     )
     subprocess.run([sys.executable, "-c", script, str(database), conversation], check=True)
     assert (tmp_path / "parley.sqlite3-wal").stat().st_size > 0
     kept = restore(made, database)
     assert kept is not None
-    contents = [m.content for m in ConversationStore(kept).messages(conversation)]
+    contents = [m.content for m in SqliteStore(kept).messages(conversation)]
     assert contents == ["in the backup", "only in the wal"]
-    restored = ConversationStore(database)
+    restored = SqliteStore(database)
     assert [m.content for m in restored.messages(conversation)] == ["in the backup"]
     assert restored._connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -161,7 +161,7 @@ def test_restore_refuses_while_the_database_is_open_and_keeps_what_only_the_wal_
 def test_one_fact_longer_than_the_budget_does_not_hide_the_others(
     tmp_path: Path, embedder: MiniLmEmbedder
 ) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
+    store = SqliteStore(tmp_path / "p.sqlite3")
     recall = MemoryRecall(store, embedder)
     recall.remember("local", "The user's favourite colour is teal")
     recall.remember("local", "The user's favourite colours are " + "teal and green, " * 60)
@@ -173,7 +173,7 @@ def test_one_fact_longer_than_the_budget_does_not_hide_the_others(
 def test_facts_enter_the_prompt_only_for_turns_they_bear_on(
     tmp_path: Path, embedder: MiniLmEmbedder
 ) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
+    store = SqliteStore(tmp_path / "p.sqlite3")
     recall = MemoryRecall(store, embedder)
     recall.remember("local", "The user's name is Alice and the user's favourite colour is teal")
     recall.remember("local", "The user is vegetarian")

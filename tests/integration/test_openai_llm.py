@@ -1,8 +1,10 @@
 """The OpenAI-compatible LLM backend against a real llama.cpp server on a loopback port."""
 
+import http.server
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -106,7 +108,77 @@ async def test_an_unreachable_server_is_a_clear_backend_error() -> None:
             backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", timeout_s=2
         )  # type: ignore[arg-type]
     )
-    with pytest.raises(BackendError, match="Cannot reach the LLM server"):
+    with pytest.raises(BackendError, match="Cannot reach any LLM server"):
         async for _ in llm.stream([ChatMessage("user", "hello")]):
             pass
+    await llm.aclose()
+
+
+class _AlwaysUnavailable(http.server.BaseHTTPRequestHandler):
+    """A server that is up but overloaded: every request gets a 503."""
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"error": {"message": "overloaded"}}')
+
+    do_GET = do_POST  # noqa: N815
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def unavailable_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AlwaysUnavailable)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.slow
+async def test_a_pool_skips_dead_and_overloaded_servers_and_checks_them_again_later(
+    llama_server: str, unavailable_server: str
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    llm = OpenAICompatLlm(
+        OpenAICompatConfig(
+            backend="openai",
+            base_url=dead,
+            fallback_urls=[unavailable_server, llama_server],
+            temperature=0,
+            max_reply_tokens=30,
+            timeout_s=5,
+            recheck_after_s=60,
+        )  # type: ignore[arg-type]
+    )
+    question = [ChatMessage("user", "What is the capital of France? Answer in one word.")]
+    reply = "".join([d async for d in llm.stream(question)])
+    assert "paris" in reply.lower()
+    assert [e.is_down for e in llm.endpoints] == [True, True, False]
+    assert "503" in llm.endpoints[1].last_error
+    # While they are marked down, replies go straight to the server that answers.
+    assert "paris" in "".join([d async for d in llm.stream(question)]).lower()
+    # The wait over, a server is checked (GET /models) before it gets a reply: the one that
+    # answers its check is used again; the dead one stays down.
+    llm.endpoints.reverse()  # the real server first, marked down, its wait over
+    llm.endpoints[0].down_until = llm.endpoints[2].down_until = 1e-9
+    assert "paris" in "".join([d async for d in llm.stream(question)]).lower()
+    assert [e.is_down for e in llm.endpoints] == [False, True, True]
+    await llm.aclose()
+
+
+async def test_a_pool_of_servers_none_of_which_answers_names_each() -> None:
+    urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in range(2)]
+    llm = OpenAICompatLlm(
+        OpenAICompatConfig(backend="openai", base_url=urls[0], fallback_urls=urls[1:], timeout_s=2)  # type: ignore[arg-type]
+    )
+    with pytest.raises(BackendError, match="Cannot reach any LLM server") as raised:
+        async for _ in llm.stream([ChatMessage("user", "hello")]):
+            pass
+    assert all(url in str(raised.value) for url in urls)
     await llm.aclose()

@@ -135,9 +135,9 @@ async def test_parley_memory_over_mcp_at_slash_mcp_needs_the_key(server: Running
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    from parley.memory.store import ConversationStore
+    from parley.memory.sqlite_store import SqliteStore
 
-    store = ConversationStore(server.data_dir / "parley.sqlite3")
+    store = SqliteStore(server.data_dir / "parley.sqlite3")
     store.add_memory("local", "The user's favourite tea is jasmine", "manual", None)
     store.close()
     url = f"http://127.0.0.1:{server.port}/mcp"

@@ -16,7 +16,7 @@ import websockets
 from openai import AsyncOpenAI
 
 from parley.audio import decode_file, resample
-from parley.memory.store import (
+from parley.memory.database import (
     sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
 )
 from tests.conftest import RunningServer, ask_in_text, sounds_like
@@ -71,6 +71,18 @@ def stored_messages(
         time.sleep(0.05)
 
 
+async def ask_by_voice(connection: Any, question: Path) -> list[Any]:
+    """A spoken question streamed in real time, then 3 s of silence; its events up to
+    response.done."""
+    feeding = asyncio.create_task(
+        stream_audio(connection, np.concatenate([pcm24(question), silence(3)]))
+    )
+    try:
+        return await collect_until(connection, lambda e: e.type == "response.done")
+    finally:
+        feeding.cancel()
+
+
 async def collect_until(
     connection: Any, predicate: Callable[[Any], bool], *, timeout_s: float = 60
 ) -> list[Any]:
@@ -94,14 +106,7 @@ async def test_a_spoken_question_over_the_socket_gets_a_spoken_answer(
     whisper_check: Callable[[np.ndarray, int], str],
 ) -> None:
     async with realtime(server) as connection:
-        feeding = asyncio.create_task(
-            stream_audio(
-                connection,
-                np.concatenate([pcm24(piper_speech("What is the capital of France?")), silence(3)]),
-            )
-        )
-        events = await collect_until(connection, lambda e: e.type == "response.done")
-        feeding.cancel()
+        events = await ask_by_voice(connection, piper_speech("What is the capital of France?"))
     kinds = [e.type for e in events]
     assert kinds[0] == "session.created"
     order = [

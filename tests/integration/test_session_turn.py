@@ -25,7 +25,7 @@ from parley.events import (
     TextDelta,
     TurnDone,
 )
-from parley.memory.store import ConversationStore
+from parley.memory.sqlite_store import SqliteStore
 from parley.session import Session
 from tests.conftest import sounds_like
 
@@ -54,7 +54,7 @@ async def speak_to(session: Session, audio: np.ndarray, *, is_realtime: bool) ->
 
 
 def session_for(backends: Backends, settings: Settings, sink: Any, events: list[Any]) -> Session:
-    store = ConversationStore(settings.database_path)
+    store = SqliteStore(settings.database_path)
     return Session(backends, store=store, sink=sink, observer=events.append)
 
 
@@ -100,7 +100,7 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
         assert metrics[name] is not None and metrics[name] > 0, name
     assert metrics["voice_to_voice_ms"] > metrics["endpoint_ms"]
 
-    stored = ConversationStore(settings.database_path).messages(session.conversation_id)
+    stored = SqliteStore(settings.database_path).messages(session.conversation_id)
     assert [(m.role, m.content) for m in stored] == [
         ("user", final.text),
         ("assistant", result.reply_text),
@@ -138,7 +138,7 @@ async def test_cancelling_a_reply_mid_speech_stops_tokens_and_audio_and_keeps_wh
 
     sink = RealtimePlaybackSink(settings.audio.output_sample_rate_hz)
     session = Session(
-        backends, store=ConversationStore(settings.database_path), sink=sink, observer=observe
+        backends, store=SqliteStore(settings.database_path), sink=sink, observer=observe
     )
     reply = asyncio.create_task(
         session.respond(
@@ -165,7 +165,7 @@ async def test_cancelling_a_reply_mid_speech_stops_tokens_and_audio_and_keeps_wh
     assert len(result.heard_text) < len(result.reply_text)
     assert result.reply_text.startswith(result.heard_text.split()[0])
 
-    stored = ConversationStore(settings.database_path).messages(session.conversation_id)
+    stored = SqliteStore(settings.database_path).messages(session.conversation_id)
     assert stored[-1].role == "assistant"
     assert stored[-1].content == result.heard_text
     assert stored[-1].is_interrupted
@@ -249,7 +249,7 @@ async def test_uh_huh_a_cough_and_a_knock_over_a_reply_let_it_play_on_and_wait_s
     assert len(story_reply.heard_text.split()) > 15, story_reply.heard_text
     # The acknowledgement was not a turn: the story and the stop are the user's only words
     # after the question.
-    stored = ConversationStore(settings.database_path).messages(session.conversation_id)
+    stored = SqliteStore(settings.database_path).messages(session.conversation_id)
     assert [m.role for m in stored][:3] == ["user", "assistant", "user"]
     assert "stop" in stored[2].content.lower()
 
@@ -278,7 +278,7 @@ async def test_a_mid_sentence_pause_drops_the_speculative_reply_and_answers_the_
     assert "capital" in heard and len(heard.split()) > 4, heard
     # The first turn id went to the speculative reply that was dropped when the user went on.
     assert session.results[0].turn_id == 2
-    stored = ConversationStore(settings.database_path).messages(session.conversation_id)
+    stored = SqliteStore(settings.database_path).messages(session.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"]
     assert stored[0].content.lower() == heard
 

@@ -128,9 +128,9 @@ def _memory_for_tests():  # type: ignore[no-untyped-def]
     import tempfile
 
     from parley.memory.recall import MemoryRecall
-    from parley.memory.store import ConversationStore
+    from parley.memory.sqlite_store import SqliteStore
 
-    return MemoryRecall(ConversationStore(Path(tempfile.mkdtemp()) / "m.sqlite3"), None)
+    return MemoryRecall(SqliteStore(Path(tempfile.mkdtemp()) / "m.sqlite3"), None)
 
 
 def test_cities_in_a_request_become_iana_time_zones() -> None:

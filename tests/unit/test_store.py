@@ -1,44 +1,25 @@
+"""The SQLite engine's own matters: its file, WAL, migrations by user_version, a full disk.
+What every engine promises is in tests/integration/test_store_contract.py."""
+
 from pathlib import Path
 
 import pytest
 
 from parley.errors import StorageError
-from parley.memory.store import (
+from parley.memory.database import (
+    MIGRATIONS,
     SCHEMA_VERSION,
-    ConversationStore,
     sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
 )
+from parley.memory.sqlite_store import SqliteStore
 
 
 def test_a_new_database_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
+    store = SqliteStore(tmp_path / "p.sqlite3")
     store.close()
     connection = sqlite3.connect(tmp_path / "p.sqlite3")
     assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_messages_are_stored_and_history_is_the_latest_turns_in_order(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
-    conversation = store.create_conversation()
-    for number in range(5):
-        store.add_message(conversation, "user", f"question {number}")
-        store.add_message(
-            conversation, "assistant", f"answer {number}", metrics={"voice_to_voice_ms": 1.5}
-        )
-    history = store.history(conversation, max_turns=2)
-    assert [(m.role, m.content) for m in history] == [
-        ("user", "question 3"),
-        ("assistant", "answer 3"),
-        ("user", "question 4"),
-        ("assistant", "answer 4"),
-    ]
-    stored = store.messages(conversation)
-    assert len(stored) == 10 and stored[1].metrics == {"voice_to_voice_ms": 1.5}
-    store.close()
-    reopened = ConversationStore(tmp_path / "p.sqlite3")
-    assert reopened.has_conversation(conversation)
-    assert len(reopened.messages(conversation)) == 10
 
 
 def test_a_database_from_a_newer_parley_is_refused_untouched(tmp_path: Path) -> None:
@@ -47,19 +28,17 @@ def test_a_database_from_a_newer_parley_is_refused_untouched(tmp_path: Path) -> 
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     connection.close()
     with pytest.raises(StorageError, match="newer Parley"):
-        ConversationStore(path)
+        SqliteStore(path)
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StorageError, match="move it aside"):
-        ConversationStore(path)
+        SqliteStore(path)
 
 
 def test_every_migration_upgrades_a_database_in_place_keeping_its_data(tmp_path: Path) -> None:
-    from parley.memory.store import MIGRATIONS
-
     for start_version in range(1, SCHEMA_VERSION):
         path = tmp_path / f"from-v{start_version}.sqlite3"
         connection = sqlite3.connect(path)
@@ -73,7 +52,7 @@ def test_every_migration_upgrades_a_database_in_place_keeping_its_data(tmp_path:
         )
         connection.commit()
         connection.close()
-        store = ConversationStore(path)
+        store = SqliteStore(path)
         assert [m.content for m in store.messages("c1")] == ["hello"]
         assert store.has_conversation("c1", user_id="local")
         store.add_memory("local", "The user likes tea", "manual", None)
@@ -83,23 +62,11 @@ def test_every_migration_upgrades_a_database_in_place_keeping_its_data(tmp_path:
         assert version == SCHEMA_VERSION
 
 
-def test_users_never_see_each_others_conversations_or_memories(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
-    alice = store.create_conversation("alice")
-    store.add_message(alice, "user", "secret")
-    store.add_memory("alice", "The user's pin is 1234", "explicit", None)
-    assert store.conversations("bob") == []
-    assert store.memories("bob") == []
-    assert not store.has_conversation(alice, user_id="bob")
-    assert store.keyword_memories("bob", ["pin"], limit=5) == []
-    assert store.keyword_memories("alice", ["pin"], limit=5) != []
-
-
 def test_a_full_disk_is_a_clear_error_loses_nothing_and_passes_when_space_returns(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "p.sqlite3"
-    store = ConversationStore(path)
+    store = SqliteStore(path)
     conversation = store.create_conversation()
     store.add_message(conversation, "user", "what I said before the disk filled")
     # SQLite's own quota: the database may not grow past the pages it has now.
@@ -112,7 +79,7 @@ def test_a_full_disk_is_a_clear_error_loses_nothing_and_passes_when_space_return
     store._connection.execute("PRAGMA max_page_count = 1073741823")  # space is back
     store.add_message(conversation, "assistant", "after the disk was freed")
     store.close()
-    reopened = ConversationStore(path)
+    reopened = SqliteStore(path)
     contents = [m.content for m in reopened.messages(conversation)]
     assert contents[0] == "what I said before the disk filled"
     assert contents[-1] == "after the disk was freed"
@@ -120,7 +87,7 @@ def test_a_full_disk_is_a_clear_error_loses_nothing_and_passes_when_space_return
 
 def test_a_failed_delete_rolls_back_and_later_turns_are_still_committed(tmp_path: Path) -> None:
     path = tmp_path / "p.sqlite3"
-    store = ConversationStore(path)
+    store = SqliteStore(path)
     conversation = store.create_conversation()
     store.add_message(conversation, "user", "keep me")
     # The second statement of the delete fails (as a full disk or an I/O error would).
@@ -140,11 +107,3 @@ def test_a_failed_delete_rolls_back_and_later_turns_are_still_committed(tmp_path
     ).fetchall()
     other.close()
     assert [r[0] for r in rows] == ["keep me", "a later turn"]
-
-
-def test_an_imported_conversation_id_must_be_a_plain_token(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "p.sqlite3")
-    bad = [{"id": "../../etc?x=1", "messages": [{"role": "user", "content": "hi"}]}]
-    with pytest.raises(StorageError, match="conversation id"):
-        store.import_conversations(bad, user_id="local")
-    assert store.conversations("local") == []

@@ -122,6 +122,10 @@ def make_vad(config: VadConfig) -> Vad:
 
 
 def make_stt(config: SttConfig, *, models_dir: Path) -> SpeechToText:
+    if config.remote is not None:
+        from parley.backends.model_server import RemoteStt
+
+        return RemoteStt(config)
     from parley.backends.whisper_stt import WhisperStt
 
     return WhisperStt(config, models_dir=models_dir)
@@ -141,6 +145,10 @@ def make_llm(config: LlmConfig, *, models_dir: Path) -> LanguageModel:
 
 
 def make_tts(config: TtsConfig, *, models_dir: Path) -> TextToSpeech:
+    if config.remote is not None:
+        from parley.backends.model_server import RemoteTts
+
+        return RemoteTts(config)
     match config:
         case PiperConfig():
             from parley.backends.piper_tts import load_piper_or_fallback

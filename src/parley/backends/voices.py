@@ -71,7 +71,11 @@ def offline_voices(models_dir: Path) -> list[Voice]:
 
 def config_for(voice_name: str, default: TtsConfig) -> TtsConfig | None:
     """The TTS config that speaks ``voice_name`` at the default's pace; None for no such name."""
-    common = {"speed": default.speed, "first_piece_max_words": default.first_piece_max_words}
+    common = {
+        "speed": default.speed,
+        "first_piece_max_words": default.first_piece_max_words,
+        "remote": default.remote,
+    }
     if voice_name == PIPER_VOICE:
         return PiperConfig(**common)
     if voice_name.startswith("flite-") and voice_name[6:] in _FLITE_VOICES:

@@ -83,9 +83,9 @@ def settings_for(
 
 @contextlib.contextmanager
 def opened_store(settings: Settings) -> Iterator[ConversationStore]:
-    from parley.memory.store import ConversationStore
+    from parley.memory.engines import open_store
 
-    store = ConversationStore(settings.database_path)
+    store = open_store(settings)
     try:
         yield store
     finally:

@@ -20,7 +20,7 @@ from parley.cli.app import (
     opened_store,
     settings_for,
 )
-from parley.errors import ConfigError, ParleyError
+from parley.errors import ConfigError, ParleyError, StorageError
 
 if TYPE_CHECKING:
     from parley.memory.recall import MemoryRecall
@@ -193,6 +193,11 @@ def restore(
     from parley.memory.archive import restore as restore_backup
 
     settings = settings_for(config, data_dir)
+    if settings.store.is_postgres:
+        raise StorageError(
+            "The store is PostgreSQL (store.url): restore its backups with pg_restore into an "
+            "empty database, then point store.url at it (README, Many machines)."
+        )
     kept = restore_backup(backup_file, settings.database_path)
     typer.echo(
         f"restored {backup_file}" + (f"; the previous database is kept as {kept}" if kept else "")

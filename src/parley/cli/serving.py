@@ -34,6 +34,14 @@ def serve(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     profile: ProfileOption = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="all: sessions, memory and models; models: only the models' OpenAI-compatible "
+            "routes (transcriptions, speech, chat), for the workers of a cluster.",
+        ),
+    ] = "all",
 ) -> None:
     """Serve the OpenAI-compatible realtime WebSocket and HTTP API."""
     import uvicorn
@@ -44,6 +52,8 @@ def serve(
     from parley.server.auth import load_or_create_api_key
     from parley.server.guard import is_loopback_host
 
+    if role not in ("all", "models"):
+        raise ConfigError(f"--role is all or models, not {role!r}.")
     settings = settings_for(config, data_dir, profile)
     bind_host = host or settings.server.host
     bind_port = settings.server.port if port is None else port
@@ -67,10 +77,15 @@ def serve(
         reload_settings=lambda: load_settings(
             config_file=config_path, profile=profile, data_dir=data_dir
         ),
+        role="models" if role == "models" else "all",
     )
     if config_path is not None:
         typer.echo(f"watching {config_path}: edits apply from the next turn", err=True)
     base_url = f"http://{_shown_host(bind_host)}:{bind_port}/"
+    if role == "models":
+        typer.echo(f"Parley's models are served on {base_url}v1", err=True)
+        uvicorn.run(server_app, host=bind_host, port=bind_port, **uvicorn_options(settings))
+        return
     typer.echo(f"Parley is listening on {base_url}", err=True)
     # A one-time code, never the API key: the address ends up in browser history.
     login_code = server_app.state.authenticator.mint_login_code()

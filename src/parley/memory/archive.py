@@ -1,5 +1,5 @@
-"""Conversations out and in (JSONL with a schema version, or Markdown to read), and backups
-made with SQLite's online backup API."""
+"""Conversations out and in (JSONL with a schema version, or Markdown to read), and backups:
+SQLite's online backup API for the file store, pg_dump for PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from parley.memory.database import SCHEMA_VERSION, hold_in_use, sqlite3
 from parley.memory.store import ConversationStore
 
 EXPORT_FORMAT = "parley-conversations"
+_BACKUP_SUFFIXES = (".sqlite3", ".pgdump")
 
 
 def export_jsonl(store: ConversationStore, path: Path, *, user_id: str) -> int:
@@ -87,7 +88,9 @@ def import_jsonl(store: ConversationStore, path: Path, *, user_id: str) -> tuple
 
 def backups_in(backups_dir: Path) -> list[Path]:
     """The backups in ``backups_dir``, oldest first (their names sort by time)."""
-    return sorted(backups_dir.glob("parley-*.sqlite3"))
+    return sorted(
+        path for suffix in _BACKUP_SUFFIXES for path in backups_dir.glob(f"parley-*{suffix}")
+    )
 
 
 def backup(store: ConversationStore, backups_dir: Path, *, keep: int) -> Path:
@@ -95,7 +98,7 @@ def backup(store: ConversationStore, backups_dir: Path, *, keep: int) -> Path:
     now = time.time()
     # Milliseconds in the name keep names unique and their order chronological.
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
-    target = backups_dir / f"parley-{stamp}.sqlite3"
+    target = backups_dir / f"parley-{stamp}{store.backup_suffix}"
     store.backup_to(target)
     backups = backups_in(backups_dir)
     for old in backups[: max(0, len(backups) - keep)]:

@@ -1,42 +1,34 @@
-"""Conversations, their messages and the user's remembered facts, in one SQLite file.
+"""Conversations, their messages and the user's remembered facts: what every store engine
+holds and the SQL they share.
 
-The schema's migrations (memory/database.py) run once each, in order, inside a transaction; a
-database written by a newer Parley is refused rather than damaged. WAL mode lets readers work
-while a turn is written, and each message is committed as its turn completes.
+``ConversationStore`` is written once, in SQL both engines speak (``?`` placeholders, ``RETURNING``,
+``ON CONFLICT``); an engine (memory/sqlite_store.py, memory/postgres_store.py) supplies the
+connection, its migrations, its errors said plainly, and the two searches that differ: nearest
+vectors and keywords. Each message is committed as its turn completes, so any worker sharing the
+store sees it at once.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from parley.backends import ChatMessage
 from parley.errors import StorageError
-from parley.memory.database import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    hold_in_use,
-    load_sqlite_vec,
-    sqlite3,
-    storage_errors,
-)
 
 __all__ = [
     "LOCAL_USER",
-    "SCHEMA_VERSION",
     "ConversationStore",
     "MemoryItem",
     "StoredMessage",
-    "sqlite3",  # the SQLite binding in use; callers must share it (two in one process break locks)
 ]
 
 LOCAL_USER = "local"
@@ -64,68 +56,59 @@ class StoredMessage:
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class ConversationStore:
-    """A thread-safe handle on the database; async methods keep disk I/O off the event loop."""
+class Rows(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Held (shared) while this handle is open, so `parley restore` can tell that a
-            # server or another command is using the database and refuse.
-            self._in_use = hold_in_use(path, exclusive=False)
-            self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA foreign_keys=ON")
-            self._connection.execute("PRAGMA synchronous=NORMAL")
-            self.has_vector_search = load_sqlite_vec(self._connection)
-            self._migrate()
-        except sqlite3.DatabaseError as error:
-            raise StorageError(
-                f"The conversation database {path} cannot be opened ({error}). If it is damaged, "
-                "move it aside and Parley will start a new one."
-            ) from None
-        self._lock = threading.Lock()
 
-    def _migrate(self) -> None:
-        version = int(self._connection.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"The database {self.path} was written by a newer Parley (schema {version}, this "
-                f"one knows {SCHEMA_VERSION}). Upgrade Parley, or point it at another data directory."
-            )
-        for number in range(version, SCHEMA_VERSION):
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in MIGRATIONS[number]:
-                    self._connection.execute(statement)
-                self._connection.execute(f"PRAGMA user_version = {number + 1}")
-                self._connection.execute("COMMIT")
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
+class Transaction(Protocol):
+    """What a multi-statement write runs its statements on."""
 
-    def close(self) -> None:
-        self._connection.close()
-        self._in_use()
+    def execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> Rows: ...
 
+
+class ConversationStore(abc.ABC):
+    """A thread-safe handle on the store; async methods keep I/O off the event loop."""
+
+    # Where the store is, for messages (a file, or a URL without its password).
+    location: str
+    # Whether nearest_memories ranks vectors in SQL (else recall ranks memory_vectors in numpy).
+    has_vector_search: bool
+    # What a backup file of this engine ends with (backup_to writes one).
+    backup_suffix: str
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """One multi-statement write: all of it is committed, or none of it (rolled back on
-        any error, so the shared connection never stays inside a failed transaction)."""
-        with self._lock, storage_errors(self.path):
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._connection
-                self._connection.execute("COMMIT")
-            except BaseException:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> Iterator[Transaction]:
+        """One multi-statement write: all of it is committed, or none of it."""
 
+    @abc.abstractmethod
     def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock, storage_errors(self.path):
-            return self._connection.execute(sql, parameters).fetchall()
+        """One statement in a transaction of its own; its rows (RETURNING's, for a write)."""
+
+    @abc.abstractmethod
+    def backup_to(self, target: Any) -> None:
+        """A consistent copy while Parley runs."""
+
+    @abc.abstractmethod
+    def nearest_memories(
+        self, user_id: str, query: bytes, *, limit: int
+    ) -> list[tuple[int, float]]:
+        """(id, cosine distance) of the user's items nearest a float32 vector, nearest first."""
+
+    @abc.abstractmethod
+    def keyword_memories(self, user_id: str, words: list[str], *, limit: int) -> list[int]:
+        """Ids of the user's items matching any of the words, best match first."""
+
+    def _embedding_parameter(self, embedding: bytes | None) -> Any:
+        """A float32 vector as the engine stores it."""
+        return embedding
+
+    def _embedding_bytes(self, stored: Any) -> bytes:
+        return bytes(stored)
 
     def create_conversation(self, user_id: str = LOCAL_USER) -> str:
         conversation_id = uuid.uuid4().hex
@@ -216,25 +199,15 @@ class ConversationStore:
                 imported += 1
         return imported, skipped
 
-    def backup_to(self, target: Path) -> None:
-        """A consistent copy while Parley runs (SQLite's online backup API)."""
-        destination = sqlite3.connect(target)
-        try:
-            with self._lock, storage_errors(self.path):
-                self._connection.backup(destination)
-        finally:
-            destination.close()
-
     # ---- memory items ----------------------------------------------------------------------
 
     def add_memory(self, user_id: str, text: str, source: str, embedding: bytes | None) -> int:
-        with self._lock, storage_errors(self.path):
-            cursor = self._connection.execute(
-                "INSERT INTO memory_items (user_id, text, source, embedding, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (user_id, text, source, embedding, time.time()),
-            )
-        return int(cursor.lastrowid or 0)
+        rows = self._execute(
+            "INSERT INTO memory_items (user_id, text, source, embedding, created_at) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (user_id, text, source, self._embedding_parameter(embedding), time.time()),
+        )
+        return int(rows[0][0])
 
     def memories(self, user_id: str, *, limit: int = 1000) -> list[MemoryItem]:
         rows = self._execute(
@@ -245,39 +218,19 @@ class ConversationStore:
         return [MemoryItem(i, text, source, created) for i, text, source, created in rows]
 
     def delete_memory(self, user_id: str, memory_id: int) -> bool:
-        with self._lock, storage_errors(self.path):
-            cursor = self._connection.execute(
-                "DELETE FROM memory_items WHERE id = ? AND user_id = ?", (memory_id, user_id)
+        return bool(
+            self._execute(
+                "DELETE FROM memory_items WHERE id = ? AND user_id = ? RETURNING id",
+                (memory_id, user_id),
             )
-        return cursor.rowcount > 0
+        )
 
     def memory_vectors(self, user_id: str) -> list[tuple[int, bytes]]:
-        return self._execute(
+        rows = self._execute(
             "SELECT id, embedding FROM memory_items WHERE user_id = ? AND embedding IS NOT NULL",
             (user_id,),
         )
-
-    def nearest_memories(
-        self, user_id: str, query: bytes, *, limit: int
-    ) -> list[tuple[int, float]]:
-        """(id, cosine distance) by sqlite-vec, nearest first."""
-        return self._execute(
-            "SELECT id, vec_distance_cosine(embedding, ?) AS distance FROM memory_items "
-            "WHERE user_id = ? AND embedding IS NOT NULL ORDER BY distance LIMIT ?",
-            (query, user_id, limit),
-        )
-
-    def keyword_memories(self, user_id: str, words: list[str], *, limit: int) -> list[int]:
-        """Ids of items matching any of the words (FTS5), best match first."""
-        if not words:
-            return []
-        match = " OR ".join('"' + word.replace('"', "") + '"' for word in words)
-        rows = self._execute(
-            "SELECT m.id FROM memory_fts JOIN memory_items m ON m.id = memory_fts.rowid "
-            "WHERE memory_fts MATCH ? AND m.user_id = ? ORDER BY bm25(memory_fts) LIMIT ?",
-            (match, user_id, limit),
-        )
-        return [row[0] for row in rows]
+        return [(int(item_id), self._embedding_bytes(stored)) for item_id, stored in rows]
 
     def memories_by_id(self, user_id: str, ids: list[int]) -> list[MemoryItem]:
         if not ids:
@@ -299,21 +252,20 @@ class ConversationStore:
         metrics: dict[str, Any] | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
     ) -> int:
-        with self._lock, storage_errors(self.path):
-            cursor = self._connection.execute(
-                "INSERT INTO messages (conversation_id, role, content, is_interrupted, metrics_json, "
-                "tool_calls_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation_id,
-                    role,
-                    content,
-                    int(is_interrupted),
-                    json.dumps(metrics) if metrics is not None else None,
-                    json.dumps(tool_calls) if tool_calls else None,
-                    time.time(),
-                ),
-            )
-        return int(cursor.lastrowid or 0)
+        rows = self._execute(
+            "INSERT INTO messages (conversation_id, role, content, is_interrupted, metrics_json, "
+            "tool_calls_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                conversation_id,
+                role,
+                content,
+                int(is_interrupted),
+                json.dumps(metrics) if metrics is not None else None,
+                json.dumps(tool_calls) if tool_calls else None,
+                time.time(),
+            ),
+        )
+        return int(rows[0][0])
 
     async def add_message_async(
         self, conversation_id: str, role: str, content: str, **kwargs: Any
@@ -327,9 +279,7 @@ class ConversationStore:
         )
 
     def delete_message(self, message_id: int) -> bool:
-        with self._lock, storage_errors(self.path):
-            cursor = self._connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-        return cursor.rowcount > 0
+        return bool(self._execute("DELETE FROM messages WHERE id = ? RETURNING id", (message_id,)))
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
         rows = self._execute(
@@ -369,10 +319,10 @@ class ConversationStore:
     def delete_conversation(self, conversation_id: str) -> bool:
         with self._transaction() as connection:
             connection.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
-            cursor = connection.execute(
-                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
-            )
-        return bool(cursor.rowcount > 0)
+            deleted = connection.execute(
+                "DELETE FROM conversations WHERE id = ? RETURNING id", (conversation_id,)
+            ).fetchall()
+        return bool(deleted)
 
     def preferences(self, user_id: str) -> dict[str, Any]:
         rows = self._execute(

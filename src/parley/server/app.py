@@ -9,7 +9,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +45,10 @@ from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime import RealtimeConnection
 from parley.server.request_ids import RequestIds
+
+# "all": sessions, memory and models in one process; "models": the models alone, served to the
+# workers of a cluster over their OpenAI-compatible routes.
+ServerRole = Literal["all", "models"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,7 @@ def create_app(
     bind_host: str | None = None,
     config_path: Path | None = None,
     reload_settings: Callable[[], Settings] | None = None,
+    role: ServerRole = "all",
 ) -> FastAPI:
     """Build the app. ``backends`` may be passed in already loaded (tests share one set).
 
@@ -138,7 +143,30 @@ def create_app(
     Every HTTP route but /health, the sign-in exchange and the page needs a credential, checked
     from the headers before any body is read (``CredentialGuard``); bodies are capped by
     ``server.max_body_bytes`` (uploads by their own route's limit).
+
+    ``role="models"`` serves the models alone, for workers elsewhere (the OpenAI-compatible
+    /v1/audio/transcriptions, /v1/audio/speech, /v1/chat/completions): no store, no sessions,
+    no page, no memory.
     """
+
+    @asynccontextmanager
+    async def serve_models(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backends = backends or await asyncio.to_thread(Backends.load, settings)
+        health = HealthWatch(
+            lambda: app.state.settings,
+            app.state.metrics,
+            hub=lambda: None,
+            sessions=lambda: 0,
+            config_state=dict,
+        )
+        app.state.health = health
+        watcher = asyncio.create_task(health.run(), name="health")
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -195,7 +223,9 @@ def create_app(
     # outside every middleware, so it would answer an unauthenticated request before the
     # credential check, in plain text.
     body_limit = settings.server.max_body_bytes
-    app = FastAPI(title="Parley", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Parley", version=__version__, lifespan=serve_models if role == "models" else lifespan
+    )
     app.state.settings = settings
     app.state.authenticator = authenticator_for(settings, api_key)
     app.add_middleware(
@@ -285,6 +315,8 @@ def create_app(
         }
 
     app.include_router(openai_router, max_body_size=body_limit)
+    if role == "models":
+        return app
     app.include_router(api_router, max_body_size=body_limit)
 
     web_dir = Path(__file__).resolve().parent.parent / "web"

@@ -233,6 +233,12 @@ def is_origin_allowed(origin: str | None, host: str | None, allowed: list[str]) 
 def authenticator_for(settings: Settings, api_key: str) -> Authenticator:
     return Authenticator(
         api_key,
-        signing_secret=load_or_create_signing_secret(settings.data_dir),
+        # Workers behind one balancer share server.signing_secret, so a token minted by one
+        # verifies on every other.
+        signing_secret=(
+            settings.server.signing_secret.get_secret_value()
+            if settings.server.signing_secret is not None
+            else load_or_create_signing_secret(settings.data_dir)
+        ),
         token_ttl_s=settings.server.client_secret_ttl_s,
     )

@@ -198,7 +198,7 @@ async def speech(body: SpeechRequest, request: Request) -> Response:
         if body.response_format == "wav":
             yield _streaming_wav_header(SPEECH_SAMPLE_RATE_HZ)
         for piece in pieces:
-            async for samples in tts.synthesize(piece):
+            async for samples in tts.synthesize(piece, speed=body.speed):
                 yield (
                     resample(samples, tts.sample_rate_hz, SPEECH_SAMPLE_RATE_HZ)
                     .astype("<i2")
