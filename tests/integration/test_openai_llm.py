@@ -138,6 +138,7 @@ def unavailable_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.slow
