@@ -104,3 +104,36 @@ def test_a_nan_threshold_is_refused_with_its_dotted_path(
     monkeypatch.setenv("PARLEY_VAD__THRESHOLD", "nan")
     with pytest.raises(ConfigError, match="vad.threshold"):
         load_settings(data_dir=tmp_path)
+
+
+def test_the_store_url_picks_an_engine_and_a_wrong_one_says_which_it_may_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not load_settings(data_dir=tmp_path).store.is_postgres
+    assert load_settings(data_dir=tmp_path).database_path == tmp_path / "parley.sqlite3"
+    monkeypatch.setenv("PARLEY_STORE__URL", f"sqlite:///{tmp_path}/elsewhere.sqlite3")
+    assert load_settings(data_dir=tmp_path).database_path == tmp_path / "elsewhere.sqlite3"
+    monkeypatch.setenv("PARLEY_STORE__URL", "postgresql://parley:pw@db.internal/parley")
+    assert load_settings(data_dir=tmp_path).store.is_postgres
+    monkeypatch.setenv("PARLEY_STORE__URL", "mysql://parley@db/parley")
+    with pytest.raises(ConfigError, match="store.url must start with sqlite:/// .* postgresql://"):
+        load_settings(data_dir=tmp_path)
+
+
+def test_a_shared_signing_secret_signs_tokens_every_worker_accepts(tmp_path: Path) -> None:
+    from parley.server.auth import authenticator_for
+
+    config = write(
+        tmp_path / "worker.yaml", "server:\n  signing_secret: s3cret-shared-by-all-workers\n"
+    )
+    key = "pk-the-cluster-api-key-0123"
+    first = authenticator_for(load_settings(config_file=config, data_dir=tmp_path / "a"), key)
+    second = authenticator_for(load_settings(config_file=config, data_dir=tmp_path / "b"), key)
+    token, _ = first.mint_token()
+    assert second.check(token) is None
+    # Without it each data directory keeps its own random secret: the token is refused.
+    alone = authenticator_for(load_settings(data_dir=tmp_path / "c"), key)
+    assert alone.check(token) is not None
+    short = write(tmp_path / "short.yaml", "server:\n  signing_secret: short\n")
+    with pytest.raises(ConfigError, match="server.signing_secret must be at least 16"):
+        load_settings(config_file=short)
