@@ -101,6 +101,18 @@ class Replies:
             and self._sink.played_samples(turn_id) < finished[1].ledger.total_samples
         )
 
+    def played_text(self, *, ahead_ms: int = 1000) -> str:
+        """The latest reply's words played so far, and those of the next ``ahead_ms`` (what
+        is sounding in the room as this is asked, allowing for the sink's own lag)."""
+        scope = self._scope
+        if scope is None:
+            finished = self._finished.get(self._turn_id)
+            if finished is None:
+                return ""
+            scope = finished[1]
+        ahead_samples = ahead_ms * self._settings.audio.output_sample_rate_hz // 1000
+        return scope.ledger.heard_text(self._sink.played_samples(scope.turn_id) + ahead_samples)
+
     # ---- stopping a reply: the one place ---------------------------------------------------
 
     def cancel(self, reason: str) -> bool:

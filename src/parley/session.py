@@ -47,7 +47,7 @@ from parley.speculation import HeldReply, Speculation, Speculator
 from parley.stream import Channel
 from parley.tool_router import Toolbox
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
-from parley.turn_cues import AcknowledgementRule, sounds_unfinished
+from parley.turn_cues import AcknowledgementRule, is_own_echo, sounds_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +373,11 @@ class Session:
             decode_ms=transcript.decode_ms,
             audio_ms=transcript.audio_ms,
         )
+        if over_reply_ms is not None and is_own_echo(final.text, self.replies.played_text()):
+            log.info("heard %r over the reply: its own echo, ignored; it plays on", final.text)
+            if not self._is_in_utterance:
+                self._sink.duck(False)
+            return
         self._observer(final)
         if over_reply_ms is not None:
             if self._acknowledgements.is_acknowledgement(final.text, voiced_ms=over_reply_ms):
@@ -433,6 +438,10 @@ class Session:
         if task.cancelled() or task.exception() is not None:
             return
         transcript = task.result()
+        if self._barge_in_onset is not None and is_own_echo(
+            transcript.text, self.replies.played_text()
+        ):
+            return  # Parley's own voice come back: neither a barge-in nor the user's words
         if self._barge_in_onset is not None and not self._acknowledgements.is_acknowledgement(
             transcript.text, voiced_ms=transcript.audio_ms
         ):

@@ -113,3 +113,19 @@ class AcknowledgementRule:
         if len(words) > self.max_words:
             return False
         return self.backchannel_words.issuperset(words) or voiced_ms < self.short_speech_ms
+
+
+def is_own_echo(heard: str, played: str) -> bool:
+    """Whether words heard over a reply are that reply's own voice come back through the
+    microphone: two or more of them, in the order the reply just spoke them. An echo canceller
+    lets some of the echo through while something else sounds in the room (a cough, a knock,
+    the user), and Whisper then transcribes Parley to itself."""
+    heard_words = _WORD.findall(_NOT_WORDS.sub(" ", heard.lower()))
+    played_words = _WORD.findall(played.lower())
+    if len(heard_words) < 2:
+        return False
+    run = len(heard_words)
+    return any(
+        played_words[start : start + run] == heard_words
+        for start in range(len(played_words) - run + 1)
+    )

@@ -1,7 +1,7 @@
 import pytest
 
 from parley.config import BargeInConfig
-from parley.turn_cues import AcknowledgementRule, sounds_unfinished
+from parley.turn_cues import AcknowledgementRule, is_own_echo, sounds_unfinished
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,15 @@ def test_acknowledgements_let_the_reply_play_on(text: str, voiced_ms: float) -> 
 )
 def test_a_stop_a_question_or_a_sentence_stops_the_reply(text: str, voiced_ms: float) -> None:
     assert not _rule().is_acknowledgement(text, voiced_ms=voiced_ms)
+
+
+def test_words_heard_over_a_reply_that_it_just_spoke_in_order_are_its_own_echo() -> None:
+    played = "Once upon a time, there was a brave knight. It was a dark night"
+    # Seen on this machine: AEC3 let "It was..." through under a knock.
+    assert is_own_echo("It was...", played)
+    assert is_own_echo("a brave knight", played)
+    # The user's own words, or the reply's words in another order, are not.
+    assert not is_own_echo("What is the capital of France?", played)
+    assert not is_own_echo("was it", played)
+    assert not is_own_echo("stop", played)  # one word could be anyone's
+    assert not is_own_echo("It was", "")
