@@ -192,8 +192,8 @@ class PostgresStore(ConversationStore):
         return np.asarray(vector, dtype=np.float32).tobytes()
 
     def backup_to(self, target: Path) -> None:
-        """pg_dump's custom format (restore with pg_restore); pg_dump must be no older than the
-        server, so the one beside the server is preferred when the store is pgserver's."""
+        """pg_dump's custom format (restore with pg_restore), by the first pg_dump on PATH,
+        which must be no older than the server."""
         pg_dump = shutil.which("pg_dump")
         if pg_dump is None:
             raise StorageError(
