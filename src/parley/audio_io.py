@@ -69,15 +69,17 @@ class CollectingSink:
         self.can_resume_held_playback = False
         self._chunks: dict[int, list[Int16Array]] = {}
         self._played: dict[int, int] = {}
+        self._cleared: set[int] = set()
 
     async def play(self, chunk: AudioReady) -> None:
-        if chunk.turn_id != self.current_turn_id:
+        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
             return  # stale audio from a cancelled turn
         self._chunks.setdefault(chunk.turn_id, []).append(chunk.samples)
         self._played[chunk.turn_id] = self._played.get(chunk.turn_id, 0) + chunk.samples.size
 
-    def clear(self) -> None:
-        return None  # nothing is queued: every chunk was 'played' as it arrived
+    def clear(self, turn_id: int) -> None:
+        # Nothing is queued (every chunk was 'played' as it arrived); later chunks are dropped.
+        self._cleared.add(turn_id)
 
     def duck(self, is_ducked: bool) -> None:
         del is_ducked  # a file has no moment at which it is heard
@@ -149,11 +151,13 @@ class RealtimePlaybackSink:
         if ahead_s > 0:
             await asyncio.sleep(ahead_s)
 
-    def clear(self) -> None:
+    def clear(self, turn_id: int) -> None:
+        if turn_id != self._playing_turn_id:
+            self._cleared_at.setdefault(turn_id, 0)  # never played; the playing turn plays on
+            return
         if self._ducked_at_ns is None:
             self.last_silenced_t_ns = time.perf_counter_ns()
-        turn_id = self.current_turn_id
-        played = self._played_now() if turn_id == self._playing_turn_id else 0
+        played = self._played_now()
         self._cleared_at[turn_id] = played
         self._queued_samples = played
         self.duck(False)

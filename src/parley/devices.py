@@ -130,6 +130,7 @@ class Loudspeaker:
         self._queued_samples = 0
         self._played: dict[int, int] = {}
         self._started_sentences: set[tuple[int, int]] = set()
+        self._cleared: set[int] = set()  # turns cut: their late chunks are not queued
         self._is_ducked = False
         self._last_sounded_s = float("-inf")  # monotonic time of the last block with reply audio
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -219,7 +220,7 @@ class Loudspeaker:
         return block
 
     async def play(self, chunk: AudioReady) -> None:
-        if chunk.turn_id != self.current_turn_id:
+        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
             return  # stale audio from a cancelled turn
         with self._lock:
             self._queue.append((chunk.turn_id, chunk.sentence_index, chunk.samples))
@@ -236,11 +237,14 @@ class Loudspeaker:
         with self._lock:
             return self._queued_samples / self._sample_rate_hz
 
-    def clear(self) -> None:
+    def clear(self, turn_id: int) -> None:
         with self._lock:
-            self._queue.clear()
-            self._queued_samples = 0
-            self._is_ducked = False
+            self._cleared.add(turn_id)
+            # Only that turn's audio goes: a reply still playing under it plays on.
+            self._queue = deque(entry for entry in self._queue if entry[0] != turn_id)
+            self._queued_samples = sum(entry[2].size for entry in self._queue)
+            if turn_id == self.current_turn_id:
+                self._is_ducked = False
 
     def duck(self, is_ducked: bool) -> None:
         with self._lock:

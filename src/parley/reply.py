@@ -140,7 +140,7 @@ class Replies:
         played_samples = self._sink.played_samples(turn_id)
         if played_samples >= scope.ledger.total_samples:
             return False
-        self._sink.clear()
+        self._sink.clear(turn_id)
         self._cut_turns.add(turn_id)
         audio_end_ms = self._played_ms(turn_id)
         heard = scope.ledger.heard_text(played_samples)

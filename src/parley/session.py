@@ -21,7 +21,6 @@ from parley.backends import Transcript
 from parley.backends.loaded import Backends
 from parley.config import Settings
 from parley.events import (
-    INPUT_SAMPLE_RATE_HZ,
     AudioFrame,
     FinalTranscript,
     Int16Array,
@@ -47,7 +46,8 @@ from parley.speculation import HeldReply, Speculation, Speculator
 from parley.stream import Channel
 from parley.tool_router import Toolbox
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
-from parley.turn_cues import AcknowledgementRule, is_own_echo, sounds_unfinished
+from parley.turn_cues import sounds_unfinished
+from parley.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +104,12 @@ class Session:
             is_allowed=self._may_reply_early,
         )
         self._turn_tasks: set[asyncio.Task[None]] = set()
-        self._is_in_utterance = False
+        # Barge-in, backchannels, echo and what an ended turn leads to: decided there, alone.
+        self._floor = TurnTaking()
         self._finishing_tasks: set[asyncio.Task[None]] = set()  # turns ended, finals pending
         self._finishing: asyncio.Task[None] | None = None  # the last turn to end
         self._partial: asyncio.Task[Transcript] | None = None
         self._prefill_task: asyncio.Task[None] | None = None
-        # Speech over a reply not yet judged: its onset sample. The reply is silent meanwhile;
-        # it stops if the speech is a turn, and plays on if it was only "uh-huh" or a cough.
-        self._barge_in_onset: int | None = None
 
     @property
     def _settings(self) -> Settings:
@@ -119,12 +117,13 @@ class Session:
         return self._backends.settings
 
     @property
-    def _acknowledgements(self) -> AcknowledgementRule:
-        return AcknowledgementRule.from_config(self._settings.barge_in)
-
-    @property
-    def _confirm_barge_in_samples(self) -> int:
-        return INPUT_SAMPLE_RATE_HZ * self._settings.barge_in.confirm_speech_ms // 1000
+    def _rules(self) -> Rules:
+        options = self.options
+        return Rules.of(
+            self._settings.barge_in,
+            is_barge_in_enabled=options.is_barge_in_enabled,
+            is_replying_automatically=options.is_replying_automatically,
+        )
 
     # ---- what transports ask ----------------------------------------------------------------
 
@@ -145,7 +144,7 @@ class Session:
     @property
     def is_listening_busy(self) -> bool:
         """Whether the user is mid-utterance or an ended turn's transcript is still pending."""
-        return self._is_in_utterance or bool(self._finishing_tasks)
+        return self._floor.is_in_utterance or bool(self._finishing_tasks)
 
     @property
     def live_scope(self) -> TurnScope | None:
@@ -211,14 +210,13 @@ class Session:
             )
             for heard in listener.push(frame):
                 self._on_heard(heard, listener, options)
-            onset = self._barge_in_onset
-            if (
-                onset is not None
-                and not listener.is_paused
-                and listener.heard_samples - onset >= self._confirm_barge_in_samples
-            ):
-                log.info("speech over the reply went on: the reply stops")
-                self._confirm_barge_in()  # still speaking: too long for an acknowledgement
+            if self._floor.is_judging_speech_over_reply:
+                floor = self._floor.on_frames(
+                    listener.heard_samples, self._rules, is_paused=listener.is_paused
+                )
+                if floor is Floor.STOP:
+                    log.info("speech over the reply went on: the reply stops")
+                self._carry_out(floor)
         self._speculator.abandon()  # the stream ended before the turn did
         if self._partial is not None:
             self._partial.cancel()
@@ -229,16 +227,21 @@ class Session:
 
     def _on_heard(self, heard: Heard, listener: Listener, options: SessionOptions) -> None:
         match heard:
-            case Ducked(is_onset=is_onset) if options.is_barge_in_enabled:
+            case Ducked(is_onset=is_onset):
                 # Silence the reply the moment voice may be starting over it; if the voice
                 # turns out too short to be speech (a click, a cough), it plays on.
-                self._sink.duck(is_onset)
+                self._carry_out(self._floor.on_voice_edge(is_onset, self._rules))
             case UtteranceStarted(speech=speech):
-                self._is_in_utterance = True
                 self._partial = None
                 self._observer(speech)
-                if options.is_barge_in_enabled:
-                    self._on_speech_over_reply(speech.start_sample)
+                self._carry_out(
+                    self._floor.on_utterance_start(
+                        speech.start_sample,
+                        self._rules,
+                        is_reply_audible=self.replies.is_audible,
+                        can_resume=self._sink.can_resume_held_playback,
+                    )
+                )
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
                 speculation = self._speculator.on_pause(
                     audio, last_voiced, self._partial if covered else None
@@ -298,32 +301,23 @@ class Session:
         task = asyncio.create_task(asyncio.to_thread(turn_model.completion_probability, audio))
         task.add_done_callback(decided)
 
-    def _on_speech_over_reply(self, onset_sample: int) -> None:
-        if (
-            self._settings.barge_in.is_ignoring_backchannels
-            and self._sink.can_resume_held_playback
-            and self.replies.is_audible
-        ):
-            self._barge_in_onset = onset_sample
-            self._sink.duck(True)  # held silent until the speech is judged
-        else:
-            self._confirm_barge_in()
-
-    def _confirm_barge_in(self) -> None:
-        """The speech over the reply is a turn of its own: the reply stops (barge-in)."""
-        self._barge_in_onset = None
-        self.replies.interrupt()
-        self._sink.duck(False)  # cleared if it was playing; nothing is held
+    def _carry_out(self, floor: Floor | None) -> None:
+        """What the turn-taking policy decided about the reply playing now."""
+        match floor:
+            case Floor.DUCK:
+                self._sink.duck(True)
+            case Floor.PLAY_ON:
+                self._sink.duck(False)
+            case Floor.STOP:
+                self.replies.interrupt()
+                self._sink.duck(False)  # cleared if it was playing; nothing is held
+            case None:
+                pass
 
     def _end_turn(self, ended: UtteranceEnded) -> None:
         self._observer(ended.speech)
         # Speech that began over a reply, judged when its words are known: how long it was.
-        onset, self._barge_in_onset = self._barge_in_onset, None
-        over_reply_ms = (
-            None
-            if onset is None
-            else (ended.speech.last_voiced_sample - onset) * 1000 / INPUT_SAMPLE_RATE_HZ
-        )
+        over_reply_ms = self._floor.on_utterance_end(ended.speech.last_voiced_sample)
         speculation = self._speculator.take(ended.speech.last_voiced_sample)
         partial = self._partial if ended.is_covered_by_partial else None
         if speculation is None and partial is None and self._partial is not None:
@@ -339,7 +333,6 @@ class Session:
         self._finishing_tasks.add(self._finishing)
         self._finishing.add_done_callback(self._finishing_tasks.discard)
         self._partial = None
-        self._is_in_utterance = False
 
     async def _complete_turn(
         self,
@@ -373,51 +366,48 @@ class Session:
             decode_ms=transcript.decode_ms,
             audio_ms=transcript.audio_ms,
         )
-        if over_reply_ms is not None and is_own_echo(final.text, self.replies.played_text()):
-            log.info("heard %r over the reply: its own echo, ignored; it plays on", final.text)
-            if not self._is_in_utterance:
-                self._sink.duck(False)
-            return
-        self._observer(final)
-        if over_reply_ms is not None:
-            if self._acknowledgements.is_acknowledgement(final.text, voiced_ms=over_reply_ms):
-                log.info("heard %r over the reply: an acknowledgement, it plays on", final.text)
-                if not self._is_in_utterance:
-                    self._sink.duck(False)
-                return
-            log.info("heard %r over the reply: the reply stops", final.text)
-            self._confirm_barge_in()
         held = speculation.held if speculation is not None else None
-        if held is not None and held.is_discarded:
+        if held is not None and (
+            held.is_discarded or speculation is None or not speculation.metrics
+        ):
             held = None
+        verdict = self._floor.on_final(
+            Words(final.text, over_reply_ms or 0.0, self.replies.played_text()),
+            self._rules,
+            over_reply_ms=over_reply_ms,
+            has_held_reply=held is not None,
+        )
+        if verdict.is_users_words:
+            self._observer(final)
+        if verdict.floor is Floor.STOP:
+            log.info("heard %r over the reply: the reply stops", final.text)
+        self._carry_out(verdict.floor)
         probability = speculation.turn_complete_probability if speculation is not None else None
-        options = self.options
-        if final.text and self._is_in_utterance and options.is_barge_in_enabled:
-            # The user is already speaking again: a reply now would be talked over at once.
-            # Keep their words; the reply answers them with the utterance now under way.
-            if held is not None:
-                held.discard()
-            await self.replies.context.add_user_text(final.text)
-        elif held is not None and speculation is not None and speculation.metrics is not None:
-            _stamp_end_of_turn(speculation.metrics, final, probability)
-            held.release()
-        elif final.text and options.is_replying_automatically:
-            metrics = TurnMetrics(turn_id=0)
-            _stamp_end_of_turn(metrics, final, probability)
-            self._spawn_reply(final.text, metrics, None)
-        elif not final.text:
-            log.info("an utterance held no words; no reply")
+        match verdict.outcome:
+            case Outcome.IGNORED:
+                log.info("heard %r over the reply: not a turn, it plays on", final.text)
+            case Outcome.KEEP_WORDS:
+                if held is not None:
+                    held.discard()
+                await self.replies.context.add_user_text(final.text)
+            case Outcome.RELEASE_HELD:
+                assert held is not None and speculation is not None and speculation.metrics
+                _stamp_end_of_turn(speculation.metrics, final, probability)
+                held.release()
+            case Outcome.REPLY:
+                metrics = TurnMetrics(turn_id=0)
+                _stamp_end_of_turn(metrics, final, probability)
+                self._spawn_reply(final.text, metrics, None)
+            case Outcome.NO_WORDS:
+                log.info("an utterance held no words; no reply")
+            case Outcome.WAIT:
+                pass
 
     def _may_reply_early(self, text: str) -> bool:
-        # With barge-in off, a reply still playing must not be superseded by a speculation.
-        # Nor while speech over a reply is being judged: a new reply would stop that one. Nor
-        # to "remember that…": its reply is the confirmation, made once the words are stored.
-        options = self.options
-        return (
-            options.is_replying_automatically
-            and self._barge_in_onset is None
-            and (options.is_barge_in_enabled or not self.replies.is_live)
-            and not self.replies.context.asks_to_change_memory(text)
+        return self._floor.may_reply_early(
+            self._rules,
+            is_reply_audible=self.replies.is_audible,
+            asks_to_change_memory=self.replies.context.asks_to_change_memory(text),
         )
 
     def _spawn_reply(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
@@ -438,15 +428,15 @@ class Session:
         if task.cancelled() or task.exception() is not None:
             return
         transcript = task.result()
-        if self._barge_in_onset is not None and is_own_echo(
-            transcript.text, self.replies.played_text()
-        ):
+        verdict = self._floor.on_partial(
+            Words(transcript.text, transcript.audio_ms, self.replies.played_text()),
+            self._rules,
+        )
+        if not verdict.is_users_words:
             return  # Parley's own voice come back: neither a barge-in nor the user's words
-        if self._barge_in_onset is not None and not self._acknowledgements.is_acknowledgement(
-            transcript.text, voiced_ms=transcript.audio_ms
-        ):
+        if verdict.floor is Floor.STOP:
             log.info("heard %r over the reply: the reply stops", transcript.text)
-            self._confirm_barge_in()  # words so far ask for the turn
+        self._carry_out(verdict.floor)
         if transcript.text:
             self._observer(
                 PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns())

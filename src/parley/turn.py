@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +24,16 @@ from parley.stream import Channel
 log = logging.getLogger(__name__)
 
 
+class PlaybackStopped(Exception):
+    """Raised by a sink's ``play`` when nobody will hear any more of the reply (a client that
+    stopped reading was dropped): the reply stops as if interrupted, stored as far as heard."""
+
+
+class StrayCancellation(RuntimeError):
+    """A stage of a reply ended with a CancelledError nobody asked for. A TaskGroup counts such a
+    child as cancelled and lets its siblings wait on it forever, so it is made an error."""
+
+
 class AudioSink(Protocol):
     """Where reply audio goes: a loudspeaker, a file, a WebSocket."""
 
@@ -34,8 +44,9 @@ class AudioSink(Protocol):
     can_resume_held_playback: bool
 
     async def play(self, chunk: AudioReady) -> None: ...
-    def clear(self) -> None:
-        """Drop everything not yet played, now."""
+    def clear(self, turn_id: int) -> None:
+        """Drop what is not yet played of turn ``turn_id``'s audio, now, and any that comes
+        later; another turn's audio (a reply still playing) is left alone."""
         ...
 
     def duck(self, is_ducked: bool) -> None:
@@ -228,7 +239,7 @@ class TurnScope:
             return
         self._is_cancelled = True
         self.metrics.cancel_t_ns = time.perf_counter_ns()
-        self._sink.clear()
+        self._sink.clear(self.turn_id)
         self._task.cancel()
 
     async def wait(self) -> None:
@@ -252,9 +263,9 @@ class TurnScope:
                 deltas = Channel[str](maxsize=MAX_REPLY_TOKENS)
                 # Two pieces ahead at most: on 2 cores, speech synthesised ahead is wasted on barge-in.
                 pieces = Channel[str](maxsize=2)
-                group.create_task(self._generate(messages, deltas))
-                group.create_task(self._chunk(deltas, pieces))
-                group.create_task(self._speak(pieces))
+                group.create_task(self._stage(self._generate(messages, deltas)))
+                group.create_task(self._stage(self._chunk(deltas, pieces)))
+                group.create_task(self._stage(self._speak(pieces)))
         finally:
             self.metrics.done_t_ns = time.perf_counter_ns()
             self._observer(
@@ -266,6 +277,19 @@ class TurnScope:
                     t_ns=self.metrics.done_t_ns,
                 )
             )
+
+    async def _stage(self, work: Coroutine[Any, Any, None]) -> None:
+        """One stage of the reply, whose ending always ends the reply's other stages too."""
+        try:
+            await work
+        except PlaybackStopped as stopped:
+            log.info("turn %d: %s; the reply stops", self.turn_id, stopped)
+            self.cancel()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() == 0:
+                raise StrayCancellation(f"a stage of turn {self.turn_id} was cancelled") from None
+            raise
 
     async def _generate(self, messages: Sequence[ChatMessage], out: Channel[str]) -> None:
         self.metrics.llm_request_t_ns = time.perf_counter_ns()

@@ -136,40 +136,41 @@ _counts = {"events": 0, "examples": 0}
 # `random`: a warning about the test's neighbours, not about the strategy (which uses none).
 @pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 def test_the_realtime_socket_survives_fuzzed_client_events(server: RunningServer) -> None:
-    socket = connect(f"{server.ws_url}?token={server.api_key}", max_size=None)
-    # Commit by hand: fuzzed audio never starts a spoken turn (that is tested elsewhere).
-    socket.send(
-        json.dumps(
-            {"type": "session.update", "session": {"audio": {"input": {"turn_detection": None}}}}
+    with connect(f"{server.ws_url}?token={server.api_key}", max_size=None) as socket:
+        # Commit by hand: fuzzed audio never starts a spoken turn (that is tested elsewhere).
+        socket.send(
+            json.dumps(
+                {
+                    "type": "session.update",
+                    "session": {"audio": {"input": {"turn_detection": None}}},
+                }
+            )
         )
-    )
 
-    @settings(
-        max_examples=120,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-    @given(st.lists(_client_event(), min_size=1, max_size=8))
-    def run(messages: list[str]) -> None:
-        for message in messages:
-            socket.send(message)
-        _counts["events"] += len(messages)
-        _counts["examples"] += 1
-        events = _drain(socket)
-        crashes = [
-            e for e in events if e.get("type") == "error" and e["error"]["code"] == "server_error"
-        ]
-        assert not crashes, (messages, crashes)
-        assert _health(server) == 200
+        @settings(
+            max_examples=120,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        )
+        @given(st.lists(_client_event(), min_size=1, max_size=8))
+        def run(messages: list[str]) -> None:
+            for message in messages:
+                socket.send(message)
+            _counts["events"] += len(messages)
+            _counts["examples"] += 1
+            events = _drain(socket)
+            crashes = [
+                e
+                for e in events
+                if e.get("type") == "error" and e["error"]["code"] == "server_error"
+            ]
+            assert not crashes, (messages, crashes)
+            assert _health(server) == 200
 
-    try:
         run()
-    finally:
-        socket.close()
     print(f"realtime fuzz: {_counts['events']} events in {_counts['examples']} examples")
     # Another session still talks after all of that.
-    other = connect(f"{server.ws_url}?token={server.api_key}", max_size=None)
-    try:
+    with connect(f"{server.ws_url}?token={server.api_key}", max_size=None) as other:
         item = {
             "type": "message",
             "role": "user",
@@ -183,8 +184,6 @@ def test_the_realtime_socket_survives_fuzzed_client_events(server: RunningServer
         while (event := json.loads(other.recv(timeout=60)))["type"] != "response.done":
             pass
         assert event["response"]["status"] == "completed"
-    finally:
-        other.close()
 
 
 def test_every_rest_route_answers_without_a_server_error(server: RunningServer) -> None:

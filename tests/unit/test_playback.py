@@ -29,7 +29,7 @@ async def test_a_ducked_reply_is_not_heard_while_held_and_goes_on_after() -> Non
     await asyncio.sleep(0.05)
     assert sink.played_samples(1) > held
     sink.duck(True)
-    sink.clear()  # the barge-in is confirmed: what was heard is what was played before the duck
+    sink.clear(1)  # the barge-in is confirmed: what was heard is what was played before the duck
     heard = sink.played_samples(1)
     await asyncio.sleep(0.05)
     assert sink.played_samples(1) == heard < 24_000 * 2

@@ -46,9 +46,8 @@ class WebSocketAudioSink:
             if self._sent_samples[turn_id] == 0 and self._first_sent_ns.get(turn_id) == first_ns:
                 del self._first_sent_ns[turn_id]
 
-    def clear(self) -> None:
-        turn_id = self.current_turn_id
-        self._cleared[turn_id] = self.played_samples(turn_id)
+    def clear(self, turn_id: int) -> None:
+        self._cleared.setdefault(turn_id, self.played_samples(turn_id))
 
     def duck(self, is_ducked: bool) -> None:
         # Audio already sent plays on the client; a client stops it on speech_started.

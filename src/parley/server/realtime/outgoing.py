@@ -14,6 +14,7 @@ from collections.abc import Callable
 from fastapi import WebSocket, WebSocketDisconnect
 
 from parley.server.realtime.outbound import HANG_UP, Event
+from parley.turn import PlaybackStopped
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ class Outgoing:
                 await asyncio.wait_for(self._audio_drained.wait(), timeout=self._max_send_stall_s)
             except TimeoutError:
                 # The reply waits on nobody: the turn is cancelled and the slot freed.
-                self.drop(f"the client read no audio for {self._max_send_stall_s:g} s")
-                raise asyncio.CancelledError from None
+                reason = f"the client read no audio for {self._max_send_stall_s:g} s"
+                self.drop(reason)
+                raise PlaybackStopped(reason) from None
         self._queued_audio += 1
         self.send(event, turn_id=turn_id)
 
