@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from parley.backends import ChatMessage
+from parley.backends import ChatMessage, TokenCounter
 from parley.errors import ContextTooLongError
 
 _CHARS_PER_TOKEN = 3.5  # a cautious estimate for English with a BPE vocabulary
@@ -68,16 +68,17 @@ def estimate_tokens(message: ChatMessage) -> int:
     return int(len(message.content) / _CHARS_PER_TOKEN) + _TEMPLATE_TOKENS_PER_MESSAGE
 
 
-def count_text_tokens(llm: object, text: str) -> int:
+def count_text_tokens(counter: TokenCounter | None, text: str) -> int:
     """Tokens of ``text``, by the model's own tokenizer when it has one (the embedded llama.cpp
     model), else estimated at ~4 characters a token."""
-    counter = getattr(llm, "count_tokens", None)
-    return int(counter(text)) if counter is not None else int(len(text) / _CHARS_PER_TOKEN)
+    return counter.count_tokens(text) if counter is not None else int(len(text) / _CHARS_PER_TOKEN)
 
 
-def count_tokens(llm: object, messages: Sequence[ChatMessage]) -> int:
+def count_tokens(counter: TokenCounter | None, messages: Sequence[ChatMessage]) -> int:
     """A prompt's tokens, with what the chat template adds to each message."""
-    return sum(count_text_tokens(llm, m.content) + _TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
+    return sum(
+        count_text_tokens(counter, m.content) + _TEMPLATE_TOKENS_PER_MESSAGE for m in messages
+    )
 
 
 def build_prompt(

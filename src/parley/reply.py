@@ -285,7 +285,9 @@ class Replies:
                 stored_user = asyncio.create_task(self._store_when_confirmed(held, user_text))
         scope.start(messages)
         # Counted while the model reads the prompt in its thread: the reply's usage figure.
-        metrics.prompt_token_count = count_tokens(self._backends.llm, messages)
+        metrics.prompt_token_count = count_tokens(
+            self._backends.llm_capabilities.token_counter, messages
+        )
         try:
             try:
                 await scope.wait()

@@ -445,18 +445,14 @@ class Session:
 
     def _start_prefill(self, partial_text: str) -> None:
         """While the user still speaks, have the LLM read the prompt their words so far make."""
-        prefill = getattr(self._backends.llm, "prefill", None)
-        if (
-            prefill is None
-            or not self._settings.llm.is_prefilling
-            or self._prefill_task is not None
-        ):
+        reader = self._backends.llm_capabilities.prompt_reader
+        if reader is None or not self._settings.llm.is_prefilling or self._prefill_task is not None:
             return
 
         async def run() -> None:
             try:
                 _history, messages = await self.replies.context.build(partial_text)
-                await prefill(messages)
+                await reader.prefill(messages)
             except Exception:
                 log.debug("prefill failed", exc_info=True)
             finally:

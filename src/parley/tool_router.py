@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from parley.backends import ChatMessage, tool_exchange
+from parley.backends import ChatMessage, JsonWriter, tool_exchange
 from parley.config import McpConfig, Settings
 from parley.memory.embedding import MiniLmEmbedder
 from parley.prompt import without_recalled_facts
@@ -43,12 +43,6 @@ class StaticTools:
 
     def tools(self) -> list[ToolSpec]:
         return list(self._tools)
-
-
-class JsonWriter(Protocol):
-    async def complete_json(
-        self, messages: list[ChatMessage], schema: dict[str, Any]
-    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,14 +363,18 @@ class Toolbox:
 
     @classmethod
     async def start(
-        cls, config: McpConfig, *, memory: Any, embedder: MiniLmEmbedder | None, llm: Any
+        cls,
+        config: McpConfig,
+        *,
+        memory: Any,
+        embedder: MiniLmEmbedder | None,
+        writer: JsonWriter | None,
     ) -> Toolbox:
         from parley.builtin_tools import make_builtin_server
 
         builtin = make_builtin_server(memory) if config.builtin_tools else None
         hub = ToolHub(config, builtin=builtin)
         await hub.start()
-        writer = llm if hasattr(llm, "complete_json") else None
         router = ToolRouter(hub, embedder, writer, threshold=config.route_threshold)
         return cls(hub, router, config.filler_text, config.filler_after_ms)
 
@@ -403,5 +401,8 @@ async def start_user_toolbox(
 
     memory = MemoryRecall(store, backends.embedder) if settings.memory.is_enabled else None
     return await Toolbox.start(
-        settings.mcp, memory=memory, embedder=backends.embedder, llm=backends.llm
+        settings.mcp,
+        memory=memory,
+        embedder=backends.embedder,
+        writer=backends.llm_capabilities.json_writer,
     )

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from parley.backends import ChatMessage
+from parley.backends import ChatMessage, LlmCapabilities
+from parley.backends.loaded import Backends
 from parley.backends.openai_llm import OpenAICompatLlm
-from parley.config import OpenAICompatConfig
+from parley.config import McpConfig, OpenAICompatConfig
 from parley.embedded_models import llm_path
 from parley.errors import BackendError
 
@@ -87,6 +88,62 @@ async def test_the_openai_backend_streams_a_correct_answer_from_a_real_server(
     await llm.aclose()
     assert len(deltas) > 2, "the reply did not stream"
     assert "paris" in "".join(deltas).lower()
+
+
+@pytest.mark.slow
+async def test_a_tool_turn_through_an_openai_compatible_server(
+    llama_server: str, backends: Backends
+) -> None:
+    from parley.tool_router import Toolbox
+    from tests.integration.test_tools import TIME_SERVER
+
+    llm = OpenAICompatLlm(
+        OpenAICompatConfig(
+            backend="openai", base_url=llama_server, temperature=0, max_reply_tokens=60
+        )  # type: ignore[arg-type]
+    )
+    capabilities = LlmCapabilities.of(llm)
+    assert capabilities.json_writer is llm
+    assert capabilities.prompt_reader is None and capabilities.token_counter is None
+    # The model's own words held to the schema: a value only the schema allows.
+    arguments = await llm.complete_json(
+        [
+            ChatMessage("system", "Write the arguments of get_current_time for the request."),
+            ChatMessage("user", "What time is it in Tokyo right now?"),
+        ],
+        {
+            "type": "object",
+            "properties": {
+                "timezone": {"enum": ["Europe/Paris", "Asia/Tokyo", "America/New_York"]}
+            },
+            "required": ["timezone"],
+        },
+    )
+    assert arguments == {"timezone": "Asia/Tokyo"}
+    # llama-cpp-python's server refuses OpenAI's json_schema and takes json_object's schema.
+    assert llm.endpoints[0].json_style == "json_object"
+    toolbox = await Toolbox.start(
+        McpConfig(servers=[TIME_SERVER], builtin_tools=False),
+        memory=None,
+        embedder=backends.embedder,
+        writer=capabilities.json_writer,
+    )
+    try:
+        request = "What time is it in Tokyo?"
+        reply = toolbox.reply_for(llm, request)
+        messages = [
+            ChatMessage("system", backends.settings.llm.system_prompt),
+            ChatMessage("user", request),
+        ]
+        text = "".join([delta async for delta in reply.stream(messages)])
+    finally:
+        await toolbox.close()
+        await llm.aclose()
+    assert [(call.name, call.arguments) for call in reply.calls] == [
+        ("get_current_time", {"timezone": "Asia/Tokyo"})
+    ]
+    assert not reply.calls[0].is_error
+    assert any(c.isdigit() for c in text) and "{" not in text, text
 
 
 @pytest.mark.slow

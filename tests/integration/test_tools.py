@@ -164,7 +164,7 @@ async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
         McpConfig(servers=[TIME_SERVER], builtin_tools=False),
         memory=None,
         embedder=backends.embedder,
-        llm=backends.llm,
+        writer=backends.llm_capabilities.json_writer,
     )
     try:
         text, reply = await _answer(toolbox, backends, "What time is it in Tokyo and in Paris?")
@@ -186,7 +186,7 @@ async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: B
         McpConfig(servers=[]),
         memory=_memory_for_tests(),
         embedder=backends.embedder,
-        llm=backends.llm,
+        writer=backends.llm_capabilities.json_writer,
     )
     try:
         text, reply = await _answer(toolbox, backends, "What time is it right now?")

@@ -101,6 +101,62 @@ class LanguageModel(Protocol):
 
 
 @runtime_checkable
+class PromptReader(Protocol):
+    """An LLM that can read a likely prompt into its cache while the user still speaks."""
+
+    async def prefill(self, messages: Sequence[ChatMessage]) -> bool: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """An LLM with its own tokenizer at hand (usage figures; else they are estimated)."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class JsonWriter(Protocol):
+    """An LLM that can write a reply held to a JSON schema (a tool call's arguments)."""
+
+    async def complete_json(
+        self, messages: list[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LlmCapabilities:
+    """What an LLM backend can do beyond streaming a reply, found once when it loads: the
+    pipeline asks these, never the model object, whether it can."""
+
+    prompt_reader: PromptReader | None = None
+    token_counter: TokenCounter | None = None
+    json_writer: JsonWriter | None = None
+
+    @classmethod
+    def of(cls, llm: object) -> LlmCapabilities:
+        return cls(
+            prompt_reader=llm if isinstance(llm, PromptReader) else None,
+            token_counter=llm if isinstance(llm, TokenCounter) else None,
+            json_writer=llm if isinstance(llm, JsonWriter) else None,
+        )
+
+    @staticmethod
+    def lacking_in(config: LlmConfig) -> list[str]:
+        """What the configured backend cannot do, known without loading its model."""
+        kind = llm_class(config)
+        lacking = []
+        if not issubclass(kind, PromptReader):
+            lacking.append(
+                "no read-ahead: the prompt is read after the turn ends, not while the user speaks"
+            )
+        if not issubclass(kind, TokenCounter):
+            lacking.append("no tokenizer: token figures are estimated (about 4 characters each)")
+        if not issubclass(kind, JsonWriter):
+            lacking.append("no JSON-held replies: tool arguments are guessed from the words")
+        return lacking
+
+
+@runtime_checkable
 class ReconfigurableLanguageModel(Protocol):
     """An LLM whose per-reply settings (temperature, reply length) a config reload may change."""
 
@@ -129,6 +185,20 @@ def make_stt(config: SttConfig, *, models_dir: Path) -> SpeechToText:
     from parley.backends.whisper_stt import WhisperStt
 
     return WhisperStt(config, models_dir=models_dir)
+
+
+def llm_class(config: LlmConfig) -> type:
+    """The backend class a config chooses (imported, not loaded)."""
+    match config:
+        case LlamaCppConfig():
+            from parley.backends.llama_cpp_llm import LlamaCppLlm
+
+            return LlamaCppLlm
+        case OpenAICompatConfig():
+            from parley.backends.openai_llm import OpenAICompatLlm
+
+            return OpenAICompatLlm
+    raise AssertionError(f"unhandled LLM config {config!r}")
 
 
 def make_llm(config: LlmConfig, *, models_dir: Path) -> LanguageModel:

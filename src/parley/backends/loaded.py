@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from parley.backends import (
     ChatMessage,
     LanguageModel,
+    LlmCapabilities,
     SpeechToText,
     TextToSpeech,
     Vad,
@@ -39,6 +40,11 @@ class Backends:
     turn_model: SmartTurn | None = None
     # Offline voices other than the configured one that a user or client chose, loaded once.
     other_voices: dict[str, TextToSpeech] = field(default_factory=dict)
+    # What the LLM can do beyond streaming a reply, found once here.
+    llm_capabilities: LlmCapabilities = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.llm_capabilities = LlmCapabilities.of(self.llm)
 
     @classmethod
     def load(cls, settings: Settings) -> Backends:

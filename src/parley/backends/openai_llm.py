@@ -10,11 +10,12 @@ first token is not retried elsewhere: part of that reply may already be spoken.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, Literal, cast
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
@@ -28,6 +29,18 @@ log = logging.getLogger(__name__)
 
 # A health check is a GET /models: it must be quick, or a reply waits behind it.
 _HEALTH_CHECK_TIMEOUT_S = 2.0
+# Tool arguments are short; a longer answer is a model rambling, not arguments.
+_MAX_ARGUMENT_TOKENS = 96
+
+# How a server is asked for a reply held to a JSON schema: OpenAI's `json_schema` (vLLM, Ollama,
+# llama.cpp's own server), or `json_object` with the schema beside it (llama-cpp-python's server).
+JsonStyle = Literal["json_schema", "json_object"]
+
+
+def _response_format(style: JsonStyle, schema: dict[str, Any]) -> dict[str, Any]:
+    if style == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "arguments", "schema": schema}}
+    return {"type": "json_object", "schema": schema}
 
 
 @dataclass
@@ -36,6 +49,7 @@ class LlmEndpoint:
     client: AsyncOpenAI
     down_until: float = 0.0  # time.monotonic(); 0 while it answers
     last_error: str = ""
+    json_style: JsonStyle | None = None  # the way this server took a schema, once learnt
 
     @property
     def is_down(self) -> bool:
@@ -131,6 +145,66 @@ class OpenAICompatLlm:
         finally:
             # Closing the HTTP response is what stops a remote server generating.
             await chunks.close()
+
+    async def complete_json(
+        self, messages: list[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A reply held to ``schema`` by the server's structured output (tool arguments)."""
+        failures: list[str] = []
+        for endpoint in self.endpoints:
+            if endpoint.is_down and not await self._is_back(endpoint):
+                continue
+            try:
+                return await self._complete_json_at(endpoint, messages, schema)
+            except (openai.APIConnectionError, openai.InternalServerError) as error:
+                self._mark_down(endpoint, str(error))
+                failures.append(f"{endpoint.url}: {error}")
+        raise BackendError(
+            "No LLM server could write the tool's arguments ("
+            + ("; ".join(failures) or "all are down")
+            + ")."
+        )
+
+    async def _complete_json_at(
+        self, endpoint: LlmEndpoint, messages: list[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        styles: list[JsonStyle] = (
+            [endpoint.json_style] if endpoint.json_style else ["json_schema", "json_object"]
+        )
+        refusals: list[str] = []
+        for style in styles:
+            try:
+                response = await endpoint.client.chat.completions.create(
+                    model=self._config.model,
+                    messages=cast(
+                        "list[ChatCompletionMessageParam]", [m.as_openai() for m in messages]
+                    ),
+                    max_tokens=_MAX_ARGUMENT_TOKENS,
+                    temperature=0.0,
+                    response_format=cast(Any, _response_format(style, schema)),
+                )
+            except openai.APIStatusError as error:
+                # A refusal of the format is a 400 or 422, or from llama-cpp-python's server a
+                # 500 that names the field; other server errors mean the server is unwell.
+                is_refusal = error.status_code in (400, 422) or "response_format" in str(error)
+                if not is_refusal:
+                    raise
+                refusals.append(f"{style}: {error.status_code}")
+                continue
+            endpoint.json_style = style
+            text = response.choices[0].message.content if response.choices else None
+            try:
+                parsed = json.loads(text or "{}")
+            except json.JSONDecodeError:
+                raise BackendError(
+                    f"The LLM server at {endpoint.url} wrote arguments that are not JSON: "
+                    f"{(text or '')[:80]!r}"
+                ) from None
+            return parsed if isinstance(parsed, dict) else {}
+        raise BackendError(
+            f"The LLM server at {endpoint.url} takes no JSON schema for a reply "
+            f"({'; '.join(refusals)}); tool arguments are guessed from the words instead."
+        )
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:

@@ -66,6 +66,7 @@ def doctor(
     from rich.console import Console
     from rich.table import Table
 
+    from parley.backends import LlmCapabilities
     from parley.embedded_models import status
 
     problems = 0
@@ -108,6 +109,12 @@ def doctor(
         problems += not is_found
         state = "[green]ok" if is_found else "[red]missing"
         table.add_row(package, state, "" if is_found else "run `make run`")
+    lacking = LlmCapabilities.lacking_in(settings.llm)
+    table.add_row(
+        f"llm backend ({settings.llm.backend})",
+        "[yellow]limited" if lacking else "[green]ok",
+        "; ".join(lacking) or "reads ahead, counts tokens, writes tool arguments to a schema",
+    )
     Console().print(table)
     if problems:
         typer.echo(

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.audio import decode_bytes, resample
-from parley.backends import ChatMessage
+from parley.backends import ChatMessage, TokenCounter
 from parley.backends.loaded import Backends
 from parley.backends.voices import config_for
 from parley.events import INPUT_SAMPLE_RATE_HZ
@@ -90,7 +90,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": _usage(llm, messages, "".join(deltas)),
+                "usage": _usage(backends.llm_capabilities.token_counter, messages, "".join(deltas)),
             }
         )
 
@@ -222,9 +222,9 @@ async def models(request: Request) -> dict[str, Any]:
     }
 
 
-def _usage(llm: object, messages: list[ChatMessage], reply: str) -> dict[str, int]:
-    prompt_tokens = count_tokens(llm, messages)
-    completion_tokens = count_text_tokens(llm, reply)
+def _usage(counter: TokenCounter | None, messages: list[ChatMessage], reply: str) -> dict[str, int]:
+    prompt_tokens = count_tokens(counter, messages)
+    completion_tokens = count_text_tokens(counter, reply)
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
