@@ -178,11 +178,7 @@ def whisper_check(backends):  # type: ignore[no-untyped-def]
         )
         # A fresh loop in a worker thread, so this works from sync and async tests alike.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return (
-                pool.submit(asyncio.run, backends.stt.transcribe(audio, is_final=True))
-                .result()
-                .text
-            )
+            return pool.submit(asyncio.run, backends.stt.transcribe(audio)).result().text
 
     return transcribe
 

@@ -47,7 +47,7 @@ FIGURES = (
 
 
 @dataclass(slots=True)
-class TurnFigures:
+class JudgedTurn:
     prompt: str
     transcript: str
     reply: str
@@ -66,7 +66,7 @@ class TurnFigures:
         metrics: dict[str, Any],
         *,
         turns_heard: int = 1,
-    ) -> TurnFigures:
+    ) -> JudgedTurn:
         """A turn's figures, with its transcript's word errors and its reply judged."""
         errors, words = word_errors(prompt.text, transcript)
         return cls(
@@ -83,13 +83,13 @@ class TurnFigures:
 
 @dataclass(slots=True)
 class BenchReport:
-    turns: list[TurnFigures] = field(default_factory=list)
-    warmup: list[TurnFigures] = field(default_factory=list)
+    turns: list[JudgedTurn] = field(default_factory=list)
+    warmup: list[JudgedTurn] = field(default_factory=list)
     interruption_ms: list[float] = field(default_factory=list)
     model_load_s: float | None = None
     stt_rtf: list[float] = field(default_factory=list)
-    memory_trial: list[TurnFigures] = field(default_factory=list)
-    pause_trial: list[TurnFigures] = field(default_factory=list)
+    memory_trial: list[JudgedTurn] = field(default_factory=list)
+    pause_trial: list[JudgedTurn] = field(default_factory=list)
     echo_trials: list[EchoTrial] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: float = 0.0
@@ -156,7 +156,7 @@ _TIMELINE = (
 )
 
 
-async def run_turn(runtime: Runtime, prompt: Prompt) -> TurnFigures:
+async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
     """One spoken prompt through a fresh session, paced in real time, heard by a loudspeaker."""
     backends = runtime.backends
     sink = RealtimePlaybackSink(backends.settings.audio.output_sample_rate_hz)
@@ -178,11 +178,11 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> TurnFigures:
     await session.wait_for_replies()
     result = session.results[-1] if session.results else None
     transcript = " ".join(transcripts)
-    metrics = dict(result.metrics) if result else {}
+    metrics: dict[str, Any] = result.figures.as_json() if result else {}
     if metrics.get("first_sentence_ms") is not None and metrics.get("llm_ttft_ms") is not None:
         metrics["first_clause_ms"] = round(metrics["first_sentence_ms"] - metrics["llm_ttft_ms"], 1)
     reply = " ".join(r.reply_text for r in session.results)
-    return TurnFigures.judged(prompt, transcript, reply, metrics, turns_heard=len(transcripts))
+    return JudgedTurn.judged(prompt, transcript, reply, metrics, turns_heard=len(transcripts))
 
 
 async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:
@@ -237,7 +237,7 @@ async def measure_stt_rtf(backends: Backends, prompts: list[Prompt]) -> list[flo
     ratios = []
     for prompt in prompts:
         audio = decode_file(prompt.path)
-        transcript = await backends.stt.transcribe(audio, is_final=True)
+        transcript = await backends.stt.transcribe(audio)
         ratios.append(round(transcript.decode_ms / max(1, transcript.audio_ms), 3))
     return ratios
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from parley.audio import decode_file, resample
 from parley.backends import make_tts
-from parley.bench import BenchReport, TurnFigures
+from parley.bench import BenchReport, JudgedTurn
 from parley.bench_figures import spread
 from parley.bench_prompts import Prompt, choose_prompts
 from parley.config import Settings
@@ -30,7 +30,7 @@ _FRAME_MS = 20
 _RATE_HZ = 24_000
 
 
-async def _server_turn(server_url: str, api_key: str, prompt: Prompt) -> TurnFigures:
+async def _server_turn(server_url: str, api_key: str, prompt: Prompt) -> JudgedTurn:
     from openai import AsyncOpenAI
 
     audio = resample(decode_file(prompt.path), INPUT_SAMPLE_RATE_HZ, _RATE_HZ)
@@ -90,7 +90,7 @@ async def _server_turn(server_url: str, api_key: str, prompt: Prompt) -> TurnFig
     metrics["server_voice_to_voice_ms"] = metrics.get("voice_to_voice_ms")
     if last_voiced_s is not None and first_audio_s is not None:
         metrics["voice_to_voice_ms"] = round((first_audio_s - last_voiced_s) * 1000, 1)
-    return TurnFigures.judged(prompt, transcript, reply, metrics)
+    return JudgedTurn.judged(prompt, transcript, reply, metrics)
 
 
 def _number(value: str) -> float | str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parley.bench import BenchReport, TurnFigures
+from parley.bench import BenchReport, JudgedTurn
 
 Span = tuple[float, float]  # start and end, ms after the user's last voiced sample
 
 
-def stage_spans(turn: TurnFigures) -> dict[str, Span]:
+def stage_spans(turn: JudgedTurn) -> dict[str, Span]:
     """When each stage of one turn ran; a stage that did not run (or took no time) is absent."""
     m = turn.metrics
     endpoint = m.get("endpoint_ms")

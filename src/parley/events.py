@@ -8,10 +8,12 @@ of the session's audio stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+
+from parley.turn_figures import TurnFigures
 
 Int16Array: TypeAlias = npt.NDArray[np.int16]
 
@@ -132,7 +134,7 @@ class ReplyInterrupted:
     was_generating: bool
     heard_text: str
     audio_end_ms: int
-    metrics: dict[str, Any]
+    figures: TurnFigures
     t_ns: int
 
 
@@ -141,7 +143,7 @@ class TurnDone:
     turn_id: int
     was_cancelled: bool
     heard_text: str
-    metrics: dict[str, Any]
+    figures: TurnFigures
     t_ns: int
 
 

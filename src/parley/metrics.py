@@ -20,6 +20,7 @@ from prometheus_client import (
 from parley.bench_figures import spread
 from parley.tools import ToolResult
 from parley.turn import TURN_LATENCIES
+from parley.turn_figures import TurnFigures
 
 _LATENCY_BUCKETS_MS = (50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000)
 _STAGES = (
@@ -55,12 +56,8 @@ class RecentFigures:
         self._turns: deque[_RecentTurn] = deque(maxlen=_RECENT_TURNS)
         self._tool_calls: deque[_RecentToolCall] = deque(maxlen=_RECENT_TOOL_CALLS)
 
-    def add_turn(self, metrics: dict[str, Any], *, was_cancelled: bool) -> None:
-        figures = {
-            key: float(value)
-            for key, value in metrics.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        }
+    def add_turn(self, turn: TurnFigures, *, was_cancelled: bool) -> None:
+        figures = turn.measured()
         decode_ms, audio_ms = figures.get("stt_decode_ms"), figures.get("stt_audio_ms")
         if decode_ms is not None and audio_ms:
             figures["stt_rtf"] = round(decode_ms / audio_ms, 3)
@@ -155,15 +152,15 @@ class ServerMetrics:
             registry=self.registry,
         )
 
-    def observe_turn(self, metrics: dict[str, Any], *, was_cancelled: bool) -> None:
+    def observe_turn(self, turn: TurnFigures, *, was_cancelled: bool) -> None:
         self.turns.labels(outcome="cancelled" if was_cancelled else "completed").inc()
+        measured = turn.measured()
         for stage in _STAGES:
-            value = metrics.get(stage)
-            if isinstance(value, int | float):
+            if (value := measured.get(stage)) is not None:
                 self.stage_ms.labels(stage=stage).observe(value)
-        if isinstance(rate := metrics.get("llm_tokens_per_s"), int | float):
-            self.llm_tokens_per_s.set(rate)
-        self.recent.add_turn(metrics, was_cancelled=was_cancelled)
+        if turn.llm_tokens_per_s is not None:
+            self.llm_tokens_per_s.set(turn.llm_tokens_per_s)
+        self.recent.add_turn(turn, was_cancelled=was_cancelled)
 
     def observe_tool_call(self, result: ToolResult) -> None:
         outcome = "error" if result.is_error else "ok"

@@ -61,7 +61,7 @@ async def _alone_and_beside_stt(backends: Backends, audio: Int16Array) -> tuple[
         # Its own loop in its own thread, as the listener's decodes run beside a reply.
         async def loop() -> None:
             while not is_done.is_set():
-                await backends.stt.transcribe(audio, is_final=False)
+                await backends.stt.transcribe(audio)
 
         asyncio.run(loop())
 
@@ -79,9 +79,9 @@ async def measure(backends: Backends) -> MeasuredFigures:
     settings = backends.settings
     audio = decode_file(_clip())
     audio_s = len(audio) / INPUT_SAMPLE_RATE_HZ
-    await backends.stt.transcribe(audio, is_final=True)  # warm
+    await backends.stt.transcribe(audio)  # warm
     started = time.perf_counter()
-    await backends.stt.transcribe(audio, is_final=True)
+    await backends.stt.transcribe(audio)
     stt_rtf = round((time.perf_counter() - started) / audio_s, 3)
     alone, beside = await _alone_and_beside_stt(backends, audio)
     llm = settings.llm

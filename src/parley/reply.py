@@ -31,6 +31,7 @@ from parley.session_options import SessionOptions
 from parley.speculation import HeldReply
 from parley.tool_router import ToolAwareReply, Toolbox, ToolChoice
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
+from parley.turn_figures import TurnFigures
 
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
@@ -123,7 +124,7 @@ class Replies:
         scope.cancel()
         heard = scope.heard_text()
         played_ms = self._played_ms(scope.turn_id)
-        self._announce(scope.turn_id, reason, True, heard, played_ms, scope.metrics.as_dict())
+        self._announce(scope.turn_id, reason, True, heard, played_ms, scope.metrics.figures())
         return True
 
     def interrupt(self) -> bool:
@@ -148,7 +149,7 @@ class Replies:
         self._background_tasks.add(task)
         task.add_done_callback(self._background_tasks.discard)
         self._announce(
-            turn_id, "turn_detected", False, heard, audio_end_ms, scope.metrics.as_dict()
+            turn_id, "turn_detected", False, heard, audio_end_ms, scope.metrics.figures()
         )
         return True
 
@@ -164,7 +165,7 @@ class Replies:
         was_generating: bool,
         heard: str,
         audio_end_ms: int,
-        metrics: dict[str, Any],
+        figures: TurnFigures,
     ) -> None:
         self._observer(
             ReplyInterrupted(
@@ -173,7 +174,7 @@ class Replies:
                 was_generating,
                 heard,
                 audio_end_ms,
-                metrics,
+                figures,
                 time.perf_counter_ns(),
             )
         )
@@ -327,7 +328,7 @@ class Replies:
             reply_text=scope.reply_text.strip(),
             heard_text=scope.heard_text(),
             was_cancelled=scope.is_cancelled,
-            metrics=metrics.as_dict(),
+            figures=metrics.figures(),
             tool_calls=tool_calls,
         )
 
@@ -339,7 +340,7 @@ class Replies:
             "assistant",
             result.heard_text,
             is_interrupted=scope.is_cancelled,
-            metrics=result.metrics,
+            metrics=result.figures.as_json(),
             tool_calls=result.tool_calls or None,
         )
         self.results.append(result)
@@ -362,7 +363,7 @@ class Replies:
         call_id = "call_" + uuid.uuid4().hex[:20]
         observer(FunctionCallRequested(turn_id, call_id, call.tool.name, arguments, now_ns))
         metrics.done_t_ns = time.perf_counter_ns()
-        observer(TurnDone(turn_id, False, "", metrics.as_dict(), metrics.done_t_ns))
+        observer(TurnDone(turn_id, False, "", metrics.figures(), metrics.done_t_ns))
         tool_calls = [
             {
                 "name": call.tool.name,
@@ -371,9 +372,13 @@ class Replies:
                 "by": "client",
             }
         ]
-        result = TurnResult(turn_id, request, "", "", False, metrics.as_dict(), tool_calls)
+        result = TurnResult(turn_id, request, "", "", False, metrics.figures(), tool_calls)
         await self._store.add_message_async(
-            self._conversation_id, "assistant", "", metrics=result.metrics, tool_calls=tool_calls
+            self._conversation_id,
+            "assistant",
+            "",
+            metrics=result.figures.as_json(),
+            tool_calls=tool_calls,
         )
         self.results.append(result)
         return result

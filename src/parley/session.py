@@ -98,7 +98,7 @@ class Session:
             options=lambda: self.options,
         )
         self._speculator = Speculator(
-            lambda audio: backends.stt.transcribe(audio, is_final=True),
+            lambda audio: backends.stt.transcribe(audio),
             self._spawn_reply,
             self._observer,
             is_allowed=self._may_reply_early,
@@ -260,7 +260,7 @@ class Session:
                 # already holds every word so far.
                 listener.partial_started()
                 self._partial = asyncio.create_task(
-                    self._backends.stt.transcribe(listener.utterance_audio(), is_final=False)
+                    self._backends.stt.transcribe(listener.utterance_audio())
                 )
                 self._partial.add_done_callback(self._emit_partial)
 
@@ -356,7 +356,7 @@ class Session:
             if not early.cancelled() and early.exception() is None:
                 transcript = early.result()  # else it failed: decoded again below
         if transcript is None:
-            transcript = await self._backends.stt.transcribe(audio, is_final=True)
+            transcript = await self._backends.stt.transcribe(audio)
         now_ns = time.perf_counter_ns()
         final = FinalTranscript(
             text=transcript.text,

@@ -20,6 +20,7 @@ from parley.backends import ChatMessage, LanguageModel, TextToSpeech
 from parley.events import AudioReady, SentenceReady, TextDelta, TurnDone, TurnEvent
 from parley.sentences import SentenceChunker
 from parley.stream import Channel
+from parley.turn_figures import TurnFigures
 
 log = logging.getLogger(__name__)
 
@@ -86,41 +87,39 @@ class TurnMetrics:
     prompt_token_count: int = 0
     turn_complete_probability: float | None = None  # the turn model's, at the last pause
 
-    def as_dict(self) -> dict[str, Any]:
+    def figures(self) -> TurnFigures:
         reply_audio_s = self.reply_audio_samples / self.output_sample_rate_hz
         generation_s = (
             (self.llm_last_token_t_ns - self.llm_first_token_t_ns) / 1e9
             if self.llm_last_token_t_ns and self.llm_first_token_t_ns
             else None
         )
-        return {
-            "endpoint_ms": _ms(self.last_voiced_t_ns, self.speech_ended_t_ns),
-            "stt_ms": self.stt_ms,
-            "stt_decode_ms": None if self.stt_decode_ms is None else round(self.stt_decode_ms, 1),
-            "stt_audio_ms": self.stt_audio_ms,
-            "llm_ttft_ms": _ms(self.llm_request_t_ns, self.llm_first_token_t_ns),
-            "first_sentence_ms": _ms(self.llm_request_t_ns, self.first_sentence_t_ns),
-            "tts_first_audio_ms": _ms(self.first_sentence_t_ns, self.first_audio_t_ns),
-            "voice_to_voice_ms": _ms(self.last_voiced_t_ns, self.first_audio_t_ns),
-            "text_to_voice_ms": _ms(self.llm_request_t_ns, self.first_audio_t_ns),
-            "turn_total_ms": _ms(self.llm_request_t_ns, self.done_t_ns),
-            "tts_rtf": round(self.tts_busy_ns / 1e9 / reply_audio_s, 3) if reply_audio_s else None,
-            "llm_tokens_per_s": round(self.token_count / generation_s, 1)
-            if generation_s and self.token_count > 1
+        return TurnFigures(
+            endpoint_ms=_ms(self.last_voiced_t_ns, self.speech_ended_t_ns),
+            stt_ms=self.stt_ms,
+            stt_decode_ms=None if self.stt_decode_ms is None else round(self.stt_decode_ms, 1),
+            stt_audio_ms=self.stt_audio_ms,
+            llm_ttft_ms=_ms(self.llm_request_t_ns, self.llm_first_token_t_ns),
+            first_sentence_ms=_ms(self.llm_request_t_ns, self.first_sentence_t_ns),
+            tts_first_audio_ms=_ms(self.first_sentence_t_ns, self.first_audio_t_ns),
+            voice_to_voice_ms=_ms(self.last_voiced_t_ns, self.first_audio_t_ns),
+            text_to_voice_ms=_ms(self.llm_request_t_ns, self.first_audio_t_ns),
+            turn_total_ms=_ms(self.llm_request_t_ns, self.done_t_ns),
+            tts_rtf=round(self.tts_busy_ns / 1e9 / reply_audio_s, 3) if reply_audio_s else None,
             # the first delta is not timed from the previous one
+            llm_tokens_per_s=round(self.token_count / generation_s, 1)
+            if generation_s and self.token_count > 1
             else None,
-            "reply_audio_seconds": round(reply_audio_s, 3),
-            "llm_tokens": self.token_count,
-            "llm_prompt_tokens": self.prompt_token_count,
-            "turn_complete_probability": None
+            reply_audio_seconds=round(reply_audio_s, 3),
+            llm_tokens=self.token_count,
+            llm_prompt_tokens=self.prompt_token_count,
+            turn_complete_probability=None
             if self.turn_complete_probability is None
             else round(self.turn_complete_probability, 3),
-            # When each stage began or ended, from the last voiced sample (speculative replies
-            # start before the end of the turn, so these can be smaller than endpoint_ms).
-            "llm_request_at_ms": _ms(self.last_voiced_t_ns, self.llm_request_t_ns),
-            "llm_first_token_at_ms": _ms(self.last_voiced_t_ns, self.llm_first_token_t_ns),
-            "first_sentence_at_ms": _ms(self.last_voiced_t_ns, self.first_sentence_t_ns),
-        }
+            llm_request_at_ms=_ms(self.last_voiced_t_ns, self.llm_request_t_ns),
+            llm_first_token_at_ms=_ms(self.last_voiced_t_ns, self.llm_first_token_t_ns),
+            first_sentence_at_ms=_ms(self.last_voiced_t_ns, self.first_sentence_t_ns),
+        )
 
 
 @dataclass(slots=True)
@@ -170,7 +169,7 @@ class TurnResult:
     reply_text: str
     heard_text: str
     was_cancelled: bool
-    metrics: dict[str, Any]
+    figures: TurnFigures
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -273,7 +272,7 @@ class TurnScope:
                     turn_id=self.turn_id,
                     was_cancelled=self._is_cancelled,
                     heard_text=self.heard_text(),
-                    metrics=self.metrics.as_dict(),
+                    figures=self.metrics.figures(),
                     t_ns=self.metrics.done_t_ns,
                 )
             )

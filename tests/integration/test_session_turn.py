@@ -95,7 +95,7 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
     )
     assert sounds_like("paris", heard_back)
 
-    metrics = result.metrics
+    metrics = result.figures.as_json()
     for name in ("stt_ms", "llm_ttft_ms", "tts_first_audio_ms", "voice_to_voice_ms", "endpoint_ms"):
         assert metrics[name] is not None and metrics[name] > 0, name
     assert metrics["voice_to_voice_ms"] > metrics["endpoint_ms"]

@@ -8,6 +8,7 @@ from parley.advice import MeasuredFigures, advise
 from parley.config import load_settings
 from parley.metrics import RecentFigures
 from parley.server.health import figures_for_advice
+from parley.turn_figures import TurnFigures
 
 # `parley doctor --measure`, default config: no advice is right here. One LLM thread fewer
 # decodes a little faster beside Whisper (11.1 -> 12.4 tokens/s) but far slower alone
@@ -76,19 +77,19 @@ def test_a_slow_llm_and_a_slow_whisper_are_named_with_their_figures() -> None:
 def test_a_servers_turns_feed_the_barge_in_prompt_and_end_of_turn_rules(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings(profile="testing", data_dir=tmp_path)
     recent = RecentFigures()
-    # Turn figures as a server records them (keys of TurnMetrics.as_dict()); the values are a
-    # noisy room's: replies cut by sound, long prompts, and a long wait for the end of turn.
+    # Turn figures as a server records them; the values are a noisy room's: replies cut by
+    # sound, long prompts, and a long wait for the end of turn.
     for index in range(10):
         recent.add_turn(
-            {
-                "voice_to_voice_ms": 1450.0,
-                "endpoint_ms": 820.0,
-                "llm_ttft_ms": 640.0,
-                "llm_prompt_tokens": 1100,
-                "llm_tokens_per_s": 21.0,
-                "stt_decode_ms": 110.0,
-                "stt_audio_ms": 2100,
-            },
+            TurnFigures(
+                voice_to_voice_ms=1450.0,
+                endpoint_ms=820.0,
+                llm_ttft_ms=640.0,
+                llm_prompt_tokens=1100,
+                llm_tokens_per_s=21.0,
+                stt_decode_ms=110.0,
+                stt_audio_ms=2100,
+            ),
             was_cancelled=index % 2 == 0,
         )
     advice = rules(figures_for_advice(settings, recent.summary(600)))

@@ -3,6 +3,7 @@
 from parley.config import AlertsConfig
 from parley.metrics import RecentFigures
 from parley.server.health import ResourceSample, ToolServerState, judge_alerts
+from parley.turn_figures import TurnFigures
 
 GIB = 2**30
 # Read off a running `parley serve` on the 2-core AMD EPYC: 1.37 GB resident with every model
@@ -28,7 +29,7 @@ def judge(summary=None, samples=(IDLE,), servers=(), backup_age_h=None, config=N
 def summary_of(voice_to_voice_ms: list[float]) -> dict:  # type: ignore[type-arg]
     recent = RecentFigures()
     for value in voice_to_voice_ms:
-        recent.add_turn({"voice_to_voice_ms": value}, was_cancelled=False)
+        recent.add_turn(TurnFigures(voice_to_voice_ms=value), was_cancelled=False)
     return recent.summary(600)
 
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from parley.bench import BenchReport, TurnFigures
+from parley.bench import BenchReport, JudgedTurn
 from parley.bench_plot import plot, stage_spans
 
 
@@ -16,8 +16,8 @@ def test_the_plot_draws_every_stage_including_speech_to_text_after_the_turn(tmp_
     speculative = {**spoken, "stt_ms": 0.0, "llm_request_at_ms": 300.0}
     report = BenchReport(
         turns=[
-            TurnFigures("q1", "q1", "a", spoken, 0, 1),
-            TurnFigures("q2", "q2", "a", speculative, 0, 1),
+            JudgedTurn("q1", "q1", "a", spoken, 0, 1),
+            JudgedTurn("q2", "q2", "a", speculative, 0, 1),
         ]
     )
     assert stage_spans(report.turns[0]) == {

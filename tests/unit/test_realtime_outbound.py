@@ -24,6 +24,7 @@ from parley.server.realtime.items import ItemRegistry
 from parley.server.realtime.outbound import Outbound
 from parley.server.realtime.protocol import RealtimeOptions
 from parley.session_options import SessionOptions
+from parley.turn_figures import TurnFigures
 
 # Each server event type and the SDK's model of it.
 SERVER_EVENTS: dict[str, type[pydantic.BaseModel]] = {
@@ -76,7 +77,9 @@ def spoken_turn(translate: Any) -> list[dict[str, Any]]:
 def test_a_spoken_turn_and_its_reply_in_the_order_the_protocol_gives_them() -> None:
     events, finished = outbound()
     sent = spoken_turn(events.translate)
-    sent += events.translate(TurnDone(1, False, "The capital of France is Paris.", {}, 11))
+    sent += events.translate(
+        TurnDone(1, False, "The capital of France is Paris.", TurnFigures(), 11)
+    )
     assert checked(sent) == [
         "input_audio_buffer.speech_started",
         "input_audio_buffer.speech_stopped",
@@ -105,7 +108,7 @@ def test_a_spoken_turn_and_its_reply_in_the_order_the_protocol_gives_them() -> N
     done = sent[-1]["response"]
     assert done["status"] == "completed"
     assert done["output"][0]["content"][0]["transcript"] == "The capital of France is Paris."
-    assert finished == [({}, False)]
+    assert finished == [(TurnFigures(), False)]
 
 
 def test_an_interrupted_reply_ends_once_with_what_was_heard_and_its_late_done_says_nothing() -> (
@@ -114,7 +117,9 @@ def test_an_interrupted_reply_ends_once_with_what_was_heard_and_its_late_done_sa
     events, finished = outbound()
     spoken_turn(events.translate)
     cut = events.translate(
-        ReplyInterrupted(1, "turn_detected", True, "The capital", 400, {"llm_tokens": 3}, 12)
+        ReplyInterrupted(
+            1, "turn_detected", True, "The capital", 400, TurnFigures(llm_tokens=3), 12
+        )
     )
     assert checked(cut)[-1] == "response.done"
     done = cut[-1]["response"]
@@ -124,15 +129,17 @@ def test_an_interrupted_reply_ends_once_with_what_was_heard_and_its_late_done_sa
     assert done["output"][0]["content"][0]["transcript"] == "The capital"
     assert "interruption_ms" in done["metadata"]
     # The reply's own end, when its cancelled work has unwound: nothing more for the client.
-    assert events.translate(TurnDone(1, True, "The capital", {}, 13)) == []
+    assert events.translate(TurnDone(1, True, "The capital", TurnFigures(), 13)) == []
     assert len(finished) == 1 and finished[0][1] is True
 
 
 def test_a_reply_cut_while_still_playing_is_said_to_be_truncated_where_it_was_heard() -> None:
     events, _finished = outbound()
     spoken_turn(events.translate)
-    events.translate(TurnDone(1, False, "The capital of France is Paris.", {}, 11))
-    cut = events.translate(ReplyInterrupted(1, "turn_detected", False, "The", 250, {}, 12))
+    events.translate(TurnDone(1, False, "The capital of France is Paris.", TurnFigures(), 11))
+    cut = events.translate(
+        ReplyInterrupted(1, "turn_detected", False, "The", 250, TurnFigures(), 12)
+    )
     assert checked(cut) == ["conversation.item.truncated"]
     assert cut[0]["audio_end_ms"] == 250
     assert cut[0]["item_id"] == events.items.responses[1].item_id
@@ -143,7 +150,7 @@ def test_a_text_only_session_gets_text_deltas_and_no_audio_events() -> None:
     sent = events.translate(TurnStarted(1, "Hi", 1))
     sent += events.translate(TextDelta(1, "Hello", 2))
     sent += events.translate(SentenceReady(1, 0, "Hello", 3))  # spoken pieces: not for text
-    sent += events.translate(TurnDone(1, False, "Hello", {"llm_tokens": 1}, 4))
+    sent += events.translate(TurnDone(1, False, "Hello", TurnFigures(llm_tokens=1), 4))
     types = checked(sent)
     assert "response.output_text.delta" in types and "response.output_text.done" in types
     assert not [kind for kind in types if "audio" in kind]

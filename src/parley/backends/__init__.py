@@ -83,15 +83,20 @@ def tool_exchange(
 
 
 class Vad(Protocol):
+    """Speech probability per frame. It keeps recurrent state, so each session has its own
+    (``Backends.new_vad``) and none is ever reset or shared."""
+
     sample_rate_hz: int
     frame_samples: int
 
     def speech_probability(self, frame: Int16Array) -> float: ...
-    def reset(self) -> None: ...
 
 
 class SpeechToText(Protocol):
-    async def transcribe(self, audio: Int16Array, *, is_final: bool) -> Transcript: ...
+    async def transcribe(self, audio: Int16Array) -> Transcript:
+        """The words of ``audio``. A partial and a final are decoded alike: a partial that
+        heard every voiced frame stands for the final (speculation), so both must be as good."""
+        ...
 
 
 class LanguageModel(Protocol):

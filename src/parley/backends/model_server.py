@@ -56,8 +56,7 @@ class RemoteStt:
         self._config = config
         self._client = _client(config.remote)
 
-    async def transcribe(self, audio: Int16Array, *, is_final: bool) -> Transcript:
-        del is_final  # the server decodes every request as final
+    async def transcribe(self, audio: Int16Array) -> Transcript:
         started = time.perf_counter()
         try:
             result = await self._client.audio.transcriptions.create(

@@ -31,6 +31,3 @@ class SileroVad:
         as_float = np.ascontiguousarray(frame, dtype=np.float32) / np.float32(32768.0)
         # A memoryview is twice as fast as an ndarray through this binding.
         return float(self._model.process(memoryview(as_float.data)))
-
-    def reset(self) -> None:
-        self._model.reset()

@@ -173,8 +173,7 @@ class WhisperStt:
         # Decoding happens while the segments generator is consumed, so it stays in this thread.
         return "".join(segment.text for segment in segments).strip()
 
-    async def transcribe(self, audio: Int16Array, *, is_final: bool) -> Transcript:
-        del is_final  # the same decode serves partials and finals; the caller decides which
+    async def transcribe(self, audio: Int16Array) -> Transcript:
         # Queued here rather than in a thread: a decode whose caller gave up before its turn
         # (a pause the user spoke through, a partial overtaken) is dropped without running,
         # so when the CPU is short it is this speculative work that goes, never the final.

@@ -173,14 +173,14 @@ def _turns_json(session: Session, reply_audio_seconds: float) -> dict[str, Any]:
         "transcript": " ".join(r.user_text for r in results),
         "reply_text": " ".join(r.heard_text for r in results),
         "reply_audio_seconds": round(reply_audio_seconds, 3),
-        "metrics": last.metrics,
+        "metrics": last.figures.as_json(),
         "tool_calls": [call for r in results for call in r.tool_calls],
         "turns": [
             {
                 "transcript": r.user_text,
                 "reply_text": r.heard_text,
                 "was_interrupted": r.was_cancelled,
-                "metrics": r.metrics,
+                "metrics": r.figures.as_json(),
                 "tool_calls": r.tool_calls,
             }
             for r in results

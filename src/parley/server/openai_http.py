@@ -140,7 +140,7 @@ async def transcriptions(
     max_audio_s = _backends(request).settings.server.max_audio_s
     # Off the event loop: even bounded, decoding minutes of audio takes a while.
     audio = await asyncio.to_thread(decode_bytes, payload, max_s=max_audio_s)
-    transcript = await _backends(request).stt.transcribe(audio, is_final=True)
+    transcript = await _backends(request).stt.transcribe(audio)
     if response_format == "text":
         return PlainTextResponse(transcript.text)
     if response_format == "verbose_json":

@@ -263,7 +263,7 @@ class RealtimeConnection:
         audio = self._input.take_held()
         item_id = new_id("item")
         self._send_all(self._outbound.user_audio_committed(item_id))
-        transcript = await self._stt.transcribe(audio, is_final=True)
+        transcript = await self._stt.transcribe(audio)
         seconds = audio.size / INPUT_SAMPLE_RATE_HZ
         self._send_all(self._outbound.user_audio_transcribed(item_id, transcript.text, seconds))
         if transcript.text:

@@ -3,6 +3,7 @@ order; nothing here writes to the socket, so the mapping is testable on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,11 +38,12 @@ from parley.server.realtime.protocol import (
     user_item,
 )
 from parley.session_options import SessionOptions
+from parley.turn_figures import TurnFigures
 
 HANG_UP = "parley.hang_up"  # an internal marker on the outgoing queue, never sent
 
 Event = dict[str, Any]
-TurnObserver = Callable[[dict[str, Any], bool], None]  # a finished turn's metrics, was cancelled
+TurnObserver = Callable[[TurnFigures, bool], None]  # a finished turn's figures, was cancelled
 
 
 class Outbound:
@@ -118,14 +120,14 @@ class Outbound:
                     return []
                 status = "cancelled" if was_cancelled else "completed"
                 return self.finish_response(
-                    live, status, "client_cancelled", event.heard_text, event.metrics
+                    live, status, "client_cancelled", event.heard_text, event.figures
                 )
             case ReplyInterrupted(turn_id=turn_id, was_generating=True):
                 if (live := self.items.live_response(turn_id)) is None:
                     return []
                 # The client hears silence now; response.done goes out before teardown ends.
                 return self.finish_response(
-                    live, "cancelled", event.reason, event.heard_text, event.metrics
+                    live, "cancelled", event.reason, event.heard_text, event.figures
                 )
             case ReplyInterrupted(turn_id=turn_id):
                 # Sent whole, cut while the client presumably still played it: say what was
@@ -256,13 +258,13 @@ class Outbound:
         status: str,
         reason: str,
         heard_text: str,
-        metrics: dict[str, Any],
+        figures: TurnFigures,
     ) -> list[Event]:
         response.is_finished = True
         was_cancelled = status == "cancelled"
         if was_cancelled and self._speech_onset_ns is not None and reason == "turn_detected":
             interruption_ms = round((time.perf_counter_ns() - self._speech_onset_ns) / 1e6, 1)
-            metrics = {**metrics, "interruption_ms": interruption_ms}
+            figures = dataclasses.replace(figures, interruption_ms=interruption_ms)
         ref = {"response_id": response.response_id, "output_index": 0}
         if response.function_call is not None:
             item = response.function_call
@@ -271,7 +273,7 @@ class Outbound:
                 {"type": "conversation.item.done", "previous_item_id": None, "item": item},
                 {
                     "type": "response.done",
-                    "response": self.response_json(response, status, [item], metrics),
+                    "response": self.response_json(response, status, [item], figures),
                 },
             ]
         transcript = heard_text if was_cancelled else response.transcript
@@ -297,7 +299,7 @@ class Outbound:
         )
         item_status = "incomplete" if was_cancelled else "completed"
         item = assistant_item(response.item_id, transcript, item_status, speaking)
-        done = self.response_json(response, status, [item], metrics)
+        done = self.response_json(response, status, [item], figures)
         if was_cancelled:
             done["status_details"] = {"type": "cancelled", "reason": reason}
         events += [
@@ -305,7 +307,7 @@ class Outbound:
             {"type": "conversation.item.done", "previous_item_id": None, "item": item},
             {"type": "response.done", "response": done},
         ]
-        self._observe_turn(metrics, was_cancelled)
+        self._observe_turn(figures, was_cancelled)
         return events
 
     # ---- shapes ----------------------------------------------------------------------------
@@ -354,7 +356,7 @@ class Outbound:
         response: ResponseRef,
         status: str,
         output: list[Any] | None = None,
-        metrics: dict[str, Any] | None = None,
+        figures: TurnFigures | None = None,
     ) -> Event:
         body: Event = {
             "object": "realtime.response",
@@ -364,9 +366,8 @@ class Outbound:
             "output_modalities": ["audio"] if self._options().is_speaking else ["text"],
             "output": output or [],
         }
-        if metrics is not None:
-            output_tokens = int(metrics.get("llm_tokens") or 0)
-            input_tokens = int(metrics.get("llm_prompt_tokens") or 0)
+        if figures is not None:
+            output_tokens, input_tokens = figures.llm_tokens, figures.llm_prompt_tokens
             body["usage"] = {
                 "total_tokens": input_tokens + output_tokens,
                 "input_tokens": input_tokens,
@@ -375,7 +376,7 @@ class Outbound:
             # Metadata values are strings in the protocol; Parley puts its turn metrics there.
             body["metadata"] = {
                 key: str(value)
-                for key, value in metrics.items()
+                for key, value in figures.as_json().items()
                 if value is not None and not key.startswith("llm_tokens")
             }
         return body
