@@ -27,15 +27,15 @@ from parley.events import (
 from parley.memory.store import ConversationStore
 from parley.prompt import count_tokens
 from parley.reply_context import ReplyContext
+from parley.reply_handle import ReplyHandle, ReplyStatus
 from parley.session_options import SessionOptions
 from parley.speculation import HeldReply
 from parley.tool_router import ToolAwareReply, Toolbox, ToolChoice
 from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
-from parley.turn_figures import TurnFigures
 
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
-_KEEP_FINISHED_TURNS = 16
+_KEEP_RECENT_REPLIES = 16
 
 
 class Replies:
@@ -66,12 +66,11 @@ class Replies:
         self.results: list[TurnResult] = []
         self.has_ended = False  # the user said goodbye (the end_conversation tool)
         self._has_announced_end = False
-        self._turn_id = 0
-        self._scope: TurnScope | None = None
+        self._last_turn_id = 0
+        # The reply the user hears, or is about to: confirmed, never a held one.
+        self._current: ReplyHandle | None = None
         # Recent replies by turn, for a client that later says how much of one was heard.
-        self._finished: dict[int, tuple[int, TurnScope]] = {}
-        self._stored: dict[int, asyncio.Event] = {}
-        self._cut_turns: set[int] = set()
+        self._handles: dict[int, ReplyHandle] = {}
         self._background_tasks: set[asyncio.Task[str | None]] = set()
 
     @property
@@ -80,121 +79,87 @@ class Replies:
         return self._backends.settings
 
     @property
-    def live_scope(self) -> TurnScope | None:
-        """The reply being generated, if any."""
-        return self._scope
-
-    @property
-    def is_live(self) -> bool:
-        return self._scope is not None and not self._scope.is_cancelled
+    def current(self) -> ReplyHandle | None:
+        """The reply the user hears or is about to hear (a held one only once released)."""
+        return self._current
 
     @property
     def is_audible(self) -> bool:
-        """Whether the user may be hearing a reply: one is being generated, or the last one
+        """Whether the user may be hearing a reply: one is being written, or the last one
         written is still playing."""
-        if self.is_live:
-            return True
-        turn_id = self._turn_id
-        finished = self._finished.get(turn_id)
-        return (
-            finished is not None
-            and turn_id not in self._cut_turns
-            and self._sink.played_samples(turn_id) < finished[1].ledger.total_samples
-        )
+        return self._current is not None and self._current.is_audible
 
     def played_text(self, *, ahead_ms: int = 1000) -> str:
-        """The latest reply's words played so far, and those of the next ``ahead_ms`` (what
+        """The current reply's words played so far, and those of the next ``ahead_ms`` (what
         is sounding in the room as this is asked, allowing for the sink's own lag)."""
-        scope = self._scope
-        if scope is None:
-            finished = self._finished.get(self._turn_id)
-            if finished is None:
-                return ""
-            scope = finished[1]
+        if self._current is None:
+            return ""
         ahead_samples = ahead_ms * self._settings.audio.output_sample_rate_hz // 1000
-        return scope.ledger.heard_text(self._sink.played_samples(scope.turn_id) + ahead_samples)
+        return self._current.played_text(ahead_samples=ahead_samples)
 
     # ---- stopping a reply: the one place ---------------------------------------------------
 
     def cancel(self, reason: str) -> bool:
-        """Stop the reply being generated (audio first). False when none is."""
-        scope = self._scope
-        if scope is None or scope.is_cancelled:
+        """Stop the reply being written (audio first). False when none is."""
+        current = self._current
+        if current is None or current.status is not ReplyStatus.LIVE:
             return False
-        scope.cancel()
-        heard = scope.heard_text()
-        played_ms = self._played_ms(scope.turn_id)
-        self._announce(scope.turn_id, reason, True, heard, played_ms, scope.metrics.figures())
+        current.cut()
+        self._announce(current, reason, True, current.heard_text())
         return True
 
     def interrupt(self) -> bool:
-        """Barge-in: stop what the user is hearing, now. A reply still being generated is
+        """Barge-in: stop what the user is hearing, now. A reply still being written is
         cancelled; one written whole but still playing is cut at the sink and its stored text
         shortened to what was heard. False when nothing was playing."""
         if self.cancel("turn_detected"):
             return True
-        turn_id = self._turn_id
-        finished = self._finished.get(turn_id)
-        if finished is None or turn_id in self._cut_turns:
+        current = self._current
+        if current is None or not current.cut():
             return False
-        _message_id, scope = finished
-        played_samples = self._sink.played_samples(turn_id)
-        if played_samples >= scope.ledger.total_samples:
-            return False
-        self._sink.clear(turn_id)
-        self._cut_turns.add(turn_id)
-        audio_end_ms = self._played_ms(turn_id)
-        heard = scope.ledger.heard_text(played_samples)
-        task = asyncio.create_task(self.truncate(turn_id, audio_end_ms=audio_end_ms))
+        audio_end_ms = self._played_ms(current)
+        task = asyncio.create_task(self.truncate(current.turn_id, audio_end_ms=audio_end_ms))
         self._background_tasks.add(task)
         task.add_done_callback(self._background_tasks.discard)
-        self._announce(
-            turn_id, "turn_detected", False, heard, audio_end_ms, scope.metrics.figures()
-        )
+        self._announce(current, "turn_detected", False, current.heard_text())
         return True
 
-    def _played_ms(self, turn_id: int) -> int:
-        return (
-            self._sink.played_samples(turn_id) * 1000 // self._settings.audio.output_sample_rate_hz
-        )
+    def _played_ms(self, handle: ReplyHandle) -> int:
+        return handle.played_samples * 1000 // self._settings.audio.output_sample_rate_hz
 
-    def _announce(
-        self,
-        turn_id: int,
-        reason: str,
-        was_generating: bool,
-        heard: str,
-        audio_end_ms: int,
-        figures: TurnFigures,
-    ) -> None:
+    def _announce(self, handle: ReplyHandle, reason: str, was_generating: bool, heard: str) -> None:
+        scope = handle.scope
+        assert scope is not None  # only a reply with a scope is ever stopped
         self._observer(
             ReplyInterrupted(
-                turn_id,
+                handle.turn_id,
                 reason,
                 was_generating,
                 heard,
-                audio_end_ms,
-                figures,
+                self._played_ms(handle),
+                scope.metrics.figures(),
                 time.perf_counter_ns(),
             )
         )
 
     async def truncate(self, turn_id: int, *, audio_end_ms: int) -> str | None:
         """The client says the user heard only ``audio_end_ms`` of a reply: store just that."""
-        if (stored := self._stored.get(turn_id)) is not None:
-            await stored.wait()  # the client may answer response.done before the row is written
-        finished = self._finished.get(turn_id)
-        if finished is None:
+        handle = self._handles.get(turn_id)
+        if handle is None:
             return None
-        message_id, scope = finished
+        await handle.stored.wait()  # the client may answer response.done before the row is written
+        if handle.message_id is None:
+            return None
         played_samples = audio_end_ms * self._settings.audio.output_sample_rate_hz // 1000
-        heard = scope.ledger.heard_text(played_samples)
-        await asyncio.to_thread(self._store.update_message, message_id, heard, is_interrupted=True)
+        heard = handle.heard_text(played_samples)
+        await asyncio.to_thread(
+            self._store.update_message, handle.message_id, heard, is_interrupted=True
+        )
         return heard
 
     def message_id_for_turn(self, turn_id: int) -> int | None:
-        finished = self._finished.get(turn_id)
-        return finished[0] if finished else None
+        handle = self._handles.get(turn_id)
+        return handle.message_id if handle is not None else None
 
     async def wait_for_background(self) -> None:
         while self._background_tasks:
@@ -210,27 +175,42 @@ class Replies:
         held: HeldReply | None = None,
     ) -> TurnResult:
         """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
-        or cancellation, and store the reply as heard."""
-        live = self._scope
-        if live is not None and held is None:
-            if self._options().is_barge_in_enabled:
-                live.cancel()  # a newer reply supersedes one still being generated
-            elif (stored := self._stored.get(live.turn_id)) is not None:
-                await stored.wait()  # barge-in is off: no reply is cut; this one follows it
-        self._turn_id += 1
-        turn_id = self._turn_id
-        self._sink.current_turn_id = turn_id
-        self._stored[turn_id] = asyncio.Event()
-        metrics = metrics or TurnMetrics(turn_id)
-        metrics.turn_id = turn_id
+        or cancellation, and store the reply as heard. A held reply takes the floor only when
+        it is released."""
+        self._last_turn_id += 1
+        handle = ReplyHandle(self._last_turn_id, self._sink, held=held)
+        self._handles[handle.turn_id] = handle
+        while len(self._handles) > _KEEP_RECENT_REPLIES:
+            del self._handles[next(iter(self._handles))]
+        if held is None:
+            previous = self._current
+            if previous is not None and previous.status is ReplyStatus.LIVE:
+                if self._options().is_barge_in_enabled:
+                    previous.cut()  # a newer reply supersedes one still being written
+                else:
+                    await previous.stored.wait()  # barge-in is off: this one follows it
+            self._take_floor(handle)
+        else:
+            held.on_release = lambda: self._take_floor(handle)
+        metrics = metrics or TurnMetrics(handle.turn_id)
+        metrics.turn_id = handle.turn_id
         try:
-            return await self._run(turn_id, user_text, metrics, held)
+            return await self._run(handle, user_text, metrics)
         finally:
-            self._stored.pop(turn_id).set()
+            if not handle.stored.is_set():
+                handle.mark_stored(None)  # discarded, failed or a function call: no row
+
+    def _take_floor(self, handle: ReplyHandle) -> None:
+        previous = self._current
+        if previous is not None and previous is not handle and previous.status is ReplyStatus.LIVE:
+            previous.cut()  # a held reply released over one still being written supersedes it
+        self._current = handle
+        self._sink.current_turn_id = handle.turn_id
 
     async def _run(
-        self, turn_id: int, user_text: str | None, metrics: TurnMetrics, held: HeldReply | None
+        self, handle: ReplyHandle, user_text: str | None, metrics: TurnMetrics
     ) -> TurnResult:
+        turn_id, held = handle.turn_id, handle.held
         options = self._options()
         observer = held.observe if held is not None else self._observer
         if user_text is not None and held is None:
@@ -278,7 +258,7 @@ class Replies:
             speed=options.speed,
             first_piece_max_words=self._settings.tts.first_piece_max_words,
         )
-        self._scope = scope
+        handle.scope = scope
         stored_user: asyncio.Task[None] | None = None
         if held is not None:
             held.scope = scope
@@ -290,18 +270,14 @@ class Replies:
             self._backends.llm_capabilities.token_counter, messages
         )
         try:
-            try:
-                await scope.wait()
-            finally:
-                if self._scope is scope:
-                    self._scope = None
+            await scope.wait()
             if stored_user is not None:
                 await stored_user
             if held is not None and not held.is_released:
                 # A discarded speculation leaves no trace in the conversation.
                 return self._result(turn_id, scope, request, metrics, tool_reply)
             result = self._result(turn_id, scope, request, metrics, tool_reply)
-            return await self._store_reply(turn_id, scope, result)
+            return await self._store_reply(handle, result)
         finally:
             for event in finished:
                 observer(event)
@@ -332,21 +308,19 @@ class Replies:
             tool_calls=tool_calls,
         )
 
-    async def _store_reply(self, turn_id: int, scope: TurnScope, result: TurnResult) -> TurnResult:
+    async def _store_reply(self, handle: ReplyHandle, result: TurnResult) -> TurnResult:
         if any(call["name"] == END_CONVERSATION for call in result.tool_calls):
             self.has_ended = True  # announced after the reply's TurnDone, in _run
         message_id = await self._store.add_message_async(
             self._conversation_id,
             "assistant",
             result.heard_text,
-            is_interrupted=scope.is_cancelled,
+            is_interrupted=result.was_cancelled,
             metrics=result.figures.as_json(),
             tool_calls=result.tool_calls or None,
         )
         self.results.append(result)
-        self._finished[turn_id] = (message_id, scope)
-        while len(self._finished) > _KEEP_FINISHED_TURNS:
-            del self._finished[next(iter(self._finished))]
+        handle.mark_stored(message_id)
         return result
 
     async def _request_function_call(

@@ -45,7 +45,7 @@ from parley.session_options import SessionOptions
 from parley.speculation import HeldReply, Speculation, Speculator
 from parley.stream import Channel
 from parley.tool_router import Toolbox
-from parley.turn import AudioSink, TurnMetrics, TurnResult, TurnScope
+from parley.turn import AudioSink, TurnMetrics, TurnResult
 from parley.turn_cues import sounds_unfinished
 from parley.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
 
@@ -87,7 +87,7 @@ class Session:
         self.conversation_id = conversation_id or store.create_conversation(user_id)
         # Replaced whole by a client (session.update); read at each frame and turn.
         self.options = SessionOptions.from_settings(self._settings)
-        self.replies = Replies(
+        self._replies = Replies(
             backends,
             store=store,
             sink=sink,
@@ -129,12 +129,12 @@ class Session:
 
     @property
     def results(self) -> list[TurnResult]:
-        return self.replies.results
+        return self._replies.results
 
     @property
     def has_ended(self) -> bool:
         """The user said goodbye (the end_conversation tool)."""
-        return self.replies.has_ended
+        return self._replies.has_ended
 
     @property
     def is_busy(self) -> bool:
@@ -146,35 +146,42 @@ class Session:
         """Whether the user is mid-utterance or an ended turn's transcript is still pending."""
         return self._floor.is_in_utterance or bool(self._finishing_tasks)
 
-    @property
-    def live_scope(self) -> TurnScope | None:
-        return self.replies.live_scope
-
     async def add_user_text(self, user_text: str) -> int:
-        return await self.replies.context.add_user_text(user_text)
+        return await self._replies.context.add_user_text(user_text)
 
     async def add_assistant_text(self, text: str) -> int:
-        return await self.replies.context.add_assistant_text(text)
+        return await self._replies.context.add_assistant_text(text)
 
     async def delete_message(self, message_id: int) -> None:
-        await self.replies.context.delete_message(message_id)
+        await self._replies.context.delete_message(message_id)
 
     async def respond(
         self, user_text: str | None, *, metrics: TurnMetrics | None = None
     ) -> TurnResult:
         """Reply to ``user_text`` (or to the conversation as it stands when None)."""
-        return await self.replies.respond(user_text, metrics=metrics)
+        return await self._replies.respond(user_text, metrics=metrics)
 
     def interrupt(self) -> bool:
-        return self.replies.interrupt()
+        return self._replies.interrupt()
+
+    async def truncate_reply(self, turn_id: int, *, audio_end_ms: int) -> str | None:
+        """The client heard only ``audio_end_ms`` of a reply: it is stored as far as that."""
+        return await self._replies.truncate(turn_id, audio_end_ms=audio_end_ms)
+
+    def message_id_for_turn(self, turn_id: int) -> int | None:
+        return self._replies.message_id_for_turn(turn_id)
+
+    def add_function_output(self, name: str, output: str, *, arguments: str) -> None:
+        """A client ran a function Parley asked for: its output informs the next reply."""
+        self._replies.client_functions.add_output(name, output, arguments=arguments)
 
     def cancel_reply(self, reason: str) -> bool:
-        return self.replies.cancel(reason)
+        return self._replies.cancel(reason)
 
     async def wait_for_replies(self) -> None:
         while self._turn_tasks:
             await asyncio.gather(*list(self._turn_tasks))
-        await self.replies.wait_for_background()
+        await self._replies.wait_for_background()
 
     # ---- the listening side ---------------------------------------------------------------
 
@@ -238,7 +245,7 @@ class Session:
                     self._floor.on_utterance_start(
                         speech.start_sample,
                         self._rules,
-                        is_reply_audible=self.replies.is_audible,
+                        is_reply_audible=self._replies.is_audible,
                         can_resume=self._sink.can_resume_held_playback,
                     )
                 )
@@ -309,7 +316,7 @@ class Session:
             case Floor.PLAY_ON:
                 self._sink.duck(False)
             case Floor.STOP:
-                self.replies.interrupt()
+                self._replies.interrupt()
                 self._sink.duck(False)  # cleared if it was playing; nothing is held
             case None:
                 pass
@@ -372,7 +379,7 @@ class Session:
         ):
             held = None
         verdict = self._floor.on_final(
-            Words(final.text, over_reply_ms or 0.0, self.replies.played_text()),
+            Words(final.text, over_reply_ms or 0.0, self._replies.played_text()),
             self._rules,
             over_reply_ms=over_reply_ms,
             has_held_reply=held is not None,
@@ -389,7 +396,7 @@ class Session:
             case Outcome.KEEP_WORDS:
                 if held is not None:
                     held.discard()
-                await self.replies.context.add_user_text(final.text)
+                await self._replies.context.add_user_text(final.text)
             case Outcome.RELEASE_HELD:
                 assert held is not None and speculation is not None and speculation.metrics
                 _stamp_end_of_turn(speculation.metrics, final, probability)
@@ -406,8 +413,8 @@ class Session:
     def _may_reply_early(self, text: str) -> bool:
         return self._floor.may_reply_early(
             self._rules,
-            is_reply_audible=self.replies.is_audible,
-            asks_to_change_memory=self.replies.context.asks_to_change_memory(text),
+            is_reply_audible=self._replies.is_audible,
+            asks_to_change_memory=self._replies.context.asks_to_change_memory(text),
         )
 
     def _spawn_reply(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
@@ -417,7 +424,7 @@ class Session:
 
     async def _reply_task(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
         try:
-            await self.replies.respond(text, metrics=metrics, held=held)
+            await self._replies.respond(text, metrics=metrics, held=held)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -429,7 +436,7 @@ class Session:
             return
         transcript = task.result()
         verdict = self._floor.on_partial(
-            Words(transcript.text, transcript.audio_ms, self.replies.played_text()),
+            Words(transcript.text, transcript.audio_ms, self._replies.played_text()),
             self._rules,
         )
         if not verdict.is_users_words:
@@ -451,7 +458,7 @@ class Session:
 
         async def run() -> None:
             try:
-                _history, messages = await self.replies.context.build(partial_text)
+                _history, messages = await self._replies.context.build(partial_text)
                 await reader.prefill(messages)
             except Exception:
                 log.debug("prefill failed", exc_info=True)

@@ -29,6 +29,8 @@ class HeldReply:
         self.is_released = False
         self.is_discarded = False
         self.scope: TurnScope | None = None
+        # Called as it is released, before its audio may flow: it takes the floor then.
+        self.on_release: Callable[[], None] = lambda: None
         self._observer = observer
         self._buffered: list[Any] = []
 
@@ -42,6 +44,7 @@ class HeldReply:
 
     def release(self) -> None:
         self.is_released = True
+        self.on_release()
         for event in self._buffered:
             self._observer(event)
         self._buffered.clear()

@@ -228,6 +228,11 @@ class TurnScope:
     def is_cancelled(self) -> bool:
         return self._is_cancelled
 
+    @property
+    def is_finished(self) -> bool:
+        """Written whole (or stopped): its work is over, whatever still plays."""
+        return self._task is not None and self._task.done()
+
     def start(self, messages: Sequence[ChatMessage]) -> asyncio.Task[None]:
         self._task = asyncio.create_task(self._run(messages), name=f"turn-{self.turn_id}")
         return self._task

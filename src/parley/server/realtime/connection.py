@@ -292,7 +292,7 @@ class RealtimeConnection:
                 "invalid_item", f"No function call {call_id!r} is waiting for output."
             )
         name, arguments = self._items.calls_by_id.pop(call_id)
-        self.session.replies.client_functions.add_output(name, output, arguments=arguments)
+        self.session.add_function_output(name, output, arguments=arguments)
         item_id = inbound.client_item_id(item)
         stored = {
             "id": item_id,
@@ -308,7 +308,7 @@ class RealtimeConnection:
         kind, turn_id = self._items.find(item_id) or ("", 0)
         if kind != "turn":
             raise ClientEventError("item_not_found", f"No assistant audio item {item_id!r}.")
-        heard = await self.session.replies.truncate(turn_id, audio_end_ms=audio_end_ms)
+        heard = await self.session.truncate_reply(turn_id, audio_end_ms=audio_end_ms)
         if heard is None:
             # The reply is still being written: remember the client's figure for when it ends.
             rate_hz = self._settings.audio.output_sample_rate_hz
@@ -321,9 +321,7 @@ class RealtimeConnection:
         if found is None:
             raise ClientEventError("item_not_found", f"No conversation item {item_id!r}.")
         kind, number = found
-        message_id = (
-            number if kind == "message" else self.session.replies.message_id_for_turn(number)
-        )
+        message_id = number if kind == "message" else self.session.message_id_for_turn(number)
         if message_id is not None:
             await self.session.delete_message(message_id)
         self._send({"type": "conversation.item.deleted", "item_id": item_id})

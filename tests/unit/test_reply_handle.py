@@ -1,0 +1,67 @@
+"""A reply's one status, through its life: held, live, playing, done; cut; discarded. The voice
+is scripted (a tone per piece) and the sink a loudspeaker clocked in real time."""
+
+from __future__ import annotations
+
+import asyncio
+
+from parley.audio_io import RealtimePlaybackSink
+from parley.reply_handle import ReplyHandle, ReplyStatus
+from parley.speculation import HeldReply
+from tests.unit.test_reply_faults import RATE, _scope
+
+
+async def test_a_held_reply_waits_then_lives_plays_and_is_done() -> None:
+    sink = RealtimePlaybackSink(RATE)
+    held = HeldReply(lambda _event: None)
+    handle = ReplyHandle(1, sink, held=held)
+    held.on_release = lambda: setattr(sink, "current_turn_id", 1)
+    handle.scope = held.scope = _scope(1, sink, gate=held.gate)
+    handle.scope.start([])
+    await asyncio.sleep(0.02)
+    assert handle.status is ReplyStatus.HELD and handle.played_samples == 0
+    held.release()
+    assert handle.status is ReplyStatus.LIVE
+    await handle.scope.wait()
+    assert handle.status is ReplyStatus.PLAYING  # written whole, still sounding
+    assert handle.is_audible
+    await sink.drain()
+    assert handle.status is ReplyStatus.DONE and not handle.is_audible
+    assert handle.heard_text().startswith("One. Two, three.")
+
+
+async def test_a_reply_cut_while_playing_keeps_only_what_was_heard() -> None:
+    sink = RealtimePlaybackSink(RATE)
+    sink.current_turn_id = 1
+    handle = ReplyHandle(1, sink)
+    handle.scope = _scope(1, sink)
+    handle.scope.start([])
+    await handle.scope.wait()
+    await asyncio.sleep(0.3)
+    assert handle.cut()
+    assert handle.status is ReplyStatus.CUT
+    heard = handle.heard_text()
+    assert heard and heard != handle.scope.reply_text.strip()
+    assert not handle.cut()  # nothing left to stop
+
+
+async def test_a_live_reply_cut_is_cancelled_and_a_discarded_one_leaves_no_trace() -> None:
+    sink = RealtimePlaybackSink(RATE)
+    sink.current_turn_id = 1
+    live = ReplyHandle(1, sink)
+    live.scope = _scope(1, sink)
+    live.scope.start([])
+    await asyncio.sleep(0)
+    assert live.status is ReplyStatus.LIVE and live.cut()
+    await live.scope.wait()
+    assert live.status is ReplyStatus.CUT and live.scope.is_cancelled
+
+    held = HeldReply(lambda _event: None)
+    speculative = ReplyHandle(2, sink, held=held)
+    speculative.scope = held.scope = _scope(2, sink, gate=held.gate)
+    speculative.scope.start([])
+    await asyncio.sleep(0)
+    speculative.discard()
+    await speculative.scope.wait()
+    assert speculative.status is ReplyStatus.DISCARDED
+    assert speculative.played_samples == 0
