@@ -8,6 +8,7 @@ import asyncio
 from parley.audio_io import RealtimePlaybackSink
 from parley.reply_handle import ReplyHandle, ReplyStatus
 from parley.speculation import HeldReply
+from parley.turn import TurnScope
 from tests.unit.test_reply_faults import RATE, _scope
 
 
@@ -30,31 +31,34 @@ async def test_a_held_reply_waits_then_lives_plays_and_is_done() -> None:
     assert handle.heard_text().startswith("One. Two, three.")
 
 
-async def test_a_reply_cut_while_playing_keeps_only_what_was_heard() -> None:
-    sink = RealtimePlaybackSink(RATE)
+def _started(sink: RealtimePlaybackSink) -> tuple[ReplyHandle, TurnScope]:
+    """Reply 1, begun and taking the floor at once (not held)."""
     sink.current_turn_id = 1
     handle = ReplyHandle(1, sink)
-    handle.scope = _scope(1, sink)
-    handle.scope.start([])
-    await handle.scope.wait()
+    handle.scope = scope = _scope(1, sink)
+    scope.start([])
+    return handle, scope
+
+
+async def test_a_reply_cut_while_playing_keeps_only_what_was_heard() -> None:
+    sink = RealtimePlaybackSink(RATE)
+    handle, scope = _started(sink)
+    await scope.wait()
     await asyncio.sleep(0.3)
     assert handle.cut()
     assert handle.status is ReplyStatus.CUT
     heard = handle.heard_text()
-    assert heard and heard != handle.scope.reply_text.strip()
+    assert heard and heard != scope.reply_text.strip()
     assert not handle.cut()  # nothing left to stop
 
 
 async def test_a_live_reply_cut_is_cancelled_and_a_discarded_one_leaves_no_trace() -> None:
     sink = RealtimePlaybackSink(RATE)
-    sink.current_turn_id = 1
-    live = ReplyHandle(1, sink)
-    live.scope = _scope(1, sink)
-    live.scope.start([])
+    live, scope = _started(sink)
     await asyncio.sleep(0)
     assert live.status is ReplyStatus.LIVE and live.cut()
-    await live.scope.wait()
-    assert live.status is ReplyStatus.CUT and live.scope.is_cancelled
+    await scope.wait()
+    assert live.status is ReplyStatus.CUT and scope.is_cancelled
 
     held = HeldReply(lambda _event: None)
     speculative = ReplyHandle(2, sink, held=held)
