@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from parley.config import Settings, load_settings
-from parley.embedded_models import assemble
+from parley.config.settings import Settings, load_settings
+from parley.models.catalogue import assemble
 from parley.server.app import create_app, uvicorn_options
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresForTe
 
 @pytest.fixture(scope="session")
 def backends(models_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from parley.backends.loaded import Backends
+    from parley.models.loaded import Backends
 
     root = make_data_dir(tmp_path_factory.mktemp("shared-data"), models_dir)
     return Backends.load(load_settings(profile="testing", data_dir=root))
@@ -141,7 +141,7 @@ def piper_speech(backends):  # type: ignore[no-untyped-def]
 
     import numpy as np
 
-    from parley.audio import resample, write_wav
+    from parley.audio.pcm import resample, write_wav
 
     SPEECH_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -169,7 +169,7 @@ def whisper_check(backends):  # type: ignore[no-untyped-def]
 
     import numpy as np
 
-    from parley.audio import resample
+    from parley.audio.pcm import resample
 
     def transcribe(samples: np.ndarray, sample_rate_hz: int) -> str:
         # Lead-in silence, as before any utterance; Whisper clips words that start at sample 0.

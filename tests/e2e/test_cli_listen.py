@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from parley.audio import decode_file
-from parley.bench_prompts import cough, knock
+from parley.audio.pcm import decode_file
+from parley.bench.prompts import cough, knock
 from tests.conftest import REPO, sounds_like
 from tests.sound_server import SPEAKER_RATE_HZ, SoundServer
 

@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from parley.embedded_models import QWEN_FILE_NAME
-from parley.memory.database import (
-    sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
-)
+from parley.memory.database import sqlite3
+from parley.models.catalogue import QWEN_FILE_NAME
 from tests.conftest import sounds_like
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]

@@ -8,9 +8,9 @@ import pytest
 
 from parley.errors import StorageError
 from parley.memory.archive import backup, export_jsonl, import_jsonl, restore
-from parley.memory.embedding import MiniLmEmbedder
 from parley.memory.recall import MemoryRecall
 from parley.memory.sqlite_store import SqliteStore
+from parley.models.embedding import MiniLmEmbedder
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "minilm_reference.json"
 

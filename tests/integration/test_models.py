@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parley.audio import decode_file
-from parley.backends import ChatMessage
-from parley.backends.loaded import Backends
+from parley.audio.pcm import decode_file
+from parley.models.contracts import ChatMessage
+from parley.models.loaded import Backends
 
 
 def words(text: str) -> str:
@@ -115,9 +115,9 @@ async def test_piper_speaks_words_that_whisper_hears_back(
 async def test_espeak_fallback_speaks_when_the_piper_voice_cannot_load(
     tmp_path: Path, whisper_check: Callable[[np.ndarray, int], str]
 ) -> None:
-    from parley.backends import make_tts
-    from parley.backends.espeak_tts import EspeakTts
-    from parley.config import PiperConfig
+    from parley.config.settings import PiperConfig
+    from parley.models.espeak_tts import EspeakTts
+    from parley.models.factory import make_tts
 
     tts = make_tts(PiperConfig(), models_dir=tmp_path / "no-models")
     assert isinstance(tts, EspeakTts)
@@ -127,9 +127,9 @@ async def test_espeak_fallback_speaks_when_the_piper_voice_cannot_load(
 
 
 def test_xtts_without_its_runtime_says_what_to_install() -> None:
-    from parley.backends import make_tts
-    from parley.config import XttsConfig
+    from parley.config.settings import XttsConfig
     from parley.errors import ModelLoadError
+    from parley.models.factory import make_tts
 
     with pytest.raises(ModelLoadError, match="pip install coqui-tts"):
         make_tts(XttsConfig(backend="xtts"), models_dir=Path("/nonexistent"))

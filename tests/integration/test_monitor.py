@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from parley.config import AlertsConfig
+from parley.config.settings import AlertsConfig
 from tests.conftest import REPO, RunningServer, ask_in_text, make_data_dir, running_server
 from tests.integration.test_server_realtime import (
     collect_until,

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from parley.backends import ChatMessage, LlmCapabilities
-from parley.backends.loaded import Backends
-from parley.backends.openai_llm import OpenAICompatLlm
-from parley.config import McpConfig, OpenAICompatConfig
-from parley.embedded_models import llm_path
+from parley.config.settings import McpConfig, OpenAICompatConfig
 from parley.errors import BackendError
+from parley.models.catalogue import llm_path
+from parley.models.contracts import ChatMessage, LlmCapabilities
+from parley.models.loaded import Backends
+from parley.models.openai_llm import OpenAICompatLlm
 
 
 def free_port() -> int:
@@ -94,7 +94,7 @@ async def test_the_openai_backend_streams_a_correct_answer_from_a_real_server(
 async def test_a_tool_turn_through_an_openai_compatible_server(
     llama_server: str, backends: Backends
 ) -> None:
-    from parley.tool_router import Toolbox
+    from parley.tools.router import Toolbox
     from tests.integration.test_tools import TIME_SERVER
 
     llm = OpenAICompatLlm(

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from parley.config import load_settings
+from parley.config.settings import load_settings
 from parley.errors import ConfigError
 from parley.server.auth import authenticator_for, load_or_create_api_key
 from parley.server.guard import host_name

@@ -156,7 +156,7 @@ async def test_parley_memory_over_mcp_at_slash_mcp_needs_the_key(server: Running
 def test_every_request_has_an_id_on_its_answer_and_its_log_lines(server: RunningServer) -> None:
     import logging
 
-    from parley.log_format import JsonFormatter, WithContext
+    from parley.ops.log_format import JsonFormatter, WithContext
 
     written = io.StringIO()
     handler = logging.StreamHandler(written)

@@ -15,10 +15,8 @@ import pytest
 import websockets
 from openai import AsyncOpenAI
 
-from parley.audio import decode_file, resample
-from parley.memory.database import (
-    sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
-)
+from parley.audio.pcm import decode_file, resample
+from parley.memory.database import sqlite3
 from tests.conftest import RunningServer, ask_in_text, sounds_like
 
 FRAME_MS = 20

@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from parley.audio import decode_file
-from parley.audio_io import CollectingSink, RealtimePlaybackSink, frames_from_samples
-from parley.backends.loaded import Backends
-from parley.bench_prompts import cough, knock
-from parley.config import Settings
-from parley.events import (
-    AudioReady,
+from parley.audio.frames import AudioReady
+from parley.audio.pcm import decode_file
+from parley.audio.virtual_devices import CollectingSink, RealtimePlaybackSink, frames_from_samples
+from parley.bench.prompts import cough, knock
+from parley.config.settings import Settings
+from parley.memory.sqlite_store import SqliteStore
+from parley.models.loaded import Backends
+from parley.pipeline.events import (
     FinalTranscript,
     PartialTranscript,
     ReplyInterrupted,
@@ -25,8 +26,7 @@ from parley.events import (
     TextDelta,
     TurnDone,
 )
-from parley.memory.sqlite_store import SqliteStore
-from parley.session import Session
+from parley.pipeline.session import Session
 from tests.conftest import sounds_like
 
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from parley.backends.loaded import Backends
-from parley.builtin_tools import make_builtin_server
-from parley.config import McpConfig, McpServerConfig
-from parley.speakable import speakable_result
-from parley.tool_router import ToolRouter, named_time_zones
-from parley.tools import ToolHub
+from parley.config.settings import McpConfig, McpServerConfig
+from parley.models.loaded import Backends
+from parley.tools.builtin import make_builtin_server
+from parley.tools.hub import ToolHub
+from parley.tools.router import ToolRouter, named_time_zones
+from parley.tools.speakable import speakable_result
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TIME_SERVER = McpServerConfig(
@@ -144,7 +144,7 @@ def test_cities_in_a_request_become_iana_time_zones() -> None:
 
 async def _answer(toolbox: Any, backends: Backends, request: str) -> tuple[str, Any]:
     """The spoken answer to ``request`` through the toolbox, and the reply (with its calls)."""
-    from parley.backends import ChatMessage
+    from parley.models.contracts import ChatMessage
 
     reply = toolbox.reply_for(backends.llm, request)
     messages = [
@@ -158,7 +158,7 @@ async def _answer(toolbox: Any, backends: Backends, request: str) -> tuple[str, 
 async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
     backends: Backends,
 ) -> None:
-    from parley.tool_router import Toolbox
+    from parley.tools.router import Toolbox
 
     toolbox = await Toolbox.start(
         McpConfig(servers=[TIME_SERVER], builtin_tools=False),
@@ -180,7 +180,7 @@ async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
 
 @pytest.mark.slow
 async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: Backends) -> None:
-    from parley.tool_router import Toolbox
+    from parley.tools.router import Toolbox
 
     toolbox = await Toolbox.start(
         McpConfig(servers=[]),

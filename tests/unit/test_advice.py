@@ -4,11 +4,11 @@ on a running server's recent turns."""
 
 from dataclasses import replace
 
-from parley.advice import MeasuredFigures, advise
-from parley.config import load_settings
-from parley.metrics import RecentFigures
+from parley.config.settings import load_settings
+from parley.ops.advice import MeasuredFigures, advise
+from parley.ops.metrics import RecentFigures
+from parley.pipeline.turn_figures import TurnFigures
 from parley.server.health import figures_for_advice
-from parley.turn_figures import TurnFigures
 
 # `parley doctor --measure`, default config: no advice is right here. One LLM thread fewer
 # decodes a little faster beside Whisper (11.1 -> 12.4 tokens/s) but far slower alone

@@ -1,9 +1,9 @@
 """Alerts judged from measured figures: each fires past its threshold and stays quiet below it."""
 
-from parley.config import AlertsConfig
-from parley.metrics import RecentFigures
+from parley.config.settings import AlertsConfig
+from parley.ops.metrics import RecentFigures
+from parley.pipeline.turn_figures import TurnFigures
 from parley.server.health import ResourceSample, ToolServerState, judge_alerts
-from parley.turn_figures import TurnFigures
 
 GIB = 2**30
 # Read off a running `parley serve` on the 2-core AMD EPYC: 1.37 GB resident with every model

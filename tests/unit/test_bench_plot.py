@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from parley.bench import BenchReport, JudgedTurn
-from parley.bench_plot import plot, stage_spans
+from parley.bench.plot import plot, stage_spans
+from parley.bench.run import BenchReport, JudgedTurn
 
 
 def test_the_plot_draws_every_stage_including_speech_to_text_after_the_turn(tmp_path: Path) -> None:

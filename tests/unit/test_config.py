@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.config import LlamaCppConfig, OpenAICompatConfig, load_settings
+from parley.config.settings import LlamaCppConfig, OpenAICompatConfig, load_settings
 from parley.errors import ConfigError
 
 
@@ -80,7 +80,7 @@ def test_an_unknown_profile_and_a_missing_file_are_clear_errors(tmp_path: Path) 
 
 
 def test_the_machine_is_named_with_its_simd(tmp_path: Path) -> None:
-    from parley.machine import cpu_line, describe_cpu
+    from parley.ops.machine import cpu_line, describe_cpu
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(

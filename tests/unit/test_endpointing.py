@@ -1,4 +1,4 @@
-from parley.endpointing import Boundary, Endpointer
+from parley.pipeline.endpointing import Boundary, Endpointer
 
 FRAME = 512  # 32 ms at 16 kHz
 

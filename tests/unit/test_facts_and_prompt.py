@@ -1,6 +1,7 @@
-from parley.backends import ChatMessage
+from parley.memory.fact_voice import first_person, second_person
 from parley.memory.facts import Forget, Remember, third_person, understand
-from parley.prompt import build_prompt, first_person, second_person
+from parley.models.contracts import ChatMessage
+from parley.pipeline.prompt import build_prompt
 
 
 def test_stable_personal_facts_are_picked_up_in_the_third_person() -> None:
@@ -61,7 +62,7 @@ def test_the_prompt_keeps_system_and_current_turn_and_drops_the_oldest_history_t
 
 
 def test_word_errors_count_words_not_spellings() -> None:
-    from parley.bench_figures import word_errors
+    from parley.bench.figures import word_errors
 
     assert word_errors("What is two plus three?", "What is 2 plus 3?") == (0, 5)
     assert word_errors("What colour is the sky?", "What color is the sky") == (0, 5)
@@ -105,7 +106,7 @@ def test_the_prompt_leaves_out_the_oldest_turns_and_refuses_what_cannot_fit() ->
     import pytest
 
     from parley.errors import ContextTooLongError
-    from parley.prompt import fit_to_context
+    from parley.pipeline.prompt import fit_to_context
 
     history = [ChatMessage("system", "Be brief.")]
     for number in range(300):
@@ -127,7 +128,7 @@ def test_the_prompt_leaves_out_the_oldest_turns_and_refuses_what_cannot_fit() ->
 
 
 def test_a_tool_answer_enters_the_prompt_with_the_tool_role_after_the_call() -> None:
-    from parley.backends import tool_exchange
+    from parley.models.contracts import tool_exchange
 
     exchange = tool_exchange([("get_current_time", '{"timezone": "Asia/Tokyo"}', "It is 9 AM.")])
     assert [m.role for m in exchange] == ["assistant", "tool"]

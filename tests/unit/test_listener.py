@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from parley.config import SttConfig, VadConfig
-from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
-from parley.listener import (
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
+from parley.config.settings import SttConfig, VadConfig
+from parley.pipeline.listener import (
     Ducked,
     Heard,
     Listener,

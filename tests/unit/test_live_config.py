@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.config import LlamaCppConfig, load_settings
+from parley.config.settings import LlamaCppConfig, load_settings
 from parley.server.live_config import LiveConfig, plan_reload
 
 

@@ -1,7 +1,7 @@
 import json
 import logging
 
-from parley.log_format import JsonFormatter, current_session, redacted
+from parley.ops.log_format import JsonFormatter, current_session, redacted
 
 
 def test_credentials_never_reach_a_log_line() -> None:

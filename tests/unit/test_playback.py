@@ -4,8 +4,8 @@ import asyncio
 
 import numpy as np
 
-from parley.audio_io import RealtimePlaybackSink
-from parley.events import AudioReady
+from parley.audio.frames import AudioReady
+from parley.audio.virtual_devices import RealtimePlaybackSink
 
 
 def _chunk(turn_id: int, seconds: float) -> AudioReady:

@@ -1,4 +1,4 @@
-from parley.push_to_talk import HeldKey
+from parley.audio.push_to_talk import HeldKey
 
 
 def test_a_key_counts_as_held_through_its_first_repeat_delay_then_between_repeats() -> None:

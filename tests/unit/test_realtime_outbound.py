@@ -9,8 +9,8 @@ from typing import Any
 import pydantic
 from openai.types.realtime import RealtimeServerEvent
 
-from parley.config import Settings
-from parley.events import (
+from parley.config.settings import Settings
+from parley.pipeline.events import (
     FinalTranscript,
     ReplyInterrupted,
     SentenceReady,
@@ -20,11 +20,11 @@ from parley.events import (
     TurnDone,
     TurnStarted,
 )
+from parley.pipeline.session_options import SessionOptions
+from parley.pipeline.turn_figures import TurnFigures
 from parley.server.realtime.items import ItemRegistry
 from parley.server.realtime.outbound import Outbound
 from parley.server.realtime.protocol import RealtimeOptions
-from parley.session_options import SessionOptions
-from parley.turn_figures import TurnFigures
 
 # Each server event type and the SDK's model of it.
 SERVER_EVENTS: dict[str, type[pydantic.BaseModel]] = {

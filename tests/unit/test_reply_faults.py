@@ -19,12 +19,13 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from parley.audio_io import RealtimePlaybackSink
-from parley.backends.loaded import FixedReply
-from parley.events import AudioReady, Int16Array
+from parley.audio.frames import AudioReady, Int16Array
+from parley.audio.sink import AudioSink
+from parley.audio.virtual_devices import RealtimePlaybackSink
+from parley.models.loaded import FixedReply
+from parley.pipeline.turn import StrayCancellation, TurnMetrics, TurnScope
 from parley.server.realtime.audio_out import WebSocketAudioSink
 from parley.server.realtime.outgoing import Outgoing
-from parley.turn import AudioSink, StrayCancellation, TurnMetrics, TurnScope
 
 RATE = 24_000
 REPLY = "One. Two, three. Four, five, six. Seven. Eight. Nine. Ten. Eleven. Twelve. Thirteen."

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from parley.audio_io import RealtimePlaybackSink
-from parley.reply_handle import ReplyHandle, ReplyStatus
-from parley.speculation import HeldReply
-from parley.turn import TurnScope
+from parley.audio.virtual_devices import RealtimePlaybackSink
+from parley.pipeline.reply_handle import ReplyHandle, ReplyStatus
+from parley.pipeline.speculation import HeldReply
+from parley.pipeline.turn import TurnScope
 from tests.unit.test_reply_faults import RATE, _scope
 
 

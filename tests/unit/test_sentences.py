@@ -1,6 +1,6 @@
 import pytest
 
-from parley.sentences import SentenceChunker, speakable
+from parley.pipeline.sentences import SentenceChunker, speakable
 
 
 def chunk(text: str, *, step: int = 1) -> list[str]:

@@ -8,10 +8,10 @@ import asyncio
 
 import numpy as np
 
-from parley.backends import Transcript
-from parley.events import Int16Array
-from parley.speculation import HeldReply, Speculator
-from parley.turn import TurnMetrics
+from parley.audio.frames import Int16Array
+from parley.models.contracts import Transcript
+from parley.pipeline.speculation import HeldReply, Speculator
+from parley.pipeline.turn import TurnMetrics
 
 AUDIO = np.zeros(1_600, dtype=np.int16)
 

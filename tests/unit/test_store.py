@@ -6,11 +6,7 @@ from pathlib import Path
 import pytest
 
 from parley.errors import StorageError
-from parley.memory.database import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    sqlite3,  # the same SQLite library as Parley: two in one process corrupt locks
-)
+from parley.memory.database import MIGRATIONS, SCHEMA_VERSION, sqlite3
 from parley.memory.sqlite_store import SqliteStore
 
 

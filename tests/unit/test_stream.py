@@ -5,7 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from parley.stream import Channel, iterate_in_thread
+from parley.models.thread_bridge import iterate_in_thread
+from parley.pipeline.channel import Channel
 
 
 async def test_a_full_blocking_channel_waits_for_the_consumer() -> None:

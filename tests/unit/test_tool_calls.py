@@ -1,7 +1,7 @@
 """How many calls one request makes of a tool, and which time zones it names: the same rule
 for every tool, decided from the tool's own schema."""
 
-from parley.tool_router import ToolSpec, calls_for, time_zones_from_request
+from parley.tools.router import ToolSpec, calls_for, time_zones_from_request
 
 CLOCK = ToolSpec(
     "time",

@@ -1,6 +1,6 @@
 """What Parley does to a transcript Whisper returns."""
 
-from parley.backends.whisper_stt import without_repetition
+from parley.models.whisper_stt import without_repetition
 
 
 def test_a_sentence_whisper_repeats_after_itself_is_cut_and_real_speech_is_kept() -> None:

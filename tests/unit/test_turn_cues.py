@@ -1,7 +1,7 @@
 import pytest
 
-from parley.config import BargeInConfig
-from parley.turn_cues import AcknowledgementRule, is_own_echo, sounds_unfinished
+from parley.config.settings import BargeInConfig
+from parley.pipeline.turn_cues import AcknowledgementRule, is_own_echo, sounds_unfinished
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-from parley.turn import HeardLedger
+from parley.pipeline.turn import HeardLedger
 
 
 def ledger_of(*sentences: tuple[str, int]) -> HeardLedger:

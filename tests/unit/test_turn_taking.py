@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from parley.config_sections import BargeInConfig
-from parley.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
+from parley.config.sections import BargeInConfig
+from parley.pipeline.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
 
 RATE = 16_000
 RULES = Rules.of(BargeInConfig(), is_barge_in_enabled=True, is_replying_automatically=True)

@@ -27,14 +27,14 @@ from parley.cli.app import (
 from parley.errors import ConfigError, ParleyError
 
 if TYPE_CHECKING:
-    from parley.config import Settings
+    from parley.config.settings import Settings
 
 
 @models_app.command("install")
 @guarded
 def models_install(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Assemble the embedded models into the data directory (skips what is there)."""
-    from parley.embedded_models import assemble
+    from parley.models.catalogue import assemble
 
     settings = settings_for(config, data_dir)
     for name, state in assemble(settings.models_dir).items():
@@ -66,8 +66,9 @@ def doctor(
     from rich.console import Console
     from rich.table import Table
 
-    from parley.backends import LlmCapabilities
-    from parley.embedded_models import status
+    from parley.models.catalogue import status
+    from parley.models.contracts import LlmCapabilities
+    from parley.models.factory import llm_class
 
     problems = 0
     table = Table("check", "state", "detail")
@@ -109,7 +110,7 @@ def doctor(
         problems += not is_found
         state = "[green]ok" if is_found else "[red]missing"
         table.add_row(package, state, "" if is_found else "run `make run`")
-    lacking = LlmCapabilities.lacking_in(settings.llm)
+    lacking = LlmCapabilities.lacking_in(llm_class(settings.llm))
     table.add_row(
         f"llm backend ({settings.llm.backend})",
         "[yellow]limited" if lacking else "[green]ok",
@@ -135,9 +136,9 @@ def doctor(
 
 
 def _measured_advice(settings: Settings) -> tuple[str, list[tuple[str, str]]]:
-    from parley.advice import advise
-    from parley.backends.loaded import Backends
-    from parley.model_trial import measure
+    from parley.models.loaded import Backends
+    from parley.ops.advice import advise
+    from parley.ops.model_trial import measure
 
     typer.echo("loading the models and timing them…", err=True)
     figures = asyncio.run(measure(Backends.load(settings)))
@@ -181,9 +182,9 @@ def tools(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
 
 
 async def _list_tools(settings: Settings) -> None:
-    from parley.builtin_tools import make_builtin_server
     from parley.memory.recall import MemoryRecall
-    from parley.tools import ToolHub
+    from parley.tools.builtin import make_builtin_server
+    from parley.tools.hub import ToolHub
 
     with opened_store(settings) as store:
         memory = MemoryRecall(store, None)
@@ -210,9 +211,9 @@ def mcp(
     data_dir: DataDirOption = None,
 ) -> None:
     """Serve the user's memory and conversations as an MCP server over stdio."""
-    from parley.mcp_server import make_parley_mcp_server
-    from parley.memory.embedding import MiniLmEmbedder
+    from parley.memory.mcp_server import make_parley_mcp_server
     from parley.memory.recall import MemoryRecall
+    from parley.models.embedding import MiniLmEmbedder
 
     settings = settings_for(config, data_dir)
     try:
@@ -221,7 +222,7 @@ def mcp(
         embedder = None
     llm = None
     if with_llm:
-        from parley.backends import make_llm
+        from parley.models.factory import make_llm
 
         llm = make_llm(settings.llm, models_dir=settings.models_dir)
     with opened_store(settings) as store:
@@ -238,7 +239,7 @@ def voices(
 ) -> None:
     """List the offline voices this machine has (tts.voice in a realtime session, or the
     page's Voice setting, takes any of these names)."""
-    from parley.backends.voices import offline_voices
+    from parley.models.voices import offline_voices
 
     settings = settings_for(config, data_dir, profile)
     found = offline_voices(settings.models_dir)

@@ -14,7 +14,7 @@ import typer
 from parley.errors import ParleyError
 
 if TYPE_CHECKING:
-    from parley.config import Settings
+    from parley.config.settings import Settings
     from parley.memory.store import ConversationStore
 
 app = typer.Typer(
@@ -71,8 +71,8 @@ def settings_for(
     config: Path | None, data_dir: Path | None, profile: str | None = None
 ) -> Settings:
     """The effective settings (files, environment, flags), with logging set up from them."""
-    from parley.config import load_settings
-    from parley.log_format import configure_logging
+    from parley.config.settings import load_settings
+    from parley.ops.log_format import configure_logging
 
     settings = load_settings(config_file=config, profile=profile, data_dir=data_dir)
     configure_logging(settings.log_level, settings.log_format)

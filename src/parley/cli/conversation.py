@@ -22,8 +22,8 @@ from parley.cli.app import (
 from parley.errors import ConfigError, NoSpeechError
 
 if TYPE_CHECKING:
-    from parley.config import Settings
-    from parley.session import Session
+    from parley.config.settings import Settings
+    from parley.pipeline.session import Session
 
 
 @app.command()
@@ -57,10 +57,10 @@ async def _talk(
     fast: bool,
     conversation: str | None,
 ) -> dict[str, Any]:
-    from parley.audio import decode_file, write_wav
-    from parley.audio_io import CollectingSink, frames_from_samples
-    from parley.events import FinalTranscript
-    from parley.runtime import Runtime
+    from parley.audio.pcm import decode_file, write_wav
+    from parley.audio.virtual_devices import CollectingSink, frames_from_samples
+    from parley.pipeline.events import FinalTranscript
+    from parley.pipeline.runtime import Runtime
 
     samples = decode_file(audio_in)
     sink = CollectingSink()
@@ -125,10 +125,10 @@ def chat(
 async def _chat(
     settings: Settings, text: str, as_json: bool, output: Path | None, conversation: str | None
 ) -> dict[str, Any]:
-    from parley.audio import write_wav
-    from parley.audio_io import CollectingSink
-    from parley.events import TextDelta
-    from parley.runtime import Runtime
+    from parley.audio.pcm import write_wav
+    from parley.audio.virtual_devices import CollectingSink
+    from parley.pipeline.events import TextDelta
+    from parley.pipeline.runtime import Runtime
 
     sink = CollectingSink()
 
@@ -150,7 +150,13 @@ async def _chat(
 
 
 def _print_event(event: Any) -> None:
-    from parley.events import FinalTranscript, PartialTranscript, TextDelta, TurnDone, TurnStarted
+    from parley.pipeline.events import (
+        FinalTranscript,
+        PartialTranscript,
+        TextDelta,
+        TurnDone,
+        TurnStarted,
+    )
 
     match event:
         case PartialTranscript(text=text):

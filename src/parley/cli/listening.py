@@ -25,7 +25,7 @@ from parley.cli.app import (
 )
 
 if TYPE_CHECKING:
-    from parley.config import Settings
+    from parley.config.settings import Settings
 
 
 @app.command()
@@ -34,7 +34,7 @@ def devices(as_json: JsonOption = False) -> None:
     """List the sound devices `parley listen` can use."""
     from dataclasses import asdict
 
-    from parley.devices import list_devices
+    from parley.audio.devices import list_devices
 
     found = list_devices()
     if as_json:
@@ -126,7 +126,7 @@ class _Screen:
 async def _listen(
     settings: Settings, conversation: str | None, screen: _Screen, push_to_talk: bool
 ) -> None:
-    from parley.push_to_talk import key_held_in_terminal
+    from parley.audio.push_to_talk import key_held_in_terminal
 
     with contextlib.ExitStack() as stack:
         key = stack.enter_context(key_held_in_terminal()) if push_to_talk else None
@@ -142,17 +142,17 @@ async def _converse(
     screen: _Screen,
     is_key_up: Callable[[], bool],
 ) -> None:
-    from parley.devices import Loudspeaker, Microphone
-    from parley.echo import EchoCanceller
-    from parley.events import (
+    from parley.audio.devices import Loudspeaker, Microphone
+    from parley.audio.echo import EchoCanceller
+    from parley.ops.log_format import current_session
+    from parley.pipeline.events import (
         FinalTranscript,
         PartialTranscript,
         ReplyInterrupted,
         SentenceReady,
         TurnDone,
     )
-    from parley.log_format import current_session
-    from parley.runtime import Runtime
+    from parley.pipeline.runtime import Runtime
 
     devices = settings.devices
     echo = (

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 
 def _recall(store: ConversationStore) -> MemoryRecall:
-    from parley.memory.embedding import MiniLmEmbedder
     from parley.memory.recall import MemoryRecall
+    from parley.models.embedding import MiniLmEmbedder
 
     try:
         embedder = MiniLmEmbedder()

@@ -55,8 +55,8 @@ def service_install(
     data_dir: DataDirOption = None,
 ) -> None:
     """Write the systemd unit for `parley serve`, then enable and start it."""
-    from parley.embedded_models import assemble
-    from parley.service import SYSTEM_DATA_DIR, ServiceUnit
+    from parley.models.catalogue import assemble
+    from parley.ops.service import SYSTEM_DATA_DIR, ServiceUnit
 
     settings = settings_for(config, data_dir)
     unit = ServiceUnit(
@@ -81,7 +81,7 @@ def service_install(
 @guarded
 def service_uninstall(is_system: SystemOption = False) -> None:
     """Stop and disable the service and remove its unit (the data directory stays)."""
-    from parley.service import ServiceUnit
+    from parley.ops.service import ServiceUnit
 
     unit = ServiceUnit(
         scope="system" if is_system else "user", executable=_executable(), data_dir=Path()

@@ -46,8 +46,8 @@ def serve(
     """Serve the OpenAI-compatible realtime WebSocket and HTTP API."""
     import uvicorn
 
-    from parley.backends.loaded import Backends
-    from parley.config import load_settings
+    from parley.config.settings import load_settings
+    from parley.models.loaded import Backends
     from parley.server.app import create_app, uvicorn_options
     from parley.server.auth import load_or_create_api_key
     from parley.server.guard import is_loopback_host
@@ -166,12 +166,12 @@ def bench(
     """Measure voice-to-voice latency over spoken prompts, through the live pipeline."""
     from rich.console import Console
 
-    from parley import bench as benchmark
+    from parley.bench import run as benchmark
 
     settings = settings_for(config, data_dir, profile)
     console = Console(stderr=True)
     if sessions is not None:
-        from parley.bench_client import format_load_table, run_load_bench
+        from parley.bench.client import format_load_table, run_load_bench
 
         counts = _session_counts(sessions)
         if server is None:
@@ -189,7 +189,7 @@ def bench(
         return
     with console.status("loading models…") as status:
         if server is not None:
-            from parley.bench_client import run_server_bench
+            from parley.bench.client import run_server_bench
 
             report = run_server_bench(
                 settings,
@@ -212,7 +212,7 @@ def bench(
             )
     summary = report.summary()
     if plot_path is not None:
-        from parley.bench_plot import plot
+        from parley.bench.plot import plot
 
         plot(report, plot_path)
         console.print(f"latency plot written to {plot_path}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley.config import Settings
+from parley.config.settings import Settings
 from parley.memory.store import ConversationStore
 
 __all__ = ["open_store"]

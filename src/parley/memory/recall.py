@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from parley.memory.embedding import MiniLmEmbedder
+from parley.memory.fact_voice import second_person
 from parley.memory.facts import Forget, Remember, understand
 from parley.memory.store import ConversationStore, MemoryItem
-from parley.prompt import second_person
+from parley.models.embedding import MiniLmEmbedder
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from parley.backends import ChatMessage
 from parley.errors import StorageError
+from parley.models.contracts import ChatMessage
 
 __all__ = [
     "LOCAL_USER",

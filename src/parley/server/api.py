@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.backends.voices import offline_voices
 from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
+from parley.models.voices import offline_voices
 
 # A row id: SQLite's integers are 64-bit, and a larger one is simply not a memory.
 MemoryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]

@@ -19,15 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Route
 
 from parley import __version__
-from parley.backends import ReconfigurableLanguageModel
-from parley.backends.loaded import Backends
-from parley.config import Settings
+from parley.config.settings import Settings
 from parley.errors import AudioDecodeError, BackendError, ContextTooLongError, ParleyError
-from parley.mcp_server import make_parley_mcp_server
+from parley.memory.mcp_server import make_parley_mcp_server
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import ConversationStore
-from parley.metrics import ServerMetrics
-from parley.runtime import Runtime
+from parley.models.contracts import ReconfigurableLanguageModel
+from parley.models.loaded import Backends
+from parley.ops.metrics import ServerMetrics
+from parley.pipeline.runtime import Runtime
 from parley.server.api import router as api_router
 from parley.server.auth import (
     SUBPROTOCOL_PREFIX,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from parley.config import Settings
+from parley.config.settings import Settings
 from parley.errors import ConfigError
 
 SUBPROTOCOL_PREFIX = "openai-insecure-api-key."

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from parley.config import Settings
+from parley.config.settings import Settings
 from parley.server.auth import Authenticator, bearer
 
 # What answers without a credential: the health check, the sign-in exchange, and the page with

@@ -20,12 +20,12 @@ from typing import Any
 import psutil
 
 from parley import __version__
-from parley.advice import MeasuredFigures, advise
-from parley.config import AlertsConfig, Settings
-from parley.machine import describe_cpu
+from parley.config.settings import AlertsConfig, Settings
 from parley.memory.archive import backups_in
-from parley.metrics import ServerMetrics
-from parley.tools import ToolHub
+from parley.ops.advice import MeasuredFigures, advise
+from parley.ops.machine import describe_cpu
+from parley.ops.metrics import ServerMetrics
+from parley.tools.hub import ToolHub
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from parley.config import Settings
+from parley.config.settings import Settings
 from parley.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -14,13 +14,13 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.audio import decode_bytes, resample
-from parley.backends import ChatMessage, TokenCounter
-from parley.backends.loaded import Backends
-from parley.backends.voices import config_for
-from parley.events import INPUT_SAMPLE_RATE_HZ
-from parley.prompt import count_text_tokens, count_tokens, fit_to_context
-from parley.sentences import SentenceChunker
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
+from parley.audio.pcm import decode_bytes, resample
+from parley.models.contracts import ChatMessage, TokenCounter
+from parley.models.loaded import Backends
+from parley.models.voices import config_for
+from parley.pipeline.prompt import count_text_tokens, count_tokens, fit_to_context
+from parley.pipeline.sentences import SentenceChunker
 
 router = APIRouter(prefix="/v1")
 

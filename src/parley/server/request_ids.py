@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Any
 
-from parley.log_format import current_request
+from parley.ops.log_format import current_request
 
 log = logging.getLogger("parley.http")
 

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import soxr
 
-from parley.config import ServerConfig
-from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
+from parley.config.settings import ServerConfig
+from parley.pipeline.channel import Channel
 from parley.server.realtime.protocol import ClientEventError
-from parley.stream import Channel
 
 MIN_COMMIT_MS = 100
 _FRAME_SAMPLES = INPUT_SAMPLE_RATE_HZ // 50  # 20 ms

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import soxr
 
-from parley.events import AudioReady, Int16Array
+from parley.audio.frames import AudioReady, Int16Array
 
 # Sends one chunk of a turn's audio at the client's rate; False when the turn has no live
 # response to carry it (it was cancelled or finished).

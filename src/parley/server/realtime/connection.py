@@ -19,12 +19,13 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from parley.backends.voices import offline_voices
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
 from parley.errors import ParleyError
-from parley.events import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array, ListenerEvent, TurnEvent
-from parley.log_format import current_session
-from parley.metrics import ServerMetrics
-from parley.runtime import Runtime
+from parley.models.voices import offline_voices
+from parley.ops.log_format import current_session
+from parley.ops.metrics import ServerMetrics
+from parley.pipeline.events import ListenerEvent, TurnEvent
+from parley.pipeline.runtime import Runtime
 from parley.server.realtime import inbound
 from parley.server.realtime.audio_in import InputAudio
 from parley.server.realtime.audio_out import WebSocketAudioSink

@@ -14,8 +14,9 @@ import numpy as np
 import pydantic
 from openai.types.realtime import RealtimeSessionCreateRequest
 
-from parley.config import ServerConfig
-from parley.events import Int16Array
+from parley.audio.frames import Int16Array
+from parley.config.settings import ServerConfig
+from parley.pipeline.session_options import SessionOptions
 from parley.server.realtime.protocol import (
     EAGERNESS_THRESHOLDS,
     ClientEventError,
@@ -23,8 +24,7 @@ from parley.server.realtime.protocol import (
     new_id,
     parse_audio_rate,
 )
-from parley.session_options import SessionOptions
-from parley.tools import ToolSpec
+from parley.tools.hub import ToolSpec
 
 
 def session_update(

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from parley.config import Settings
-from parley.events import (
-    INPUT_SAMPLE_RATE_HZ,
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
+from parley.config.settings import Settings
+from parley.pipeline.events import (
     ConversationEnded,
     FinalTranscript,
     FunctionCallRequested,
@@ -25,6 +25,8 @@ from parley.events import (
     TurnEvent,
     TurnStarted,
 )
+from parley.pipeline.session_options import SessionOptions
+from parley.pipeline.turn_figures import TurnFigures
 from parley.server.realtime.items import ItemRegistry
 from parley.server.realtime.protocol import (
     RealtimeOptions,
@@ -37,8 +39,6 @@ from parley.server.realtime.protocol import (
     transcription_completed,
     user_item,
 )
-from parley.session_options import SessionOptions
-from parley.turn_figures import TurnFigures
 
 HANG_UP = "parley.hang_up"  # an internal marker on the outgoing queue, never sent
 

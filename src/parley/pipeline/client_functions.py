@@ -1,0 +1,63 @@
+"""Functions a realtime client offers and runs itself: when a turn should call one, and the
+outputs the client sends back for the next reply.
+
+Parley decides the call the way it decides its own tools (tools.router): by comparing the
+request with each function's description, then having the LLM write the arguments under a JSON
+grammar. The reply to such a turn is the call itself; the client answers with the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from parley.memory.fact_voice import without_recalled_facts
+from parley.models.contracts import ChatMessage, tool_exchange
+from parley.models.loaded import Backends
+from parley.pipeline.session_options import SessionOptions
+from parley.tools.router import StaticTools, ToolChoice, ToolRouter
+from parley.tools.speakable import speakable_result
+
+
+class ClientFunctions:
+    def __init__(self, backends: Backends) -> None:
+        self._backends = backends
+        self._outputs: list[tuple[str, str, str]] = []  # name, arguments JSON, output
+
+    def add_output(self, name: str, output: str, *, arguments: str = "{}") -> None:
+        """A client's result for a function call; used by the next reply."""
+        self._outputs.append((name, arguments, output))
+
+    @property
+    def has_outputs(self) -> bool:
+        return bool(self._outputs)
+
+    def with_outputs(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The prompt with the client's outputs after the request that asked for them (each
+        output used once). The facts recalled for the request are dropped: the output answers it."""
+        outputs, self._outputs = self._outputs, []
+        exchange = tool_exchange(
+            [(name, arguments, speakable_result(output)) for name, arguments, output in outputs]
+        )
+        return [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
+
+    async def plan(self, request: str, options: SessionOptions) -> ToolChoice | None:
+        """The client function this request calls, with its arguments, or None."""
+        tools = list(options.client_tools)
+        if not tools or options.client_tool_choice == "none":
+            return None
+        llm = self._backends.llm
+        writer: Any = llm if hasattr(llm, "complete_json") else None
+        forced = options.client_tool_choice
+        router = ToolRouter(
+            StaticTools(tools),
+            self._backends.embedder,
+            writer,
+            threshold=0.0 if forced != "auto" else self._backends.settings.mcp.route_threshold,
+        )
+        if forced not in {"auto", "required"}:
+            chosen = next((tool for tool in tools if tool.name == forced), None)
+            if chosen is None:
+                return None
+            return ToolChoice(chosen, await router.write_arguments(chosen, request), 1.0)
+        return await router.decide(request)

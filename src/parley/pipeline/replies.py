@@ -1,0 +1,364 @@
+"""The reply side of one conversation: one reply at a time, each in its own TurnScope, stored
+as the user heard it, and stopped in one place when the user talks over it. Every reply's
+prompt comes from its ReplyContext."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from parley.audio.sink import AudioSink
+from parley.config.settings import Settings
+from parley.memory.store import ConversationStore
+from parley.models.loaded import Backends, FixedReply
+from parley.pipeline.client_functions import ClientFunctions
+from parley.pipeline.events import (
+    ConversationEnded,
+    FunctionCallRequested,
+    ListenerEvent,
+    ReplyInterrupted,
+    TurnDone,
+    TurnEvent,
+    TurnStarted,
+)
+from parley.pipeline.prompt import count_tokens
+from parley.pipeline.reply_context import ReplyContext
+from parley.pipeline.reply_handle import ReplyHandle, ReplyStatus
+from parley.pipeline.session_options import SessionOptions
+from parley.pipeline.speculation import HeldReply
+from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
+from parley.tools.builtin import END_CONVERSATION
+from parley.tools.router import ToolAwareReply, Toolbox, ToolChoice
+
+SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
+
+_KEEP_RECENT_REPLIES = 16
+
+
+class Replies:
+    def __init__(
+        self,
+        backends: Backends,
+        *,
+        store: ConversationStore,
+        sink: AudioSink,
+        conversation_id: str,
+        user_id: str,
+        observer: SessionObserver,
+        toolbox: Toolbox | None,
+        options: Callable[[], SessionOptions],
+    ) -> None:
+        self._backends = backends
+        self._store = store
+        self._sink = sink
+        self._conversation_id = conversation_id
+        self._user_id = user_id
+        self._observer = observer
+        self._toolbox = toolbox
+        self._options = options
+        self.context = ReplyContext(
+            backends, store=store, conversation_id=conversation_id, user_id=user_id, options=options
+        )
+        self.client_functions = ClientFunctions(backends)
+        self.results: list[TurnResult] = []
+        self.has_ended = False  # the user said goodbye (the end_conversation tool)
+        self._has_announced_end = False
+        self._last_turn_id = 0
+        # The reply the user hears, or is about to: confirmed, never a held one.
+        self._current: ReplyHandle | None = None
+        # Recent replies by turn, for a client that later says how much of one was heard.
+        self._handles: dict[int, ReplyHandle] = {}
+        self._background_tasks: set[asyncio.Task[str | None]] = set()
+
+    @property
+    def _settings(self) -> Settings:
+        # Read afresh at each use, so a reloaded config file reaches the next turn.
+        return self._backends.settings
+
+    @property
+    def current(self) -> ReplyHandle | None:
+        """The reply the user hears or is about to hear (a held one only once released)."""
+        return self._current
+
+    @property
+    def is_audible(self) -> bool:
+        """Whether the user may be hearing a reply: one is being written, or the last one
+        written is still playing."""
+        return self._current is not None and self._current.is_audible
+
+    def played_text(self, *, ahead_ms: int = 1000) -> str:
+        """The current reply's words played so far, and those of the next ``ahead_ms`` (what
+        is sounding in the room as this is asked, allowing for the sink's own lag)."""
+        if self._current is None:
+            return ""
+        ahead_samples = ahead_ms * self._settings.audio.output_sample_rate_hz // 1000
+        return self._current.played_text(ahead_samples=ahead_samples)
+
+    # ---- stopping a reply: the one place ---------------------------------------------------
+
+    def cancel(self, reason: str) -> bool:
+        """Stop the reply being written (audio first). False when none is."""
+        current = self._current
+        if current is None or current.status is not ReplyStatus.LIVE:
+            return False
+        current.cut()
+        self._announce(current, reason, True, current.heard_text())
+        return True
+
+    def interrupt(self) -> bool:
+        """Barge-in: stop what the user is hearing, now. A reply still being written is
+        cancelled; one written whole but still playing is cut at the sink and its stored text
+        shortened to what was heard. False when nothing was playing."""
+        if self.cancel("turn_detected"):
+            return True
+        current = self._current
+        if current is None or not current.cut():
+            return False
+        audio_end_ms = self._played_ms(current)
+        task = asyncio.create_task(self.truncate(current.turn_id, audio_end_ms=audio_end_ms))
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+        self._announce(current, "turn_detected", False, current.heard_text())
+        return True
+
+    def _played_ms(self, handle: ReplyHandle) -> int:
+        return handle.played_samples * 1000 // self._settings.audio.output_sample_rate_hz
+
+    def _announce(self, handle: ReplyHandle, reason: str, was_generating: bool, heard: str) -> None:
+        scope = handle.scope
+        assert scope is not None  # only a reply with a scope is ever stopped
+        self._observer(
+            ReplyInterrupted(
+                handle.turn_id,
+                reason,
+                was_generating,
+                heard,
+                self._played_ms(handle),
+                scope.metrics.figures(),
+                time.perf_counter_ns(),
+            )
+        )
+
+    async def truncate(self, turn_id: int, *, audio_end_ms: int) -> str | None:
+        """The client says the user heard only ``audio_end_ms`` of a reply: store just that."""
+        handle = self._handles.get(turn_id)
+        if handle is None:
+            return None
+        await handle.stored.wait()  # the client may answer response.done before the row is written
+        if handle.message_id is None:
+            return None
+        played_samples = audio_end_ms * self._settings.audio.output_sample_rate_hz // 1000
+        heard = handle.heard_text(played_samples)
+        await asyncio.to_thread(
+            self._store.update_message, handle.message_id, heard, is_interrupted=True
+        )
+        return heard
+
+    def message_id_for_turn(self, turn_id: int) -> int | None:
+        handle = self._handles.get(turn_id)
+        return handle.message_id if handle is not None else None
+
+    async def wait_for_background(self) -> None:
+        while self._background_tasks:
+            await asyncio.gather(*list(self._background_tasks))
+
+    # ---- one reply -------------------------------------------------------------------------
+
+    async def respond(
+        self,
+        user_text: str | None,
+        *,
+        metrics: TurnMetrics | None = None,
+        held: HeldReply | None = None,
+    ) -> TurnResult:
+        """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
+        or cancellation, and store the reply as heard. A held reply takes the floor only when
+        it is released."""
+        self._last_turn_id += 1
+        handle = ReplyHandle(self._last_turn_id, self._sink, held=held)
+        self._handles[handle.turn_id] = handle
+        while len(self._handles) > _KEEP_RECENT_REPLIES:
+            del self._handles[next(iter(self._handles))]
+        if held is None:
+            previous = self._current
+            if previous is not None and previous.status is ReplyStatus.LIVE:
+                if self._options().is_barge_in_enabled:
+                    previous.cut()  # a newer reply supersedes one still being written
+                else:
+                    await previous.stored.wait()  # barge-in is off: this one follows it
+            self._take_floor(handle)
+        else:
+            held.on_release = lambda: self._take_floor(handle)
+        metrics = metrics or TurnMetrics(handle.turn_id)
+        metrics.turn_id = handle.turn_id
+        try:
+            return await self._run(handle, user_text, metrics)
+        finally:
+            if not handle.stored.is_set():
+                handle.mark_stored(None)  # discarded, failed or a function call: no row
+
+    def _take_floor(self, handle: ReplyHandle) -> None:
+        previous = self._current
+        if previous is not None and previous is not handle and previous.status is ReplyStatus.LIVE:
+            previous.cut()  # a held reply released over one still being written supersedes it
+        self._current = handle
+        self._sink.current_turn_id = handle.turn_id
+
+    async def _run(
+        self, handle: ReplyHandle, user_text: str | None, metrics: TurnMetrics
+    ) -> TurnResult:
+        turn_id, held = handle.turn_id, handle.held
+        options = self._options()
+        observer = held.observe if held is not None else self._observer
+        if user_text is not None and held is None:
+            await self.context.add_user_text(user_text)
+        changes = self.context.take_memory_changes()
+        # A speculation's words are not stored until the turn is confirmed: it may be discarded.
+        history, messages = await self.context.build(
+            user_text if held is not None else None,
+            exclude_fact_ids=frozenset(changes.created_ids),  # just said: no reminder needed
+        )
+        request = history[-1].content
+        if self.client_functions.has_outputs:
+            # A client ran the function Parley asked for: its output informs this reply.
+            messages = self.client_functions.with_outputs(messages)
+        elif not changes.confirmations:
+            call = await self.client_functions.plan(request, options)
+            if call is not None:
+                return await self._request_function_call(turn_id, request, call, metrics, observer)
+        observer(TurnStarted(turn_id, request, time.perf_counter_ns()))
+        reply_llm: Any = self._backends.llm
+        tool_reply: ToolAwareReply | None = None
+        if changes.confirmations:
+            reply_llm = FixedReply(" ".join(changes.confirmations))
+        elif self._toolbox is not None:
+            reply_llm = tool_reply = self._toolbox.reply_for(self._backends.llm, request)
+        # TurnDone waits until the reply is stored: a client that has response.done can rely on
+        # the row being committed (a crash after it loses nothing the client was told of).
+        finished: list[TurnDone] = []
+
+        def observe_scope(event: ListenerEvent | TurnEvent) -> None:
+            if isinstance(event, TurnDone):
+                finished.append(event)
+            else:
+                observer(event)
+
+        scope = TurnScope(
+            turn_id,
+            llm=reply_llm,
+            tts=self._backends.tts_for(options.voice) if options.is_speaking else None,
+            sink=self._sink,
+            output_sample_rate_hz=self._settings.audio.output_sample_rate_hz,
+            metrics=metrics,
+            observer=observe_scope,
+            gate=held.gate if held is not None else None,
+            speed=options.speed,
+            first_piece_max_words=self._settings.tts.first_piece_max_words,
+        )
+        handle.scope = scope
+        stored_user: asyncio.Task[None] | None = None
+        if held is not None:
+            held.scope = scope
+            if user_text is not None:
+                stored_user = asyncio.create_task(self._store_when_confirmed(held, user_text))
+        scope.start(messages)
+        # Counted while the model reads the prompt in its thread: the reply's usage figure.
+        metrics.prompt_token_count = count_tokens(
+            self._backends.llm_capabilities.token_counter, messages
+        )
+        try:
+            await scope.wait()
+            if stored_user is not None:
+                await stored_user
+            if held is not None and not held.is_released:
+                # A discarded speculation leaves no trace in the conversation.
+                return self._result(turn_id, scope, request, metrics, tool_reply)
+            result = self._result(turn_id, scope, request, metrics, tool_reply)
+            return await self._store_reply(handle, result)
+        finally:
+            for event in finished:
+                observer(event)
+            if self.has_ended and not self._has_announced_end:
+                self._has_announced_end = True
+                observer(ConversationEnded(turn_id, time.perf_counter_ns()))
+
+    def _result(
+        self,
+        turn_id: int,
+        scope: TurnScope,
+        request: str,
+        metrics: TurnMetrics,
+        tool_reply: ToolAwareReply | None,
+    ) -> TurnResult:
+        tool_calls = (
+            [{**call.as_dict(), "decision_ms": tool_reply.decision_ms} for call in tool_reply.calls]
+            if tool_reply
+            else []
+        )
+        return TurnResult(
+            turn_id=turn_id,
+            user_text=request,
+            reply_text=scope.reply_text.strip(),
+            heard_text=scope.heard_text(),
+            was_cancelled=scope.is_cancelled,
+            figures=metrics.figures(),
+            tool_calls=tool_calls,
+        )
+
+    async def _store_reply(self, handle: ReplyHandle, result: TurnResult) -> TurnResult:
+        if any(call["name"] == END_CONVERSATION for call in result.tool_calls):
+            self.has_ended = True  # announced after the reply's TurnDone, in _run
+        message_id = await self._store.add_message_async(
+            self._conversation_id,
+            "assistant",
+            result.heard_text,
+            is_interrupted=result.was_cancelled,
+            metrics=result.figures.as_json(),
+            tool_calls=result.tool_calls or None,
+        )
+        self.results.append(result)
+        handle.mark_stored(message_id)
+        return result
+
+    async def _request_function_call(
+        self,
+        turn_id: int,
+        request: str,
+        call: ToolChoice,
+        metrics: TurnMetrics,
+        observer: SessionObserver,
+    ) -> TurnResult:
+        now_ns = time.perf_counter_ns()
+        observer(TurnStarted(turn_id, request, now_ns, kind="function_call"))
+        arguments = json.dumps(call.arguments)
+        call_id = "call_" + uuid.uuid4().hex[:20]
+        observer(FunctionCallRequested(turn_id, call_id, call.tool.name, arguments, now_ns))
+        metrics.done_t_ns = time.perf_counter_ns()
+        observer(TurnDone(turn_id, False, "", metrics.figures(), metrics.done_t_ns))
+        tool_calls = [
+            {
+                "name": call.tool.name,
+                "arguments": call.arguments,
+                "call_id": call_id,
+                "by": "client",
+            }
+        ]
+        result = TurnResult(turn_id, request, "", "", False, metrics.figures(), tool_calls)
+        await self._store.add_message_async(
+            self._conversation_id,
+            "assistant",
+            "",
+            metrics=result.figures.as_json(),
+            tool_calls=tool_calls,
+        )
+        self.results.append(result)
+        return result
+
+    async def _store_when_confirmed(self, held: HeldReply, user_text: str) -> None:
+        await held.gate.wait()
+        if held.is_released:
+            await self.context.add_user_text(user_text)

@@ -1,0 +1,41 @@
+"""What a client may change about its conversation while it runs, as one frozen value.
+
+A transport (the realtime socket's ``session.update``) builds a new value and replaces the old
+one whole; the session reads it at the start of each turn and frame, so no change lands halfway
+through one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parley.config.settings import Settings
+from parley.tools.hub import ToolSpec
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    instructions: str | None = None  # a persona that overrides the configured system prompt
+    is_replying_automatically: bool = True  # reply when a turn ends, without being asked
+    is_barge_in_enabled: bool = True  # speech over a reply stops it
+    is_speaking: bool = True  # False: text-only replies
+    speed: float = 1.0  # speaking rate relative to the voice's configured one
+    voice: str | None = None  # an offline voice by name (backends.voices); None: the configured
+    vad_threshold: float = 0.5
+    end_silence_ms: int = 500
+    # The turn model may end a turn sooner when the voice sounds finished (semantic VAD).
+    is_using_turn_model: bool = True
+    turn_complete_threshold: float = 0.5
+    # Functions a realtime client offers (it runs them itself), and which of them it wants.
+    client_tools: tuple[ToolSpec, ...] = field(default_factory=tuple)
+    client_tool_choice: str = "auto"  # auto, none, required, or a function's name
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionOptions:
+        vad = settings.vad
+        return cls(
+            vad_threshold=vad.threshold,
+            end_silence_ms=vad.end_silence_ms,
+            is_using_turn_model=vad.is_using_turn_model,
+            turn_complete_threshold=vad.turn_complete_threshold,
+        )

@@ -1,0 +1,332 @@
+"""One assistant reply as a cancellable scope, the ledger of what the user heard, and the
+turn's metrics.
+
+Cancelling a ``TurnScope`` is the whole of barge-in: the sink drops unplayed audio at once, the
+task group cancels LLM, chunker and TTS, and the threads behind them stop at their next item.
+No stage handles an "interrupt" message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley.audio.frames import AudioReady
+from parley.audio.pcm import resample
+from parley.audio.sink import AudioSink, PlaybackStopped
+from parley.models.contracts import ChatMessage, LanguageModel, TextToSpeech
+from parley.pipeline.channel import Channel
+from parley.pipeline.events import SentenceReady, TextDelta, TurnDone, TurnEvent
+from parley.pipeline.sentences import SentenceChunker
+from parley.pipeline.turn_figures import TurnFigures
+
+log = logging.getLogger(__name__)
+
+
+class StrayCancellation(RuntimeError):
+    """A stage of a reply ended with a CancelledError nobody asked for. A TaskGroup counts such a
+    child as cancelled and lets its siblings wait on it forever, so it is made an error."""
+
+
+def _ms(start_ns: int | None, end_ns: int | None) -> float | None:
+    if start_ns is None or end_ns is None:
+        return None
+    return round((end_ns - start_ns) / 1e6, 1)
+
+
+@dataclass(slots=True)
+class TurnMetrics:
+    """Stamps taken by the stages themselves (perf_counter_ns), turned into figures on demand."""
+
+    turn_id: int
+    last_voiced_t_ns: int | None = None
+    speech_ended_t_ns: int | None = None
+    stt_ms: float | None = None
+    stt_decode_ms: float | None = None
+    stt_audio_ms: int | None = None
+    llm_request_t_ns: int | None = None
+    llm_first_token_t_ns: int | None = None
+    llm_last_token_t_ns: int | None = None
+    first_sentence_t_ns: int | None = None
+    first_audio_t_ns: int | None = None
+    done_t_ns: int | None = None
+    cancel_t_ns: int | None = None
+    tts_busy_ns: int = 0
+    reply_audio_samples: int = 0
+    output_sample_rate_hz: int = 24_000
+    token_count: int = 0
+    prompt_token_count: int = 0
+    turn_complete_probability: float | None = None  # the turn model's, at the last pause
+
+    def figures(self) -> TurnFigures:
+        reply_audio_s = self.reply_audio_samples / self.output_sample_rate_hz
+        generation_s = (
+            (self.llm_last_token_t_ns - self.llm_first_token_t_ns) / 1e9
+            if self.llm_last_token_t_ns and self.llm_first_token_t_ns
+            else None
+        )
+        return TurnFigures(
+            endpoint_ms=_ms(self.last_voiced_t_ns, self.speech_ended_t_ns),
+            stt_ms=self.stt_ms,
+            stt_decode_ms=None if self.stt_decode_ms is None else round(self.stt_decode_ms, 1),
+            stt_audio_ms=self.stt_audio_ms,
+            llm_ttft_ms=_ms(self.llm_request_t_ns, self.llm_first_token_t_ns),
+            first_sentence_ms=_ms(self.llm_request_t_ns, self.first_sentence_t_ns),
+            tts_first_audio_ms=_ms(self.first_sentence_t_ns, self.first_audio_t_ns),
+            voice_to_voice_ms=_ms(self.last_voiced_t_ns, self.first_audio_t_ns),
+            text_to_voice_ms=_ms(self.llm_request_t_ns, self.first_audio_t_ns),
+            turn_total_ms=_ms(self.llm_request_t_ns, self.done_t_ns),
+            tts_rtf=round(self.tts_busy_ns / 1e9 / reply_audio_s, 3) if reply_audio_s else None,
+            # the first delta is not timed from the previous one
+            llm_tokens_per_s=round(self.token_count / generation_s, 1)
+            if generation_s and self.token_count > 1
+            else None,
+            reply_audio_seconds=round(reply_audio_s, 3),
+            llm_tokens=self.token_count,
+            llm_prompt_tokens=self.prompt_token_count,
+            turn_complete_probability=None
+            if self.turn_complete_probability is None
+            else round(self.turn_complete_probability, 3),
+            llm_request_at_ms=_ms(self.last_voiced_t_ns, self.llm_request_t_ns),
+            llm_first_token_at_ms=_ms(self.last_voiced_t_ns, self.llm_first_token_t_ns),
+            first_sentence_at_ms=_ms(self.last_voiced_t_ns, self.first_sentence_t_ns),
+        )
+
+
+@dataclass(slots=True)
+class _SpokenSentence:
+    text: str
+    start_sample: int
+    sample_count: int = 0
+
+
+@dataclass(slots=True)
+class HeardLedger:
+    """Which words reached the user: sentences laid end to end on the turn's audio timeline."""
+
+    sentences: list[_SpokenSentence] = field(default_factory=list)
+    total_samples: int = 0
+
+    def begin_sentence(self, text: str) -> None:
+        self.sentences.append(_SpokenSentence(text, self.total_samples))
+
+    def add_audio(self, sample_count: int) -> None:
+        self.sentences[-1].sample_count += sample_count
+        self.total_samples += sample_count
+
+    def heard_text(self, played_samples: int) -> str:
+        """The words played so far; a sentence cut mid-way keeps its share of words."""
+        heard: list[str] = []
+        for sentence in self.sentences:
+            if sentence.sample_count == 0:
+                break
+            played_here = played_samples - sentence.start_sample
+            if played_here >= sentence.sample_count:
+                heard.append(sentence.text)
+                continue
+            if played_here > 0:
+                words = sentence.text.split()
+                kept = int(len(words) * played_here / sentence.sample_count)
+                if kept:
+                    heard.append(" ".join(words[:kept]))
+            break
+        return " ".join(heard)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    turn_id: int
+    user_text: str
+    reply_text: str
+    heard_text: str
+    was_cancelled: bool
+    figures: TurnFigures
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+TurnObserver = Callable[[TurnEvent], None]
+
+
+MAX_REPLY_TOKENS = 1024
+
+# The latencies every turn measures, in the order a turn goes through them (bench, /metrics).
+TURN_LATENCIES = (
+    "voice_to_voice_ms",
+    "endpoint_ms",
+    "stt_ms",
+    "llm_ttft_ms",
+    "first_sentence_ms",
+    "tts_first_audio_ms",
+)
+
+
+class TurnScope:
+    """One reply: LLM → chunker → TTS → sink, in one task group that can be cancelled whole."""
+
+    def __init__(
+        self,
+        turn_id: int,
+        *,
+        llm: LanguageModel,
+        tts: TextToSpeech | None,
+        sink: AudioSink,
+        output_sample_rate_hz: int,
+        metrics: TurnMetrics,
+        observer: TurnObserver | None = None,
+        gate: asyncio.Event | None = None,
+        speed: float = 1.0,
+        first_piece_max_words: int = 0,
+    ) -> None:
+        self.turn_id = turn_id
+        self._first_piece_max_words = first_piece_max_words
+        self._speed = speed
+        # A speculative reply is written and synthesised ahead, but plays only once the gate
+        # opens (the end of the user's turn is confirmed).
+        self._gate = gate
+        self._llm = llm
+        self._tts = tts
+        self._sink = sink
+        self._output_sample_rate_hz = output_sample_rate_hz
+        self.metrics = metrics
+        self.metrics.output_sample_rate_hz = output_sample_rate_hz
+        self._observer = observer or (lambda _event: None)
+        self.ledger = HeardLedger()
+        self.reply_text = ""
+        self._task: asyncio.Task[None] | None = None
+        self._is_cancelled = False
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._is_cancelled
+
+    @property
+    def is_finished(self) -> bool:
+        """Written whole (or stopped): its work is over, whatever still plays."""
+        return self._task is not None and self._task.done()
+
+    def start(self, messages: Sequence[ChatMessage]) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self._run(messages), name=f"turn-{self.turn_id}")
+        return self._task
+
+    def cancel(self) -> None:
+        """Stop the reply now: silence first, then the work behind it. Synchronous."""
+        if self._is_cancelled or self._task is None or self._task.done():
+            return
+        self._is_cancelled = True
+        self.metrics.cancel_t_ns = time.perf_counter_ns()
+        self._sink.clear(self.turn_id)
+        self._task.cancel()
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                if not self._is_cancelled:
+                    raise
+
+    def heard_text(self) -> str:
+        if not self._is_cancelled or self._tts is None:
+            return self.reply_text.strip()
+        return self.ledger.heard_text(self._sink.played_samples(self.turn_id))
+
+    async def _run(self, messages: Sequence[ChatMessage]) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                # Room for a whole reply (llm.max_reply_tokens is at most this): the LLM never
+                # waits on speech or a slow socket while it holds the model shared by all sessions.
+                deltas = Channel[str](maxsize=MAX_REPLY_TOKENS)
+                # Two pieces ahead at most: on 2 cores, speech synthesised ahead is wasted on barge-in.
+                pieces = Channel[str](maxsize=2)
+                group.create_task(self._stage(self._generate(messages, deltas)))
+                group.create_task(self._stage(self._chunk(deltas, pieces)))
+                group.create_task(self._stage(self._speak(pieces)))
+        finally:
+            self.metrics.done_t_ns = time.perf_counter_ns()
+            self._observer(
+                TurnDone(
+                    turn_id=self.turn_id,
+                    was_cancelled=self._is_cancelled,
+                    heard_text=self.heard_text(),
+                    figures=self.metrics.figures(),
+                    t_ns=self.metrics.done_t_ns,
+                )
+            )
+
+    async def _stage(self, work: Coroutine[Any, Any, None]) -> None:
+        """One stage of the reply, whose ending always ends the reply's other stages too."""
+        try:
+            await work
+        except PlaybackStopped as stopped:
+            log.info("turn %d: %s; the reply stops", self.turn_id, stopped)
+            self.cancel()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() == 0:
+                raise StrayCancellation(f"a stage of turn {self.turn_id} was cancelled") from None
+            raise
+
+    async def _generate(self, messages: Sequence[ChatMessage], out: Channel[str]) -> None:
+        self.metrics.llm_request_t_ns = time.perf_counter_ns()
+        try:
+            async for text in self._llm.stream(messages):
+                now_ns = time.perf_counter_ns()
+                if self.metrics.llm_first_token_t_ns is None:
+                    self.metrics.llm_first_token_t_ns = now_ns
+                self.metrics.token_count += 1
+                self.metrics.llm_last_token_t_ns = now_ns
+                self.reply_text += text
+                self._observer(TextDelta(self.turn_id, text, now_ns))
+                await out.send(text)
+        finally:
+            out.close()
+
+    async def _chunk(self, deltas: Channel[str], out: Channel[str]) -> None:
+        chunker = SentenceChunker(first_piece_max_words=self._first_piece_max_words)
+        index = 0
+        try:
+            async for delta in deltas:
+                for piece in chunker.push(delta):
+                    index = await self._emit_piece(piece, index, out)
+            for piece in chunker.flush():
+                index = await self._emit_piece(piece, index, out)
+        finally:
+            out.close()
+
+    async def _emit_piece(self, piece: str, index: int, out: Channel[str]) -> int:
+        now_ns = time.perf_counter_ns()
+        if self.metrics.first_sentence_t_ns is None:
+            self.metrics.first_sentence_t_ns = now_ns
+        self._observer(SentenceReady(self.turn_id, index, piece, now_ns))
+        await out.send(piece)
+        return index + 1
+
+    async def _speak(self, pieces: Channel[str]) -> None:
+        index = 0
+        async for piece in pieces:
+            self.ledger.begin_sentence(piece)
+            if self._tts is None:
+                continue  # a text-only reply: the pieces only feed the transcript
+            synth_started_ns = time.perf_counter_ns()
+            async for samples in self._tts.synthesize(piece, speed=self._speed):
+                resampled = resample(samples, self._tts.sample_rate_hz, self._output_sample_rate_hz)
+                now_ns = time.perf_counter_ns()
+                self.metrics.tts_busy_ns += now_ns - synth_started_ns
+                if self._gate is not None and not self._gate.is_set():
+                    await self._gate.wait()
+                    now_ns = time.perf_counter_ns()
+                if self.metrics.first_audio_t_ns is None and resampled.size:
+                    self.metrics.first_audio_t_ns = now_ns
+                chunk = AudioReady(
+                    self.turn_id, index, resampled, self._output_sample_rate_hz, now_ns
+                )
+                self.ledger.add_audio(resampled.size)
+                self.metrics.reply_audio_samples += resampled.size
+                self._observer(chunk)
+                await self._sink.play(chunk)
+                synth_started_ns = time.perf_counter_ns()
+            index += 1
