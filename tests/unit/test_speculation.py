@@ -16,6 +16,12 @@ from parley.pipeline.turn import TurnMetrics
 AUDIO = np.zeros(1_600, dtype=np.int16)
 
 
+async def settled() -> None:
+    """Let the transcript and the work waiting on it run (a few turns of the event loop)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 class Scripted:
     def __init__(self, words: str, *, is_allowed: bool = True) -> None:
         self.words = words
@@ -37,9 +43,8 @@ class Scripted:
 
 async def test_a_pause_starts_a_held_reply_that_the_end_of_the_turn_takes() -> None:
     scripted = Scripted("what is the capital of france")
-    scripted.speculator.on_pause(AUDIO, 1_000, None)
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    scripted.speculator.on_pause(AUDIO, 1_000, None, spawn=asyncio.create_task)
+    await settled()
     [(text, held)] = scripted.started
     assert text == "what is the capital of france" and not held.is_released
     taken = scripted.speculator.take(1_000)
@@ -48,9 +53,8 @@ async def test_a_pause_starts_a_held_reply_that_the_end_of_the_turn_takes() -> N
 
 async def test_speech_after_the_pause_discards_the_held_reply() -> None:
     scripted = Scripted("what is the capital")
-    scripted.speculator.on_pause(AUDIO, 1_000, None)
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    scripted.speculator.on_pause(AUDIO, 1_000, None, spawn=asyncio.create_task)
+    await settled()
     [(_text, held)] = scripted.started
     scripted.speculator.abandon()
     assert held.is_discarded
@@ -59,9 +63,8 @@ async def test_speech_after_the_pause_discards_the_held_reply() -> None:
 
 async def test_an_end_at_another_sample_does_not_take_an_older_pause() -> None:
     scripted = Scripted("what is the capital")
-    scripted.speculator.on_pause(AUDIO, 1_000, None)
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    scripted.speculator.on_pause(AUDIO, 1_000, None, spawn=asyncio.create_task)
+    await settled()
     [(_text, held)] = scripted.started
     assert scripted.speculator.take(2_000) is None
     assert held.is_discarded
@@ -70,18 +73,17 @@ async def test_an_end_at_another_sample_does_not_take_an_older_pause() -> None:
 async def test_a_partial_that_heard_it_all_is_used_instead_of_a_new_decode() -> None:
     scripted = Scripted("ignored")
     partial = asyncio.create_task(asyncio.sleep(0, Transcript("from the partial", 100, 1.0)))
-    scripted.speculator.on_pause(AUDIO, 1_000, partial)
+    scripted.speculator.on_pause(AUDIO, 1_000, partial, spawn=asyncio.create_task)
     await partial
-    await asyncio.sleep(0)
+    await settled()
     assert scripted.decodes == 0
     assert [text for text, _held in scripted.started] == ["from the partial"]
 
 
 async def test_no_reply_is_begun_early_when_it_is_not_allowed_now() -> None:
     scripted = Scripted("what is the capital", is_allowed=False)
-    scripted.speculator.on_pause(AUDIO, 1_000, None)
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    scripted.speculator.on_pause(AUDIO, 1_000, None, spawn=asyncio.create_task)
+    await settled()
     assert scripted.started == []
     taken = scripted.speculator.take(1_000)
     assert taken is not None and taken.held is None  # its transcript still serves the end

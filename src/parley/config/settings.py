@@ -25,28 +25,30 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from parley.config.sections import (
-    AlertsConfig,
     AudioConfig,
-    BackupConfig,
     BargeInConfig,
-    DevicesConfig,
     EspeakConfig,
     FliteConfig,
     LlamaCppConfig,
     LlmConfig,
-    McpConfig,
-    McpServerConfig,
-    MemoryConfig,
     ModelServerConfig,
     OpenAICompatConfig,
     PiperConfig,
-    ServerConfig,
-    StoreConfig,
     SttConfig,
     TtsConfig,
     VadConfig,
     WhisperConfig,
     XttsConfig,
+)
+from parley.config.service_sections import (
+    AlertsConfig,
+    BackupConfig,
+    DevicesConfig,
+    McpConfig,
+    McpServerConfig,
+    MemoryConfig,
+    ServerConfig,
+    StoreConfig,
 )
 from parley.errors import ConfigError
 

@@ -12,12 +12,11 @@ as one ReplyInterrupted); the conversation keeps only the words the user heard.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from parley.audio.frames import AudioFrame, Int16Array
+from parley.audio.frames import AudioFrame
 from parley.audio.sink import AudioSink
 from parley.config.settings import Settings
 from parley.memory.store import LOCAL_USER, ConversationStore
@@ -28,8 +27,14 @@ from parley.pipeline.events import (
     FinalTranscript,
     ListenerEvent,
     PartialTranscript,
-    SpeechEnded,
     TurnEvent,
+)
+from parley.pipeline.hearing import (
+    AudioEnded,
+    Hearing,
+    Inbox,
+    PartialDecoded,
+    PauseSoundsFinished,
 )
 from parley.pipeline.listener import (
     Ducked,
@@ -44,26 +49,14 @@ from parley.pipeline.listener import (
 from parley.pipeline.replies import Replies
 from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply, Speculation, Speculator
+from parley.pipeline.transcript_task import transcribe_or_none
 from parley.pipeline.turn import TurnMetrics, TurnResult
-from parley.pipeline.turn_cues import sounds_unfinished
 from parley.pipeline.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
 from parley.tools.router import Toolbox
 
 log = logging.getLogger(__name__)
 
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
-
-
-def _stamp_end_of_turn(
-    metrics: TurnMetrics, final: FinalTranscript, turn_complete_probability: float | None
-) -> None:
-    metrics.last_voiced_t_ns = final.speech.last_voiced_t_ns
-    metrics.speech_ended_t_ns = final.speech.t_ns
-    metrics.stt_ms = round(final.stt_ms, 1)
-    # Whisper's own time and the audio it decoded: its real-time factor, for monitors.
-    metrics.stt_decode_ms = final.decode_ms
-    metrics.stt_audio_ms = final.audio_ms
-    metrics.turn_complete_probability = turn_complete_probability
 
 
 class Session:
@@ -98,18 +91,17 @@ class Session:
             options=lambda: self.options,
         )
         self._speculator = Speculator(
-            lambda audio: backends.stt.transcribe(audio),
+            lambda audio: transcribe_or_none(backends.stt, audio),
             self._spawn_reply,
             self._observer,
             is_allowed=self._may_reply_early,
         )
+        # Replies run past the listening that began them (a file's last answer is waited for
+        # after its audio ends), so they are joined here, by wait_for_replies.
         self._turn_tasks: set[asyncio.Task[None]] = set()
         # Barge-in, backchannels, echo and what an ended turn leads to: decided there, alone.
         self._floor = TurnTaking()
-        self._finishing_tasks: set[asyncio.Task[None]] = set()  # turns ended, finals pending
-        self._finishing: asyncio.Task[None] | None = None  # the last turn to end
-        self._partial: asyncio.Task[Transcript] | None = None
-        self._prefill_task: asyncio.Task[None] | None = None
+        self._hearing: Hearing | None = None  # the listening side's model work, while listening
 
     @property
     def _settings(self) -> Settings:
@@ -144,7 +136,8 @@ class Session:
     @property
     def is_listening_busy(self) -> bool:
         """Whether the user is mid-utterance or an ended turn's transcript is still pending."""
-        return self._floor.is_in_utterance or bool(self._finishing_tasks)
+        is_finishing = self._hearing is not None and self._hearing.is_finishing
+        return self._floor.is_in_utterance or is_finishing
 
     async def add_user_text(self, user_text: str) -> int:
         return await self._replies.context.add_user_text(user_text)
@@ -186,60 +179,73 @@ class Session:
     # ---- the listening side ---------------------------------------------------------------
 
     async def listen(self, frames: AsyncIterator[AudioFrame]) -> None:
-        """Consume microphone frames until the source ends, replying to each finished utterance."""
+        """Consume microphone frames until the source ends, replying to each finished utterance.
+
+        One loop reads one inbox: the frames, and what the model work beside it (``Hearing``)
+        found. All of that work runs in this TaskGroup; replies run on past it (see
+        ``_spawn_reply``)."""
         # What the user said is never dropped: a source that runs ahead (a file fed --fast, a
-        # socket client) waits here. The loop below only runs VAD between frames (model work
-        # happens in tasks), so a live source never fills it.
-        mic = Channel[AudioFrame](maxsize=50, overflow="block")
+        # socket client) waits here. The loop only runs VAD between frames (model work happens
+        # in tasks), so a live source never fills it.
+        inbox = Channel[Inbox](maxsize=64, overflow="block")
 
         async def pump() -> None:
-            try:
-                async for frame in frames:
-                    await mic.send(frame)
-            finally:
-                mic.close()
+            async for frame in frames:
+                await inbox.send(frame)
+            await inbox.send(AudioEnded())
 
         async with asyncio.TaskGroup() as group:
+            self._hearing = hearing = Hearing(
+                self._backends.stt, self._backends.turn_model, inbox=inbox, group=group
+            )
             group.create_task(pump())
-            group.create_task(self._listen(mic))
+            try:
+                await self._listen(inbox, hearing)
+            finally:
+                self._speculator.abandon()  # the stream ended before the turn did
+                await hearing.close()
 
-    async def _listen(self, mic: Channel[AudioFrame]) -> None:
+    async def _listen(self, inbox: Channel[Inbox], hearing: Hearing) -> None:
         listener = Listener(
             self._backends.new_vad(),
             self._settings.vad,
             self._settings.stt,
             frame_ms=self._settings.audio.frame_ms,
         )
-        async for frame in mic:
-            options = self.options
-            listener.configure(
-                threshold=options.vad_threshold, end_silence_ms=options.end_silence_ms
-            )
-            for heard in listener.push(frame):
-                self._on_heard(heard, listener, options)
-            if self._floor.is_judging_speech_over_reply:
-                floor = self._floor.on_frames(
-                    listener.heard_samples, self._rules, is_paused=listener.is_paused
-                )
-                if floor is Floor.STOP:
-                    log.info("speech over the reply went on: the reply stops")
-                self._carry_out(floor)
-        self._speculator.abandon()  # the stream ended before the turn did
-        if self._partial is not None:
-            self._partial.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._partial
-        if self._finishing is not None:
-            await self._finishing  # the last turn's words are out before listening ends
+        async for item in inbox:
+            match item:
+                case AudioFrame():
+                    self._on_frame(item, listener, hearing)
+                case PartialDecoded(transcript=transcript):
+                    self._on_partial(transcript)
+                case PauseSoundsFinished(last_voiced_sample=sample, end_silence_ms=silence_ms):
+                    listener.end_sooner(sample, end_silence_ms=silence_ms)
+                case AudioEnded():
+                    return
 
-    def _on_heard(self, heard: Heard, listener: Listener, options: SessionOptions) -> None:
+    def _on_frame(self, frame: AudioFrame, listener: Listener, hearing: Hearing) -> None:
+        options = self.options
+        listener.configure(threshold=options.vad_threshold, end_silence_ms=options.end_silence_ms)
+        for heard in listener.push(frame):
+            self._on_heard(heard, listener, hearing, options)
+        if self._floor.is_judging_speech_over_reply:
+            floor = self._floor.on_frames(
+                listener.heard_samples, self._rules, is_paused=listener.is_paused
+            )
+            if floor is Floor.STOP:
+                log.info("speech over the reply went on: the reply stops")
+            self._carry_out(floor)
+
+    def _on_heard(
+        self, heard: Heard, listener: Listener, hearing: Hearing, options: SessionOptions
+    ) -> None:
         match heard:
             case Ducked(is_onset=is_onset):
                 # Silence the reply the moment voice may be starting over it; if the voice
                 # turns out too short to be speech (a click, a cough), it plays on.
                 self._carry_out(self._floor.on_voice_edge(is_onset, self._rules))
             case UtteranceStarted(speech=speech):
-                self._partial = None
+                hearing.partial = None  # the last utterance's: its turn has it
                 self._observer(speech)
                 self._carry_out(
                     self._floor.on_utterance_start(
@@ -250,63 +256,41 @@ class Session:
                     )
                 )
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
-                speculation = self._speculator.on_pause(
-                    audio, last_voiced, self._partial if covered else None
+                begun = self._speculator.on_pause(
+                    audio, last_voiced, hearing.partial if covered else None, spawn=hearing.spawn
                 )
-                if options.is_using_turn_model and self._backends.turn_model is not None:
-                    self._judge_pause(listener, speculation, audio, options)
+                if options.is_using_turn_model:
+                    hearing.judge_pause(
+                        begun,
+                        audio,
+                        threshold=options.turn_complete_threshold,
+                        vad=self._settings.vad,
+                    )
             case Resumed():
                 self._speculator.abandon()  # the user went on: it was not the end
-            case UtteranceEnded():
-                self._end_turn(heard)
-            case PartialDue() if not self._speculator.is_active and (
-                self._partial is None or self._partial.done()
-            ):
+            case UtteranceEnded(speech=speech, audio=audio):
+                self._observer(speech)
+                # Speech that began over a reply is judged when its words are known.
+                over_reply_ms = self._floor.on_utterance_end(speech.last_voiced_sample)
+                speculation = self._speculator.take(speech.last_voiced_sample)
+                partial = hearing.partial if heard.is_covered_by_partial else None
+                if speculation is None and partial is None:
+                    hearing.drop_partial()  # ours queues behind it otherwise
+                hearing.partial = None
+                hearing.finish(
+                    speech,
+                    audio,
+                    speculation=speculation,
+                    partial=partial,
+                    over_reply_ms=over_reply_ms,
+                    then=self._on_final,
+                )
+            case PartialDue() if not self._speculator.is_active and not hearing.is_decoding_partial:
                 # Not while a pause's transcript and reply are being worked on: on 2 cores a
                 # partial decode then only slows the reply down, and the pause's transcript
                 # already holds every word so far.
                 listener.partial_started()
-                self._partial = asyncio.create_task(
-                    self._backends.stt.transcribe(listener.utterance_audio())
-                )
-                self._partial.add_done_callback(self._emit_partial)
-
-    def _judge_pause(
-        self,
-        listener: Listener,
-        speculation: Speculation,
-        audio: Int16Array,
-        options: SessionOptions,
-    ) -> None:
-        """Ask the turn model whether the voice sounds finished at this pause; if it does and
-        the pause's transcript does not stop mid-sentence, the turn ends after the shorter
-        silence (vad.turn_complete_silence_ms)."""
-        turn_model = self._backends.turn_model
-        assert turn_model is not None
-        vad = self._settings.vad
-
-        def words_heard(transcript: asyncio.Task[Transcript]) -> None:
-            if transcript.cancelled() or transcript.exception() is not None:
-                return
-            text = transcript.result().text
-            if sounds_unfinished(text):
-                log.debug("the voice sounded finished but the words are not: %r", text)
-                return
-            listener.end_sooner(
-                speculation.last_voiced_sample, end_silence_ms=vad.turn_complete_silence_ms
-            )
-
-        def decided(task: asyncio.Task[float]) -> None:
-            if task.cancelled() or task.exception() is not None:
-                log.debug("the turn model failed; the turn ends on silence", exc_info=True)
-                return
-            speculation.turn_complete_probability = probability = task.result()
-            if probability >= options.turn_complete_threshold:
-                # Both must agree: the voice sounds finished and the words read finished.
-                speculation.transcript.add_done_callback(words_heard)
-
-        task = asyncio.create_task(asyncio.to_thread(turn_model.completion_probability, audio))
-        task.add_done_callback(decided)
+                hearing.decode_partial(listener.utterance_audio())
 
     def _carry_out(self, floor: Floor | None) -> None:
         """What the turn-taking policy decided about the reply playing now."""
@@ -321,58 +305,14 @@ class Session:
             case None:
                 pass
 
-    def _end_turn(self, ended: UtteranceEnded) -> None:
-        self._observer(ended.speech)
-        # Speech that began over a reply, judged when its words are known: how long it was.
-        over_reply_ms = self._floor.on_utterance_end(ended.speech.last_voiced_sample)
-        speculation = self._speculator.take(ended.speech.last_voiced_sample)
-        partial = self._partial if ended.is_covered_by_partial else None
-        if speculation is None and partial is None and self._partial is not None:
-            self._partial.cancel()  # dropped unrun if still queued; else ours queues behind
-        # Finished in a task of its own: the listener goes on reading frames (and hearing a
-        # barge-in) while Whisper works, so no frame waits or is dropped behind a decode.
-        # Finals come out in the order their turns ended.
-        self._finishing = asyncio.create_task(
-            self._complete_turn(
-                self._finishing, ended.speech, ended.audio, speculation, partial, over_reply_ms
-            )
-        )
-        self._finishing_tasks.add(self._finishing)
-        self._finishing.add_done_callback(self._finishing_tasks.discard)
-        self._partial = None
-
-    async def _complete_turn(
+    async def _on_final(
         self,
-        previous: asyncio.Task[None] | None,
-        ended: SpeechEnded,
-        audio: Int16Array,
+        final: FinalTranscript,
         speculation: Speculation | None,
-        partial: asyncio.Task[Transcript] | None,
         over_reply_ms: float | None,
     ) -> None:
-        """The final transcript of a turn that ended, then its reply (or the held one released).
-        Speech that began over a reply and was short is judged here by its words."""
-        if previous is not None:
-            with contextlib.suppress(Exception):
-                await previous
-        started_ns = time.perf_counter_ns()
-        transcript: Transcript | None = None
-        early = speculation.transcript if speculation is not None else partial
-        if early is not None:
-            await asyncio.wait({early})
-            if not early.cancelled() and early.exception() is None:
-                transcript = early.result()  # else it failed: decoded again below
-        if transcript is None:
-            transcript = await self._backends.stt.transcribe(audio)
-        now_ns = time.perf_counter_ns()
-        final = FinalTranscript(
-            text=transcript.text,
-            speech=ended,
-            stt_ms=(now_ns - started_ns) / 1e6,
-            t_ns=now_ns,
-            decode_ms=transcript.decode_ms,
-            audio_ms=transcript.audio_ms,
-        )
+        """An ended turn's words are known: what they do to the reply playing, and what follows
+        (the reply begun on the pause released, a new one, or none)."""
         held = speculation.held if speculation is not None else None
         if held is not None and (
             held.is_discarded or speculation is None or not speculation.metrics
@@ -399,11 +339,11 @@ class Session:
                 await self._replies.context.add_user_text(final.text)
             case Outcome.RELEASE_HELD:
                 assert held is not None and speculation is not None and speculation.metrics
-                _stamp_end_of_turn(speculation.metrics, final, probability)
+                speculation.metrics.stamp_end_of_turn(final, probability)
                 held.release()
             case Outcome.REPLY:
                 metrics = TurnMetrics(turn_id=0)
-                _stamp_end_of_turn(metrics, final, probability)
+                metrics.stamp_end_of_turn(final, probability)
                 self._spawn_reply(final.text, metrics, None)
             case Outcome.NO_WORDS:
                 log.info("an utterance held no words; no reply")
@@ -431,10 +371,7 @@ class Session:
             log.exception("the reply to %r failed", text)
             raise
 
-    def _emit_partial(self, task: asyncio.Task[Transcript]) -> None:
-        if task.cancelled() or task.exception() is not None:
-            return
-        transcript = task.result()
+    def _on_partial(self, transcript: Transcript) -> None:
         verdict = self._floor.on_partial(
             Words(transcript.text, transcript.audio_ms, self._replies.played_text()),
             self._rules,
@@ -448,21 +385,8 @@ class Session:
             self._observer(
                 PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns())
             )
-            self._start_prefill(transcript.text)
-
-    def _start_prefill(self, partial_text: str) -> None:
-        """While the user still speaks, have the LLM read the prompt their words so far make."""
-        reader = self._backends.llm_capabilities.prompt_reader
-        if reader is None or not self._settings.llm.is_prefilling or self._prefill_task is not None:
-            return
-
-        async def run() -> None:
-            try:
-                _history, messages = await self._replies.context.build(partial_text)
-                await reader.prefill(messages)
-            except Exception:
-                log.debug("prefill failed", exc_info=True)
-            finally:
-                self._prefill_task = None
-
-        self._prefill_task = asyncio.create_task(run())
+            if self._settings.llm.is_prefilling and self._hearing is not None:
+                self._hearing.read_ahead(
+                    self._backends.llm_capabilities.prompt_reader,
+                    lambda: self._replies.context.build(transcript.text),
+                )

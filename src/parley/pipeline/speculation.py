@@ -15,6 +15,7 @@ from typing import Any
 
 from parley.audio.frames import Int16Array
 from parley.models.contracts import Transcript
+from parley.pipeline.transcript_task import TranscriptTask, words_of
 from parley.pipeline.turn import TurnMetrics, TurnScope
 
 Observer = Callable[[Any], None]
@@ -63,14 +64,15 @@ class Speculation:
     """Work begun on a pause that may be the end of the turn."""
 
     last_voiced_sample: int
-    transcript: asyncio.Task[Transcript]
+    transcript: TranscriptTask
     held: HeldReply | None = None
     metrics: TurnMetrics | None = None  # the held reply's, stamped when the turn really ends
     is_own_transcript: bool = True  # False: it is the partial transcript, shared
     turn_complete_probability: float | None = None  # the turn model's, at this pause
 
 
-Transcribe = Callable[[Int16Array], Coroutine[Any, Any, Transcript]]
+Transcribe = Callable[[Int16Array], Coroutine[Any, Any, Transcript | None]]
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 StartHeld = Callable[[str, TurnMetrics, HeldReply], None]
 
 
@@ -95,28 +97,29 @@ class Speculator:
         self,
         audio: Int16Array,
         last_voiced_sample: int,
-        partial: asyncio.Task[Transcript] | None,
+        partial: TranscriptTask | None,
+        *,
+        spawn: Spawn,
     ) -> Speculation:
         """Transcribe now (or take the partial that already heard it all), and once the words
-        are known start the reply, held."""
+        are known start the reply, held. ``spawn`` runs work in the listening TaskGroup."""
         self.abandon()
-        transcript = (
-            partial if partial is not None else asyncio.create_task(self._transcribe(audio))
-        )
+        transcript = partial if partial is not None else spawn(self._transcribe(audio))
         speculation = Speculation(last_voiced_sample, transcript, is_own_transcript=partial is None)
         self._current = speculation
-
-        def start_held_reply(task: asyncio.Task[Transcript]) -> None:
-            if self._current is not speculation or task.cancelled() or task.exception():
-                return
-            text = task.result().text
-            if text and self._is_allowed(text):
-                speculation.held = HeldReply(self._observer)
-                speculation.metrics = TurnMetrics(turn_id=0)
-                self._start_held(text, speculation.metrics, speculation.held)
-
-        transcript.add_done_callback(start_held_reply)
+        spawn(self._begin_held_reply(speculation))
         return speculation
+
+    async def _begin_held_reply(self, speculation: Speculation) -> None:
+        await asyncio.wait({speculation.transcript})
+        transcript = words_of(speculation.transcript)
+        if self._current is not speculation or transcript is None:
+            return  # the user went on, or the words could not be had
+        text = transcript.text
+        if text and self._is_allowed(text):
+            speculation.held = HeldReply(self._observer)
+            speculation.metrics = TurnMetrics(turn_id=0)
+            self._start_held(text, speculation.metrics, speculation.held)
 
     @property
     def is_active(self) -> bool:

@@ -20,7 +20,7 @@ from parley.audio.pcm import resample
 from parley.audio.sink import AudioSink, PlaybackStopped
 from parley.models.contracts import ChatMessage, LanguageModel, TextToSpeech
 from parley.pipeline.channel import Channel
-from parley.pipeline.events import SentenceReady, TextDelta, TurnDone, TurnEvent
+from parley.pipeline.events import FinalTranscript, SentenceReady, TextDelta, TurnDone, TurnEvent
 from parley.pipeline.sentences import SentenceChunker
 from parley.pipeline.turn_figures import TurnFigures
 
@@ -61,6 +61,17 @@ class TurnMetrics:
     token_count: int = 0
     prompt_token_count: int = 0
     turn_complete_probability: float | None = None  # the turn model's, at the last pause
+
+    def stamp_end_of_turn(
+        self, final: FinalTranscript, turn_complete_probability: float | None
+    ) -> None:
+        self.last_voiced_t_ns = final.speech.last_voiced_t_ns
+        self.speech_ended_t_ns = final.speech.t_ns
+        self.stt_ms = round(final.stt_ms, 1)
+        # Whisper's own time and the audio it decoded: its real-time factor, for monitors.
+        self.stt_decode_ms = final.decode_ms
+        self.stt_audio_ms = final.audio_ms
+        self.turn_complete_probability = turn_complete_probability
 
     def figures(self) -> TurnFigures:
         reply_audio_s = self.reply_audio_samples / self.output_sample_rate_hz

@@ -1,0 +1,229 @@
+"""The listening side's model work, done beside the frame loop so that no frame waits on a model:
+partial transcripts while the user speaks, the turn model's verdict at a pause, and each ended
+turn's final transcript, in the order the turns ended.
+
+Every task runs in the session's listening TaskGroup. What the frame loop must act on (a partial
+heard, a pause that sounds finished) comes back to it through its inbox, so the listener and the
+turn-taking policy are only ever touched by the loop: there are no done-callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from parley.audio.frames import AudioFrame, Int16Array
+from parley.config.sections import VadConfig
+from parley.models.contracts import ChatMessage, PromptReader, SpeechToText, Transcript
+from parley.models.smart_turn import SmartTurn
+from parley.pipeline.channel import Channel
+from parley.pipeline.events import FinalTranscript, SpeechEnded
+from parley.pipeline.speculation import Speculation
+from parley.pipeline.transcript_task import TranscriptTask, transcribe_or_none, words_of
+from parley.pipeline.turn_cues import sounds_unfinished
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDecoded:
+    """A partial transcript of the utterance so far."""
+
+    transcript: Transcript
+
+
+@dataclass(frozen=True, slots=True)
+class PauseSoundsFinished:
+    """The voice sounds finished at the pause after ``last_voiced_sample``, and the words do."""
+
+    last_voiced_sample: int
+    end_silence_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioEnded:
+    """The source has no more frames."""
+
+
+# What the session's frame loop reads, in the order it happened.
+Inbox: TypeAlias = AudioFrame | PartialDecoded | PauseSoundsFinished | AudioEnded
+# What a final transcript leads to (the session's judgement), awaited in turn order.
+OnFinal = Callable[[FinalTranscript, Speculation | None, float | None], Awaitable[None]]
+
+
+class Hearing:
+    def __init__(
+        self,
+        stt: SpeechToText,
+        turn_model: SmartTurn | None,
+        *,
+        inbox: Channel[Inbox],
+        group: asyncio.TaskGroup,
+    ) -> None:
+        self._stt = stt
+        self._turn_model = turn_model
+        self._inbox = inbox
+        self._group = group
+        self.partial: TranscriptTask | None = None  # the utterance's latest partial
+        self._finishing: asyncio.Task[None] | None = None  # the last turn to end
+        self._finishing_tasks: set[asyncio.Task[None]] = set()  # turns ended, finals pending
+        self._reporting: set[asyncio.Task[Any]] = set()  # tasks that write to the inbox
+        self._reading: asyncio.Task[None] | None = None  # the LLM reading ahead
+
+    @property
+    def is_finishing(self) -> bool:
+        """Whether an ended turn's transcript (or what it leads to) is still being worked on."""
+        return bool(self._finishing_tasks)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` in the listening TaskGroup."""
+        return self._group.create_task(work)
+
+    # ---- while the user speaks -------------------------------------------------------------
+
+    @property
+    def is_decoding_partial(self) -> bool:
+        return self.partial is not None and not self.partial.done()
+
+    def decode_partial(self, audio: Int16Array) -> None:
+        """Transcribe the utterance so far; the words reach the loop as a PartialDecoded."""
+        self.partial = partial = self._group.create_task(transcribe_or_none(self._stt, audio))
+
+        async def report() -> None:
+            await asyncio.wait({partial})
+            if (transcript := words_of(partial)) is not None:
+                await self._inbox.send(PartialDecoded(transcript))
+
+        self._report(report())
+
+    def read_ahead(
+        self,
+        reader: PromptReader | None,
+        prompt: Callable[[], Awaitable[tuple[list[ChatMessage], list[ChatMessage]]]],
+    ) -> None:
+        """While the user still speaks, have the LLM read the prompt their words so far make
+        (one at a time; skipped when the model cannot)."""
+        if reader is None or (self._reading is not None and not self._reading.done()):
+            return
+
+        async def read() -> None:
+            try:
+                _history, messages = await prompt()
+                await reader.prefill(messages)
+            except Exception:
+                log.debug("reading ahead failed", exc_info=True)
+
+        self._reading = self._group.create_task(read())
+
+    def judge_pause(
+        self, speculation: Speculation, audio: Int16Array, *, threshold: float, vad: VadConfig
+    ) -> None:
+        """Ask the turn model whether the voice sounds finished at this pause; if it does and the
+        pause's transcript does not stop mid-sentence, the loop hears PauseSoundsFinished (the
+        turn may then end after the shorter silence, vad.turn_complete_silence_ms)."""
+        turn_model = self._turn_model
+        if turn_model is None:
+            return
+
+        async def judge() -> None:
+            try:
+                probability = await asyncio.to_thread(turn_model.completion_probability, audio)
+            except Exception:
+                log.debug("the turn model failed; the turn ends on silence", exc_info=True)
+                return
+            speculation.turn_complete_probability = probability
+            if probability < threshold:
+                return
+            # Both must agree: the voice sounds finished and the words read finished.
+            await asyncio.wait({speculation.transcript})
+            if (transcript := words_of(speculation.transcript)) is None:
+                return
+            if sounds_unfinished(text := transcript.text):
+                log.debug("the voice sounded finished but the words are not: %r", text)
+                return
+            await self._inbox.send(
+                PauseSoundsFinished(speculation.last_voiced_sample, vad.turn_complete_silence_ms)
+            )
+
+        self._report(judge())
+
+    def drop_partial(self) -> None:
+        """A new utterance, or an end of turn that does not use it: the partial is not needed
+        (a decode still queued is dropped unrun; one running finishes unheard)."""
+        if self.partial is not None and not self.partial.done():
+            self.partial.cancel()
+        self.partial = None
+
+    # ---- at the end of a turn --------------------------------------------------------------
+
+    def finish(
+        self,
+        ended: SpeechEnded,
+        audio: Int16Array,
+        *,
+        speculation: Speculation | None,
+        partial: TranscriptTask | None,
+        over_reply_ms: float | None,
+        then: OnFinal,
+    ) -> None:
+        """The final transcript of a turn that ended (taken from the pause's speculation or a
+        partial that heard it all when there is one), then what it leads to. Finals come out in
+        the order their turns ended; the loop goes on reading frames meanwhile."""
+        previous = self._finishing
+
+        async def complete() -> None:
+            if previous is not None:
+                await asyncio.wait({previous})
+            try:
+                final = await self._final_transcript(ended, audio, speculation, partial)
+                await then(final, speculation, over_reply_ms)
+            except Exception:
+                log.exception("the end of a turn failed; listening goes on")
+
+        self._finishing = task = self._group.create_task(complete())
+        self._finishing_tasks.add(task)
+        task.add_done_callback(self._finishing_tasks.discard)
+
+    async def _final_transcript(
+        self,
+        ended: SpeechEnded,
+        audio: Int16Array,
+        speculation: Speculation | None,
+        partial: TranscriptTask | None,
+    ) -> FinalTranscript:
+        started_ns = time.perf_counter_ns()
+        transcript: Transcript | None = None
+        early = speculation.transcript if speculation is not None else partial
+        if early is not None:
+            await asyncio.wait({early})
+            transcript = words_of(early)  # None: it failed, and is decoded again below
+        if transcript is None:
+            transcript = await self._stt.transcribe(audio)
+        now_ns = time.perf_counter_ns()
+        return FinalTranscript(
+            text=transcript.text,
+            speech=ended,
+            stt_ms=(now_ns - started_ns) / 1e6,
+            t_ns=now_ns,
+            decode_ms=transcript.decode_ms,
+            audio_ms=transcript.audio_ms,
+        )
+
+    async def close(self) -> None:
+        """The audio ended: nothing more reaches the loop, and the last turn's words are out."""
+        self.drop_partial()
+        for task in list(self._reporting):
+            task.cancel()
+        if self._finishing is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({self._finishing})
+
+    def _report(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self._group.create_task(work)
+        self._reporting.add(task)
+        task.add_done_callback(self._reporting.discard)
