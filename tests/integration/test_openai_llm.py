@@ -94,7 +94,7 @@ async def test_the_openai_backend_streams_a_correct_answer_from_a_real_server(
 async def test_a_tool_turn_through_an_openai_compatible_server(
     llama_server: str, backends: Backends
 ) -> None:
-    from parley.tools.router import Toolbox
+    from parley.tools.toolbox import Toolbox
     from tests.integration.test_tools import TIME_SERVER
 
     llm = OpenAICompatLlm(

@@ -10,9 +10,10 @@ import pytest
 
 from parley.config.settings import McpConfig, McpServerConfig
 from parley.models.loaded import Backends
+from parley.tools.arguments import named_time_zones
 from parley.tools.builtin import make_builtin_server
 from parley.tools.hub import ToolHub
-from parley.tools.router import ToolRouter, named_time_zones
+from parley.tools.router import ToolRouter
 from parley.tools.speakable import speakable_result
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -158,7 +159,7 @@ async def _answer(toolbox: Any, backends: Backends, request: str) -> tuple[str, 
 async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
     backends: Backends,
 ) -> None:
-    from parley.tools.router import Toolbox
+    from parley.tools.toolbox import Toolbox
 
     toolbox = await Toolbox.start(
         McpConfig(servers=[TIME_SERVER], builtin_tools=False),
@@ -180,7 +181,7 @@ async def test_two_places_in_one_question_are_two_parallel_calls_in_one_answer(
 
 @pytest.mark.slow
 async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: Backends) -> None:
-    from parley.tools.router import Toolbox
+    from parley.tools.toolbox import Toolbox
 
     toolbox = await Toolbox.start(
         McpConfig(servers=[]),

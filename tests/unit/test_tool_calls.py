@@ -1,7 +1,8 @@
 """How many calls one request makes of a tool, and which time zones it names: the same rule
 for every tool, decided from the tool's own schema."""
 
-from parley.tools.router import ToolSpec, calls_for, time_zones_from_request
+from parley.tools.arguments import calls_for, time_zones_from_request
+from parley.tools.hub import ToolSpec
 
 CLOCK = ToolSpec(
     "time",

@@ -9,7 +9,6 @@ grammar. The reply to such a turn is the call itself; the client answers with th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from parley.memory.fact_voice import without_recalled_facts
 from parley.models.contracts import ChatMessage, tool_exchange
@@ -21,7 +20,15 @@ from parley.tools.speakable import speakable_result
 
 class ClientFunctions:
     def __init__(self, backends: Backends) -> None:
-        self._backends = backends
+        self._offered = StaticTools([])
+        # One router for the conversation: each function's description is embedded once, not
+        # at every turn.
+        self._router = ToolRouter(
+            self._offered,
+            backends.embedder,
+            backends.llm_capabilities.json_writer,
+            threshold=backends.settings.mcp.route_threshold,
+        )
         self._outputs: list[tuple[str, str, str]] = []  # name, arguments JSON, output
 
     def add_output(self, name: str, output: str, *, arguments: str = "{}") -> None:
@@ -44,20 +51,15 @@ class ClientFunctions:
     async def plan(self, request: str, options: SessionOptions) -> ToolChoice | None:
         """The client function this request calls, with its arguments, or None."""
         tools = list(options.client_tools)
-        if not tools or options.client_tool_choice == "none":
+        choice = options.client_tool_choice
+        if not tools or choice == "none":
             return None
-        llm = self._backends.llm
-        writer: Any = llm if hasattr(llm, "complete_json") else None
-        forced = options.client_tool_choice
-        router = ToolRouter(
-            StaticTools(tools),
-            self._backends.embedder,
-            writer,
-            threshold=0.0 if forced != "auto" else self._backends.settings.mcp.route_threshold,
-        )
-        if forced not in {"auto", "required"}:
-            chosen = next((tool for tool in tools if tool.name == forced), None)
-            if chosen is None:
-                return None
-            return ToolChoice(chosen, await router.write_arguments(chosen, request), 1.0)
-        return await router.decide(request)
+        self._offered.replace(tools)
+        if choice == "auto":
+            return await self._router.decide(request)
+        if choice == "required":
+            return await self._router.decide(request, threshold=0.0)
+        chosen = next((tool for tool in tools if tool.name == choice), None)
+        if chosen is None:
+            return None
+        return ToolChoice(chosen, await self._router.write_arguments(chosen, request), 1.0)

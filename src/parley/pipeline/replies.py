@@ -32,7 +32,9 @@ from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
 from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
 from parley.tools.builtin import END_CONVERSATION
-from parley.tools.router import ToolAwareReply, Toolbox, ToolChoice
+from parley.tools.router import ToolChoice
+from parley.tools.tool_reply import ToolAwareReply
+from parley.tools.toolbox import Toolbox
 
 SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 

@@ -22,7 +22,7 @@ from parley.memory.sqlite_store import SqliteStore
 from parley.memory.store import ConversationStore
 from parley.models.loaded import Backends
 from parley.pipeline.session import Session, SessionObserver
-from parley.tools.router import Toolbox, start_user_toolbox
+from parley.tools.toolbox import Toolbox, start_user_toolbox
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from parley.pipeline.speculation import HeldReply, Speculation, Speculator
 from parley.pipeline.transcript_task import transcribe_or_none
 from parley.pipeline.turn import TurnMetrics, TurnResult
 from parley.pipeline.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
-from parley.tools.router import Toolbox
+from parley.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 

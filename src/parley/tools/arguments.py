@@ -1,0 +1,110 @@
+"""A tool call's arguments from the request's own words: the values it names for each argument
+(an enum's, a city's time zone), one call per value when it names several."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from parley.tools.hub import ToolSpec
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+
+def calls_for(tool: ToolSpec, arguments: dict[str, Any], request: str) -> list[dict[str, Any]]:
+    """One call per value when the request names several for one argument ("in Tokyo and in
+    Paris", "in celsius and fahrenheit"), else the one call. The same rule for every tool: the
+    values an argument can take are found in the request by the argument's kind (its enum, or
+    a time zone's city), and only an argument with several named values is fanned out."""
+    schema = argument_schema(tool.input_schema)
+    several = [
+        (name, values)
+        for name, spec in schema["properties"].items()
+        if len(values := _named_values(name, spec, request)) >= 2
+    ]
+    if len(several) != 1:
+        return [arguments]  # none, or several arguments named twice (a from/to pair): one call
+    name, values = several[0]
+    return [{**arguments, name: value} for value in values]
+
+
+def _named_values(name: str, spec: dict[str, Any], request: str) -> list[str]:
+    """The values of one argument that the request names, in the order named."""
+    if isinstance(enum := spec.get("enum"), list):
+        lowered = request.lower()
+        named = [(lowered.find(str(v).lower()), str(v)) for v in enum if str(v).lower() in lowered]
+        return [value for _position, value in sorted(named)]
+    if _is_time_zone_field(name):
+        return named_time_zones(request)
+    return []
+
+
+def _is_time_zone_field(name: str) -> bool:
+    lowered = name.lower()
+    return "timezone" in lowered or "time_zone" in lowered
+
+
+def time_zones_from_request(
+    arguments: dict[str, Any], schema: dict[str, Any], request: str
+) -> dict[str, Any]:
+    """Time-zone arguments the LLM left out or got wrong, taken from the cities the user named.
+
+    The small model knows "Tokyo" is Asia/Tokyo but not that Paris is Europe/Paris; the IANA
+    database itself does, and it is exact. A valid zone the LLM wrote is kept.
+    """
+    from zoneinfo import available_timezones
+
+    fields = [name for name in schema["properties"] if _is_time_zone_field(name)]
+    if not fields:
+        return arguments
+    zones = named_time_zones(request)
+    if not zones:
+        # None named: leave optional zone fields out, so a tool uses its own local time.
+        optional = [name for name in fields if name not in schema["required"]]
+        return {key: value for key, value in arguments.items() if key not in optional}
+    valid = available_timezones()
+    repaired = dict(arguments)
+    unused = [zone for zone in zones if zone not in repaired.values()]
+    for name in fields:
+        if repaired.get(name) not in valid and unused:
+            repaired[name] = unused.pop(0)
+    return repaired
+
+
+def named_time_zones(text: str) -> list[str]:
+    """IANA zones whose city is named in ``text``, in the order they appear."""
+    from zoneinfo import available_timezones
+
+    lowered = text.lower()
+    found: list[tuple[int, str]] = []
+    for zone in available_timezones():
+        if "/" not in zone or zone.startswith(("Etc/", "SystemV/", "US/")):
+            continue
+        city = zone.rsplit("/", 1)[1].replace("_", " ").lower()
+        position = lowered.find(city)
+        if position >= 0 and len(city) > 3 and not any(z == zone for _, z in found):
+            found.append((position, zone))
+    found.sort()
+    unique: list[str] = []
+    for _, zone in found:
+        if zone not in unique:
+            unique.append(zone)
+    return unique
+
+
+def argument_schema(input_schema: dict[str, Any]) -> dict[str, Any]:
+    properties = {
+        name: {key: value for key, value in spec.items() if key in {"type", "description", "enum"}}
+        for name, spec in (input_schema.get("properties") or {}).items()
+        if isinstance(spec, dict)
+    }
+    for spec in properties.values():
+        spec.setdefault("type", "string")
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(input_schema.get("required") or []),
+    }

@@ -1,0 +1,145 @@
+"""A reply that may call tools: the router decides, the chosen calls run in parallel, and their
+answers are spoken in words, never as the calls or JSON they came back as."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from parley.memory.fact_voice import without_recalled_facts
+from parley.models.contracts import ChatMessage, tool_exchange
+from parley.tools.arguments import calls_for
+from parley.tools.hub import ToolHub, ToolResult, ToolSpec
+from parley.tools.router import ToolRouter
+from parley.tools.speakable import speakable_result
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+
+class ToolAwareReply:
+    """The LLM for one turn, with a tool call first when the request needs one.
+
+    If the tool has not answered within ``filler_after_ms`` the filler is spoken, so the user is
+    not left in silence. Cancelling the stream (barge-in) cancels the tool call in flight.
+    """
+
+    def __init__(
+        self,
+        llm: Any,
+        router: ToolRouter,
+        hub: ToolHub,
+        *,
+        request: str,
+        filler_text: str,
+        filler_after_ms: int,
+    ) -> None:
+        self._llm = llm
+        self._router = router
+        self._hub = hub
+        self._request = request
+        self._filler_text = filler_text
+        self._filler_after_s = filler_after_ms / 1000
+        self.calls: list[ToolResult] = []
+        # Choosing the tool and writing its arguments, before the call itself.
+        self.decision_ms: float | None = None
+
+    async def _call_chosen(
+        self, tool: ToolSpec, similarity: float, started: float
+    ) -> list[ToolResult]:
+        import asyncio
+        import time
+
+        arguments = await self._router.write_arguments(tool, self._request)
+        self.decision_ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info("tool %s chosen (similarity %.2f) with %s", tool.name, similarity, arguments)
+        # Independent calls run in parallel: one per value named ("in Tokyo and in Paris").
+        calls = calls_for(tool, arguments, self._request)
+        return list(await asyncio.gather(*(self._hub.call(tool.name, args) for args in calls)))
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        import asyncio
+        import contextlib
+        import time
+
+        started = time.perf_counter()
+        plain: asyncio.Queue[str | None] = asyncio.Queue()
+
+        async def pump_plain_reply() -> None:
+            try:
+                async for delta in self._llm.stream(messages):
+                    plain.put_nowait(delta)
+            finally:
+                plain.put_nowait(None)
+
+        # The plain reply starts while the request is compared with the tools: most turns need
+        # none, and they should not wait for the comparison. A tool turn stops it (within a
+        # token) before the tool's arguments are written.
+        pumping = asyncio.create_task(pump_plain_reply())
+        try:
+            chosen = await asyncio.to_thread(self._router.choose_tool, self._request)
+            if chosen is None:
+                while (delta := await plain.get()) is not None:
+                    yield delta
+                await pumping  # its error, if it had one
+                return
+        finally:
+            if not pumping.done():
+                pumping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pumping
+        work = asyncio.create_task(self._call_chosen(*chosen, started))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=self._filler_after_s)
+            if not done:
+                # Choosing is quick; a slow start means a tool is running.
+                yield self._filler_text + " "
+            results = await work
+        finally:
+            if not work.done():
+                work.cancel()
+        self.calls.extend(results)
+        # The chat format's own record of a tool call: the assistant's call, then the tool's
+        # answer with the tool role (a tool's text never speaks with the system's authority).
+        exchange = tool_exchange(
+            [
+                (
+                    result.name,
+                    json.dumps(result.arguments),
+                    ("Failed: " if result.is_error else "") + speakable_result(result.text),
+                )
+                for result in results
+            ]
+        )
+        augmented = [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
+        answers = [speakable_result(r.text) for r in results if not r.is_error]
+        async for delta in _unless_json(self._llm.stream(augmented), " ".join(answers)):
+            yield delta
+
+
+async def _unless_json(deltas: AsyncIterator[str], instead: str) -> AsyncIterator[str]:
+    """The reply as it streams, unless it opens as JSON or code: after a tool's answer a small
+    model often echoes the call (``{"name": "current_date_and_time", ...}``) instead of saying
+    the answer, and JSON read aloud is noise. The tool's answer, made plain, is said instead."""
+    opening = ""
+    is_speech = False
+    async for delta in deltas:
+        if is_speech:
+            yield delta
+            continue
+        opening += delta
+        stripped = opening.lstrip()
+        if not stripped:
+            continue
+        if stripped.startswith(("{", "[", "`")) and instead:
+            log.info("the reply after the tool opened as JSON; the tool's answer is said instead")
+            yield instead
+            if (close := getattr(deltas, "aclose", None)) is not None:
+                await close()  # stops the LLM
+            return
+        is_speech = True
+        yield opening
