@@ -51,6 +51,7 @@ def serve(
     from parley.server.app import create_app, uvicorn_options
     from parley.server.auth import load_or_create_api_key
     from parley.server.guard import is_loopback_host
+    from parley.server.state import state_of
 
     if role not in ("all", "models"):
         raise ConfigError(f"--role is all or models, not {role!r}.")
@@ -88,7 +89,7 @@ def serve(
         return
     typer.echo(f"Parley is listening on {base_url}", err=True)
     # A one-time code, never the API key: the address ends up in browser history.
-    login_code = server_app.state.authenticator.mint_login_code()
+    login_code = state_of(server_app).authenticator.mint_login_code()
     typer.echo(f"Open {base_url}?login={login_code}", err=True)
     typer.echo(
         f"(the code works once, for 10 minutes; `parley login` prints a new one. "

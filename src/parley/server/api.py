@@ -5,23 +5,22 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, Field
 
+from parley.config.settings import Settings
 from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER, ConversationStore
+from parley.models.loaded import Backends
 from parley.models.voices import offline_voices
+from parley.server.state import BackendsDep, StoreDep
 
 # A row id: SQLite's integers are 64-bit, and a larger one is simply not a memory.
 MemoryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 router = APIRouter(prefix="/api")
-
-
-def _store(request: Request) -> ConversationStore:
-    return request.app.state.store  # type: ignore[no-any-return]
 
 
 class Preferences(BaseModel):
@@ -40,13 +39,13 @@ class Preferences(BaseModel):
 
 
 @router.get("/conversations")
-async def list_conversations(request: Request) -> dict[str, Any]:
-    return {"data": await asyncio.to_thread(_store(request).conversations)}
+async def list_conversations(store: StoreDep) -> dict[str, Any]:
+    return {"data": await asyncio.to_thread(store.conversations)}
 
 
 @router.get("/conversations/{conversation_id}")
-async def get_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
-    store = _store(request)
+async def get_conversation(conversation_id: str, store: StoreDep) -> dict[str, Any]:
+    store = store
     if not await asyncio.to_thread(store.has_conversation, conversation_id):
         raise HTTPException(404, f"No conversation {conversation_id}.")
     messages = await asyncio.to_thread(store.messages, conversation_id)
@@ -66,42 +65,39 @@ async def get_conversation(conversation_id: str, request: Request) -> dict[str, 
 
 
 @router.delete("/conversations/{conversation_id}")
-async def delete_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
-    if not await asyncio.to_thread(_store(request).delete_conversation, conversation_id):
+async def delete_conversation(conversation_id: str, store: StoreDep) -> dict[str, Any]:
+    if not await asyncio.to_thread(store.delete_conversation, conversation_id):
         raise HTTPException(404, f"No conversation {conversation_id}.")
     return {"id": conversation_id, "deleted": True}
 
 
 @router.get("/preferences")
-async def get_preferences(request: Request) -> Preferences:
-    stored = await asyncio.to_thread(_store(request).preferences, LOCAL_USER)
+async def get_preferences(store: StoreDep) -> Preferences:
+    stored = await asyncio.to_thread(store.preferences, LOCAL_USER)
     return Preferences(**{k: v for k, v in stored.items() if k in Preferences.model_fields})
 
 
 @router.put("/preferences")
-async def put_preferences(preferences: Preferences, request: Request) -> Preferences:
-    if preferences.voice and preferences.voice not in _voice_names(request):
+async def put_preferences(
+    preferences: Preferences, store: StoreDep, backends: BackendsDep
+) -> Preferences:
+    # The loaded models' settings: the voices are where those models are.
+    if preferences.voice and preferences.voice not in _voice_names(backends.settings):
         raise HTTPException(
             400, f"There is no voice {preferences.voice!r} here: GET /api/voices lists them."
         )
-    await asyncio.to_thread(_store(request).save_preferences, LOCAL_USER, preferences.model_dump())
+    await asyncio.to_thread(store.save_preferences, LOCAL_USER, preferences.model_dump())
     return preferences
 
 
-def _voice_settings(request: Request) -> Any:
-    # The loaded models' settings: the voices are where those models are.
-    return request.app.state.backends.settings
-
-
-def _voice_names(request: Request) -> set[str]:
-    settings = _voice_settings(request)
+def _voice_names(settings: Settings) -> set[str]:
     return {settings.tts.voice_name, *(v.name for v in offline_voices(settings.models_dir))}
 
 
 @router.get("/voices")
-async def list_voices(request: Request) -> dict[str, Any]:
+async def list_voices(backends: BackendsDep) -> dict[str, Any]:
     """The offline voices this machine has; ``default`` is the configured one."""
-    settings = _voice_settings(request)
+    settings = backends.settings
     voices = await asyncio.to_thread(offline_voices, settings.models_dir)
     return {"default": settings.tts.voice_name, "data": [voice.as_dict() for voice in voices]}
 
@@ -113,17 +109,18 @@ class MemoryIn(BaseModel):
     )
 
 
-def _recall(request: Request) -> MemoryRecall:
-    backends = request.app.state.backends
-    return MemoryRecall(_store(request), backends.embedder)
+def _recall(store: ConversationStore, backends: Backends) -> MemoryRecall:
+    return MemoryRecall(store, backends.embedder)
 
 
 @router.get("/memory")
-async def list_memory(request: Request, q: str | None = None) -> dict[str, Any]:
+async def list_memory(
+    store: StoreDep, backends: BackendsDep, q: str | None = None
+) -> dict[str, Any]:
     if q:
-        found = await asyncio.to_thread(_recall(request).search, LOCAL_USER, q, limit=10)
+        found = await asyncio.to_thread(_recall(store, backends).search, LOCAL_USER, q, limit=10)
         return {"data": [{"id": r.item.id, "text": r.item.text, "score": r.score} for r in found]}
-    items = await asyncio.to_thread(_store(request).memories, LOCAL_USER)
+    items = await asyncio.to_thread(store.memories, LOCAL_USER)
     return {
         "data": [
             {"id": i.id, "text": i.text, "source": i.source, "created_at": i.created_at}
@@ -133,14 +130,16 @@ async def list_memory(request: Request, q: str | None = None) -> dict[str, Any]:
 
 
 @router.post("/memory")
-async def add_memory(body: MemoryIn, request: Request) -> dict[str, Any]:
+async def add_memory(body: MemoryIn, store: StoreDep, backends: BackendsDep) -> dict[str, Any]:
     fact = third_person(body.text)
-    item_id = await asyncio.to_thread(_recall(request).remember, LOCAL_USER, fact, source="manual")
+    item_id = await asyncio.to_thread(
+        _recall(store, backends).remember, LOCAL_USER, fact, source="manual"
+    )
     return {"id": item_id, "text": fact, "is_new": item_id is not None}
 
 
 @router.delete("/memory/{memory_id}")
-async def delete_memory(memory_id: MemoryId, request: Request) -> dict[str, Any]:
-    if not await asyncio.to_thread(_store(request).delete_memory, LOCAL_USER, memory_id):
+async def delete_memory(memory_id: MemoryId, store: StoreDep) -> dict[str, Any]:
+    if not await asyncio.to_thread(store.delete_memory, LOCAL_USER, memory_id):
         raise HTTPException(404, f"No memory {memory_id}.")
     return {"id": memory_id, "deleted": True}

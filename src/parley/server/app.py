@@ -23,18 +23,14 @@ from parley.config.settings import Settings
 from parley.errors import AudioDecodeError, BackendError, ContextTooLongError, ParleyError
 from parley.memory.mcp_server import make_parley_mcp_server
 from parley.memory.recall import MemoryRecall
-from parley.memory.store import ConversationStore
 from parley.models.contracts import ReconfigurableLanguageModel
 from parley.models.loaded import Backends
 from parley.ops.metrics import ServerMetrics
 from parley.pipeline.runtime import Runtime
 from parley.server.api import router as api_router
 from parley.server.auth import (
-    SUBPROTOCOL_PREFIX,
-    Authenticator,
     authenticator_for,
     bearer,
-    is_origin_allowed,
 )
 from parley.server.backups import back_up_on_schedule
 from parley.server.guard import HostGuard, RequestGuard, allowed_hosts
@@ -43,8 +39,9 @@ from parley.server.health import HealthWatch
 from parley.server.live_config import LiveConfig
 from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
 from parley.server.openai_http import router as openai_router
-from parley.server.realtime import RealtimeConnection
+from parley.server.realtime.route import serve_realtime
 from parley.server.request_ids import RequestIds
+from parley.server.state import ServerState, state_of
 
 # "all": sessions, memory and models in one process; "models": the models alone, served to the
 # workers of a cluster over their OpenAI-compatible routes.
@@ -109,20 +106,19 @@ def _on_hangup(live_config: LiveConfig | None) -> None:
         live_config.reload("SIGHUP")
 
 
-def _live_config(app: FastAPI, runtime: Runtime) -> LiveConfig | None:
-    path: Path | None = app.state.config_path
-    load: Callable[[], Settings] | None = app.state.reload_settings
+def _live_config(state: ServerState, runtime: Runtime) -> LiveConfig | None:
+    path, load = state.config_path, state.reload_settings
     if path is None or load is None:
         return None
 
     def apply(reloaded: Settings) -> None:
-        app.state.settings = reloaded
-        runtime.backends.settings = reloaded
+        # The server's and the sessions' (which read their models' settings afresh each turn).
+        state.settings = runtime.backends.settings = reloaded
         if isinstance(llm := runtime.backends.llm, ReconfigurableLanguageModel):
             llm.reconfigure(reloaded.llm)
         logging.getLogger().setLevel(reloaded.log_level.upper())
 
-    return LiveConfig(path=path, load=load, apply=apply, running=app.state.settings)
+    return LiveConfig(path=path, load=load, apply=apply, running=state.settings)
 
 
 def create_app(
@@ -150,16 +146,16 @@ def create_app(
     """
 
     @asynccontextmanager
-    async def serve_models(app: FastAPI) -> AsyncIterator[None]:
-        app.state.backends = backends or await asyncio.to_thread(Backends.load, settings)
+    async def serve_models(_app: FastAPI) -> AsyncIterator[None]:
+        state.backends = backends or await asyncio.to_thread(Backends.load, settings)
         health = HealthWatch(
-            lambda: app.state.settings,
-            app.state.metrics,
+            lambda: state.settings,
+            state.metrics,
             hub=lambda: None,
             sessions=lambda: 0,
             config_state=dict,
         )
-        app.state.health = health
+        state.health = health
         watcher = asyncio.create_task(health.run(), name="health")
         try:
             yield
@@ -169,22 +165,19 @@ def create_app(
                 await watcher
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with Runtime.open(settings, backends=backends) as runtime:
-            app.state.runtime = runtime
-            app.state.backends = runtime.backends
-            app.state.store = runtime.store
-            app.state.toolbox = runtime.toolbox
-            runtime.toolbox.hub.call_observers.append(app.state.metrics.observe_tool_call)
-            live_config = _live_config(app, runtime)
+            state.runtime, state.backends = runtime, runtime.backends
+            runtime.toolbox.hub.call_observers.append(state.metrics.observe_tool_call)
+            live_config = _live_config(state, runtime)
             health = HealthWatch(
-                lambda: app.state.settings,
-                app.state.metrics,
+                lambda: state.settings,
+                state.metrics,
                 hub=lambda: runtime.toolbox.hub,
-                sessions=lambda: app.state.realtime_sessions,
+                sessions=lambda: state.realtime_sessions,
                 config_state=lambda: {} if live_config is None else live_config.state(),
             )
-            app.state.health = health
+            state.health = health
             watchers = [asyncio.create_task(health.run(), name="health")]
             if live_config is not None:
                 watchers.append(asyncio.create_task(live_config.watch(), name="config-watch"))
@@ -226,11 +219,16 @@ def create_app(
     app = FastAPI(
         title="Parley", version=__version__, lifespan=serve_models if role == "models" else lifespan
     )
-    app.state.settings = settings
-    app.state.authenticator = authenticator_for(settings, api_key)
+    app.state.parley = state = ServerState(
+        settings=settings,
+        authenticator=authenticator_for(settings, api_key),
+        metrics=ServerMetrics(),
+        config_path=config_path,
+        reload_settings=reload_settings,
+    )
     app.add_middleware(
         RequestGuard,
-        authenticator=lambda: app.state.authenticator,
+        authenticator=lambda: state.authenticator,
         body_limits={
             "/v1/audio/transcriptions": TRANSCRIPTION_BODY_BYTES,
             "/v1/login": _SMALL_BODY_BYTES,
@@ -242,10 +240,6 @@ def create_app(
         HostGuard, allowed_hosts=allowed_hosts(bind_host or settings.server.host, settings)
     )
     app.add_middleware(RequestIds)  # outermost: a refused request has an id too
-    app.state.metrics = ServerMetrics()
-    app.state.realtime_sessions = 0
-    app.state.config_path = config_path
-    app.state.reload_settings = reload_settings
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
@@ -282,26 +276,26 @@ def create_app(
     @app.get("/v1/monitor")
     async def monitor() -> dict[str, Any]:
         """The server's health as `parley monitor` and the page's Health panel show it."""
-        health: HealthWatch = app.state.health
-        return health.snapshot()
+        if state.health is None:
+            raise HTTPException(503, "the server is still starting")
+        return state.health.snapshot()
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+        return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post("/v1/login", max_body_size=_SMALL_BODY_BYTES)
-    async def login(body: _LoginIn, request: Request) -> dict[str, Any]:
+    async def login(body: _LoginIn) -> dict[str, Any]:
         """A one-time login code (from the start-up banner or `parley login`) for a browser
         sign-in token, which mints client secrets but opens nothing else."""
-        authenticator: Authenticator = request.app.state.authenticator
-        if (reason := authenticator.redeem_login_code(body.code)) is not None:
+        if (reason := state.authenticator.redeem_login_code(body.code)) is not None:
             raise HTTPException(401, reason)
-        token, expires_at = authenticator.mint("browser")
+        token, expires_at = state.authenticator.mint("browser")
         return {"value": token, "expires_at": expires_at}
 
     @app.post("/v1/realtime/client_secrets", max_body_size=_SMALL_BODY_BYTES)
     async def client_secrets(request: Request) -> dict[str, Any]:
-        authenticator: Authenticator = request.app.state.authenticator
+        authenticator = state.authenticator
         credential = bearer(request.headers.get("authorization")) or ""
         if not (authenticator.is_api_key(credential) or authenticator.is_browser_token(credential)):
             raise HTTPException(
@@ -329,9 +323,9 @@ def create_app(
 
     # Parley's memory as an MCP server (streamable HTTP) at /mcp, behind the same credentials.
     mcp_server = make_parley_mcp_server(
-        lambda: app.state.store,
-        lambda: MemoryRecall(app.state.store, app.state.backends.embedder),
-        lambda: app.state.backends.llm,
+        lambda: state.running.store,
+        lambda: MemoryRecall(state.running.store, state.loaded.embedder),
+        lambda: state.loaded.llm,
     )
     mcp_endpoint = (
         mcp_server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
@@ -350,55 +344,6 @@ def create_app(
 
     @app.websocket("/v1/realtime")
     async def realtime(websocket: WebSocket) -> None:
-        authenticator: Authenticator = websocket.app.state.authenticator
-        server_settings = websocket.app.state.settings.server
-        origin = websocket.headers.get("origin")
-        if not is_origin_allowed(
-            origin, websocket.headers.get("host"), server_settings.allowed_origins
-        ):
-            await websocket.close(code=1008, reason=f"origin {origin} is not allowed")
-            return
-        offered = [
-            p.strip()
-            for p in websocket.headers.get("sec-websocket-protocol", "").split(",")
-            if p.strip()
-        ]
-        from_subprotocol = next(
-            (p[len(SUBPROTOCOL_PREFIX) :] for p in offered if p.startswith(SUBPROTOCOL_PREFIX)),
-            None,
-        )
-        credential = (
-            bearer(websocket.headers.get("authorization"))
-            or websocket.query_params.get("token")
-            or from_subprotocol
-        )
-        if (reason := authenticator.check(credential)) is not None:
-            await websocket.close(code=1008, reason=reason)
-            return
-        if websocket.app.state.realtime_sessions >= server_settings.max_sessions:
-            await websocket.close(code=1013, reason="too many sessions; try again later")
-            return
-        # The slot is taken before the handshake's first await, so that simultaneous
-        # handshakes cannot all pass the check above.
-        websocket.app.state.realtime_sessions += 1
-        websocket.app.state.metrics.sessions.inc()
-        try:
-            # Browsers require the server to echo one of the offered subprotocols.
-            chosen = "realtime" if "realtime" in offered else (offered[0] if offered else None)
-            await websocket.accept(subprotocol=chosen)
-            store: ConversationStore = websocket.app.state.store
-            resumed = websocket.query_params.get("conversation")
-            if resumed is not None and not store.has_conversation(resumed):
-                resumed = None  # gone (deleted): start afresh rather than fail the reconnect
-            connection = RealtimeConnection(
-                websocket,
-                runtime=websocket.app.state.runtime,
-                metrics=websocket.app.state.metrics,
-                conversation_id=resumed,
-            )
-            await connection.run()
-        finally:
-            websocket.app.state.realtime_sessions -= 1
-            websocket.app.state.metrics.sessions.dec()
+        await serve_realtime(websocket, state_of(websocket.app))
 
     return app

@@ -10,17 +10,17 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
 from parley.audio.pcm import decode_bytes, resample
 from parley.models.contracts import ChatMessage, TokenCounter
-from parley.models.loaded import Backends
 from parley.models.voices import config_for
 from parley.pipeline.prompt import count_text_tokens, count_tokens, fit_to_context
 from parley.pipeline.sentences import SentenceChunker
+from parley.server.state import BackendsDep
 
 router = APIRouter(prefix="/v1")
 
@@ -28,10 +28,6 @@ MODEL_ID = "parley"
 SPEECH_SAMPLE_RATE_HZ = 24_000  # OpenAI's pcm output is 24 kHz 16-bit mono
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for an audio upload
 TRANSCRIPTION_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # and room for the multipart form
-
-
-def _backends(request: Request) -> Backends:
-    return request.app.state.backends  # type: ignore[no-any-return]
 
 
 class _ChatMessageIn(BaseModel):
@@ -65,8 +61,7 @@ def _to_chat(messages: list[_ChatMessageIn]) -> list[ChatMessage]:
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(body: ChatRequest, request: Request) -> Response:
-    backends = _backends(request)
+async def chat_completions(body: ChatRequest, backends: BackendsDep) -> Response:
     llm = backends.llm
     messages = fit_to_context(
         _to_chat(body.messages),
@@ -122,7 +117,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response:
     max_body_size=TRANSCRIPTION_BODY_BYTES,
 )
 async def transcriptions(
-    request: Request,
+    backends: BackendsDep,
     file: Annotated[UploadFile, File()],
     model: Annotated[str, Form()] = "whisper-1",
     response_format: Annotated[str, Form()] = "json",
@@ -137,16 +132,16 @@ async def transcriptions(
     payload = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(payload) > MAX_UPLOAD_BYTES:
         raise HTTPException(413, "The file is larger than 25 MB.")
-    max_audio_s = _backends(request).settings.server.max_audio_s
+    max_audio_s = backends.settings.server.max_audio_s
     # Off the event loop: even bounded, decoding minutes of audio takes a while.
     audio = await asyncio.to_thread(decode_bytes, payload, max_s=max_audio_s)
-    transcript = await _backends(request).stt.transcribe(audio)
+    transcript = await backends.stt.transcribe(audio)
     if response_format == "text":
         return PlainTextResponse(transcript.text)
     if response_format == "verbose_json":
         duration_s = audio.size / INPUT_SAMPLE_RATE_HZ
         # Only what Parley knows: no segments or log-probabilities it did not measure.
-        language = _backends(request).settings.stt.language or "unknown"
+        language = backends.settings.stt.language or "unknown"
         return JSONResponse(
             {
                 "task": "transcribe",
@@ -182,8 +177,7 @@ def _streaming_wav_header(sample_rate_hz: int) -> bytes:
 
 
 @router.post("/audio/speech", response_model=None)
-async def speech(body: SpeechRequest, request: Request) -> Response:
-    backends = _backends(request)
+async def speech(body: SpeechRequest, backends: BackendsDep) -> Response:
     # One of Parley's offline voices by name; OpenAI's names (alloy, …) get the configured one.
     voice = body.voice if isinstance(body.voice, str) else None
     if voice is not None and config_for(voice, backends.settings.tts) is None:
@@ -210,8 +204,8 @@ async def speech(body: SpeechRequest, request: Request) -> Response:
 
 
 @router.get("/models")
-async def models(request: Request) -> dict[str, Any]:
-    settings = _backends(request).settings
+async def models(backends: BackendsDep) -> dict[str, Any]:
+    settings = backends.settings
     created = int(time.time())
     names = [MODEL_ID, f"whisper-{settings.stt.model}", f"tts-{settings.tts.voice_name}"]
     return {

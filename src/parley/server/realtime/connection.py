@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -164,22 +163,7 @@ class RealtimeConnection:
     async def _handle_text(self, text: str) -> None:
         event_id: str | None = None
         try:
-            if len(text) > self._limits.max_message_bytes:
-                raise ClientEventError(
-                    "message_too_large",
-                    f"The message has {len(text):,} bytes; the limit is {self._limits.max_message_bytes:,}. "
-                    "Send audio in smaller appends (for example 20-100 ms each).",
-                )
-            try:
-                event = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise ClientEventError(
-                    "invalid_json", f"The message is not valid JSON: {error}."
-                ) from None
-            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-                raise ClientEventError(
-                    "invalid_event", "A client event is a JSON object with a `type`."
-                )
+            event = inbound.client_event(text, self._limits)
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             await self._dispatch(event)
         except ClientEventError as error:

@@ -251,3 +251,21 @@ def _validation_problem(root: str, error: pydantic.ValidationError) -> str:
     first = error.errors()[0]
     place = ".".join([root, *(str(part) for part in first["loc"][1:])])
     return f"{place}: {first['msg']}."
+
+
+def client_event(text: str, limits: ServerConfig) -> dict[str, Any]:
+    """One client event from a text message: a JSON object with a ``type``, within the size
+    limit, or a ClientEventError that says what is wrong."""
+    if len(text) > limits.max_message_bytes:
+        raise ClientEventError(
+            "message_too_large",
+            f"The message has {len(text):,} bytes; the limit is {limits.max_message_bytes:,}. "
+            "Send audio in smaller appends (for example 20-100 ms each).",
+        )
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ClientEventError("invalid_json", f"The message is not valid JSON: {error}.") from None
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise ClientEventError("invalid_event", "A client event is a JSON object with a `type`.")
+    return event

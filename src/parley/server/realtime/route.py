@@ -1,0 +1,65 @@
+"""``WS /v1/realtime``: who may open a session, and how many at once."""
+
+from __future__ import annotations
+
+from fastapi import WebSocket
+
+from parley.server.auth import SUBPROTOCOL_PREFIX, bearer, is_origin_allowed
+from parley.server.realtime.connection import RealtimeConnection
+from parley.server.state import ServerState
+
+
+async def serve_realtime(websocket: WebSocket, state: ServerState) -> None:
+    """One client of ``WS /v1/realtime``: its origin and credential checked, a session slot
+    taken (or refused), then its connection run to the end."""
+    authenticator = state.authenticator
+    server_settings = state.settings.server
+    origin = websocket.headers.get("origin")
+    if not is_origin_allowed(
+        origin, websocket.headers.get("host"), server_settings.allowed_origins
+    ):
+        await websocket.close(code=1008, reason=f"origin {origin} is not allowed")
+        return
+    offered = [
+        p.strip()
+        for p in websocket.headers.get("sec-websocket-protocol", "").split(",")
+        if p.strip()
+    ]
+    from_subprotocol = next(
+        (p[len(SUBPROTOCOL_PREFIX) :] for p in offered if p.startswith(SUBPROTOCOL_PREFIX)),
+        None,
+    )
+    credential = (
+        bearer(websocket.headers.get("authorization"))
+        or websocket.query_params.get("token")
+        or from_subprotocol
+    )
+    if (reason := authenticator.check(credential)) is not None:
+        await websocket.close(code=1008, reason=reason)
+        return
+    if state.realtime_sessions >= server_settings.max_sessions:
+        await websocket.close(code=1013, reason="too many sessions; try again later")
+        return
+    # The slot is taken before the handshake's first await, so that simultaneous
+    # handshakes cannot all pass the check above.
+    state.realtime_sessions += 1
+    state.metrics.sessions.inc()
+    try:
+        # Browsers require the server to echo one of the offered subprotocols.
+        chosen = "realtime" if "realtime" in offered else (offered[0] if offered else None)
+        await websocket.accept(subprotocol=chosen)
+        runtime = state.running
+        store = runtime.store
+        resumed = websocket.query_params.get("conversation")
+        if resumed is not None and not store.has_conversation(resumed):
+            resumed = None  # gone (deleted): start afresh rather than fail the reconnect
+        connection = RealtimeConnection(
+            websocket,
+            runtime=runtime,
+            metrics=state.metrics,
+            conversation_id=resumed,
+        )
+        await connection.run()
+    finally:
+        state.realtime_sessions -= 1
+        state.metrics.sessions.dec()
