@@ -47,7 +47,7 @@ from parley.pipeline.listener import (
     UtteranceStarted,
 )
 from parley.pipeline.replies import Replies
-from parley.pipeline.session_options import SessionOptions
+from parley.pipeline.session_options import SessionOptions, TurnDetection
 from parley.pipeline.speculation import HeldReply, Speculation, Speculator
 from parley.pipeline.transcript_task import transcribe_or_none
 from parley.pipeline.turn import TurnMetrics, TurnResult
@@ -79,7 +79,7 @@ class Session:
         self.user_id = user_id
         self.conversation_id = conversation_id or store.create_conversation(user_id)
         # Replaced whole by a client (session.update); read at each frame and turn.
-        self.options = SessionOptions.from_settings(self._settings)
+        self.options = SessionOptions()
         self._replies = Replies(
             backends,
             store=store,
@@ -224,10 +224,12 @@ class Session:
                     return
 
     def _on_frame(self, frame: AudioFrame, listener: Listener, hearing: Hearing) -> None:
-        options = self.options
-        listener.configure(threshold=options.vad_threshold, end_silence_ms=options.end_silence_ms)
+        detection = self.options.turn_detection(self._settings.vad)
+        listener.configure(
+            threshold=detection.vad_threshold, end_silence_ms=detection.end_silence_ms
+        )
         for heard in listener.push(frame):
-            self._on_heard(heard, listener, hearing, options)
+            self._on_heard(heard, listener, hearing, detection)
         if self._floor.is_judging_speech_over_reply:
             floor = self._floor.on_frames(
                 listener.heard_samples, self._rules, is_paused=listener.is_paused
@@ -237,7 +239,7 @@ class Session:
             self._carry_out(floor)
 
     def _on_heard(
-        self, heard: Heard, listener: Listener, hearing: Hearing, options: SessionOptions
+        self, heard: Heard, listener: Listener, hearing: Hearing, detection: TurnDetection
     ) -> None:
         match heard:
             case Ducked(is_onset=is_onset):
@@ -259,11 +261,11 @@ class Session:
                 begun = self._speculator.on_pause(
                     audio, last_voiced, hearing.partial if covered else None, spawn=hearing.spawn
                 )
-                if options.is_using_turn_model:
+                if detection.is_using_turn_model:
                     hearing.judge_pause(
                         begun,
                         audio,
-                        threshold=options.turn_complete_threshold,
+                        threshold=detection.turn_complete_threshold,
                         vad=self._settings.vad,
                     )
             case Resumed():

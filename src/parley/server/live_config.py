@@ -25,8 +25,9 @@ from parley.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# Per section, the keys a reload applies (at the next turn; vad and barge_in at the next frame
-# of a new session's options). Anything not named here needs a restart.
+# Per section, the keys a reload applies (at the next turn; vad and barge_in at the next frame,
+# in running sessions too, unless their client set that key itself). Anything not named here
+# needs a restart.
 RELOADABLE: dict[str, frozenset[str]] = {
     "log_level": frozenset({""}),
     "llm": frozenset(

@@ -314,20 +314,21 @@ class Outbound:
 
     def session_json(self) -> Event:
         options, transport = self._options(), self._transport()
+        ends = options.turn_detection(self._settings.vad)
         detection = None
         if transport.is_server_vad:
             detection = {
-                "type": "semantic_vad" if options.is_using_turn_model else "server_vad",
+                "type": "semantic_vad" if ends.is_using_turn_model else "server_vad",
                 # With semantic_vad as well (Parley's extension): the voice threshold, and the
                 # silence that ends a turn the turn model did not hear as finished.
-                "threshold": options.vad_threshold,
-                "silence_duration_ms": options.end_silence_ms,
+                "threshold": ends.vad_threshold,
+                "silence_duration_ms": ends.end_silence_ms,
                 "prefix_padding_ms": self._settings.vad.pre_roll_ms,
                 "create_response": options.is_replying_automatically,
                 "interrupt_response": options.is_barge_in_enabled,
             }
-            if options.is_using_turn_model:
-                detection["eagerness"] = eagerness_for(options.turn_complete_threshold)
+            if ends.is_using_turn_model:
+                detection["eagerness"] = eagerness_for(ends.turn_complete_threshold)
         return {
             "type": "realtime",
             "object": "realtime.session",
