@@ -1,12 +1,14 @@
 """A conversation: the one place where Parley's stages are wired together.
 
-    AudioSource ─ch─▶ Listener (VAD → Endpointer) ─Heard─▶ STT: partials while speaking, a final
-                                                           │ at the end (or taken from a pause's
-                                                           ▼ speculation)
+    AudioSource ─ch─▶ inbox ─▶ Listener (VAD → Endpointer) ─Heard─▶ TurnTaking decides
+                        ▲                                   │
+                        └── Hearing: partials, the turn ◀───┘ finals (or the pause's speculation)
+                            model, reading ahead            ▼
                       Replies: TurnScope(turn_id): LLM ─ch─▶ chunker ─ch─▶ TTS ─▶ AudioSink
 
-Speech that starts while a reply is live stops that reply (barge-in, decided here and announced
-as one ReplyInterrupted); the conversation keeps only the words the user heard.
+Speech over a reply is judged by the turn-taking policy and carried out here, in one place
+(barge-in is announced as one ReplyInterrupted); the conversation keeps only the words the user
+heard.
 """
 
 from __future__ import annotations
