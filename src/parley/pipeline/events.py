@@ -62,14 +62,6 @@ class TurnStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class ConversationEnded:
-    """The user said goodbye (the end_conversation tool); the client may hang up."""
-
-    turn_id: int
-    t_ns: int
-
-
-@dataclass(frozen=True, slots=True)
 class FunctionCallRequested:
     turn_id: int
     call_id: str
@@ -127,6 +119,5 @@ TurnEvent: TypeAlias = (
     | AudioReady
     | TurnDone
     | FunctionCallRequested
-    | ConversationEnded
     | ReplyInterrupted
 )

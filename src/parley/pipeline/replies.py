@@ -17,7 +17,6 @@ from parley.memory.store import ConversationStore
 from parley.models.loaded import Backends, FixedReply
 from parley.pipeline.client_functions import ClientFunctions
 from parley.pipeline.events import (
-    ConversationEnded,
     FunctionCallRequested,
     ListenerEvent,
     ReplyInterrupted,
@@ -31,7 +30,6 @@ from parley.pipeline.reply_handle import ReplyHandle, ReplyStatus
 from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
 from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
-from parley.tools.builtin import END_CONVERSATION
 from parley.tools.router import ToolChoice
 from parley.tools.tool_reply import ToolAwareReply
 from parley.tools.toolbox import Toolbox
@@ -67,8 +65,6 @@ class Replies:
         )
         self.client_functions = ClientFunctions(backends)
         self.results: list[TurnResult] = []
-        self.has_ended = False  # the user said goodbye (the end_conversation tool)
-        self._has_announced_end = False
         self._last_turn_id = 0
         # The reply the user hears, or is about to: confirmed, never a held one.
         self._current: ReplyHandle | None = None
@@ -284,9 +280,6 @@ class Replies:
         finally:
             for event in finished:
                 observer(event)
-            if self.has_ended and not self._has_announced_end:
-                self._has_announced_end = True
-                observer(ConversationEnded(turn_id, time.perf_counter_ns()))
 
     def _result(
         self,
@@ -312,8 +305,6 @@ class Replies:
         )
 
     async def _store_reply(self, handle: ReplyHandle, result: TurnResult) -> TurnResult:
-        if any(call["name"] == END_CONVERSATION for call in result.tool_calls):
-            self.has_ended = True  # announced after the reply's TurnDone, in _run
         message_id = await self._store.add_message_async(
             self._conversation_id,
             "assistant",

@@ -126,11 +126,6 @@ class Session:
         return self._replies.results
 
     @property
-    def has_ended(self) -> bool:
-        """The user said goodbye (the end_conversation tool)."""
-        return self._replies.has_ended
-
-    @property
     def is_busy(self) -> bool:
         """Whether the user is mid-utterance, a transcript is pending, or a reply is live."""
         return self.is_listening_busy or bool(self._turn_tasks)

@@ -11,7 +11,6 @@ from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER
 
-END_CONVERSATION = "end_conversation"
 
 
 def make_builtin_server(memory: MemoryRecall | None) -> Any:
@@ -55,6 +54,9 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
         description="End the conversation when the user says goodbye or asks to stop talking."
     )
     def end_conversation() -> str:
-        return "The conversation is over; say goodbye briefly."
+        # The words a reply may say as they are: a small model often repeats a tool's answer,
+        # so the answer is the goodbye itself, never an instruction. Nothing hangs up: ending
+        # a conversation is the user's or their client's to do.
+        return "Goodbye, talk to you soon!"
 
     return server

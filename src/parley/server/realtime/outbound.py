@@ -11,7 +11,6 @@ from typing import Any
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
 from parley.config.settings import Settings
 from parley.pipeline.events import (
-    ConversationEnded,
     FinalTranscript,
     FunctionCallRequested,
     ListenerEvent,
@@ -39,8 +38,6 @@ from parley.server.realtime.protocol import (
     transcription_completed,
     user_item,
 )
-
-HANG_UP = "parley.hang_up"  # an internal marker on the outgoing queue, never sent
 
 Event = dict[str, Any]
 TurnObserver = Callable[[TurnFigures, bool], None]  # a finished turn's figures, was cancelled
@@ -135,8 +132,6 @@ class Outbound:
                 if (response := self.items.responses.get(turn_id)) is None:
                     return []
                 return [self.truncated(response.item_id, event.audio_end_ms)]
-            case ConversationEnded():
-                return [{"type": HANG_UP}]  # after the goodbye itself: hang up cleanly
         return []
 
     # ---- the user's turn -------------------------------------------------------------------

@@ -5,7 +5,6 @@ its reply or a model."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -14,7 +13,7 @@ from collections.abc import Callable
 from fastapi import WebSocket, WebSocketDisconnect
 
 from parley.audio.sink import PlaybackStopped
-from parley.server.realtime.outbound import HANG_UP, Event
+from parley.server.realtime.outbound import Event
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +46,6 @@ class Outgoing:
         self.drop_reason: str | None = None  # set when a client that stopped reading is dropped
 
     def send(self, event: Event, *, turn_id: int | None = None) -> None:
-        if event["type"] == HANG_UP:
-            self._queue.put_nowait((None, event))  # after everything already queued
-            return
         if self._queue.qsize() >= _MAX_QUEUED_EVENTS:
             self.drop(f"the client read none of its last {_MAX_QUEUED_EVENTS} events")
             return
@@ -80,10 +76,6 @@ class Outgoing:
         """Until ``finish``: every queued event onto the socket, in order."""
         while (entry := await self._queue.get()) is not None:
             turn_id, event = entry
-            if event["type"] == HANG_UP:
-                with contextlib.suppress(Exception):
-                    await self._websocket.close(code=1000, reason="conversation ended")
-                return
             if event["type"] == _AUDIO_DELTA:
                 self._queued_audio -= 1
                 self._audio_drained.set()
