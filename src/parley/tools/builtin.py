@@ -12,7 +12,6 @@ from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER
 
 
-
 def make_builtin_server(memory: MemoryRecall | None) -> Any:
     from mcp.server.mcpserver import MCPServer
 
