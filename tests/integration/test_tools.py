@@ -25,7 +25,7 @@ BAD_SERVER = McpServerConfig(
     name="bad", command=[sys.executable, str(DATA / "misbehaving_mcp_server.py")]
 )
 
-# A labelled set of 20 requests: which tool (or none) each should use.
+# A labelled set of 21 requests: which tool (or none) each should use.
 LABELLED = [
     ("What time is it in Tokyo?", "get_current_time"),
     ("What's the time in New York right now?", "get_current_time"),
@@ -38,6 +38,7 @@ LABELLED = [
     ("Please stop talking, we are done.", "end_conversation"),
     ("What do you remember about me?", "search_memory"),
     ("Do you know my name?", "search_memory"),
+    ("Do you remember my name?", "search_memory"),  # a question: never the remember tool
     ("Remember that my sister is called Ana.", "remember"),
     ("What is the capital of France?", None),
     ("Tell me a joke.", None),
@@ -120,7 +121,7 @@ async def test_tool_choice_on_a_labelled_set(backends: Backends) -> None:
             chosen = router.choose_tool(request)
             right += (chosen[0].name if chosen else None) == expected
         print(f"tool choice: {right}/{len(LABELLED)} right")
-        assert right >= 17
+        assert right >= 18
     finally:
         await hub.close()
 
@@ -195,3 +196,27 @@ async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: B
         assert "{" not in text and any(c.isdigit() for c in text), text
     finally:
         await toolbox.close()
+
+
+@pytest.mark.slow
+async def test_a_question_about_memory_stores_nothing(backends: Backends, tmp_path: Path) -> None:
+    from parley.memory.recall import MemoryRecall
+    from parley.memory.sqlite_store import SqliteStore
+    from parley.memory.store import LOCAL_USER
+    from parley.tools.toolbox import Toolbox
+
+    store = SqliteStore(tmp_path / "memory.sqlite3")
+    recall = MemoryRecall(store, backends.embedder)
+    toolbox = await Toolbox.start(
+        McpConfig(servers=[]),
+        memory=recall,
+        embedder=backends.embedder,
+        writer=backends.llm_capabilities.json_writer,
+    )
+    try:
+        text, reply = await _answer(toolbox, backends, "Do you remember my name?")
+    finally:
+        await toolbox.close()
+    assert "remember" not in [call.name for call in reply.calls], reply.calls
+    assert store.memories(LOCAL_USER) == []  # nothing was stored
+    assert not text.lower().startswith("remembered"), text

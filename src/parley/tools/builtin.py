@@ -14,12 +14,16 @@ from parley.memory.store import LOCAL_USER
 
 def make_builtin_server(memory: MemoryRecall | None) -> Any:
     from mcp.server.mcpserver import MCPServer
+    from mcp.types import ToolAnnotations
+
+    read_only = ToolAnnotations(read_only_hint=True)
 
     server = MCPServer("parley", instructions="Parley's built-in tools.")
 
     @server.tool(
         description="Today's date and the current local time on this computer, or in a given "
-        "IANA time zone. Answers: what time is it, what day is it, what is the date today."
+        "IANA time zone. Answers: what time is it, what day is it, what is the date today.",
+        annotations=read_only,
     )
     def current_date_and_time(timezone: str = "") -> str:
         try:
@@ -34,13 +38,17 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
     if memory is not None:
 
         @server.tool(
-            description="Search what the user told you before: their name, preferences and facts about them."
+            description="Search what the user told you before: their name, preferences and facts about them.",
+            annotations=read_only,
         )
         def search_memory(query: str) -> str:
             found = memory.search(LOCAL_USER, query, limit=5)
             return "\n".join(r.item.text for r in found) or "Nothing remembered about that."
 
-        @server.tool(description="Remember a fact the user wants you to keep, in their own words.")
+        @server.tool(
+            description="Remember a fact the user wants you to keep, in their own words.",
+            annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
+        )
         def remember(fact: str) -> str:
             text = third_person(fact)
             return (
@@ -50,7 +58,8 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
             )
 
     @server.tool(
-        description="End the conversation when the user says goodbye or asks to stop talking."
+        description="End the conversation when the user says goodbye or asks to stop talking.",
+        annotations=read_only,
     )
     def end_conversation() -> str:
         # The words a reply may say as they are: a small model often repeats a tool's answer,

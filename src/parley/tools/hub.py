@@ -34,6 +34,9 @@ class ToolSpec:
     name: str
     description: str
     input_schema: dict[str, Any]
+    # The tool says it changes something (MCP's readOnlyHint stated false): a question, which
+    # only asks, never calls it. A tool that says nothing is not presumed either way.
+    is_writing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +216,12 @@ class ToolHub:
                     )
                     server.tools = [
                         ToolSpec(
-                            server.name, t.name, t.description or "", dict(t.input_schema or {})
+                            server.name,
+                            t.name,
+                            t.description or "",
+                            dict(t.input_schema or {}),
+                            is_writing=t.annotations is not None
+                            and t.annotations.read_only_hint is False,
                         )
                         for t in listed.tools
                     ]

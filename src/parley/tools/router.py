@@ -45,6 +45,41 @@ class StaticTools:
         self._tools = tools
 
 
+_ASKING_WORDS = frozenset(
+    [
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "will",
+        "is",
+        "are",
+        "was",
+        "were",
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "have",
+        "has",
+    ]
+)
+
+
+def is_question(request: str) -> bool:
+    """Whether a request asks rather than tells: it ends with a question mark, or opens the way
+    a question does (Whisper leaves some questions without their mark)."""
+    words = request.strip().lower().split()
+    return request.rstrip().endswith("?") or (bool(words) and words[0] in _ASKING_WORDS)
+
+
 @dataclass(frozen=True, slots=True)
 class ToolChoice:
     tool: ToolSpec
@@ -78,8 +113,12 @@ class ToolRouter:
         return self._tool_vectors[key]
 
     def rank(self, request: str) -> list[tuple[ToolSpec, float]]:
-        """Every available tool with its similarity to the request, best first."""
+        """Every tool the request may call, with its similarity to the request, best first. A
+        question only asks: it never calls a tool that says it changes something ("Do you
+        remember my name?" is a search, not a fact to store)."""
         tools = self._hub.tools()
+        if is_question(request):
+            tools = [tool for tool in tools if not tool.is_writing]
         if not tools or self._embedder is None:
             return []
         query = self._embedder.embed(request)
