@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,9 +20,6 @@ from parley.models.contracts import ChatMessage, JsonWriter
 from parley.models.embedding import MiniLmEmbedder
 from parley.tools.arguments import argument_schema, time_zones_from_request
 from parley.tools.hub import ToolSpec
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parley.memory.fact_voice import without_recalled_facts
 from parley.models.contracts import ChatMessage, tool_exchange
@@ -14,9 +14,6 @@ from parley.tools.arguments import calls_for
 from parley.tools.hub import ToolHub, ToolResult, ToolSpec
 from parley.tools.router import ToolRouter
 from parley.tools.speakable import speakable_result
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

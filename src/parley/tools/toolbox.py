@@ -3,7 +3,6 @@ one way a user's turns get them."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +16,6 @@ from parley.tools.tool_reply import ToolAwareReply
 if TYPE_CHECKING:
     from parley.memory.store import ConversationStore
     from parley.models.loaded import Backends
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
