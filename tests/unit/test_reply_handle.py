@@ -65,7 +65,7 @@ async def test_a_live_reply_cut_is_cancelled_and_a_discarded_one_leaves_no_trace
     speculative.scope = held.scope = _scope(2, sink, gate=held.gate)
     speculative.scope.start([])
     await asyncio.sleep(0)
-    speculative.discard()
+    held.discard()  # the user went on past the pause
     await speculative.scope.wait()
     assert speculative.status is ReplyStatus.DISCARDED
     assert speculative.played_samples == 0

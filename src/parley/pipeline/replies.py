@@ -78,11 +78,6 @@ class Replies:
         return self._backends.settings
 
     @property
-    def current(self) -> ReplyHandle | None:
-        """The reply the user hears or is about to hear (a held one only once released)."""
-        return self._current
-
-    @property
     def is_audible(self) -> bool:
         """Whether the user may be hearing a reply: one is being written, or the last one
         written is still playing."""

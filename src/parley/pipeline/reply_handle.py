@@ -48,11 +48,6 @@ class ReplyHandle:
         return ReplyStatus.DONE
 
     @property
-    def is_generating(self) -> bool:
-        """Being written (held or not), and not stopped."""
-        return self.status in (ReplyStatus.HELD, ReplyStatus.LIVE)
-
-    @property
     def is_audible(self) -> bool:
         """Whether the user may be hearing it: being written, or written and still playing."""
         return self.status in (ReplyStatus.LIVE, ReplyStatus.PLAYING)
@@ -96,8 +91,3 @@ class ReplyHandle:
         """Its row is written (``message_id``), or it leaves none (None)."""
         self.message_id = message_id
         self.stored.set()
-
-    def discard(self) -> None:
-        """A held reply the user went on past: it stops and leaves no trace."""
-        if self.held is not None:
-            self.held.discard()

@@ -313,9 +313,7 @@ class Session:
         """An ended turn's words are known: what they do to the reply playing, and what follows
         (the reply begun on the pause released, a new one, or none)."""
         held = speculation.held if speculation is not None else None
-        if held is not None and (
-            held.is_discarded or speculation is None or not speculation.metrics
-        ):
+        if held is not None and held.is_discarded:
             held = None
         verdict = self._floor.on_final(
             Words(final.text, over_reply_ms or 0.0, self._replies.played_text()),
@@ -337,7 +335,9 @@ class Session:
                     held.discard()
                 await self._replies.context.add_user_text(final.text)
             case Outcome.RELEASE_HELD:
-                assert held is not None and speculation is not None and speculation.metrics
+                # held and its metrics are set together, when the pause's reply begins
+                assert held is not None and speculation is not None
+                assert speculation.metrics is not None
                 speculation.metrics.stamp_end_of_turn(final, probability)
                 held.release()
             case Outcome.REPLY:
