@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import openai
 from openai import AsyncOpenAI, AsyncStream
@@ -27,6 +27,8 @@ from parley.models.contracts import ChatMessage
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # A health check is a GET /models: it must be quick, or a reply waits behind it.
 _HEALTH_CHECK_TIMEOUT_S = 2.0
 # Tool arguments are short; a longer answer is a model rambling, not arguments.
@@ -35,6 +37,10 @@ _MAX_ARGUMENT_TOKENS = 96
 # How a server is asked for a reply held to a JSON schema: OpenAI's `json_schema` (vLLM, Ollama,
 # llama.cpp's own server), or `json_object` with the schema beside it (llama-cpp-python's server).
 JsonStyle = Literal["json_schema", "json_object"]
+
+
+def _as_openai(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
+    return cast("list[ChatCompletionMessageParam]", [m.as_openai() for m in messages])
 
 
 def _response_format(style: JsonStyle, schema: dict[str, Any]) -> dict[str, Any]:
@@ -100,24 +106,15 @@ class OpenAICompatLlm:
         endpoint.down_until, endpoint.last_error = 0.0, ""
         return True
 
-    async def _open_stream(
-        self, messages: Sequence[ChatMessage]
-    ) -> AsyncStream[ChatCompletionChunk]:
+    async def _on_first_server(self, request: Callable[[LlmEndpoint], Awaitable[T]]) -> T:
+        """``request`` made of the first server not known to be down that answers it."""
         failures: list[str] = []
         for endpoint in self.endpoints:
             if endpoint.is_down and not await self._is_back(endpoint):
                 failures.append(f"{endpoint.url}: down ({endpoint.last_error})")
                 continue
             try:
-                return await endpoint.client.chat.completions.create(
-                    model=self._config.model,
-                    messages=cast(
-                        "list[ChatCompletionMessageParam]", [m.as_openai() for m in messages]
-                    ),
-                    max_tokens=self._config.max_reply_tokens,
-                    temperature=self._config.temperature,
-                    stream=True,
-                )
+                return await request(endpoint)
             except (openai.APIConnectionError, openai.InternalServerError) as error:
                 # Connection refused, a timeout, or a 5xx: another server may well answer.
                 self._mark_down(endpoint, str(error))
@@ -132,6 +129,19 @@ class OpenAICompatLlm:
             "Cannot reach any LLM server ("
             + "; ".join(failures)
             + "). Start one, or fix llm.base_url and llm.fallback_urls in your config."
+        )
+
+    async def _open_stream(
+        self, messages: Sequence[ChatMessage]
+    ) -> AsyncStream[ChatCompletionChunk]:
+        return await self._on_first_server(
+            lambda endpoint: endpoint.client.chat.completions.create(
+                model=self._config.model,
+                messages=_as_openai(messages),
+                max_tokens=self._config.max_reply_tokens,
+                temperature=self._config.temperature,
+                stream=True,
+            )
         )
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
@@ -150,19 +160,8 @@ class OpenAICompatLlm:
         self, messages: list[ChatMessage], schema: dict[str, Any]
     ) -> dict[str, Any]:
         """A reply held to ``schema`` by the server's structured output (tool arguments)."""
-        failures: list[str] = []
-        for endpoint in self.endpoints:
-            if endpoint.is_down and not await self._is_back(endpoint):
-                continue
-            try:
-                return await self._complete_json_at(endpoint, messages, schema)
-            except (openai.APIConnectionError, openai.InternalServerError) as error:
-                self._mark_down(endpoint, str(error))
-                failures.append(f"{endpoint.url}: {error}")
-        raise BackendError(
-            "No LLM server could write the tool's arguments ("
-            + ("; ".join(failures) or "all are down")
-            + ")."
+        return await self._on_first_server(
+            lambda endpoint: self._complete_json_at(endpoint, messages, schema)
         )
 
     async def _complete_json_at(
@@ -176,9 +175,7 @@ class OpenAICompatLlm:
             try:
                 response = await endpoint.client.chat.completions.create(
                     model=self._config.model,
-                    messages=cast(
-                        "list[ChatCompletionMessageParam]", [m.as_openai() for m in messages]
-                    ),
+                    messages=_as_openai(messages),
                     max_tokens=_MAX_ARGUMENT_TOKENS,
                     temperature=0.0,
                     response_format=cast(Any, _response_format(style, schema)),
