@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from parley.memory.database import sqlite3
 from parley.memory.sqlite_store import SqliteStore
 from parley.server.backups import back_up_on_schedule
@@ -46,3 +48,18 @@ async def test_a_backup_that_fell_due_while_the_server_was_down_is_taken_at_star
     schedule.cancel()
     assert len(list(backups_dir.glob("parley-*.sqlite3"))) == 2
     store.close()
+
+
+def test_backups_in_one_millisecond_are_all_kept_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fast machine took two backups in one millisecond, the second overwriting the first
+    under the same name, and rotation then kept one. The clock is held still here."""
+    from parley.memory import archive
+
+    store = SqliteStore(tmp_path / "parley.sqlite3")
+    store.create_conversation()
+    monkeypatch.setattr(archive.time, "time", lambda: 1_796_000_000.5)
+    made = [archive.backup(store, tmp_path / "backups", keep=3) for _ in range(3)]
+    assert len(set(made)) == 3
+    assert archive.backups_in(tmp_path / "backups") == made  # oldest first, all kept

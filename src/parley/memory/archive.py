@@ -93,12 +93,18 @@ def backups_in(backups_dir: Path) -> list[Path]:
     )
 
 
+def _stamp(millis: int) -> str:
+    seconds = time.localtime(millis // 1000)
+    return time.strftime("%Y%m%d-%H%M%S", seconds) + f"-{millis % 1000:03d}"
+
+
 def backup(store: ConversationStore, backups_dir: Path, *, keep: int) -> Path:
     backups_dir.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    # Milliseconds in the name keep names unique and their order chronological.
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
-    target = backups_dir / f"parley-{stamp}{store.backup_suffix}"
+    # Milliseconds in the name keep their order chronological; two backups in one millisecond
+    # (a fast machine) take the next free one, so neither overwrites the other.
+    millis = int(time.time() * 1000)
+    while (target := backups_dir / f"parley-{_stamp(millis)}{store.backup_suffix}").exists():
+        millis += 1
     store.backup_to(target)
     backups = backups_in(backups_dir)
     for old in backups[: max(0, len(backups) - keep)]:
