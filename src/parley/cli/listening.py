@@ -123,6 +123,9 @@ class _Screen:
                 self._console.print(f"[dim]{text}[/dim]")
 
 
+_RELEASE_TAIL_S = 0.3
+
+
 async def _listen(
     settings: Settings, conversation: str | None, screen: _Screen, push_to_talk: bool
 ) -> None:
@@ -132,7 +135,16 @@ async def _listen(
         key = stack.enter_context(key_held_in_terminal()) if push_to_talk else None
         if key is not None:
             screen.show("status", "push to talk: hold Space (or any key) while you speak")
-        is_key_up = (lambda: not key.is_held(time.monotonic())) if key else (lambda: False)
+
+        def is_key_up() -> bool:
+            # Frames reach Parley a little after they are captured (the sound server's and the
+            # device's buffers): what was said just before the key went up is still on its
+            # way, and is kept for _RELEASE_TAIL_S rather than cut at the last word.
+            if key is None:
+                return False
+            now_s = time.monotonic()
+            return not (key.is_held(now_s) or key.is_held(now_s - _RELEASE_TAIL_S))
+
         await _converse(settings, conversation, screen, is_key_up)
 
 
