@@ -3,6 +3,7 @@
 from parley.cli import (  # noqa: F401  (they register commands)
     admin,
     conversation,
+    evaluation,
     listening,
     memory,
     monitor,

@@ -101,6 +101,11 @@ class McpServerConfig(Section):
     env: dict[str, str] = Field(default_factory=dict)
     url: str | None = Field(None, description="a streamable HTTP server")
     headers: dict[str, str] = Field(default_factory=dict)
+    examples: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per tool name, requests in a user's words that should call it: the "
+        "router compares each request with these as well as with the tool's description",
+    )
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:

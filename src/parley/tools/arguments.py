@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from parley.tools.hub import ToolSpec
@@ -102,3 +104,35 @@ def argument_schema(input_schema: dict[str, Any]) -> dict[str, Any]:
         "properties": properties,
         "required": list(input_schema.get("required") or []),
     }
+
+
+# A time of day as people say it: "9 am", "10:30", "noon", "three pm", "8 in the evening".
+_CLOCK_TIME = re.compile(
+    r"\b(\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.|o'clock)|\d{1,2}:\d{2}|noon|midday|midnight"
+    r"|(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(am|pm|o'clock)"
+    r"|in the (morning|afternoon|evening))\b",
+    re.IGNORECASE,
+)
+
+
+def _time_zone_fields(tool: ToolSpec) -> list[str]:
+    return [n for n in argument_schema(tool.input_schema)["properties"] if _is_time_zone_field(n)]
+
+
+def fitting_tool(chosen: ToolSpec, offered: Sequence[ToolSpec], request: str) -> ToolSpec:
+    """Between time tools, the one whose arguments the request fills: a time of day named in
+    one zone and asked for in another ("If it is 9 am in London, what time is it in Sydney?")
+    is a conversion, which takes two zones; anything else is a clock, which takes at most one.
+    Sentence vectors tell time requests from others, but not these two apart."""
+    zone_count = len(_time_zone_fields(chosen))
+    if not zone_count:
+        return chosen
+    is_conversion = bool(_CLOCK_TIME.search(request)) and len(named_time_zones(request)) >= 2
+    if is_conversion == (zone_count >= 2):
+        return chosen
+    fitting = [
+        tool
+        for tool in offered
+        if (count := len(_time_zone_fields(tool))) and (count >= 2) == is_conversion
+    ]
+    return fitting[0] if fitting else chosen

@@ -10,6 +10,63 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER
+from parley.tools.hub import EXAMPLES_META_KEY
+
+# Requests in a user's words that call each tool, for the router (tools.router). They are
+# written apart from the labelled set tool choice is measured on (bench.tool_requests).
+_CLOCK_EXAMPLES = [
+    "what time is it now",
+    "tell me the time",
+    "what's the date",
+    "which day is today",
+    "what day of the week is it today",
+    "is today a weekday",
+    "what is the current year and month",
+    "what hour is it",
+    "what time is it in Rome",
+    "the current time in Mexico City",
+    "is it evening in Seoul now",
+]
+_RECALL_EXAMPLES = [
+    "what is my name",
+    "do you know where I was born",
+    "what did I tell you my hobby was",
+    "what's my son called",
+    "do you remember my favourite film",
+    "what have I told you about myself",
+    "which city do I live in",
+    "what do I do for work",
+    "when is my anniversary",
+    "what's my cat's name again",
+    "which sport did I say I play",
+    "when did I say my holiday starts",
+]
+_REMEMBER_EXAMPLES = [
+    "remember that my name is Sam",
+    "please remember my birthday is in June",
+    "I'm allergic to cats, keep that in mind",
+    "remember that I live in Porto",
+    "don't forget my wife is called Maria",
+    "note that I like jazz",
+    "my favourite food is curry, please remember it",
+    "save the fact that I am a nurse",
+    "keep in mind that I have two kids",
+    "I want you to know that my mother is called Rosa",
+    "make a note: my bike is red",
+    "my phone number ends in 42, remember",
+]
+_GOODBYE_EXAMPLES = [
+    "ok bye now",
+    "goodbye then",
+    "see you later",
+    "bye bye, thanks",
+    "ok that's all, goodbye",
+    "gotta run, see ya",
+    "thank you, see you tomorrow",
+    "good night",
+    "we are done, bye",
+    "talk to you later",
+]
 
 
 def make_builtin_server(memory: MemoryRecall | None) -> Any:
@@ -24,6 +81,7 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
         description="Today's date and the current local time on this computer, or in a given "
         "IANA time zone. Answers: what time is it, what day is it, what is the date today.",
         annotations=read_only,
+        meta={EXAMPLES_META_KEY: _CLOCK_EXAMPLES},
     )
     def current_date_and_time(timezone: str = "") -> str:
         try:
@@ -40,6 +98,7 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
         @server.tool(
             description="Search what the user told you before: their name, preferences and facts about them.",
             annotations=read_only,
+            meta={EXAMPLES_META_KEY: _RECALL_EXAMPLES},
         )
         def search_memory(query: str) -> str:
             found = memory.search(LOCAL_USER, query, limit=5)
@@ -48,6 +107,7 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
         @server.tool(
             description="Remember a fact the user wants you to keep, in their own words.",
             annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
+            meta={EXAMPLES_META_KEY: _REMEMBER_EXAMPLES},
         )
         def remember(fact: str) -> str:
             text = third_person(fact)
@@ -60,6 +120,7 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
     @server.tool(
         description="End the conversation when the user says goodbye or asks to stop talking.",
         annotations=read_only,
+        meta={EXAMPLES_META_KEY: _GOODBYE_EXAMPLES},
     )
     def end_conversation() -> str:
         # The words a reply may say as they are: a small model often repeats a tool's answer,

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 _RESTART_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 BUILTIN_SERVER = "parley"
+# The key of a tool's MCP `_meta` under which a server lists requests that call it.
+EXAMPLES_META_KEY = "parley/examples"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,9 @@ class ToolSpec:
     # The tool says it changes something (MCP's readOnlyHint stated false): a question, which
     # only asks, never calls it. A tool that says nothing is not presumed either way.
     is_writing: bool = False
+    # Requests that call this tool, in a user's words: the router compares a request with them
+    # as well as with the description. From the tool's `_meta` (EXAMPLES_META_KEY) or config.
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class _Call:
 class _Server:
     name: str
     target: Callable[[], Any]  # builds what mcp.Client connects to
+    # Requests that call each tool, from the server's config (McpServerConfig.examples).
+    examples: dict[str, list[str]] = field(default_factory=dict)
     # The tools of the last listing; kept while the server restarts, so that a call for one of
     # them can wait for the server to come back.
     tools: list[ToolSpec] = field(default_factory=list)
@@ -129,7 +136,9 @@ class ToolHub:
             if server.name in self._servers:
                 log.warning("MCP server name %r is used twice; the second is ignored", server.name)
                 continue
-            self._servers[server.name] = _Server(server.name, _client_target(server))
+            self._servers[server.name] = _Server(
+                server.name, _client_target(server), examples=server.examples
+            )
 
     async def start(self, *, wait_s: float = 20.0) -> None:
         """Start every server; wait (a bounded time) until each is up or has failed once."""
@@ -222,6 +231,7 @@ class ToolHub:
                             dict(t.input_schema or {}),
                             is_writing=t.annotations is not None
                             and t.annotations.read_only_hint is False,
+                            examples=_examples_of(t.name, t.meta, server.examples.get(t.name, [])),
                         )
                         for t in listed.tools
                     ]
@@ -304,3 +314,13 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, BaseExceptionGroup):
         return "; ".join(_describe(inner) for inner in error.exceptions)
     return f"{type(error).__name__}: {error}"[:300]
+
+
+def _examples_of(name: str, meta: dict[str, Any] | None, configured: list[str]) -> tuple[str, ...]:
+    """The tool's own examples (its `_meta`), or those Parley knows for a common server's tool
+    of that name, then those its server's config adds."""
+    from parley.tools.known_examples import KNOWN_EXAMPLES
+
+    listed = (meta or {}).get(EXAMPLES_META_KEY)
+    own = [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
+    return tuple(dict.fromkeys([*(own or KNOWN_EXAMPLES.get(name, ())), *configured]))

@@ -1,15 +1,17 @@
 """Deciding, outside the model, whether a turn needs a tool, and with what arguments.
 
 The small default model over-calls tools when offered them freely and echoes calls instead of
-answering, so Parley decides first: the request is compared with each tool's description by
-embedding (the same vectors memory uses, ~20 ms), and only a request close enough to one tool
-goes on to have that tool's arguments written by the LLM under a JSON grammar. A turn without a
-tool pays for the comparison and nothing else.
+answering, so Parley decides first: the request's sentence vector (the one memory uses, a few ms) goes
+through a classifier fitted to each tool's description and examples and to requests that need
+no tool (tools.request_classifier), and only a request it gives to a tool goes on to have that
+tool's arguments written by the LLM under a JSON grammar. A turn without a tool pays for the
+vector and nothing else. `parley eval` measures the choice on a labelled set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,8 +20,9 @@ import numpy as np
 
 from parley.models.contracts import ChatMessage, JsonWriter
 from parley.models.embedding import MiniLmEmbedder
-from parley.tools.arguments import argument_schema, time_zones_from_request
+from parley.tools.arguments import argument_schema, fitting_tool, time_zones_from_request
 from parley.tools.hub import ToolSpec
+from parley.tools.request_classifier import NEEDS_NO_TOOL, RequestClassifier, tool_texts
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,13 @@ def is_question(request: str) -> bool:
     return request.rstrip().endswith("?") or (bool(words) and words[0] in _ASKING_WORDS)
 
 
+@functools.lru_cache(maxsize=4)
+def _no_tool_vectors(embedder: MiniLmEmbedder) -> np.ndarray:
+    """Every router of the process shares these (a realtime session's functions get a router
+    of their own)."""
+    return np.stack([embedder.embed(text) for text in NEEDS_NO_TOOL])
+
+
 @dataclass(frozen=True, slots=True)
 class ToolChoice:
     tool: ToolSpec
@@ -97,42 +107,54 @@ class ToolRouter:
         self._embedder = embedder
         self._writer = writer
         self._threshold = threshold
-        self._tool_vectors: dict[tuple[str, str, str], np.ndarray] = {}
+        # Fitted for the tools last offered; refitted when they change.
+        self._classifier: RequestClassifier | None = None
 
-    def _vector(self, tool: ToolSpec) -> np.ndarray | None:
-        if self._embedder is None:
-            return None
-        key = (tool.server, tool.name, tool.description)
-        if key not in self._tool_vectors:
-            self._tool_vectors[key] = self._embedder.embed(
-                f"{tool.name.replace('_', ' ')}: {tool.description}"
+    def _classifier_for(self, tools: list[ToolSpec]) -> RequestClassifier:
+        assert self._embedder is not None
+        if self._classifier is None or self._classifier.tools != tools:
+            embed = self._embedder.embed
+            self._classifier = RequestClassifier(
+                tools,
+                [np.stack([embed(text) for text in tool_texts(tool)]) for tool in tools],
+                _no_tool_vectors(self._embedder),
             )
-        return self._tool_vectors[key]
+        return self._classifier
 
-    def rank(self, request: str) -> list[tuple[ToolSpec, float]]:
-        """Every tool the request may call, with its similarity to the request, best first. A
-        question only asks: it never calls a tool that says it changes something ("Do you
-        remember my name?" is a search, not a fact to store)."""
-        tools = self._hub.tools()
-        if is_question(request):
-            tools = [tool for tool in tools if not tool.is_writing]
-        if not tools or self._embedder is None:
-            return []
-        query = self._embedder.embed(request)
-        scored = [
-            (tool, float(query @ vector))
-            for tool in tools
-            if (vector := self._vector(tool)) is not None
-        ]
-        return sorted(scored, key=lambda pair: pair[1], reverse=True)
+    def warm(self) -> None:
+        """Fit the choice to the tools offered now, so the first turn does not wait for it."""
+        if self._embedder is not None and (offered := self._hub.tools()):
+            self._classifier_for(offered)
 
     def choose_tool(
         self, request: str, *, threshold: float | None = None
     ) -> tuple[ToolSpec, float] | None:
-        ranked = self.rank(request)
-        if not ranked or ranked[0][1] < (self._threshold if threshold is None else threshold):
+        """The tool the request calls, with its similarity to the nearest of the tool's
+        texts, or None. A threshold of 0 means a tool is required: the best is taken even
+        where no tool would be. A question only asks: it never calls a tool that says it
+        changes something ("Do you remember my name?" is a search, not a fact to store)."""
+        offered = self._hub.tools()
+        if self._embedder is None or not offered:
             return None
-        return ranked[0]
+        classifier = self._classifier_for(offered)
+        minimum = self._threshold if threshold is None else threshold
+        query = self._embedder.embed(request)
+        scores = classifier.scores(query)
+        asks = is_question(request)
+        for index, tool in enumerate(offered):
+            if asks and tool.is_writing:
+                scores[index] = -np.inf
+        if minimum <= 0:
+            scores[len(offered)] = -np.inf  # the "no tool" class
+        best: int | None = int(np.argmax(scores))
+        if best == len(offered) or not np.isfinite(scores[best]):
+            best = classifier.nearest_without_examples(query, minimum)
+            if best is None or (asks and offered[best].is_writing):
+                return None
+        similarity = classifier.similarity(query, best)
+        if similarity < minimum:
+            return None
+        return fitting_tool(offered[best], offered, request), similarity
 
     async def decide(self, request: str, *, threshold: float | None = None) -> ToolChoice | None:
         """The tool this request calls (at least ``threshold`` alike, the router's own when

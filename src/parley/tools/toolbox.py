@@ -3,6 +3,7 @@ one way a user's turns get them."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ class Toolbox:
         hub = ToolHub(config, builtin=builtin)
         await hub.start()
         router = ToolRouter(hub, embedder, writer, threshold=config.route_threshold)
+        await asyncio.to_thread(router.warm)
         return cls(hub, router, config.filler_text, config.filler_after_ms)
 
     def reply_for(self, llm: Any, request: str) -> ToolAwareReply:
