@@ -24,7 +24,9 @@ def test_a_spoken_question_is_answered_with_the_time_server_result(
     time_server = Path(sys.executable).parent / "mcp-server-time"
     config = tmp_path / "parley.yaml"
     config.write_text(
-        "mcp:\n  servers:\n    - name: time\n"
+        # Parley's own clock answers this as well; without it, the server's answer is the
+        # one spoken, and its hour can be checked against the server's result.
+        "mcp:\n  builtin_tools: false\n  servers:\n    - name: time\n"
         f"      command: [{json.dumps(str(time_server))}, --local-timezone, UTC]\n"
     )
     listed = parley_cli("tools", "--config", str(config))

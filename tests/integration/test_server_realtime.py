@@ -480,3 +480,9 @@ async def test_a_goodbye_is_said_in_words_and_the_socket_stays_open(
         assert "say goodbye" not in goodbye.lower(), goodbye
         # Ending is the client's to do: the socket still answers.
         assert "paris" in (await ask("What is the capital of France?")).lower()
+        # Words that only contain "stop" or "goodbye" are requests like any other.
+        moon = await ask("Stop. Actually, tell me about the moon instead.")
+        assert "moon" in moon.lower() and "goodbye" not in moon.lower(), moon
+        french = await ask("Say goodbye in French.")
+        assert "conversation is over" not in french.lower(), french
+        assert "rome" in (await ask("What is the capital of Italy?")).lower()

@@ -183,8 +183,41 @@ async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: B
         await toolbox.close()
 
 
+# Words a spoken reply must never contain: a tool's field names, JSON, or its instructions.
+_TOOL_NOISE = ("{", "timezone:", "datetime", "day of week", "is dst", "is_dst", "say goodbye")
+
+
 @pytest.mark.slow
-async def test_a_question_about_memory_stores_nothing(backends: Backends, tmp_path: Path) -> None:
+async def test_the_time_in_tokyo_from_a_time_server_is_one_plain_sentence(
+    backends: Backends,
+) -> None:
+    from parley.tools.toolbox import Toolbox
+
+    toolbox = await Toolbox.start(
+        McpConfig(servers=[TIME_SERVER]),
+        memory=_memory_for_tests(),
+        embedder=backends.embedder,
+        writer=backends.llm_capabilities.json_writer,
+    )
+    try:
+        text, reply = await _answer(toolbox, backends, "What time is it in Tokyo right now?")
+        assert [call.arguments.get("timezone") for call in reply.calls] == ["Asia/Tokyo"]
+        assert text.startswith("It's ") and "in Tokyo" in text, text
+        assert any(c.isdigit() for c in text) or "noon" in text or "midnight" in text, text
+        assert not any(noise in text.lower() for noise in _TOOL_NOISE), text
+        converted, reply = await _answer(
+            toolbox, backends, "If it is 9 am in London, what time is it in Sydney?"
+        )
+        assert [call.name for call in reply.calls] == ["convert_time"]
+        assert "9 in the morning in London" in converted and "in Sydney" in converted, converted
+    finally:
+        await toolbox.close()
+
+
+@pytest.mark.slow
+async def test_questions_about_memory_store_nothing_and_a_fact_is_kept_as_a_sentence(
+    backends: Backends, tmp_path: Path
+) -> None:
     from parley.memory.recall import MemoryRecall
     from parley.memory.sqlite_store import SqliteStore
     from parley.memory.store import LOCAL_USER
@@ -199,9 +232,21 @@ async def test_a_question_about_memory_stores_nothing(backends: Backends, tmp_pa
         writer=backends.llm_capabilities.json_writer,
     )
     try:
-        text, reply = await _answer(toolbox, backends, "Do you remember my name?")
+        for question in (
+            "Do you remember my name?",
+            "Do you remember what my dog is called?",
+            "Can you remember where I live?",
+            "Have I told you my birthday?",
+            "Remember when we talked about Paris?",
+            "How can I remember names better?",
+        ):
+            text, reply = await _answer(toolbox, backends, question)
+            assert "remember" not in [call.name for call in reply.calls], (question, reply.calls)
+            assert store.memories(LOCAL_USER) == [], question  # nothing was stored
+            assert "remember that" not in text.lower(), (question, text)
+        text, reply = await _answer(toolbox, backends, "Please remember that my sister is Ana.")
     finally:
         await toolbox.close()
-    assert "remember" not in [call.name for call in reply.calls], reply.calls
-    assert store.memories(LOCAL_USER) == []  # nothing was stored
-    assert not text.lower().startswith("remembered"), text
+    assert [call.name for call in reply.calls] == ["remember"]
+    assert text == "OK, I'll remember that your sister is Ana.", text
+    assert [m.text for m in store.memories(LOCAL_USER)] == ["The user's sister is Ana"]

@@ -49,9 +49,9 @@ def time_zones_from_request(
     """Time-zone arguments the LLM left out or got wrong, taken from the cities the user named.
 
     The small model knows "Tokyo" is Asia/Tokyo but not that Paris is Europe/Paris; the IANA
-    database itself does, and it is exact. A valid zone the LLM wrote is kept.
+    database itself does, and it is exact. A zone the LLM wrote is kept if the request names it;
+    the named zones fill the other fields in the order they were named.
     """
-    from zoneinfo import available_timezones
 
     fields = [name for name in schema["properties"] if _is_time_zone_field(name)]
     if not fields:
@@ -61,11 +61,14 @@ def time_zones_from_request(
         # None named: leave optional zone fields out, so a tool uses its own local time.
         optional = [name for name in fields if name not in schema["required"]]
         return {key: value for key, value in arguments.items() if key not in optional}
-    valid = available_timezones()
-    repaired = dict(arguments)
+    # A zone the LLM wrote is kept only if the request names it: asked about London and
+    # Sydney, the small model has written New York.
+    repaired = {
+        key: value for key, value in arguments.items() if key not in fields or value in zones
+    }
     unused = [zone for zone in zones if zone not in repaired.values()]
     for name in fields:
-        if repaired.get(name) not in valid and unused:
+        if name not in repaired and unused:
             repaired[name] = unused.pop(0)
     return repaired
 

@@ -7,10 +7,13 @@ import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from parley.memory.fact_voice import second_person
 from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER
 from parley.tools.hub import EXAMPLES_META_KEY
+from parley.tools.speakable import NOTHING_REMEMBERED
+from parley.tools.spoken_time import moment_sentence
 
 # Requests in a user's words that call each tool, for the router (tools.router). They are
 # written apart from the labelled set tool choice is measured on (bench.tool_requests).
@@ -89,9 +92,7 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             return f"Unknown time zone {timezone!r}; use an IANA name such as Europe/Paris."
         now = datetime.datetime.now(zone).astimezone(zone)
-        clock = now.strftime("%I:%M %p").lstrip("0")
-        where = f" in {timezone}" if timezone else ""
-        return f"It is {clock}{where} on {now.strftime('%A %d %B %Y')}."
+        return moment_sentence(now, timezone or None)
 
     if memory is not None:
 
@@ -102,7 +103,7 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
         )
         def search_memory(query: str) -> str:
             found = memory.search(LOCAL_USER, query, limit=5)
-            return "\n".join(r.item.text for r in found) or "Nothing remembered about that."
+            return "\n".join(r.item.text for r in found) or NOTHING_REMEMBERED
 
         @server.tool(
             description="Remember a fact the user wants you to keep, in their own words.",
@@ -110,12 +111,13 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
             meta={EXAMPLES_META_KEY: _REMEMBER_EXAMPLES},
         )
         def remember(fact: str) -> str:
+            # Said to the user as it is (tools.speakable): in their own person.
             text = third_person(fact)
-            return (
-                f"Remembered: {text}"
-                if memory.remember(LOCAL_USER, text)
-                else f"Already known: {text}"
-            )
+            said = second_person(text).rstrip(".")
+            said = said[0].lower() + said[1:] if said else said
+            if memory.remember(LOCAL_USER, text):
+                return f"OK, I'll remember that {said}."
+            return f"I know: {said}."
 
     @server.tool(
         description="End the conversation when the user says goodbye or asks to stop talking.",

@@ -146,11 +146,12 @@ class ToolRouter:
                 scores[index] = -np.inf
         if minimum <= 0:
             scores[len(offered)] = -np.inf  # the "no tool" class
-        best: int | None = int(np.argmax(scores))
+        best = int(np.argmax(scores))
         if best == len(offered) or not np.isfinite(scores[best]):
-            best = classifier.nearest_without_examples(query, minimum)
-            if best is None or (asks and offered[best].is_writing):
+            nearest = classifier.nearest_without_examples(query, minimum)
+            if nearest is None or (asks and offered[nearest].is_writing):
                 return None
+            best = nearest
         similarity = classifier.similarity(query, best)
         if similarity < minimum:
             return None

@@ -11,9 +11,9 @@ from typing import Any
 from parley.memory.fact_voice import without_recalled_facts
 from parley.models.contracts import ChatMessage, tool_exchange
 from parley.tools.arguments import calls_for
-from parley.tools.hub import ToolHub, ToolResult, ToolSpec
+from parley.tools.hub import BUILTIN_SERVER, ToolHub, ToolResult, ToolSpec
 from parley.tools.router import ToolRouter
-from parley.tools.speakable import speakable_result
+from parley.tools.speakable import speakable_result, spoken_answer
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,13 @@ class ToolAwareReply:
             if not work.done():
                 work.cancel()
         self.calls.extend(results)
+        is_builtin = chosen[0].server == BUILTIN_SERVER
+        said = [spoken_answer(r.name, r.text, is_builtin=is_builtin) for r in results]
+        if results and not any(r.is_error for r in results) and all(said):
+            # A time, a conversion, a fact kept, a goodbye: said as people say it, without the
+            # model, which reads field names out or echoes the call.
+            yield " ".join(s for s in said if s)
+            return
         # The chat format's own record of a tool call: the assistant's call, then the tool's
         # answer with the tool role (a tool's text never speaks with the system's authority).
         exchange = tool_exchange(
