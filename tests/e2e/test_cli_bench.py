@@ -47,6 +47,12 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
         assert figures[name]["n"] == 2 and figures[name]["median"] > 0, name
     assert figures["interruption_ms"]["n"] == 1 and figures["interruption_ms"]["median"] > 0
     assert report["word_error_rate"] is not None and report["word_error_rate"] < 0.5
+    # What Parley heard at each pause, beside Whisper's own decode of each whole utterance.
+    accuracy = report["transcript_accuracy"]
+    assert set(accuracy) == {"prompts", "memory trial", "pause trial"}
+    assert accuracy["prompts"]["utterances"] == 2
+    assert accuracy["prompts"]["live_wer"] == report["word_error_rate"]
+    assert 0 <= accuracy["prompts"]["whole_decode_wer"] < 0.5
     assert report["cold_start"]["model_load_s"] > 0
     assert 0.0 <= report["speculative_share"] <= 1.0
     assert [p["prompt"] for p in report["per_prompt"]] == [

@@ -24,6 +24,11 @@ from parley.audio.pcm import decode_file
 from parley.audio.virtual_devices import RealtimePlaybackSink, frames_from_samples
 from parley.bench.echo_trial import EchoTrial, echo_figures, run_echo_trials
 from parley.bench.figures import premature_end_rate, speculative_share, word_errors
+from parley.bench.hearing_figures import (
+    decode_whole_utterances,
+    measure_stt_rtf,
+    transcript_accuracy,
+)
 from parley.bench.prompts import (
     EchoTrialAudio,
     Prompt,
@@ -58,6 +63,7 @@ class JudgedTurn:
     reference_words: int
     turns_heard: int = 1  # final transcripts: more than one when a pause ended the turn early
     is_on_point: bool | None = None  # whether the reply addresses the prompt (None: not judged)
+    audio_path: Path | None = None  # what was spoken
 
     @classmethod
     def judged(
@@ -80,6 +86,7 @@ class JudgedTurn:
             words,
             turns_heard=turns_heard,
             is_on_point=prompt.is_addressed_by(reply),
+            audio_path=prompt.path,
         )
 
 
@@ -95,6 +102,19 @@ class BenchReport:
     echo_trials: list[EchoTrial] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    # Per set of prompts, Whisper's own decode of each whole utterance, in the set's order.
+    whole_decodes: dict[str, list[str]] = field(default_factory=dict)
+
+    def sets(self) -> dict[str, list[JudgedTurn]]:
+        """The turns of each set of prompts, each prompt once."""
+        distinct: dict[str, JudgedTurn] = {}
+        for turn in self.turns:
+            distinct.setdefault(turn.prompt, turn)
+        return {
+            "prompts": list(distinct.values()),
+            "memory trial": self.memory_trial,
+            "pause trial": self.pause_trial,
+        }
 
     def summary(self) -> dict[str, Any]:
         figures: dict[str, Any] = {}
@@ -112,6 +132,7 @@ class BenchReport:
             "figures": figures,
             "speculative_share": speculative_share([t.metrics for t in self.turns]),
             "word_error_rate": round(errors / words, 4) if words else None,
+            "transcript_accuracy": transcript_accuracy(self.sets(), self.whole_decodes),
             "replies_on_point": {
                 "judged": len(judged),
                 "on_point": sum(bool(t.is_on_point) for t in judged),
@@ -235,15 +256,6 @@ async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> f
     return round((silenced_ns - onsets[1]) / 1e6, 1)
 
 
-async def measure_stt_rtf(backends: Backends, prompts: list[Prompt]) -> list[float]:
-    ratios = []
-    for prompt in prompts:
-        audio = decode_file(prompt.path)
-        transcript = await backends.stt.transcribe(audio)
-        ratios.append(round(transcript.decode_ms / max(1, transcript.audio_ms), 3))
-    return ratios
-
-
 @dataclass(frozen=True, slots=True)
 class Trials:
     """Turns judged apart from the latency figures: memory's relevance, and premature ends."""
@@ -340,6 +352,7 @@ async def _run_all(
         report.wall_s = time.perf_counter() - started_wall
         report.cpu_s = _cpu_seconds() - started_cpu
         report.stt_rtf = await measure_stt_rtf(backends, prompts)
+        report.whole_decodes = await decode_whole_utterances(backends, report.sets())
 
 
 def _cpu_seconds() -> float:
@@ -356,6 +369,12 @@ def format_table(summary: dict[str, Any]) -> str:
         if figure["n"]:
             lines.append(f"{name:<22}{figure['median']:>10}{figure['p90']:>10}{figure['n']:>5}")
     lines.append(f"word error rate: {summary['word_error_rate']}")
+    for name, accuracy in summary["transcript_accuracy"].items():
+        lines.append(
+            f"  {name}: live {accuracy['live_wer']}, Whisper's whole decode "
+            f"{accuracy['whole_decode_wer']} ({accuracy['utterances']} utterances, "
+            f"{len(accuracy['heard_worse'])} heard worse live)"
+        )
     lines.append(f"replies begun on a pause: {summary['speculative_share']}")
     on_point = summary["replies_on_point"]
     lines.append(f"replies on the point: {on_point['on_point']} of {on_point['judged']}")

@@ -123,6 +123,14 @@ def bench(
         Path | None,
         typer.Option("--audio-dir", help="Prompts: WAV files, each with a .txt of its words."),
     ] = None,
+    real_speech: Annotated[
+        bool,
+        typer.Option(
+            "--real-speech",
+            help="Prompts: recorded human speech with transcripts (fetched once from PyPI's "
+            "pocketsphinx source, public domain and BSD-licensed).",
+        ),
+    ] = False,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Passes over the prompts.")] = 1,
     warmup: Annotated[
         int, typer.Option("--warmup", min=0, help="Turns run first and reported apart.")
@@ -171,6 +179,13 @@ def bench(
 
     settings = settings_for(config, data_dir, profile)
     console = Console(stderr=True)
+    if real_speech:
+        from parley.bench.real_speech import real_speech_dir
+
+        if audio_dir is not None:
+            raise ConfigError("--real-speech and --audio-dir both name the prompts: pick one.")
+        with console.status("fetching recorded speech…"):
+            audio_dir = real_speech_dir(settings.data_dir)
     if sessions is not None:
         from parley.bench.client import format_load_table, run_load_bench
 

@@ -173,6 +173,18 @@ class WhisperStt:
         # Decoding happens while the segments generator is consumed, so it stays in this thread.
         return "".join(segment.text for segment in segments).strip()
 
+    def transcribe_whole(self, audio: Int16Array) -> Transcript:
+        """Whisper's own decode of the whole utterance through its 30 s windows: the reference
+        the clip-length window is measured against (`parley bench`), never the live path."""
+        started_ns = time.perf_counter_ns()
+        with self._lock:
+            text = self._decode_30s_windows(audio.astype(np.float32) / np.float32(32768.0))
+        return Transcript(
+            text=text,
+            audio_ms=audio.size * 1000 // INPUT_SAMPLE_RATE_HZ,
+            decode_ms=(time.perf_counter_ns() - started_ns) / 1e6,
+        )
+
     async def transcribe(self, audio: Int16Array) -> Transcript:
         # Queued here rather than in a thread: a decode whose caller gave up before its turn
         # (a pause the user spoke through, a partial overtaken) is dropped without running,

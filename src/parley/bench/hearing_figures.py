@@ -1,0 +1,82 @@
+"""How well and how fast Parley heard: the live transcripts (decoded at the pause through the
+clip-length window) against Whisper's own decode of each whole utterance through its 30 s
+windows, and the decode's real-time factor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from parley.audio.pcm import decode_file
+from parley.bench.figures import word_errors
+from parley.bench.prompts import Prompt
+from parley.models.loaded import Backends
+
+
+class HeardTurn(Protocol):
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def transcript(self) -> str: ...
+    @property
+    def word_errors(self) -> int: ...
+    @property
+    def reference_words(self) -> int: ...
+    @property
+    def audio_path(self) -> Path | None: ...
+
+
+async def decode_whole_utterances(
+    backends: Backends, sets: Mapping[str, Sequence[HeardTurn]]
+) -> dict[str, list[str]]:
+    """Whisper's own decode of each set's utterances, whole, when the STT backend has one."""
+    decode_whole = getattr(backends.stt, "transcribe_whole", None)
+    if decode_whole is None:
+        return {}
+    decoded: dict[str, list[str]] = {}
+    for name, turns in sets.items():
+        decoded[name] = [
+            (await asyncio.to_thread(decode_whole, decode_file(turn.audio_path))).text
+            if turn.audio_path is not None
+            else ""
+            for turn in turns
+        ]
+    return decoded
+
+
+def transcript_accuracy(
+    sets: Mapping[str, Sequence[HeardTurn]], whole_decodes: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Word error rates of the live transcripts and of the whole-utterance decodes, per set,
+    with the utterances the live path heard worse."""
+    accuracy: dict[str, Any] = {}
+    for name, turns in sets.items():
+        whole = whole_decodes.get(name)
+        words = sum(t.reference_words for t in turns)
+        if not turns or whole is None or not words:
+            continue
+        whole_errors = [
+            word_errors(t.prompt, text)[0] for t, text in zip(turns, whole, strict=True)
+        ]
+        accuracy[name] = {
+            "utterances": len(turns),
+            "live_wer": round(sum(t.word_errors for t in turns) / words, 4),
+            "whole_decode_wer": round(sum(whole_errors) / words, 4),
+            "heard_worse": [
+                {"prompt": t.prompt, "live": t.transcript, "whole_decode": text}
+                for t, text, errors in zip(turns, whole, whole_errors, strict=True)
+                if t.word_errors > errors
+            ],
+        }
+    return accuracy
+
+
+async def measure_stt_rtf(backends: Backends, prompts: list[Prompt]) -> list[float]:
+    ratios = []
+    for prompt in prompts:
+        audio = decode_file(prompt.path)
+        transcript = await backends.stt.transcribe(audio)
+        ratios.append(round(transcript.decode_ms / max(1, transcript.audio_ms), 3))
+    return ratios
