@@ -149,6 +149,8 @@ down() {
         [[ -e "$pid_file" ]] && stop_pid_file "$pid_file" "$(basename "$(dirname "$pid_file")")"
     done
     if [[ -f "$CLUSTER_DIR/postgres/postmaster.pid" ]]; then
+        local postmaster
+        postmaster="$(head -n 1 "$CLUSTER_DIR/postgres/postmaster.pid")"
         "$PYTHON" -W ignore::UserWarning - "$CLUSTER_DIR/postgres" <<'EOF'
 import os
 import sys
@@ -159,6 +161,9 @@ from pgserver._commands import pg_ctl
 # pg_ctl refuses root; pgserver runs its server as the user `pgserver` when started by root.
 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=Path(sys.argv[1]), user="pgserver" if os.geteuid() == 0 else None)
 EOF
+        # pg_ctl returns when the pid file is gone, which the postmaster removes just before it
+        # exits: wait for the process itself, so that `down` leaves nothing running.
+        for _ in $(seq 1 100); do kill -0 "$postmaster" 2>/dev/null || break; sleep 0.1; done
         say "stopped PostgreSQL"
     fi
 }

@@ -248,5 +248,6 @@ async def test_questions_about_memory_store_nothing_and_a_fact_is_kept_as_a_sent
     finally:
         await toolbox.close()
     assert [call.name for call in reply.calls] == ["remember"]
-    assert text == "OK, I'll remember that your sister is Ana.", text
+    # The filler comes first when writing the tool's arguments took long (a busy machine).
+    assert text.removeprefix("Let me check. ") == "OK, I'll remember that your sister is Ana."
     assert [m.text for m in store.memories(LOCAL_USER)] == ["The user's sister is Ana"]
