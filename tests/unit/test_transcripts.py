@@ -1,6 +1,6 @@
 """What Parley does to a transcript Whisper returns."""
 
-from parley.models.whisper_stt import without_repetition
+from parley.models.whisper_stt import is_implausible, without_repetition
 
 
 def test_a_sentence_whisper_repeats_after_itself_is_cut_and_real_speech_is_kept() -> None:
@@ -18,3 +18,13 @@ def test_a_sentence_whisper_repeats_after_itself_is_cut_and_real_speech_is_kept(
         "",
     ):
         assert without_repetition(kept) == kept
+
+
+def test_a_transcript_faster_than_speech_or_one_word_looping_is_implausible() -> None:
+    assert is_implausible("5, 5, 5, 5, 5, 5, 5,", clip_s=1.1)  # "five five", decoded in a loop
+    assert is_implausible("no no no no", clip_s=1.5)
+    assert is_implausible("one two three four five six seven eight", clip_s=1.0)
+    assert not is_implausible("five five", clip_s=1.1)
+    assert not is_implausible("no no no", clip_s=1.0)
+    assert not is_implausible("Go forward 10 meters.", clip_s=0.9)
+    assert not is_implausible("How many legs does a spider have?", clip_s=1.9)

@@ -60,7 +60,7 @@ PAUSE_TRIAL: tuple[tuple[str, str], ...] = (
 PAUSE_TRIAL_GAP_MS = 350
 # Half the prompts in the embedded Piper voice, half in espeak-ng voices, so that STT is not
 # only ever measured on one speaker.
-_ESPEAK_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-us+m3")
+ESPEAK_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-us+m3")
 _LEAD = np.zeros(8_000, dtype=np.int16)  # half a second before the user speaks
 
 
@@ -103,7 +103,7 @@ def make_default_prompts(directory: Path, tts: TextToSpeech) -> list[Prompt]:
             if index % 2 == 0:
                 audio = asyncio.run(_say(tts, text))
             else:
-                audio = _espeak_say(text, _ESPEAK_VOICES[(index // 2) % len(_ESPEAK_VOICES)])
+                audio = espeak_say(text, ESPEAK_VOICES[(index // 2) % len(ESPEAK_VOICES)])
             _save(path, audio, text)
         prompts.append(Prompt(text, path, expected))
     return prompts
@@ -160,7 +160,7 @@ def knock(seed: int = 5) -> Int16Array:
 
 
 def make_echo_trial(tts: TextToSpeech) -> EchoTrialAudio:
-    uh_huh = _trimmed(_espeak_say("Uh-huh.", "en-us"))
+    uh_huh = _trimmed(espeak_say("Uh-huh.", "en-us"))
     half_a_second = np.zeros(INPUT_SAMPLE_RATE_HZ // 2, dtype=np.int16)
     return EchoTrialAudio(
         question=asyncio.run(_say(tts, "Tell me about the moon.")),
@@ -179,7 +179,7 @@ async def _say(tts: TextToSpeech, text: str) -> Int16Array:
     return resample(np.concatenate(chunks), tts.sample_rate_hz, INPUT_SAMPLE_RATE_HZ)
 
 
-def _espeak_say(text: str, voice: str) -> Int16Array:
+def espeak_say(text: str, voice: str) -> Int16Array:
     with tempfile.TemporaryDirectory() as scratch:
         raw = Path(scratch) / "raw.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)

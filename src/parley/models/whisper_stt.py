@@ -1,11 +1,11 @@
 """faster-whisper speech-to-text, with an encoder window as long as the clip.
 
 faster-whisper pads every call to Whisper's 30 s window, so a 2 s question costs as much as a
-28 s one. Whisper's encoder also runs on a shorter window: the clip's log-mel features plus a
-few seconds of silence (``stt.window_padding_s``; with less than ~3 s the decoder falls into
-repetition loops), and at least ``stt.window_min_s`` in all (10 s heard Parley's spoken
-prompts better than 6 s or 30 s), are encoded and decoded through CTranslate2 directly, 4-7 times faster for
-short turns. Three guards keep the short window honest: the decode runs with timestamps, and a
+28 s one. Whisper's encoder also runs on a shorter window: the clip's log-mel features followed,
+as in Whisper's own window, by zero frames for a few seconds (``stt.window_padding_s``; with
+less than ~3 s the decoder falls into repetition loops), and at least ``stt.window_min_s`` in
+all (10 s heard Parley's spoken prompts better than 6 s or 30 s), are encoded and decoded
+through CTranslate2 directly, 3-5 times faster for short turns. Three guards keep the short window honest: the decode runs with timestamps, and a
 segment that starts after the clip's end (words "heard" in the padding) is dropped; the decode
 is bounded by the clip's duration; and a sentence that comes back word for word right after
 itself is cut (``without_repetition``). Clips too long for one window take faster-whisper's
@@ -19,6 +19,7 @@ all sessions and CTranslate2 models are not reentrant, so calls are serialised b
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 import weakref
@@ -59,6 +60,25 @@ def without_repetition(text: str) -> str:
         if span >= _MIN_REPEATED_WORDS and plain[cut : cut + span] == plain[:span]:
             return " ".join(words[:cut])
     return text
+
+
+# Faster than anyone speaks (people say 2-4 words a second): words the decoder made up.
+_MAX_WORDS_PER_S = 5.0
+_MAX_SAME_WORD_RUN = 3
+
+
+def is_implausible(text: str, clip_s: float) -> bool:
+    """Whether a transcript holds more words than the clip could, or one word over and over:
+    the marks of a decoder in a loop, which Whisper's own decode guards against by retrying."""
+    words = ["".join(c for c in word.lower() if c.isalnum()) for word in text.split()]
+    if len(words) > max(3.0, _MAX_WORDS_PER_S * clip_s):
+        return True
+    run = 1
+    for previous, word in itertools.pairwise(words):
+        run = run + 1 if word == previous and word else 1
+        if run > _MAX_SAME_WORD_RUN:
+            return True
+    return False
 
 
 class WhisperStt:
@@ -110,6 +130,10 @@ class WhisperStt:
         with self._lock:
             if padding and fits_one_window:
                 text = self._decode_clip_window(as_float, padding)
+                if is_implausible(text, audio.size / INPUT_SAMPLE_RATE_HZ):
+                    # Rare, and worth the whole decode's extra ~150 ms: the short window's
+                    # decoder looped ("five five" heard as "5, 5, 5, 5, 5, 5, 5,").
+                    text = self._decode_30s_windows(as_float)
             else:
                 text = self._decode_30s_windows(as_float)
         return Transcript(
@@ -121,10 +145,15 @@ class WhisperStt:
     def _decode_clip_window(self, audio: np.ndarray, padding_samples: int) -> str:
         import ctranslate2
 
-        padded = np.concatenate([audio, np.zeros(padding_samples, np.float32)])
-        features: Any = self._model.feature_extractor(padded, padding=0)
-        frames = min(features.shape[-1] // 2 * 2, _WINDOW_FRAMES)  # the encoder's stride is 2
-        window = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
+        # The window is filled the way Whisper's own decode fills its 30 s one: the clip's
+        # log-mel frames, then zeros in the log-mel domain. Silence appended to the audio instead
+        # is another input (log-mel of silence is not zero), and changed words the whole decode
+        # gets right: "what a black hole is" came out "what I black hole is".
+        features: Any = self._model.feature_extractor(audio)
+        heard = min(features.shape[-1], _WINDOW_FRAMES)
+        frames = min((audio.size + padding_samples) // 160 // 2 * 2, _WINDOW_FRAMES)  # stride 2
+        window = np.zeros((1, features.shape[0], max(frames, heard // 2 * 2)), dtype=np.float32)
+        window[0, :, :heard] = features[:, :heard]
         encoded = self._model.model.encode(ctranslate2.StorageView.from_array(window))
         clip_s = audio.size / INPUT_SAMPLE_RATE_HZ
         # Timestamps cost two tokens per segment; a clip has one or two.

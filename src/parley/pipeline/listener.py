@@ -23,8 +23,6 @@ from parley.models.contracts import Vad
 from parley.pipeline.endpointing import Endpointer
 from parley.pipeline.events import SpeechEnded, SpeechStarted
 
-# A partial that already covers this share of the utterance is good enough to be the final.
-PROMOTE_PARTIAL_COVERAGE = 0.95
 MIN_PARTIAL_AUDIO_MS = 600
 # Whisper hears the end of the last word better with a little of the silence after it.
 TAIL_SAMPLES = INPUT_SAMPLE_RATE_HZ // 10
@@ -74,10 +72,12 @@ class PartialDue:
 Heard = Ducked | UtteranceStarted | Paused | Resumed | UtteranceEnded | PartialDue
 
 
-def covers(partial_until_sample: int, start_sample: int, last_voiced_sample: int) -> bool:
-    """Whether a partial transcript heard enough of the utterance to stand as its final."""
-    spoken = max(1, last_voiced_sample + 1 - start_sample)
-    return (partial_until_sample - start_sample) / spoken >= PROMOTE_PARTIAL_COVERAGE
+def covers(partial_until_sample: int, last_voiced_sample: int) -> bool:
+    """Whether a partial transcript heard the whole utterance, and so stands as its final: every
+    voiced sample and the tail of silence after them, the audio the final would decode. A
+    partial that stopped short (even 95 % of the way, as before) ends inside the last word, and
+    Whisper then hears another word: "have" came out "at hand"."""
+    return partial_until_sample >= last_voiced_sample + TAIL_SAMPLES
 
 
 @dataclass
@@ -251,7 +251,7 @@ class Listener:
     def _is_covered(self, last_voiced_sample: int) -> bool:
         assert self._utterance is not None
         return self._last_partial_started_ns is not None and covers(
-            self._partial_until_sample, self._utterance.start_sample, last_voiced_sample
+            self._partial_until_sample, last_voiced_sample
         )
 
     def _is_partial_due(self) -> bool:
