@@ -14,6 +14,13 @@ from parley.bench.real_speech import real_speech_dir
 from parley.models.loaded import Backends
 
 
+def _tolerance(words: int) -> int:
+    """One word in a hundred: the decoders' float sums differ between CPUs (AVX2, AVX-512), and
+    a sound on the edge of two words can tip either way. On the AVX-512 machine this was
+    measured on, the live decode erred on fewer words than the whole decode in both sets."""
+    return words // 100
+
+
 async def _errors(backends: Backends, prompts: list[Prompt]) -> tuple[int, int, int]:
     live = whole = words = 0
     for prompt in prompts:
@@ -34,7 +41,7 @@ async def test_recorded_speech_is_heard_as_well_as_by_whisper_s_whole_decode(
     assert "dashwood" in " ".join(p.text for p in recorded)
     live, whole, words = await _errors(backends, recorded)
     print(f"recorded speech: live {live}/{words} word errors, whole decode {whole}/{words}")
-    assert live <= whole and live / words < 0.15
+    assert live <= whole + _tolerance(words) and live / words < 0.15
 
 
 @pytest.mark.slow
@@ -51,4 +58,4 @@ async def test_synthetic_voices_are_heard_as_well_as_by_whisper_s_whole_decode(
             synthetic.append(Prompt(text, path))
     live, whole, words = await _errors(backends, synthetic)
     print(f"synthetic speech: live {live}/{words} word errors, whole decode {whole}/{words}")
-    assert live <= whole
+    assert live <= whole + _tolerance(words)

@@ -190,7 +190,7 @@ class WhisperStt:
             kept.append(self._tokenizer.decode(words))
         return "".join(kept).strip()
 
-    def _decode_30s_windows(self, audio: np.ndarray) -> str:
+    def _decode_30s_windows(self, audio: np.ndarray, *, is_sampling_allowed: bool = True) -> str:
         segments, _info = self._model.transcribe(
             audio,
             language=self._config.language,
@@ -198,16 +198,22 @@ class WhisperStt:
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            # Whisper's fallback samples at rising temperatures when a decode looks poor; a
+            # reference to measure against must say the same words every time.
+            **({} if is_sampling_allowed else {"temperature": 0.0}),
         )
         # Decoding happens while the segments generator is consumed, so it stays in this thread.
         return "".join(segment.text for segment in segments).strip()
 
     def transcribe_whole(self, audio: Int16Array) -> Transcript:
-        """Whisper's own decode of the whole utterance through its 30 s windows: the reference
-        the clip-length window is measured against (`parley bench`), never the live path."""
+        """Whisper's own greedy decode of the whole utterance through its 30 s windows: the
+        reference the clip-length window is measured against (`parley bench`), never the live
+        path."""
         started_ns = time.perf_counter_ns()
         with self._lock:
-            text = self._decode_30s_windows(audio.astype(np.float32) / np.float32(32768.0))
+            text = self._decode_30s_windows(
+                audio.astype(np.float32) / np.float32(32768.0), is_sampling_allowed=False
+            )
         return Transcript(
             text=text,
             audio_ms=audio.size * 1000 // INPUT_SAMPLE_RATE_HZ,
