@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from parley.bench.figures import word_errors
 from parley.bench.hearing_figures import transcript_accuracy
 
@@ -12,6 +14,7 @@ class Heard:
     prompt: str
     transcript: str
     audio_path: Path | None = None
+    heard_audio: tuple[np.ndarray, ...] = ()
 
     @property
     def word_errors(self) -> int:

@@ -9,10 +9,35 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from parley.audio.frames import Int16Array
 from parley.audio.pcm import decode_file
 from parley.bench.figures import word_errors
 from parley.bench.prompts import Prompt
+from parley.models.contracts import SpeechToText, Transcript
 from parley.models.loaded import Backends
+
+
+class DecodeRecorder:
+    """The bench's STT: the backend's own, which also keeps the audio each transcript was
+    decoded from, so that the whole-utterance reference decodes exactly what Parley heard (a
+    few milliseconds more or less of an utterance's edges change what Whisper hears, so the
+    prompt's file is not the same utterance)."""
+
+    def __init__(self, stt: SpeechToText) -> None:
+        self.stt = stt
+        self._audio_by_text: dict[str, Int16Array] = {}
+
+    async def transcribe(self, audio: Int16Array) -> Transcript:
+        transcript = await self.stt.transcribe(audio)
+        self._audio_by_text[transcript.text] = audio
+        return transcript
+
+    def audio_of(self, text: str) -> Int16Array | None:
+        """The audio the latest transcript with these words was decoded from."""
+        return self._audio_by_text.get(text)
+
+    def forget(self) -> None:
+        self._audio_by_text.clear()
 
 
 class HeardTurn(Protocol):
@@ -26,23 +51,29 @@ class HeardTurn(Protocol):
     def reference_words(self) -> int: ...
     @property
     def audio_path(self) -> Path | None: ...
+    @property
+    def heard_audio(self) -> Sequence[Int16Array]: ...
 
 
 async def decode_whole_utterances(
     backends: Backends, sets: Mapping[str, Sequence[HeardTurn]]
 ) -> dict[str, list[str]]:
-    """Whisper's own decode of each set's utterances, whole, when the STT backend has one."""
-    decode_whole = getattr(backends.stt, "transcribe_whole", None)
+    """Whisper's own decode of each set's utterances, whole, when the STT backend has one:
+    of the audio each final transcript came from, else of the prompt's file."""
+    stt = backends.stt.stt if isinstance(backends.stt, DecodeRecorder) else backends.stt
+    decode_whole = getattr(stt, "transcribe_whole", None)
     if decode_whole is None:
         return {}
     decoded: dict[str, list[str]] = {}
     for name, turns in sets.items():
-        decoded[name] = [
-            (await asyncio.to_thread(decode_whole, decode_file(turn.audio_path))).text
-            if turn.audio_path is not None
-            else ""
-            for turn in turns
-        ]
+        texts = []
+        for turn in turns:
+            pieces = list(turn.heard_audio)
+            if not pieces and turn.audio_path is not None:
+                pieces = [decode_file(turn.audio_path)]  # no live audio kept: the prompt's file
+            heard = [(await asyncio.to_thread(decode_whole, audio)).text for audio in pieces]
+            texts.append(" ".join(heard))
+        decoded[name] = texts
     return decoded
 
 

@@ -9,7 +9,6 @@ only collects them, and reports medians and p90 with warm-up turns apart.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import resource
 import tempfile
@@ -19,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parley.audio.frames import AudioFrame
+from parley.audio.frames import AudioFrame, Int16Array
 from parley.audio.pcm import decode_file
 from parley.audio.virtual_devices import RealtimePlaybackSink, frames_from_samples
 from parley.bench.echo_trial import EchoTrial, echo_figures, run_echo_trials
 from parley.bench.figures import premature_end_rate, speculative_share, word_errors
 from parley.bench.hearing_figures import (
+    DecodeRecorder,
     decode_whole_utterances,
     measure_stt_rtf,
     transcript_accuracy,
@@ -39,7 +39,7 @@ from parley.bench.prompts import (
 )
 from parley.config.settings import Settings
 from parley.models.loaded import Backends
-from parley.ops.machine import cpu_line, describe_cpu
+from parley.ops.machine import describe_cpu
 from parley.ops.spread import spread
 from parley.pipeline.events import FinalTranscript, SpeechStarted
 from parley.pipeline.runtime import Runtime
@@ -64,6 +64,7 @@ class JudgedTurn:
     turns_heard: int = 1  # final transcripts: more than one when a pause ended the turn early
     is_on_point: bool | None = None  # whether the reply addresses the prompt (None: not judged)
     audio_path: Path | None = None  # what was spoken
+    heard_audio: list[Int16Array] = field(default_factory=list)  # what each final was decoded from
 
     @classmethod
     def judged(
@@ -74,6 +75,7 @@ class JudgedTurn:
         metrics: dict[str, Any],
         *,
         turns_heard: int = 1,
+        heard_audio: list[Int16Array] | None = None,
     ) -> JudgedTurn:
         """A turn's figures, with its transcript's word errors and its reply judged."""
         errors, words = word_errors(prompt.text, transcript)
@@ -87,6 +89,7 @@ class JudgedTurn:
             turns_heard=turns_heard,
             is_on_point=prompt.is_addressed_by(reply),
             audio_path=prompt.path,
+            heard_audio=heard_audio or [],
         )
 
 
@@ -205,7 +208,16 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
     if metrics.get("first_sentence_ms") is not None and metrics.get("llm_ttft_ms") is not None:
         metrics["first_clause_ms"] = round(metrics["first_sentence_ms"] - metrics["llm_ttft_ms"], 1)
     reply = " ".join(r.reply_text for r in session.results)
-    return JudgedTurn.judged(prompt, transcript, reply, metrics, turns_heard=len(transcripts))
+    recorder = backends.stt if isinstance(backends.stt, DecodeRecorder) else None
+    heard = [recorder.audio_of(text) for text in transcripts] if recorder is not None else []
+    return JudgedTurn.judged(
+        prompt,
+        transcript,
+        reply,
+        metrics,
+        turns_heard=len(transcripts),
+        heard_audio=[audio for audio in heard if audio is not None],
+    )
 
 
 async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:
@@ -281,6 +293,7 @@ def run_bench(
     load_started = time.perf_counter()
     backends = Backends.load(settings)
     report.model_load_s = round(time.perf_counter() - load_started, 2)
+    backends.stt = DecodeRecorder(backends.stt)
     prompts = choose_prompts(settings, audio_dir, backends.tts)
     trials = Trials()
     if is_running_trials:
@@ -358,43 +371,3 @@ async def _run_all(
 def _cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
-
-
-def format_table(summary: dict[str, Any]) -> str:
-    lines = [
-        f"measured on {cpu_line(summary['machine'])}",
-        f"{'figure':<22}{'median':>10}{'p90':>10}{'n':>5}",
-    ]
-    for name, figure in summary["figures"].items():
-        if figure["n"]:
-            lines.append(f"{name:<22}{figure['median']:>10}{figure['p90']:>10}{figure['n']:>5}")
-    lines.append(f"word error rate: {summary['word_error_rate']}")
-    for name, accuracy in summary["transcript_accuracy"].items():
-        lines.append(
-            f"  {name}: live {accuracy['live_wer']}, Whisper's whole decode "
-            f"{accuracy['whole_decode_wer']} ({accuracy['utterances']} utterances, "
-            f"{len(accuracy['heard_worse'])} heard worse live)"
-        )
-    lines.append(f"replies begun on a pause: {summary['speculative_share']}")
-    on_point = summary["replies_on_point"]
-    lines.append(f"replies on the point: {on_point['on_point']} of {on_point['judged']}")
-    for off in on_point["off_point"]:
-        lines.append(f"  off the point: {off['prompt']!r} -> {off['reply']!r}")
-    lines.append(f"premature ends (a pause mid-question): {summary['premature_end_rate']}")
-    for mode, echo in summary["echo"].items():
-        lines.append(
-            f"echo, cancellation {mode}: {echo['false_interruptions']} of {echo['replies']} "
-            f"replies cut with nobody speaking over them; interruption {echo['interruption_ms']}"
-        )
-    cold = summary["cold_start"]
-    lines.append(
-        f"cold start: model load {cold['model_load_s']} s, first turn {cold['first_turn_voice_to_voice_ms']} ms"
-    )
-    lines.append(
-        f"peak RSS {summary['peak_rss_mib']} MiB, CPU {summary['cpu_percent']} % of one core"
-    )
-    return "\n".join(lines)
-
-
-def to_json(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, indent=2)

@@ -176,6 +176,7 @@ def bench(
     from rich.console import Console
 
     from parley.bench import run as benchmark
+    from parley.bench.report_text import format_table, to_json
 
     settings = settings_for(config, data_dir, profile)
     console = Console(stderr=True)
@@ -232,7 +233,7 @@ def bench(
 
         plot(report, plot_path)
         console.print(f"latency plot written to {plot_path}")
-    typer.echo(benchmark.to_json(summary) if as_json else benchmark.format_table(summary))
+    typer.echo(to_json(summary) if as_json else format_table(summary))
 
 
 def _session_counts(text: str) -> list[int]:

@@ -1,0 +1,48 @@
+"""The bench's report as a table for the terminal, or as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from parley.ops.machine import cpu_line
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    lines = [
+        f"measured on {cpu_line(summary['machine'])}",
+        f"{'figure':<22}{'median':>10}{'p90':>10}{'n':>5}",
+    ]
+    for name, figure in summary["figures"].items():
+        if figure["n"]:
+            lines.append(f"{name:<22}{figure['median']:>10}{figure['p90']:>10}{figure['n']:>5}")
+    lines.append(f"word error rate: {summary['word_error_rate']}")
+    for name, accuracy in summary["transcript_accuracy"].items():
+        lines.append(
+            f"  {name}: live {accuracy['live_wer']}, Whisper's whole decode "
+            f"{accuracy['whole_decode_wer']} ({accuracy['utterances']} utterances, "
+            f"{len(accuracy['heard_worse'])} heard worse live)"
+        )
+    lines.append(f"replies begun on a pause: {summary['speculative_share']}")
+    on_point = summary["replies_on_point"]
+    lines.append(f"replies on the point: {on_point['on_point']} of {on_point['judged']}")
+    for off in on_point["off_point"]:
+        lines.append(f"  off the point: {off['prompt']!r} -> {off['reply']!r}")
+    lines.append(f"premature ends (a pause mid-question): {summary['premature_end_rate']}")
+    for mode, echo in summary["echo"].items():
+        lines.append(
+            f"echo, cancellation {mode}: {echo['false_interruptions']} of {echo['replies']} "
+            f"replies cut with nobody speaking over them; interruption {echo['interruption_ms']}"
+        )
+    cold = summary["cold_start"]
+    lines.append(
+        f"cold start: model load {cold['model_load_s']} s, first turn {cold['first_turn_voice_to_voice_ms']} ms"
+    )
+    lines.append(
+        f"peak RSS {summary['peak_rss_mib']} MiB, CPU {summary['cpu_percent']} % of one core"
+    )
+    return "\n".join(lines)
+
+
+def to_json(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=2)
