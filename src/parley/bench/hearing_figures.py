@@ -36,9 +36,6 @@ class DecodeRecorder:
         """The audio the latest transcript with these words was decoded from."""
         return self._audio_by_text.get(text)
 
-    def forget(self) -> None:
-        self._audio_by_text.clear()
-
 
 class HeardTurn(Protocol):
     @property

@@ -5,10 +5,12 @@ faster-whisper pads every call to Whisper's 30 s window, so a 2 s question costs
 as in Whisper's own window, by zero frames for a few seconds (``stt.window_padding_s``; with
 less than ~3 s the decoder falls into repetition loops), and at least ``stt.window_min_s`` in
 all (10 s heard Parley's spoken prompts better than 6 s or 30 s), are encoded and decoded
-through CTranslate2 directly, 3-5 times faster for short turns. Three guards keep the short window honest: the decode runs with timestamps, and a
-segment that starts after the clip's end (words "heard" in the padding) is dropped; the decode
-is bounded by the clip's duration; and a sentence that comes back word for word right after
-itself is cut (``without_repetition``). Clips too long for one window take faster-whisper's
+through CTranslate2 directly, 3-5 times faster for short turns. Four guards keep the short
+window honest: the decode runs with timestamps, and a segment that starts after the clip's end
+(words "heard" in the padding) is dropped; the decode is bounded by the clip's duration; a
+sentence that comes back word for word right after itself is cut (``without_repetition``); and
+a transcript faster than speech, or one word looping, is decoded again through the 30 s window
+(``is_implausible``). Clips too long for one window take faster-whisper's
 own path, which walks 30 s windows.
 
 This reaches into faster-whisper's model and tokenizer objects (their versions are pinned in
@@ -23,6 +25,7 @@ import itertools
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,23 +122,29 @@ class WhisperStt:
         )
 
     def _decode(self, audio: Int16Array) -> Transcript:
-        started_ns = time.perf_counter_ns()
-        as_float = audio.astype(np.float32) / np.float32(32768.0)
+        return self._timed(audio, self._live_text)
+
+    def _live_text(self, audio: np.ndarray) -> str:
         padding = int(self._config.window_padding_s * INPUT_SAMPLE_RATE_HZ)
         if padding:
             padding = max(
                 padding, int(self._config.window_min_s * INPUT_SAMPLE_RATE_HZ) - audio.size
             )
-        fits_one_window = (as_float.size + padding) // 160 <= _WINDOW_FRAMES
+        if not padding or (audio.size + padding) // 160 > _WINDOW_FRAMES:
+            return self._decode_30s_windows(audio)
+        text = self._decode_clip_window(audio, padding)
+        if is_implausible(text, audio.size / INPUT_SAMPLE_RATE_HZ):
+            # Rare, and worth the whole decode's extra ~150 ms: the short window's decoder
+            # looped ("five five" heard as "5, 5, 5, 5, 5, 5, 5,").
+            return self._decode_30s_windows(audio)
+        return text
+
+    def _timed(self, audio: Int16Array, text_of: Callable[[np.ndarray], str]) -> Transcript:
+        """``text_of`` the clip as float samples, under the model's lock, with its timing."""
+        started_ns = time.perf_counter_ns()
+        as_float = audio.astype(np.float32) / np.float32(32768.0)
         with self._lock:
-            if padding and fits_one_window:
-                text = self._decode_clip_window(as_float, padding)
-                if is_implausible(text, audio.size / INPUT_SAMPLE_RATE_HZ):
-                    # Rare, and worth the whole decode's extra ~150 ms: the short window's
-                    # decoder looped ("five five" heard as "5, 5, 5, 5, 5, 5, 5,").
-                    text = self._decode_30s_windows(as_float)
-            else:
-                text = self._decode_30s_windows(as_float)
+            text = text_of(as_float)
         return Transcript(
             text=text,
             audio_ms=audio.size * 1000 // INPUT_SAMPLE_RATE_HZ,
@@ -209,15 +218,8 @@ class WhisperStt:
         """Whisper's own greedy decode of the whole utterance through its 30 s windows: the
         reference the clip-length window is measured against (`parley bench`), never the live
         path."""
-        started_ns = time.perf_counter_ns()
-        with self._lock:
-            text = self._decode_30s_windows(
-                audio.astype(np.float32) / np.float32(32768.0), is_sampling_allowed=False
-            )
-        return Transcript(
-            text=text,
-            audio_ms=audio.size * 1000 // INPUT_SAMPLE_RATE_HZ,
-            decode_ms=(time.perf_counter_ns() - started_ns) / 1e6,
+        return self._timed(
+            audio, lambda samples: self._decode_30s_windows(samples, is_sampling_allowed=False)
         )
 
     async def transcribe(self, audio: Int16Array) -> Transcript:

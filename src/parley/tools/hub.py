@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.config.settings import McpConfig, McpServerConfig
+from parley.tools.known_examples import KNOWN_EXAMPLES
 
 log = logging.getLogger(__name__)
 
@@ -319,8 +320,6 @@ def _describe(error: BaseException) -> str:
 def _examples_of(name: str, meta: dict[str, Any] | None, configured: list[str]) -> tuple[str, ...]:
     """The tool's own examples (its `_meta`), or those Parley knows for a common server's tool
     of that name, then those its server's config adds."""
-    from parley.tools.known_examples import KNOWN_EXAMPLES
-
     listed = (meta or {}).get(EXAMPLES_META_KEY)
     own = [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
     return tuple(dict.fromkeys([*(own or KNOWN_EXAMPLES.get(name, ())), *configured]))

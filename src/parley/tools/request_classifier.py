@@ -73,6 +73,7 @@ _FIT_STEPS = 600
 _STEP_SIZE = 2.0
 _WEIGHT_DECAY = 1e-3
 
+# float32 sentence vectors in; float64 weights out of the fit.
 Vector = np.ndarray
 
 
