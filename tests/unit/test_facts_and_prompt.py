@@ -23,6 +23,18 @@ def test_explicit_requests_to_remember_and_forget() -> None:
     assert understand("Forget about my birthday.") == [Forget("my birthday")]
 
 
+def test_remember_that_after_a_statement_remembers_the_statement_once() -> None:
+    # Not the fact "that": Parley once confirmed "Okay, I'll remember that that."
+    assert understand("My name is Ada. Please remember that.") == [
+        Remember("The user's name is Ada", "explicit")
+    ]
+    assert understand("I live in Porto. Remember this for me, please.") == [
+        Remember("The user lives in Porto", "explicit")
+    ]
+    assert understand("Remember that.") == []
+    assert understand("Is my name Ada? Remember that.") == []
+
+
 def test_questions_and_small_talk_are_not_facts() -> None:
     assert understand("What is my favourite colour?") == []
     assert understand("What is the capital of France?") == []

@@ -116,6 +116,21 @@ def render(snapshot: dict[str, Any], server_url: str) -> Any:
             )
         parts.append(table)
 
+    if wyoming := snapshot.get("wyoming"):
+        table = Table(
+            "Wyoming", "requests", "failed", "first answer median ms", "p90 ms", title="Wyoming"
+        )
+        for program, figures in wyoming.items():
+            median, p90 = figures.get("median"), figures.get("p90")
+            table.add_row(
+                program,
+                str(figures["requests"]),
+                str(figures["failed"]),
+                "-" if median is None else f"{median:.0f}",
+                "-" if p90 is None else f"{p90:.0f}",
+            )
+        parts.append(table)
+
     resources = snapshot.get("resources")
     servers = snapshot.get("tool_servers", [])
     lines = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from parley.cli.app import (
     settings_for,
 )
 from parley.errors import ConfigError
+
+if TYPE_CHECKING:
+    from parley.config.settings import Settings
 
 
 @app.command()
@@ -34,6 +37,14 @@ def serve(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     profile: ProfileOption = None,
+    wyoming: Annotated[
+        str | None,
+        typer.Option(
+            "--wyoming",
+            help="Also serve Home Assistant's Wyoming protocol (speech-to-text, text-to-speech "
+            "and conversation agent) on tcp://HOST:PORT, e.g. tcp://127.0.0.1:10700.",
+        ),
+    ] = None,
     role: Annotated[
         str,
         typer.Option(
@@ -65,6 +76,7 @@ def serve(
         )
     if not is_loopback_host(bind_host):
         typer.echo(f"warning: Parley is reachable from the network on {bind_host}", err=True)
+    settings = _with_wyoming(settings, wyoming, expose=expose)
     api_key = load_or_create_api_key(settings)
     typer.echo("loading models…", err=True)
     backends = Backends.load(settings)
@@ -88,6 +100,12 @@ def serve(
         uvicorn.run(server_app, host=bind_host, port=bind_port, **uvicorn_options(settings))
         return
     typer.echo(f"Parley is listening on {base_url}", err=True)
+    if settings.wyoming.uri is not None:
+        typer.echo(
+            f"Wyoming (Home Assistant) on {settings.wyoming.uri}: in Home Assistant, Settings → "
+            "Devices & services → Add integration → Wyoming Protocol, with this host and port",
+            err=True,
+        )
     # A one-time code, never the API key: the address ends up in browser history.
     login_code = state_of(server_app).authenticator.mint_login_code()
     typer.echo(f"Open {base_url}?login={login_code}", err=True)
@@ -97,6 +115,30 @@ def serve(
         err=True,
     )
     uvicorn.run(server_app, host=bind_host, port=bind_port, **uvicorn_options(settings))
+
+
+def _with_wyoming(settings: Settings, uri: str | None, *, expose: bool) -> Settings:
+    """The settings with --wyoming's address, checked like --host: loopback unless --expose."""
+    from parley.config.service_sections import host_port
+    from parley.server.guard import is_loopback_host
+
+    if uri is not None:
+        try:
+            host_port(uri)
+        except ValueError as error:
+            raise ConfigError(f"--wyoming: {error}") from None
+        settings = settings.model_copy(
+            update={"wyoming": settings.wyoming.model_copy(update={"uri": uri})}
+        )
+    if settings.wyoming.uri is not None:
+        host, _port = host_port(settings.wyoming.uri)
+        if not is_loopback_host(host) and not expose:
+            raise ConfigError(
+                f"Refusing to serve Wyoming on {host}: Wyoming has no credentials, so anyone who "
+                "can reach the port could use Parley. Add --expose if you mean it, and list Home "
+                "Assistant's address in wyoming.allowed_clients."
+            )
+    return settings
 
 
 @app.command()

@@ -4,6 +4,7 @@ the server and its limits, memory, tools, backups, the store and alerts."""
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -85,6 +86,54 @@ class ServerConfig(Section):
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return self
+
+
+class WyomingConfig(Section):
+    """Home Assistant's Wyoming protocol: Parley as its speech-to-text, text-to-speech and
+    conversation agent, on a TCP port of its own beside the HTTP server."""
+
+    uri: str | None = Field(
+        None,
+        description="tcp://HOST:PORT to serve Wyoming on (Home Assistant's default port is "
+        "10700); empty: off. Wyoming has no credentials: keep it on loopback, or name the "
+        "clients in allowed_clients",
+    )
+    allowed_clients: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (192.168.1.20, 192.168.1.0/24) that may connect; "
+        "empty: any that can reach the port",
+    )
+    max_clients: int = Field(16, ge=1, description="connections served at once")
+    max_event_bytes: int = Field(
+        1024 * 1024, ge=4096, description="largest event header, data or payload a client sends"
+    )
+    max_audio_s: float = Field(120.0, gt=0, description="longest audio one transcribe takes")
+    idle_timeout_s: float = Field(
+        120.0, gt=0, description="a client that sends nothing for this long is disconnected"
+    )
+    is_announcing: bool = Field(
+        False, description="announce the service over Zeroconf (_wyoming._tcp) for discovery"
+    )
+
+    @model_validator(mode="after")
+    def _uri_is_tcp(self) -> WyomingConfig:
+        if self.uri is not None:
+            host_port(self.uri)
+        return self
+
+
+def host_port(uri: str) -> tuple[str, int]:
+    """The host and port of a tcp://HOST:PORT address, or a ValueError saying what is wrong."""
+    parsed = urlsplit(uri)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme != "tcp" or not parsed.hostname or port is None:
+        raise ValueError(
+            f"wyoming.uri {uri!r} is not tcp://HOST:PORT (for example tcp://127.0.0.1:10700)"
+        )
+    return parsed.hostname, port
 
 
 class MemoryConfig(Section):

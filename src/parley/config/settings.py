@@ -49,6 +49,7 @@ from parley.config.service_sections import (
     MemoryConfig,
     ServerConfig,
     StoreConfig,
+    WyomingConfig,
 )
 from parley.errors import ConfigError
 
@@ -77,6 +78,7 @@ __all__ = [
     "TtsConfig",
     "VadConfig",
     "WhisperConfig",
+    "WyomingConfig",
     "XttsConfig",
     "load_settings",
     "profile_yaml",
@@ -110,6 +112,7 @@ class Settings(BaseSettings):
     server: ServerConfig = ServerConfig()
     devices: DevicesConfig = DevicesConfig()
     alerts: AlertsConfig = AlertsConfig()
+    wyoming: WyomingConfig = WyomingConfig()
 
     @property
     def database_path(self) -> Path:

@@ -91,18 +91,31 @@ def _without_end_punctuation(text: str) -> str:
     return text.strip().rstrip(".!?").strip()
 
 
+# What "remember …" may end with that points back to the sentence before.
+_POINTING_BACK = {"that", "this", "it", "that for me", "this for me", "it for me", "that one"}
+
+
 def understand(user_text: str) -> list[Remember | Forget]:
     """The memory actions one user utterance asks for, explicitly or not."""
     actions: list[Remember | Forget] = []
     if len(user_text) > MAX_FACT_SOURCE_CHARS:
         return actions
+    previous: str | None = None  # the sentence before, which "remember that." points back to
     # Spaces are normalised first, so the patterns can ask for exactly one between words.
     for sentence in _sentences(" ".join(user_text.split())):
+        said_before, previous = previous, sentence
         if (forget := _FORGET.match(sentence)) is not None:
             actions.append(Forget(_without_end_punctuation(forget.group("topic"))))
             continue
         if (explicit := _EXPLICIT.match(sentence)) is not None:
             fact = _without_end_punctuation(explicit.group("fact"))
+            if fact.lower().removesuffix("please").strip(" ,") in _POINTING_BACK:
+                # "My name is Ada. Remember that.": the fact is the sentence before.
+                if said_before is None or said_before.rstrip().endswith("?"):
+                    continue
+                fact = _without_end_punctuation(_GREETING.sub("", said_before))
+                if actions and actions[-1] == Remember(third_person(fact), "automatic"):
+                    actions.pop()
             if fact:
                 actions.append(Remember(third_person(fact), "explicit"))
             continue

@@ -49,12 +49,21 @@ class _RecentToolCall:
     is_error: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _RecentWyomingRequest:
+    at_s: float
+    program: str  # asr, tts, handle
+    first_answer_ms: float | None  # None when it failed
+    outcome: str
+
+
 class RecentFigures:
     """The turns and tool calls of the last while, in the order they happened."""
 
     def __init__(self) -> None:
         self._turns: deque[_RecentTurn] = deque(maxlen=_RECENT_TURNS)
         self._tool_calls: deque[_RecentToolCall] = deque(maxlen=_RECENT_TOOL_CALLS)
+        self._wyoming: deque[_RecentWyomingRequest] = deque(maxlen=_RECENT_TURNS)
 
     def add_turn(self, turn: TurnFigures, *, was_cancelled: bool) -> None:
         figures = turn.measured()
@@ -67,6 +76,29 @@ class RecentFigures:
         self._tool_calls.append(
             _RecentToolCall(time.monotonic(), result.name, result.duration_ms, result.is_error)
         )
+
+    def add_wyoming_request(
+        self, program: str, first_answer_ms: float | None, outcome: str
+    ) -> None:
+        self._wyoming.append(
+            _RecentWyomingRequest(time.monotonic(), program, first_answer_ms, outcome)
+        )
+
+    def _wyoming_summary(self, since_s: float) -> dict[str, Any]:
+        by_program: dict[str, list[_RecentWyomingRequest]] = {}
+        for request in (r for r in self._wyoming if r.at_s >= since_s):
+            by_program.setdefault(request.program, []).append(request)
+        summary: dict[str, Any] = {}
+        for program, requests in sorted(by_program.items()):
+            timed = [r.first_answer_ms for r in requests if r.first_answer_ms is not None]
+            timing = spread(timed) if timed else {"median": None, "p90": None}
+            summary[program] = {
+                "requests": len(requests),
+                "failed": sum(r.outcome != "ok" for r in requests),
+                "median": timing["median"],
+                "p90": timing["p90"],
+            }
+        return summary
 
     def summary(self, window_s: float) -> dict[str, Any]:
         """What happened in the last ``window_s``: per-stage median and p90, the latest values
@@ -96,6 +128,7 @@ class RecentFigures:
             "cancelled_turns": sum(turn.was_cancelled for turn in turns),
             "stages": stages,
             "tools": tools,
+            "wyoming": self._wyoming_summary(since),
         }
 
 
@@ -119,6 +152,24 @@ class ServerMetrics:
         )
         self.sessions = Gauge(
             "parley_realtime_sessions", "Open realtime sessions", registry=self.registry
+        )
+        self.wyoming_requests = Counter(
+            "parley_wyoming_requests",
+            "Wyoming requests (asr, tts, handle), by outcome",
+            ["program", "outcome"],
+            registry=self.registry,
+        )
+        self.wyoming_ms = Histogram(
+            "parley_wyoming_first_answer_ms",
+            "Wyoming requests' first answer, in milliseconds: asr from the end of speech to the "
+            "transcript, tts from the first sentence to its first audio, handle from the "
+            "transcript to the reply's first chunk",
+            ["program"],
+            buckets=_LATENCY_BUCKETS_MS,
+            registry=self.registry,
+        )
+        self.wyoming_clients = Gauge(
+            "parley_wyoming_clients", "Open Wyoming connections", registry=self.registry
         )
         self.errors = Counter(
             "parley_client_errors", "Error events sent to clients", ["code"], registry=self.registry
@@ -161,6 +212,17 @@ class ServerMetrics:
         if turn.llm_tokens_per_s is not None:
             self.llm_tokens_per_s.set(turn.llm_tokens_per_s)
         self.recent.add_turn(turn, was_cancelled=was_cancelled)
+
+    def observe_wyoming(
+        self, program: str, first_answer_ms: float | None, *, outcome: str = "ok"
+    ) -> None:
+        """A Wyoming request answered (or not): ``first_answer_ms`` is, for asr, the end of
+        speech to the transcript; for tts, the first sentence to its first audio; for handle,
+        the transcript to the reply's first chunk."""
+        self.wyoming_requests.labels(program=program, outcome=outcome).inc()
+        if first_answer_ms is not None:
+            self.wyoming_ms.labels(program=program).observe(first_answer_ms)
+        self.recent.add_wyoming_request(program, first_answer_ms, outcome)
 
     def observe_tool_call(self, result: ToolResult) -> None:
         outcome = "error" if result.is_error else "ok"

@@ -42,6 +42,7 @@ from parley.server.openai_http import router as openai_router
 from parley.server.realtime.route import serve_realtime
 from parley.server.request_ids import RequestIds
 from parley.server.state import ServerState, state_of
+from parley.server.wyoming import WyomingService
 
 # "all": sessions, memory and models in one process; "models": the models alone, served to the
 # workers of a cluster over their OpenAI-compatible routes.
@@ -201,10 +202,15 @@ def create_app(
                 if backups.every_hours is not None
                 else None
             )
+            if settings.wyoming.uri is not None:
+                state.wyoming = WyomingService(runtime, state.metrics, settings.wyoming)
+                await state.wyoming.start()
             try:
                 async with mcp_server.session_manager.run():
                     yield
             finally:
+                if state.wyoming is not None:
+                    await state.wyoming.close()
                 if is_handling_hangup:
                     asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
                 for task in [*watchers, *([scheduled] if scheduled is not None else [])]:

@@ -19,6 +19,7 @@ from parley.ops.metrics import ServerMetrics
 from parley.pipeline.runtime import Runtime
 from parley.server.auth import Authenticator
 from parley.server.health import HealthWatch
+from parley.server.wyoming import WyomingService
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ServerState:
     backends: Backends | None = None  # loaded by the lifespan
     runtime: Runtime | None = None  # with role "all": the store, tools and sessions' pipeline
     health: HealthWatch | None = None
+    wyoming: WyomingService | None = None  # with wyoming.uri: Home Assistant's listener
 
     @property
     def loaded(self) -> Backends:

@@ -1,0 +1,192 @@
+"""One Wyoming ``transcribe``: the utterance in the client's audio, its words as they form, and
+its final transcript, from the same listener and Whisper every other transport uses.
+
+Parley ends the utterance itself (the Wyoming ASR program says ``requires_external_vad:
+false``): the listener's VAD finds where speech starts and, after ``end_silence_ms`` of quiet,
+where it ends. Audio after that end is not heard (a client that streams on until its own VAD
+stops gets the transcript early). At a pause the words so far are decoded at once, so when the
+pause turns out to be the end the transcript is already there; while the user speaks, partial
+decodes run on the listener's schedule and their words go to ``on_partial``. A client that sends
+``audio-stop`` before Parley heard an end gets the open utterance decoded then. No speech at
+all is an empty transcript: Whisper on silence makes words up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import numpy as np
+
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
+from parley.config.settings import Settings
+from parley.models.contracts import SpeechToText, Transcript, Vad
+from parley.pipeline.listener import (
+    Listener,
+    PartialDue,
+    Paused,
+    Resumed,
+    UtteranceEnded,
+)
+from parley.pipeline.transcript_task import TranscriptTask, transcribe_or_none, words_of
+
+_T = TypeVar("_T")
+
+# How Home Assistant's vad_sensitivity scales the configured end-of-turn silence.
+SILENCE_SCALE = {"relaxed": 2.0, "default": 1.0, "aggressive": 0.6}
+MIN_END_SILENCE_MS = 160
+
+
+def end_silence_for(sensitivity: object, configured_ms: int) -> int:
+    """The silence that ends an utterance for a request's ``vad_sensitivity`` (unknown or
+    absent: the configured one)."""
+    scale = SILENCE_SCALE.get(sensitivity if isinstance(sensitivity, str) else "default", 1.0)
+    return max(MIN_END_SILENCE_MS, round(configured_ms * scale))
+
+
+class Transcription:
+    """Push the converted audio as it comes; ``final()`` gives the transcript once."""
+
+    def __init__(
+        self,
+        stt: SpeechToText,
+        vad: Vad,
+        settings: Settings,
+        *,
+        end_silence_ms: int,
+        max_audio_s: float,
+        on_partial: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._stt = stt
+        self._listener = Listener(vad, settings.vad, settings.stt, frame_ms=settings.audio.frame_ms)
+        self._listener.configure(threshold=settings.vad.threshold, end_silence_ms=end_silence_ms)
+        self._frame_samples = INPUT_SAMPLE_RATE_HZ * settings.audio.frame_ms // 1000
+        self._max_samples = int(max_audio_s * INPUT_SAMPLE_RATE_HZ)
+        self._on_partial = on_partial
+        self._pending = np.zeros(0, np.int16)  # less than a frame, not yet heard
+        self._heard_samples = 0
+        self._has_speech = False
+        self._partial: TranscriptTask | None = None
+        self._pause: tuple[int, TranscriptTask] | None = None  # its last voiced sample, its words
+        self._final: asyncio.Task[Transcript] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def is_ended(self) -> bool:
+        """Whether the utterance has ended (Parley heard its end, or the audio stopped)."""
+        return self._final is not None
+
+    @property
+    def heard_ms(self) -> int:
+        return self._heard_samples * 1000 // INPUT_SAMPLE_RATE_HZ
+
+    def push(self, samples: Int16Array) -> None:
+        """Hear more of the client's audio (ignored once the utterance has ended)."""
+        if self._final is not None or samples.size == 0:
+            return
+        room = self._max_samples - self._heard_samples - self._pending.size
+        self._pending = np.concatenate([self._pending, samples[: max(0, room)]])
+        while self._final is None and self._pending.size >= self._frame_samples:
+            frame, self._pending = (
+                self._pending[: self._frame_samples],
+                self._pending[self._frame_samples :],
+            )
+            self._hear(frame)
+        if self._final is None and samples.size > room:
+            self._end_now()  # wyoming.max_audio_s: what was heard is transcribed
+
+    async def final(self) -> Transcript:
+        """The utterance's transcript: the one Parley already ended, else the open one now."""
+        if self._final is None:
+            if self._pending.size:
+                self._hear(self._pending)
+                self._pending = np.zeros(0, np.int16)
+            if self._final is None:
+                self._end_now()
+        assert self._final is not None
+        return await self._final
+
+    async def close(self) -> None:
+        """Stop every decode still running (the client went away)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # ---- the listener's events -------------------------------------------------------------
+
+    def _hear(self, samples: Int16Array) -> None:
+        frame = AudioFrame(samples, self._heard_samples, time.perf_counter_ns())
+        self._heard_samples += samples.size
+        for heard in self._listener.push(frame):
+            match heard:
+                case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=c):
+                    self._has_speech = True
+                    covering = self._partial if c else None
+                    self._pause = (last_voiced, covering or self._decode(audio))
+                case Resumed():
+                    self._drop_pause()
+                case UtteranceEnded(speech=speech, audio=audio, is_covered_by_partial=covered):
+                    early = None
+                    if self._pause is not None and self._pause[0] == speech.last_voiced_sample:
+                        early = self._pause[1]
+                    elif covered:
+                        early = self._partial
+                    self._finish(audio, early)
+                    return
+                case PartialDue() if self._pause is None and not self._is_decoding_partial:
+                    self._has_speech = True
+                    self._listener.partial_started()
+                    self._partial = partial = self._decode(self._listener.utterance_audio())
+                    self._spawn(self._report(partial))
+                case _:
+                    pass
+
+    @property
+    def _is_decoding_partial(self) -> bool:
+        return self._partial is not None and not self._partial.done()
+
+    def _drop_pause(self) -> None:
+        if self._pause is not None and self._pause[1] is not self._partial:
+            self._pause[1].cancel()
+        self._pause = None
+
+    def _end_now(self) -> None:
+        audio = self._listener.utterance_audio()
+        if audio.size == 0 and not self._has_speech:
+            self._final = self._spawn(self._nothing())
+            return
+        self._finish(audio, None)
+
+    def _finish(self, audio: Int16Array, early: TranscriptTask | None) -> None:
+        if early is None and self._partial is not None and not self._partial.done():
+            self._partial.cancel()  # it would only hold the final up on a shared Whisper
+        self._final = self._spawn(self._final_words(audio, early))
+
+    async def _final_words(self, audio: Int16Array, early: TranscriptTask | None) -> Transcript:
+        if early is not None:
+            await asyncio.wait({early})
+            if (transcript := words_of(early)) is not None:
+                return transcript
+        return await self._stt.transcribe(audio)
+
+    async def _nothing(self) -> Transcript:
+        return Transcript("", self.heard_ms, 0.0)
+
+    async def _report(self, partial: TranscriptTask) -> None:
+        await asyncio.wait({partial})
+        if self._final is None and (transcript := words_of(partial)) is not None:
+            await self._on_partial(transcript.text)
+
+    def _decode(self, audio: Int16Array) -> TranscriptTask:
+        return self._spawn(transcribe_or_none(self._stt, audio))
+
+    def _spawn(self, work: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
