@@ -158,3 +158,35 @@ def test_sighup_without_a_config_file_is_logged_and_the_server_keeps_serving(
         with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
             assert response.status == 200
         assert process.poll() is None
+
+
+def test_serve_refuses_wyoming_on_a_public_address_without_expose(data_dir: Path) -> None:
+    done = subprocess.run(
+        [parley_executable(), "serve", "--wyoming", f"tcp://0.0.0.0:{free_port()}"],
+        env={**os.environ, "PARLEY_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "no credentials" in done.stderr and "--expose" in done.stderr
+
+
+async def test_serve_with_wyoming_answers_home_assistant_beside_http(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from wyoming.client import AsyncTcpClient
+    from wyoming.info import Describe, Info
+
+    wyoming_port = free_port()
+    env = {**os.environ, "PARLEY_ENV": "testing", "PARLEY_DATA_DIR": str(data_dir)}
+    log_path = tmp_path / "serve.log"
+    with serving(["--wyoming", f"tcp://127.0.0.1:{wyoming_port}"], env, log_path):
+        async with AsyncTcpClient("127.0.0.1", wyoming_port, read_timeout=30) as client:
+            await client.write_event(Describe().event())
+            event = await client.read_event()
+    assert event is not None
+    info = Info.from_event(event)
+    assert info.asr and info.tts and info.handle
+    assert "Wyoming Protocol" in log_path.read_text()  # how to add it in Home Assistant
