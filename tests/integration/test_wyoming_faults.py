@@ -232,3 +232,39 @@ def test_one_client_over_the_limit_is_told_so_and_the_others_go_on(backends, tmp
         refused, answers = asyncio.run(three_clients())
     assert refused is not None and refused.type == "error" and refused.data["code"] == "busy"
     assert all(answer is not None and answer.type == "info" for answer in answers)
+
+
+def test_an_announced_server_is_found_over_zeroconf_as_home_assistant_looks(
+    backends, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
+
+    port = free_port()
+    config = WyomingConfig(
+        uri=f"tcp://0.0.0.0:{port}", allowed_clients=["127.0.0.0/8"], is_announcing=True
+    )
+
+    async def browse() -> list[int]:
+        found: list[str] = []
+        browser_zeroconf = AsyncZeroconf()
+        browser = AsyncServiceBrowser(
+            browser_zeroconf.zeroconf,
+            ["_wyoming._tcp.local."],
+            handlers=[lambda zeroconf, service_type, name, state_change: found.append(name)],
+        )
+        for _ in range(50):
+            if found:
+                break
+            await asyncio.sleep(0.1)
+        ports = []
+        for name in found:
+            info = await browser_zeroconf.async_get_service_info("_wyoming._tcp.local.", name)
+            if info is not None and name.startswith("Parley"):
+                ports.append(info.port)
+        await browser.async_cancel()
+        await browser_zeroconf.async_close()
+        return ports
+
+    with running_server(backends, tmp_path / "data", wyoming=config):
+        ports = asyncio.run(browse())
+    assert port in ports

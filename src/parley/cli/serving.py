@@ -210,6 +210,15 @@ def bench(
             "--sessions", help="With --server: a load test, e.g. 1,2,4,8 concurrent sessions."
         ),
     ] = None,
+    wyoming: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--wyoming",
+            help="Measure Wyoming servers instead (tcp://HOST:PORT, repeatable: Parley's and "
+            "others', one after another): speech-to-text, text-to-speech and agent, as Home "
+            "Assistant uses them.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     profile: ProfileOption = None,
@@ -229,6 +238,9 @@ def bench(
             raise ConfigError("--real-speech and --audio-dir both name the prompts: pick one.")
         with console.status("fetching recorded speech…"):
             audio_dir = real_speech_dir(settings.data_dir)
+    if wyoming:
+        _bench_wyoming(settings, wyoming, audio_dir, runs=runs, as_json=as_json)
+        return
     if sessions is not None:
         from parley.bench.client import format_load_table, run_load_bench
 
@@ -276,6 +288,34 @@ def bench(
         plot(report, plot_path)
         console.print(f"latency plot written to {plot_path}")
     typer.echo(to_json(summary) if as_json else format_table(summary))
+
+
+def _bench_wyoming(
+    settings: Settings, uris: list[str], audio_dir: Path | None, *, runs: int, as_json: bool
+) -> None:
+    from rich.console import Console
+
+    from parley.bench.prompts import choose_prompts
+    from parley.bench.wyoming_trial import format_wyoming_table, run_wyoming_bench
+    from parley.config.service_sections import host_port
+    from parley.models.factory import make_tts
+    from parley.ops.machine import cpu_line, describe_cpu
+
+    for uri in uris:
+        try:
+            host_port(uri)
+        except ValueError as error:
+            raise ConfigError(f"--wyoming: {error}") from None
+    with Console(stderr=True).status("measuring Wyoming servers…"):
+        # The prompts are spoken once by Parley's own voice (and espeak-ng), then cached.
+        tts = make_tts(settings.tts, models_dir=settings.models_dir)
+        prompts = choose_prompts(settings, audio_dir, tts)
+        reports = run_wyoming_bench(uris, prompts, runs=runs)
+    cpu = cpu_line(describe_cpu())
+    if as_json:
+        typer.echo(json.dumps({"cpu": cpu, "servers": reports}, indent=2))
+    else:
+        typer.echo(format_wyoming_table(reports, cpu))
 
 
 def _session_counts(text: str) -> list[int]:
