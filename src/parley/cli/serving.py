@@ -87,8 +87,11 @@ def serve(
         backends=backends,
         bind_host=bind_host,
         config_path=config_path,
-        reload_settings=lambda: load_settings(
-            config_file=config_path, profile=profile, data_dir=data_dir
+        # --wyoming holds across reloads, as --host and --port do.
+        reload_settings=lambda: _with_wyoming(
+            load_settings(config_file=config_path, profile=profile, data_dir=data_dir),
+            wyoming,
+            expose=expose,
         ),
         role="models" if role == "models" else "all",
     )
