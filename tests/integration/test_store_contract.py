@@ -345,3 +345,24 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password(tmp_path: P
         PostgresStore(url, connect_timeout_s=2)
     assert "hunter2" not in str(raised.value)
     assert redacted_url(url) == f"postgresql://parley:***@/parley?host={tmp_path}"
+
+
+def test_timers_are_kept_until_told_and_found_by_a_second_handle(opener) -> None:  # type: ignore[no-untyped-def]
+    first, second = opener(), opener()
+    try:
+        pasta = first.add_timer("local", "timer", "pasta", 2_000.0, 600.0)
+        call = first.add_timer("local", "reminder", "to call your sister", 1_000.0, None)
+        first.add_timer("someone-else", "timer", "", 500.0, 60.0)
+        assert [t.label for t in second.running_timers("local")] == ["to call your sister", "pasta"]
+        assert second.next_due_timer() is not None and second.next_due_timer().due_at == 500.0  # type: ignore[union-attr]
+        second.mark_timer_fired(call.id, 1_000.5)
+        assert [t.id for t in first.running_timers("local")] == [pasta.id]
+        assert [t.id for t in first.untold_timers("local")] == [call.id]
+        first.mark_timer_told(call.id, 1_001.0)
+        assert first.untold_timers("local") == []
+        assert first.delete_timer("local", pasta.id)
+        assert not first.delete_timer("someone-else", pasta.id)
+        assert second.running_timers("local") == []
+    finally:
+        first.close()
+        second.close()

@@ -88,7 +88,7 @@ async def test_every_fault_becomes_a_tool_error_and_the_hub_keeps_working() -> N
 @pytest.mark.slow
 async def test_tool_choice_is_right_for_95_in_100_labelled_requests(backends: Backends) -> None:
     hub = ToolHub(
-        McpConfig(servers=[TIME_SERVER]), builtin=make_builtin_server(_memory_for_tests())
+        McpConfig(servers=[TIME_SERVER]), builtin=make_builtin_server(*_memory_and_timers())
     )
     await hub.start()
     try:
@@ -111,13 +111,15 @@ async def test_tool_choice_is_right_for_95_in_100_labelled_requests(backends: Ba
         await hub.close()
 
 
-def _memory_for_tests():  # type: ignore[no-untyped-def]
+def _memory_and_timers():  # type: ignore[no-untyped-def]
     import tempfile
 
     from parley.memory.recall import MemoryRecall
     from parley.memory.sqlite_store import SqliteStore
+    from parley.tools.timers import TimerClock
 
-    return MemoryRecall(SqliteStore(Path(tempfile.mkdtemp()) / "m.sqlite3"), None)
+    store = SqliteStore(Path(tempfile.mkdtemp()) / "m.sqlite3")
+    return MemoryRecall(store, None), TimerClock(store)
 
 
 def test_cities_in_a_request_become_iana_time_zones() -> None:
@@ -171,7 +173,7 @@ async def test_the_time_is_said_in_words_not_as_the_tool_call_echoed(backends: B
 
     toolbox = await Toolbox.start(
         McpConfig(servers=[]),
-        memory=_memory_for_tests(),
+        memory=_memory_and_timers()[0],
         embedder=backends.embedder,
         writer=backends.llm_capabilities.json_writer,
     )
@@ -195,7 +197,7 @@ async def test_the_time_in_tokyo_from_a_time_server_is_one_plain_sentence(
 
     toolbox = await Toolbox.start(
         McpConfig(servers=[TIME_SERVER]),
-        memory=_memory_for_tests(),
+        memory=_memory_and_timers()[0],
         embedder=backends.embedder,
         writer=backends.llm_capabilities.json_writer,
     )

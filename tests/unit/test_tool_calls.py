@@ -69,3 +69,17 @@ def test_a_valid_zone_the_llm_wrote_is_kept_and_a_wrong_one_is_taken_from_the_re
     assert kept == {"timezone": "Europe/Paris"}
     repaired = time_zones_from_request({"timezone": "Paris"}, schema, "What time is it in Paris?")
     assert repaired == {"timezone": "Europe/Paris"}
+
+
+def test_a_polite_request_tells_and_a_question_about_knowledge_calls_no_tool() -> None:
+    from parley.tools.router import asks_for_knowledge, is_question
+
+    assert not is_question("Can you set a timer for ten minutes?")
+    assert not is_question("Could you please remind me to call Ana tomorrow?")
+    assert is_question("Do you remember my name?")
+    assert is_question("Can you tell me what time it is?")  # asks: nothing to change
+    assert is_question("What is my name")
+    assert asks_for_knowledge("What is a leap second?")
+    assert asks_for_knowledge("How does a pressure cooker work?")
+    assert not asks_for_knowledge("How does my timer work?")  # about the user's own things
+    assert not asks_for_knowledge("What is the time in Tokyo?")

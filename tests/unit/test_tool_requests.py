@@ -21,6 +21,10 @@ def test_no_labelled_request_is_among_the_router_s_own_texts() -> None:
             *builtin._RECALL_EXAMPLES,
             *builtin._REMEMBER_EXAMPLES,
             *builtin._GOODBYE_EXAMPLES,
+            *builtin._SET_TIMER_EXAMPLES,
+            *builtin._SET_REMINDER_EXAMPLES,
+            *builtin._TIME_LEFT_EXAMPLES,
+            *builtin._CANCEL_TIMER_EXAMPLES,
             *NEEDS_NO_TOOL,
             *(text for examples in KNOWN_EXAMPLES.values() for text in examples),
         )
@@ -34,6 +38,7 @@ def test_no_labelled_request_is_among_the_router_s_own_texts() -> None:
 def test_every_request_kind_has_a_label_of_known_tools() -> None:
     known = {"current_date_and_time", "get_current_time", "convert_time", "search_memory"}
     known |= {"remember", "end_conversation"}
+    known |= {"set_timer", "set_reminder", "timers_left", "cancel_timer"}
     for request in (*LABELLED_REQUESTS, *HELD_OUT_REQUESTS):
         assert request.tools <= known, request
         assert bool(request.tools) == (request.kind not in {"general", "contains a tool's word"})

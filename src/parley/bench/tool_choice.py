@@ -125,6 +125,7 @@ async def evaluate_tool_choice(
     from parley.tools.builtin import make_builtin_server
     from parley.tools.hub import ToolHub
     from parley.tools.router import ToolRouter
+    from parley.tools.timers import TimerClock
 
     servers = list(settings.mcp.servers)
     if with_time_server:
@@ -138,10 +139,11 @@ async def evaluate_tool_choice(
         servers.append(McpServerConfig(name="time", command=[command, "--local-timezone", "UTC"]))
     embedder = MiniLmEmbedder()
     with tempfile.TemporaryDirectory() as scratch:
-        memory = MemoryRecall(SqliteStore(Path(scratch) / "memory.sqlite3"), embedder)
+        store = SqliteStore(Path(scratch) / "memory.sqlite3")
+        memory = MemoryRecall(store, embedder)
         hub = ToolHub(
             settings.mcp.model_copy(update={"servers": servers}),
-            builtin=make_builtin_server(memory),
+            builtin=make_builtin_server(memory, TimerClock(store)),
         )
         await hub.start()
         try:

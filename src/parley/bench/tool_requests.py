@@ -18,6 +18,10 @@ CONVERT = frozenset({"convert_time"})
 RECALL = frozenset({"search_memory"})
 REMEMBER = frozenset({"remember"})
 GOODBYE = frozenset({"end_conversation"})
+SET_TIMER = frozenset({"set_timer"})
+SET_REMINDER = frozenset({"set_reminder"})
+TIMERS_LEFT = frozenset({"timers_left"})
+CANCEL_TIMER = frozenset({"cancel_timer"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +131,43 @@ LABELLED_REQUESTS: tuple[LabelledRequest, ...] = tuple(
         "That will be all, goodbye.",
     )
     + _kind(
+        "timer",
+        SET_TIMER,
+        "Set a timer for eight minutes.",
+        "Can you start a timer for 25 minutes?",
+        "I need a five minute timer for the tea.",
+        "Timer, 45 seconds please.",
+        "Set a cookie timer for twelve minutes.",
+    )
+    + _kind(
+        "reminder",
+        SET_REMINDER,
+        "Remind me to take the bins out at 7 pm.",
+        "Set an alarm for six in the morning.",
+        "Remind me in 15 minutes to move the car.",
+        "Could you remind me to call the plumber tomorrow?",
+        "Wake me at 7 tomorrow.",
+    )
+    + _kind(
+        "timer left",
+        TIMERS_LEFT,
+        "How much longer on the tea timer?",
+        "How many minutes are left?",
+        "What's left on the timer?",
+    )
+    + _kind(
+        "cancel timer",
+        CANCEL_TIMER,
+        "Cancel my timer.",
+        "Stop the cookie timer.",
+        "Forget the reminder about the bins.",
+    )
+    + _kind(
         "contains a tool's word",
         NO_TOOL,
+        "How does a kitchen timer work?",
+        "Who invented the alarm clock?",
+        "Why do old timers tick so loudly?",
         "Stop. Actually, tell me about the moon instead.",
         "Say goodbye in French.",
         "How do you say goodbye in Japanese?",
@@ -235,9 +274,14 @@ HELD_OUT_REQUESTS: tuple[LabelledRequest, ...] = tuple(
         "I'm going to go now, bye.",
         "Cheers, talk soon.",
     )
+    + _kind("timer", SET_TIMER, "Put on a timer for 3 minutes.")
+    + _kind("reminder", SET_REMINDER, "Remind me at noon to eat lunch.")
+    + _kind("timer left", TIMERS_LEFT, "How long until my timer rings?")
+    + _kind("cancel timer", CANCEL_TIMER, "Cancel the alarm.")
     + _kind(
         "contains a tool's word",
         NO_TOOL,
+        "What time should I set my alarm to get eight hours of sleep?",
         "Stop, what's the tallest mountain instead?",
         "Teach me to say goodbye in Italian.",
         "Why do kids hate bedtime?",

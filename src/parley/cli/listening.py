@@ -26,6 +26,7 @@ from parley.cli.app import (
 
 if TYPE_CHECKING:
     from parley.config.settings import Settings
+    from parley.pipeline.session import Session
 
 
 @app.command()
@@ -119,6 +120,8 @@ class _Screen:
                 self._console.print(f"[cyan]parley:[/cyan] {text}")
             case "interrupted":
                 self._console.print("[dim]  (interrupted)[/dim]")
+            case "timer":
+                self._console.print(f"[bold yellow]⏰ {text}[/bold yellow]")
             case "status":
                 self._console.print(f"[dim]{text}[/dim]")
 
@@ -162,6 +165,7 @@ async def _converse(
         PartialTranscript,
         ReplyInterrupted,
         SentenceReady,
+        SpeechStarted,
         TurnDone,
     )
     from parley.pipeline.runtime import Runtime
@@ -202,8 +206,12 @@ async def _converse(
         await speaker.drain()
         screen.show("played", turn_id=turn_id)
 
+    heard_speech = asyncio.Event()  # set whenever the user starts to speak
+
     def observe(event: Any) -> None:
         match event:
+            case SpeechStarted():
+                heard_speech.set()
             case PartialTranscript(text=text):
                 screen.show("partial", text)
             case FinalTranscript(text=text) if text:
@@ -236,6 +244,9 @@ async def _converse(
                 f"listening (conversation {session.conversation_id}); Ctrl-C quits",
                 conversation_id=session.conversation_id,
             )
+            stop_ringing = await runtime.timers.subscribe(
+                session.user_id, _Ringer(session, screen, heard_speech).tell
+            )
             listening = asyncio.create_task(session.listen(microphone.frames()))
             quit_requested = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -249,8 +260,38 @@ async def _converse(
             quitting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
+            stop_ringing()
             await session.wait_for_replies()
         finally:
             microphone.close()
             speaker.close()
     screen.show("status", "bye")
+
+
+class _Ringer:
+    """A timer gone off, said through the loudspeaker again and again (every ``RING_EVERY_S``,
+    ``RINGS`` times at most) until the user speaks: the kitchen may be noisy, the user away."""
+
+    RINGS = 3
+    RING_EVERY_S = 12.0
+
+    def __init__(self, session: Session, screen: _Screen, heard_speech: asyncio.Event) -> None:
+        self._session = session
+        self._screen = screen
+        self._heard_speech = heard_speech
+        self._rings: set[asyncio.Task[None]] = set()
+
+    async def tell(self, timer: Any, words: str) -> bool:
+        self._screen.show("timer", words, timer_id=timer.id)
+        task = asyncio.create_task(self._ring(words))
+        self._rings.add(task)
+        task.add_done_callback(self._rings.discard)
+        return True
+
+    async def _ring(self, words: str) -> None:
+        for _ in range(self.RINGS):
+            self._heard_speech.clear()
+            await self._session.announce(words)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heard_speech.wait(), timeout=self.RING_EVERY_S)
+                return  # the user answered (or said stop over it): it has been heard

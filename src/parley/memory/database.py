@@ -81,6 +81,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 4: the tool calls made for a reply (name, arguments, result, duration)
     ("ALTER TABLE messages ADD COLUMN tool_calls_json TEXT",),
+    # 5: timers, alarms and reminders (memory.timer_table)
+    (
+        """CREATE TABLE timers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('timer', 'reminder')),
+            label TEXT NOT NULL,
+            due_at REAL NOT NULL,
+            duration_s REAL,
+            created_at REAL NOT NULL,
+            fired_at REAL,
+            told_at REAL
+        )""",
+        "CREATE INDEX timers_due ON timers(fired_at, due_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

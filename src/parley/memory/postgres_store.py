@@ -81,6 +81,21 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 4: the tool calls made for a reply
     ("ALTER TABLE messages ADD COLUMN tool_calls_json TEXT",),
+    # 5: timers, alarms and reminders
+    (
+        """CREATE TABLE timers (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('timer', 'reminder')),
+            label TEXT NOT NULL,
+            due_at DOUBLE PRECISION NOT NULL,
+            duration_s DOUBLE PRECISION,
+            created_at DOUBLE PRECISION NOT NULL,
+            fired_at DOUBLE PRECISION,
+            told_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX timers_due ON timers(fired_at, due_at)",
+    ),
 )
 POSTGRES_SCHEMA_VERSION = len(POSTGRES_MIGRATIONS)
 

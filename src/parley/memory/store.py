@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from parley.errors import StorageError
+from parley.memory.timer_table import TimerTable
 from parley.models.contracts import ChatMessage
 
 __all__ = [
@@ -67,7 +68,7 @@ class Transaction(Protocol):
     def execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> Rows: ...
 
 
-class ConversationStore(abc.ABC):
+class ConversationStore(TimerTable, abc.ABC):
     """A thread-safe handle on the store; async methods keep I/O off the event loop."""
 
     # Where the store is, for messages (a file, or a URL without its password).

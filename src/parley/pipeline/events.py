@@ -57,7 +57,8 @@ class TurnStarted:
     turn_id: int
     user_text: str
     t_ns: int
-    # "function_call": the reply is a call of a client's function, not words (realtime tools).
+    # "function_call": the reply is a call of a client's function, not words (realtime tools);
+    # "announcement": Parley speaks first (a timer or reminder gone off).
     kind: str = "message"
 
 

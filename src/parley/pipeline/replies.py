@@ -13,7 +13,9 @@ from typing import Any
 
 from parley.audio.sink import AudioSink
 from parley.config.settings import Settings
+from parley.memory.recall import MemoryChanges
 from parley.memory.store import ConversationStore
+from parley.models.contracts import ChatMessage
 from parley.models.loaded import Backends, FixedReply
 from parley.pipeline.client_functions import ClientFunctions
 from parley.pipeline.events import (
@@ -167,6 +169,7 @@ class Replies:
         *,
         metrics: TurnMetrics | None = None,
         held: HeldReply | None = None,
+        said: str | None = None,
     ) -> TurnResult:
         """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
         or cancellation, and store the reply as heard. A held reply takes the floor only when
@@ -189,7 +192,7 @@ class Replies:
         metrics = metrics or TurnMetrics(handle.turn_id)
         metrics.turn_id = handle.turn_id
         try:
-            return await self._run(handle, user_text, metrics)
+            return await self._run(handle, user_text, metrics, said)
         finally:
             if not handle.stored.is_set():
                 handle.mark_stored(None)  # discarded, failed or a function call: no row
@@ -202,28 +205,41 @@ class Replies:
         self._sink.current_turn_id = handle.turn_id
 
     async def _run(
-        self, handle: ReplyHandle, user_text: str | None, metrics: TurnMetrics
+        self, handle: ReplyHandle, user_text: str | None, metrics: TurnMetrics, said: str | None
     ) -> TurnResult:
         turn_id, held = handle.turn_id, handle.held
         options = self._options()
         observer = held.observe if held is not None else self._observer
         if user_text is not None and held is None:
             await self.context.add_user_text(user_text)
-        changes = self.context.take_memory_changes()
-        # A speculation's words are not stored until the turn is confirmed: it may be discarded.
-        history, messages = await self.context.build(
-            user_text if held is not None else None,
-            exclude_fact_ids=frozenset(changes.created_ids),  # just said: no reminder needed
+        # Parley speaking first (a timer) says its words, no model.
+        changes = (
+            self.context.take_memory_changes()
+            if said is None
+            else MemoryChanges(confirmations=[said])
         )
-        request = history[-1].content
-        if self.client_functions.has_outputs:
+        if said is not None:
+            # Nothing was asked: no prompt (a client's function outputs wait for the user).
+            request, messages = "", list[ChatMessage]()
+        else:
+            # A speculation's words are not stored until the turn is confirmed: it may be
+            # discarded.
+            history, messages = await self.context.build(
+                user_text if held is not None else None,
+                exclude_fact_ids=frozenset(changes.created_ids),  # just said: no reminder
+            )
+            request = history[-1].content
+        if said is not None:
+            pass  # nothing asked: nothing for a client's function
+        elif self.client_functions.has_outputs:
             # A client ran the function Parley asked for: its output informs this reply.
             messages = self.client_functions.with_outputs(messages)
         elif not changes.confirmations:
             call = await self.client_functions.plan(request, options)
             if call is not None:
                 return await self._request_function_call(turn_id, request, call, metrics, observer)
-        observer(TurnStarted(turn_id, request, time.perf_counter_ns()))
+        kind = "announcement" if said is not None else "message"
+        observer(TurnStarted(turn_id, request, time.perf_counter_ns(), kind))
         reply_llm: Any = self._backends.llm
         tool_reply: ToolAwareReply | None = None
         if changes.confirmations:

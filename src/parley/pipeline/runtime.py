@@ -22,6 +22,7 @@ from parley.memory.sqlite_store import SqliteStore
 from parley.memory.store import ConversationStore
 from parley.models.loaded import Backends
 from parley.pipeline.session import Session, SessionObserver
+from parley.tools.timers import TimerClock
 from parley.tools.toolbox import Toolbox, start_user_toolbox
 
 
@@ -30,6 +31,8 @@ class Runtime:
     backends: Backends
     store: ConversationStore
     toolbox: Toolbox
+    # Timers and reminders, going off on time while the runtime is open.
+    timers: TimerClock
 
     @property
     def settings(self) -> Settings:
@@ -53,10 +56,15 @@ class Runtime:
             lambda: SqliteStore(database_path) if database_path else open_store(settings)
         )
         try:
-            toolbox = await start_user_toolbox(settings, backends, store)
+            timers = TimerClock(store)
+            toolbox = await start_user_toolbox(settings, backends, store, timers)
+            clock = asyncio.create_task(timers.run(), name="timers")
             try:
-                yield cls(backends, store, toolbox)
+                yield cls(backends, store, toolbox, timers)
             finally:
+                clock.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await clock
                 await toolbox.close()
         finally:
             store.close()

@@ -151,6 +151,11 @@ class Session:
         """Reply to ``user_text`` (or to the conversation as it stands when None)."""
         return await self._replies.respond(user_text, metrics=metrics)
 
+    async def announce(self, words: str) -> TurnResult:
+        """Say ``words`` unprompted (a timer gone off), as a reply of its own: stored, heard
+        through the sink, interruptible like any other."""
+        return await self._replies.respond(None, said=words)
+
     def interrupt(self) -> bool:
         return self._replies.interrupt()
 

@@ -9,6 +9,10 @@ from typing import Any
 
 from parley.tools.hub import ToolSpec
 
+# A tool argument of this name is given the user's request word for word (a tool that reads
+# times and durations itself is not handed the small LLM's paraphrase of them).
+REQUEST_ARGUMENT = "request"
+
 
 def calls_for(tool: ToolSpec, arguments: dict[str, Any], request: str) -> list[dict[str, Any]]:
     """One call per value when the request names several for one argument ("in Tokyo and in

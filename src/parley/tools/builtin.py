@@ -4,8 +4,10 @@ configured server's: the date and time, memory, and ending the conversation."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field
 
 from parley.memory.fact_voice import second_person
 from parley.memory.facts import third_person
@@ -14,6 +16,10 @@ from parley.memory.store import LOCAL_USER
 from parley.tools.hub import EXAMPLES_META_KEY
 from parley.tools.speakable import NOTHING_REMEMBERED
 from parley.tools.spoken_time import moment_sentence
+from parley.tools.timers import TimerClock
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 # Requests in a user's words that call each tool, for the router (tools.router). They are
 # written apart from the labelled set tool choice is measured on (bench.tool_requests).
@@ -56,6 +62,7 @@ _REMEMBER_EXAMPLES = [
     "keep in mind that I have two kids",
     "I want you to know that my mother is called Rosa",
     "make a note: my bike is red",
+    "bear in mind that I'm left-handed",
     "my phone number ends in 42, remember",
 ]
 _GOODBYE_EXAMPLES = [
@@ -72,7 +79,72 @@ _GOODBYE_EXAMPLES = [
 ]
 
 
-def make_builtin_server(memory: MemoryRecall | None) -> Any:
+_SET_TIMER_EXAMPLES = [
+    "set a timer for five minutes",
+    "start a ten minute timer",
+    "timer for twenty minutes please",
+    "can you set a pasta timer for 12 minutes",
+    "count down three minutes",
+    "put a timer on for half an hour",
+    "I need a timer for the rice, 15 minutes",
+    "time me for two minutes",
+    "start a countdown of 90 seconds",
+    "set an egg timer for six minutes",
+    "set the timer to four minutes",
+    "give me a 30 second timer",
+    "can you time 20 minutes for me",
+    "I'd like a timer of one hour",
+    "begin a three minute countdown",
+]
+_SET_REMINDER_EXAMPLES = [
+    "remind me to call mum at 5",
+    "remind me in an hour to take the laundry out",
+    "set an alarm for 7 am",
+    "wake me up at six thirty",
+    "remind me tomorrow morning to buy bread",
+    "don't let me forget to water the plants at 8",
+    "set a reminder for my meeting at 3 pm",
+    "remind me about the dentist on Tuesday",
+    "can you remind me to feed the cat tonight",
+    "alarm at 6:45 tomorrow",
+    "remind me this evening to lock the door",
+    "please remind me on Sunday to ring grandma",
+    "set my alarm for half past five",
+    "I need a reminder at 4 to pick up the kids",
+    "alert me in 30 minutes to check the washing",
+    "wake me in twenty minutes",
+]
+_TIME_LEFT_EXAMPLES = [
+    "how long is left on my timer",
+    "how much time is left",
+    "how many minutes are left on the pasta timer",
+    "when will my timer go off",
+    "what timers do I have",
+    "is my timer still running",
+    "what reminders have I set",
+    "how long until the alarm",
+    "is the timer done yet",
+    "how long have I got left on it",
+    "when does my reminder go off",
+    "check my timer",
+]
+_CANCEL_TIMER_EXAMPLES = [
+    "cancel the timer",
+    "stop the pasta timer",
+    "delete my reminder",
+    "cancel my alarm",
+    "turn off the timer",
+    "never mind the timer",
+    "cancel all my timers",
+    "remove the reminder about the dentist",
+    "delete the timer",
+    "I don't need the timer any more",
+    "switch off my alarm",
+]
+_REQUEST = "the user's request, word for word"
+
+
+def make_builtin_server(memory: MemoryRecall | None, timers: TimerClock | None = None) -> Any:
     from mcp.server.mcpserver import MCPServer
     from mcp.types import ToolAnnotations
 
@@ -119,6 +191,9 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
                 return f"OK, I'll remember that {said}."
             return f"I know: {said}."
 
+    if timers is not None:
+        _add_timer_tools(server, timers)
+
     @server.tool(
         description="End the conversation when the user says goodbye or asks to stop talking.",
         annotations=read_only,
@@ -131,3 +206,47 @@ def make_builtin_server(memory: MemoryRecall | None) -> Any:
         return "Goodbye, talk to you soon!"
 
     return server
+
+
+def _add_timer_tools(server: MCPServer, timers: TimerClock) -> None:
+    """Timers and reminders. Each takes the user's words as they are (tools.router fills an
+    argument named ``request`` with them): durations and times are read by tools.when, never
+    worked out by the LLM."""
+    from mcp.types import ToolAnnotations
+
+    changes = ToolAnnotations(read_only_hint=False, destructive_hint=False)
+
+    @server.tool(
+        description="Set a countdown timer for a length of time (minutes, seconds, hours), "
+        "optionally named (a pasta timer).",
+        annotations=changes,
+        meta={EXAMPLES_META_KEY: _SET_TIMER_EXAMPLES},
+    )
+    def set_timer(request: Annotated[str, Field(description=_REQUEST)]) -> str:
+        return timers.set_timer(request)
+
+    @server.tool(
+        description="Set a reminder or an alarm for a time of day or a day (at 6:30, tomorrow "
+        "at noon, in an hour), optionally with what to remind the user of.",
+        annotations=changes,
+        meta={EXAMPLES_META_KEY: _SET_REMINDER_EXAMPLES},
+    )
+    def set_reminder(request: Annotated[str, Field(description=_REQUEST)]) -> str:
+        return timers.set_reminder(request)
+
+    @server.tool(
+        description="How long is left on the user's timers, and when their reminders and "
+        "alarms are due.",
+        annotations=ToolAnnotations(read_only_hint=True),
+        meta={EXAMPLES_META_KEY: _TIME_LEFT_EXAMPLES},
+    )
+    def timers_left(request: Annotated[str, Field(description=_REQUEST)]) -> str:
+        return timers.time_left(request)
+
+    @server.tool(
+        description="Cancel a running timer, reminder or alarm (the one named, or the only one).",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True),
+        meta={EXAMPLES_META_KEY: _CANCEL_TIMER_EXAMPLES},
+    )
+    def cancel_timer(request: Annotated[str, Field(description=_REQUEST)]) -> str:
+        return timers.cancel(request)

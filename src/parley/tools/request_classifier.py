@@ -67,6 +67,19 @@ NEEDS_NO_TOOL = (
     "what's the square root of eighty one",
     "can you recommend a film",
     "what is the tallest building in the world",
+    "what's the history of the hourglass",
+    "how do I get better at waking up early",
+    "why are alarm clocks so loud",
+    "what's the best time to go to sleep",
+    "how long should bread dough rise",
+    "is a digital clock better than an analogue one",
+    "how does a microwave oven work",
+    "how does a thermostat work",
+    "write a haiku about autumn",
+    "compose a limerick about a sleepy cat",
+    "say good morning in Italian",
+    "how do you greet someone in Korean",
+    "on what date is Independence Day in America",
 )
 
 _FIT_STEPS = 600

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,7 +21,12 @@ import numpy as np
 
 from parley.models.contracts import ChatMessage, JsonWriter
 from parley.models.embedding import MiniLmEmbedder
-from parley.tools.arguments import argument_schema, fitting_tool, time_zones_from_request
+from parley.tools.arguments import (
+    REQUEST_ARGUMENT,
+    argument_schema,
+    fitting_tool,
+    time_zones_from_request,
+)
 from parley.tools.hub import ToolSpec
 from parley.tools.request_classifier import NEEDS_NO_TOOL, RequestClassifier, tool_texts
 
@@ -73,11 +79,40 @@ _ASKING_WORDS = frozenset(
 )
 
 
+# "Can you set a timer…?", "Could you please remind me…?": asked as a question, meant as a
+# request to do something.
+_POLITE_REQUEST = re.compile(
+    r"^(?:(?:can|could|would|will) you|would you mind)\s+(?:please\s+)?(?!remember\b|recall\b|"
+    r"tell me\b|know\b|say\b|explain\b|name\b)[a-z]+",
+    re.IGNORECASE,
+)
+
+
+# Questions that ask what something is or how or why it works ("What is a time zone?", "How
+# does a kitchen timer work?"): knowledge the model has, never a tool's to give, unless they
+# are about the user's own things.
+_ASKS_FOR_KNOWLEDGE = re.compile(
+    r"^(?:what (?:is|are) (?:a|an)\b|how (?:does|do) (?:a|an|the)?\b.*\bwork\b|why (?:do|does|is|are)\b"
+    r"|explain\b)",
+    re.IGNORECASE,
+)
+_ABOUT_THE_USER = re.compile(r"\b(?:my|me|i|mine|i'm|i've)\b", re.IGNORECASE)
+
+
+def asks_for_knowledge(request: str) -> bool:
+    stripped = request.strip()
+    return bool(_ASKS_FOR_KNOWLEDGE.match(stripped)) and not _ABOUT_THE_USER.search(stripped)
+
+
 def is_question(request: str) -> bool:
     """Whether a request asks rather than tells: it ends with a question mark, or opens the way
-    a question does (Whisper leaves some questions without their mark)."""
-    words = request.strip().lower().split()
-    return request.rstrip().endswith("?") or (bool(words) and words[0] in _ASKING_WORDS)
+    a question does (Whisper leaves some questions without their mark). A polite request ("Can
+    you set a timer?") tells."""
+    stripped = request.strip()
+    if _POLITE_REQUEST.match(stripped):
+        return False
+    words = stripped.lower().split()
+    return stripped.endswith("?") or (bool(words) and words[0] in _ASKING_WORDS)
 
 
 @functools.lru_cache(maxsize=4)
@@ -136,8 +171,10 @@ class ToolRouter:
         offered = self._hub.tools()
         if self._embedder is None or not offered:
             return None
-        classifier = self._classifier_for(offered)
         minimum = self._threshold if threshold is None else threshold
+        if minimum > 0 and asks_for_knowledge(request):
+            return None
+        classifier = self._classifier_for(offered)
         query = self._embedder.embed(request)
         scores = classifier.scores(query)
         asks = is_question(request)
@@ -170,6 +207,11 @@ class ToolRouter:
         schema = argument_schema(tool.input_schema)
         if not schema["properties"]:
             return {}
+        if REQUEST_ARGUMENT in schema["properties"] and set(schema["required"]) <= {
+            REQUEST_ARGUMENT
+        }:
+            # A tool that reads the user's words itself (timers): given them as they are.
+            return {REQUEST_ARGUMENT: request}
         if not schema["required"] or self._writer is None:
             # Nothing the tool must have: take what the request names, skip the LLM's ~0.6 s.
             return time_zones_from_request({}, schema, request)

@@ -12,6 +12,7 @@ from parley.models.contracts import JsonWriter
 from parley.models.embedding import MiniLmEmbedder
 from parley.tools.hub import ToolHub
 from parley.tools.router import ToolRouter
+from parley.tools.timers import TimerClock
 from parley.tools.tool_reply import ToolAwareReply
 
 if TYPE_CHECKING:
@@ -36,10 +37,11 @@ class Toolbox:
         memory: Any,
         embedder: MiniLmEmbedder | None,
         writer: JsonWriter | None,
+        timers: TimerClock | None = None,
     ) -> Toolbox:
         from parley.tools.builtin import make_builtin_server
 
-        builtin = make_builtin_server(memory) if config.builtin_tools else None
+        builtin = make_builtin_server(memory, timers) if config.builtin_tools else None
         hub = ToolHub(config, builtin=builtin)
         await hub.start()
         router = ToolRouter(hub, embedder, writer, threshold=config.route_threshold)
@@ -61,7 +63,7 @@ class Toolbox:
 
 
 async def start_user_toolbox(
-    settings: Settings, backends: Backends, store: ConversationStore
+    settings: Settings, backends: Backends, store: ConversationStore, timers: TimerClock
 ) -> Toolbox:
     """The tools a user's turns get (configured MCP servers and the built-in ones, with memory):
     `talk`, `chat`, `serve` and `bench` all start them this way, so they run one pipeline."""
@@ -73,4 +75,5 @@ async def start_user_toolbox(
         memory=memory,
         embedder=backends.embedder,
         writer=backends.llm_capabilities.json_writer,
+        timers=timers,
     )

@@ -32,6 +32,16 @@ function notice(text) {
   element.hidden = !text;
   if (text) state.errors.push(text);
 }
+// A timer or reminder went off: said aloud, shown on the page, and notified by the browser
+// when the page is not in front (if the user allowed notifications).
+function timerNotice(text) {
+  const element = $("notice");
+  element.textContent = `⏰ ${text}`;
+  element.hidden = false;
+  if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+    new Notification("Parley", { body: text });
+  }
+}
 
 // ---- credentials --------------------------------------------------------------------------
 function readLoginCode() {
@@ -86,6 +96,9 @@ async function api(path, options = {}, isRetry = false) {
 // ---- the socket ---------------------------------------------------------------------------
 async function connect() {
   state.wantConnected = true;
+  if ("Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {}); // for timers that go off while away
+  }
   if (!credentials.signIn && !credentials.loginCode) {
     status("Not signed in", "bad");
     notice("Open the address that `make run` printed (or run `parley login` for a new one): it signs this page in.");
@@ -183,7 +196,8 @@ function handleEvent(event) {
       break;
     case "response.created":
       state.responseActive = true;
-      state.assistantBubble = bubble("assistant");
+      state.isTimerReply = event.response.metadata?.reason === "timer";
+      state.assistantBubble = bubble(state.isTimerReply ? "assistant timer" : "assistant");
       state.reply = { text: "", samples: 0 };
       state.audioBubble = state.assistantBubble; // stays set while its audio may still be playing
       $("interrupt").disabled = false;
@@ -209,7 +223,8 @@ function handleEvent(event) {
       state.responseActive = false;
       if (state.reply.samples === 0 && state.assistantBubble) showReplyWords(true); // text only: all shown
       if (event.response.status === "cancelled" && state.assistantBubble) state.assistantBubble.classList.add("interrupted");
-      if (event.response.metadata) recordLatency(event.response.metadata);
+      if (state.isTimerReply) timerNotice(state.reply.text);
+      else if (event.response.metadata) recordLatency(event.response.metadata);
       state.assistantBubble = null;
       $("interrupt").disabled = !state.playing;
       break;

@@ -9,16 +9,14 @@ events becomes an ``error`` event on that socket and nothing else.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
 from parley.errors import ParleyError
 from parley.models.voices import offline_voices
 from parley.ops.log_format import current_session
@@ -51,6 +49,7 @@ class RealtimeConnection:
     ) -> None:
         backends = runtime.backends
         self._backends = backends
+        self._runtime = runtime
         self._websocket = websocket
         self._settings = backends.settings
         self._stt = backends.stt
@@ -98,9 +97,24 @@ class RealtimeConnection:
         # Every log line of this session names its conversation (the tasks below inherit it).
         current_session.set(self.session.conversation_id)
         self._send({"type": "session.created", "session": self._outbound.session_json()})
+        # Timers and reminders due now, or missed while nobody was connected, are said here.
+        stop_telling = await self._runtime.timers.subscribe(self.session.user_id, self._tell)
+        try:
+            await self._serve()
+        finally:
+            stop_telling()
+
+    async def _tell(self, _timer: object, words: str) -> bool:
+        """Say a timer's words as a response of Parley's own; False once the client is gone."""
+        if self._is_closing:
+            return False
+        self._queue_response(words)
+        return True
+
+    async def _serve(self) -> None:
         async with asyncio.TaskGroup() as group:
             writer = group.create_task(self._outgoing.write())
-            listener = group.create_task(self.session.listen(self._mic_frames()))
+            listener = group.create_task(self.session.listen(self._input.frames))
             self._reader = group.create_task(self._read())
             try:
                 await asyncio.wait({self._reader})  # ends when the client goes, or is dropped
@@ -137,10 +151,6 @@ class RealtimeConnection:
                     self._outgoing.finish()
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(writer, timeout=5)
-
-    async def _mic_frames(self) -> AsyncIterator[AudioFrame]:
-        async for frame in self._input.frames:
-            yield frame
 
     async def _read(self) -> None:
         while True:
@@ -317,18 +327,25 @@ class RealtimeConnection:
                 "conversation_already_has_active_response",
                 "A response is already in progress: cancel it first or wait for response.done.",
             )
+        self._queue_response(None)
+
+    def _queue_response(self, announcement: str | None) -> None:
         # A client may ask again as soon as it has response.done, while the last reply is still
         # being stored: the new one starts once that is finished, so replies never overlap.
-        task = asyncio.create_task(self._respond(after=list(self._response_tasks)))
+        after = list(self._response_tasks)
+        task = asyncio.create_task(self._respond(announcement, after=after))
         self._response_tasks.add(task)
         task.add_done_callback(self._response_tasks.discard)
 
-    async def _respond(self, *, after: list[asyncio.Task[None]]) -> None:
+    async def _respond(self, announcement: str | None, *, after: list[asyncio.Task[None]]) -> None:
         await asyncio.gather(*after, return_exceptions=True)
         if self._is_closing:
             return
         try:
-            await self.session.respond(None)
+            if announcement is None:
+                await self.session.respond(None)
+            else:
+                await self.session.announce(announcement)  # a timer went off
         except ParleyError as error:
             self._send_error("response_failed", str(error), None, error_type="server_error")
 
@@ -348,18 +365,7 @@ class RealtimeConnection:
         response = self._items.live_response(turn_id)
         if response is None:
             return False
-        audio = base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii")
-        await self._outgoing.send_audio(
-            turn_id,
-            {
-                "type": "response.output_audio.delta",
-                "response_id": response.response_id,
-                "item_id": response.item_id,
-                "output_index": 0,
-                "content_index": 0,
-                "delta": audio,
-            },
-        )
+        await self._outgoing.send_audio(turn_id, self._outbound.audio_delta(response, samples))
         return True
 
     def _on_drop(self) -> None:

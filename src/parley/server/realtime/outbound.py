@@ -3,12 +3,13 @@ order; nothing here writes to the socket, so the mapping is testable on its own.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
 
-from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
 from parley.config.settings import Settings
 from parley.pipeline.events import (
     FinalTranscript,
@@ -168,6 +169,16 @@ class Outbound:
             for kind in ("conversation.item.added", "conversation.item.done")
         ]
 
+    def audio_delta(self, response: ResponseRef, samples: Int16Array) -> Event:
+        return {
+            "type": "response.output_audio.delta",
+            "response_id": response.response_id,
+            "item_id": response.item_id,
+            "output_index": 0,
+            "content_index": 0,
+            "delta": base64.b64encode(samples.astype("<i2").tobytes()).decode("ascii"),
+        }
+
     def truncated(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> Event:
         return {
             "type": "conversation.item.truncated",
@@ -179,7 +190,12 @@ class Outbound:
     # ---- the response ----------------------------------------------------------------------
 
     def _response_started(self, turn_id: int, kind: str, speaking: bool) -> list[Event]:
-        response = ResponseRef(turn_id, new_id("resp"), new_id("item"))
+        response = ResponseRef(
+            turn_id,
+            new_id("resp"),
+            new_id("item"),
+            unprompted_reason="timer" if kind == "announcement" else None,
+        )
         self.items.responses[turn_id] = response
         self.items.add(response.item_id, "turn", turn_id)
         events: list[Event] = [
@@ -375,4 +391,7 @@ class Outbound:
                 for key, value in figures.as_json().items()
                 if value is not None and not key.startswith("llm_tokens")
             }
+        if response.unprompted_reason is not None:
+            # A client (the page) can tell a timer's words from an answer, and notify.
+            body["metadata"] = {**body.get("metadata", {}), "reason": response.unprompted_reason}
         return body

@@ -34,6 +34,8 @@ class ResponseRef:
     is_finished: bool = False
     # Set when the response is a call of a client's function rather than words.
     function_call: dict[str, Any] | None = None
+    # Why Parley replied without being asked ("timer": a timer or reminder went off), if it did.
+    unprompted_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
