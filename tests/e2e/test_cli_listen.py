@@ -4,6 +4,7 @@ sound mixed back into the microphone as a room's echo."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -286,3 +287,99 @@ def test_no_device_by_that_name_is_a_clear_error(sound_server: SoundServer, data
     )
     names = [device["name"] for device in json.loads(listed.stdout)]
     assert "pulse" in names and "default" in names
+
+
+def test_a_timer_set_by_voice_is_said_from_the_loudspeaker_unprompted(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+    whisper_check: Callable[[np.ndarray, int], str],
+    tmp_path: Path,
+) -> None:
+    parley = listening()
+    sound_server.play_into_microphone(decode_file(piper_speech("Set a timer for five seconds.")))
+    assert "timer" in parley.wait_for("heard")["text"].lower()
+    parley.wait_for("played")
+    assert "timer is set for 5 seconds" in " ".join(e["text"] for e in parley.kinds("said"))
+    recording = tmp_path / "speaker.raw"
+    recorder = sound_server.record_speaker(recording)
+    told = parley.wait_for("timer", timeout_s=30)  # nobody asked: the timer went off
+    assert told["text"] == "The timer you set for 5 seconds is done."
+    parley.wait_for("played", where=lambda e: e["turn_id"] > 1)
+    played = SoundServer.recorded(recorder, recording)
+    heard_back = whisper_check(played, SPEAKER_RATE_HZ).lower()
+    assert "timer" in heard_back and "done" in heard_back
+    assert parley.stop() == 0
+
+
+def _messages_of(data_dir: Path, conversation_id: str) -> list[tuple[str, str]]:
+    from parley.memory.database import sqlite3
+
+    with contextlib.closing(sqlite3.connect(data_dir / "parley.sqlite3")) as database:
+        rows = database.execute(
+            "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ).fetchall()
+    return [(str(role), str(content)) for role, content in rows]
+
+
+def test_with_a_wake_word_it_ignores_the_room_until_called_and_follows_up_without_it(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+    whisper_check: Callable[[np.ndarray, int], str],
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    parley = listening("--wake-word", "okay_nabu", "--follow-up", "4")
+    conversation_id = parley.kinds("listening")[0]["conversation_id"]
+    assert parley.wait_for("state")["text"] == "waiting"
+    # (a) Not called: neither heard nor answered.
+    sound_server.play_into_microphone(decode_file(piper_speech("What is the capital of Spain?")))
+    time.sleep(3)
+    assert parley.kinds("heard") == [] and parley.kinds("woken") == []
+    # (b) Called by name, then asked: the chime, then the answer from the loudspeaker.
+    recording = tmp_path / "speaker.raw"
+    recorder = sound_server.record_speaker(recording)
+    sound_server.play_into_microphone(
+        decode_file(piper_speech("Okay Nabu, what is the capital of France?"))
+    )
+    assert parley.wait_for("woken", timeout_s=10)["text"] == "Okay Nabu"
+    heard = parley.wait_for("heard")
+    assert "capital" in heard["text"].lower() and "nabu" not in heard["text"].lower()
+    parley.wait_for("played")
+    played = SoundServer.recorded(recorder, recording)
+    assert sounds_like("paris", whisper_check(played, SPEAKER_RATE_HZ))
+    # (c) A follow-up within the window needs no wake word.
+    sound_server.play_into_microphone(decode_file(piper_speech("And what about Germany?")))
+    follow_up = parley.wait_for("heard", where=lambda e: "germany" in e["text"].lower())
+    parley.wait_for("played", where=lambda e: e["turn_id"] > 1)
+    # (d) After the window, back to waiting: the room is not heard again.
+    parley.wait_for("state", where=lambda e: e["text"] == "waiting", timeout_s=30)
+    sound_server.play_into_microphone(decode_file(piper_speech("What is the capital of Italy?")))
+    time.sleep(3)
+    assert not [e for e in parley.kinds("heard") if "italy" in e["text"].lower()]
+    assert parley.stop() == 0
+    said = [content for role, content in _messages_of(data_dir, conversation_id) if role == "user"]
+    assert said == [heard["text"], follow_up["text"]]  # Spain and Italy were never stored
+
+
+def test_with_a_wake_word_its_name_and_stop_over_a_reply_end_it_and_it_waits_again(
+    sound_server: SoundServer,
+    listening: Callable[..., Listening],
+    piper_speech: Callable[..., Path],
+) -> None:
+    sound_server.echo(gain_db=ECHO_GAIN_DB, delay_ms=ECHO_DELAY_MS)  # the chime's too
+    parley = listening("--wake-word", "okay_nabu")
+    sound_server.play_into_microphone(
+        decode_file(piper_speech("Okay Nabu, tell me a long story about a brave knight."))
+    )
+    story = parley.wait_for("said")
+    time.sleep(1.5)  # the story is playing
+    sound_server.play_into_microphone(decode_file(piper_speech("Okay Nabu, stop.")))
+    assert parley.wait_for("interrupted", timeout_s=30)["turn_id"] == story["turn_id"]
+    parley.wait_for("state", where=lambda e: e["text"] == "waiting", timeout_s=30)
+    sound_server.play_into_microphone(decode_file(piper_speech("What is two plus two?")))
+    time.sleep(3)
+    assert not [e for e in parley.kinds("heard") if "plus" in e["text"].lower()]
+    assert parley.stop() == 0

@@ -108,6 +108,9 @@ def _opened(open_stream: Callable[[], sounddevice.Stream], what: str) -> soundde
     return stream
 
 
+CUE_TURN_ID = -1  # what a cue is queued under: no reply's turn
+
+
 class Loudspeaker:
     """Plays reply audio on an output device (an ``AudioSink``)."""
 
@@ -192,6 +195,7 @@ class Loudspeaker:
         """The next ``frames`` samples the loudspeaker plays (silence when nothing is queued or
         it is held silent), handed to the echo canceller as they go out."""
         block = np.zeros(frames, dtype=np.int16)
+        reference = block  # what the echo canceller is told is playing: no cue
         heard: list[tuple[int, int]] = []
         with self._lock:
             filled = 0
@@ -202,6 +206,13 @@ class Loudspeaker:
                     heard.append((turn_id, sentence))
                 taken = min(frames - filled, samples.size)
                 block[filled : filled + taken] = samples[:taken]
+                if turn_id == CUE_TURN_ID:
+                    # Told of a chime, the canceller suppresses the user's first words said
+                    # over it ("Okay Nabu, tell me…" came out "I'm…"); a tone's own echo is not
+                    # speech to the VAD.
+                    if reference is block:
+                        reference = block.copy()
+                    reference[filled : filled + taken] = 0
                 filled += taken
                 self._played[turn_id] = self._played.get(turn_id, 0) + taken
                 self._queued_samples -= taken
@@ -212,7 +223,7 @@ class Loudspeaker:
             if filled:
                 self._last_sounded_s = time.monotonic()
         if self._echo is not None:
-            self._echo.render(block, output_delay_s=output_delay_s)
+            self._echo.render(reference, output_delay_s=output_delay_s)
         if self._loop is not None:
             for turn_id, sentence in heard:
                 self._loop.call_soon_threadsafe(self._on_sentence_heard, turn_id, sentence)
@@ -236,6 +247,12 @@ class Loudspeaker:
     def _queued_ahead_s(self) -> float:
         with self._lock:
             return self._queued_samples / self._sample_rate_hz
+
+    def cue(self, samples: Int16Array) -> None:
+        """Play a sound that is no reply's (a chime), after whatever is queued."""
+        with self._lock:
+            self._queue.append((CUE_TURN_ID, 0, samples))
+            self._queued_samples += samples.size
 
     def clear(self, turn_id: int) -> None:
         with self._lock:

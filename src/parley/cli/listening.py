@@ -8,7 +8,7 @@ import contextlib
 import json
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,6 +23,8 @@ from parley.cli.app import (
     guarded,
     settings_for,
 )
+from parley.errors import ConfigError
+from parley.models.wake_word import WAKE_WORDS
 
 if TYPE_CHECKING:
     from parley.config.settings import Settings
@@ -71,6 +73,20 @@ def listen(
         bool,
         typer.Option("--push-to-talk", help="Hold a key (Space) to talk; else hands-free."),
     ] = False,
+    wake_word: Annotated[
+        str | None,
+        typer.Option(
+            "--wake-word",
+            help="Wait for this word before listening: okay_nabu, hey_mycroft, alexa or "
+            "hey_jarvis (else devices.wake_word).",
+        ),
+    ] = None,
+    follow_up_s: Annotated[
+        float | None,
+        typer.Option(
+            "--follow-up", help="With a wake word: seconds after a reply that need no wake word."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per event, for scripts.")
     ] = False,
@@ -90,10 +106,16 @@ def listen(
                 "echo_cancellation": None
                 if echo_cancellation is None
                 else ("webrtc" if echo_cancellation else "off"),
+                "wake_word": wake_word,
+                "follow_up_s": follow_up_s,
             }.items()
             if value is not None
         }
     )
+    if wake_word is not None and wake_word not in WAKE_WORDS:
+        raise ConfigError(
+            f"There is no wake word {wake_word!r}; Parley has {', '.join(sorted(WAKE_WORDS))}."
+        )
     settings = settings.model_copy(update={"devices": devices_config})
     asyncio.run(_listen(settings, conversation, _Screen(as_json), push_to_talk))
 
@@ -202,26 +224,33 @@ async def _converse(
     )
     played: set[asyncio.Task[None]] = set()
 
-    async def announce_played(turn_id: int) -> None:
+    async def announce_played(turn_id: int, reply: str) -> None:
         await speaker.drain()
         screen.show("played", turn_id=turn_id)
+        if waking is not None:
+            waking.gate.on_reply_played(reply, time.monotonic())
 
     heard_speech = asyncio.Event()  # set whenever the user starts to speak
+    waking = _Waking(settings, screen, speaker) if devices.wake_word else None
 
     def observe(event: Any) -> None:
         match event:
             case SpeechStarted():
                 heard_speech.set()
+                if waking is not None:
+                    waking.gate.on_speech(time.monotonic())
             case PartialTranscript(text=text):
                 screen.show("partial", text)
             case FinalTranscript(text=text) if text:
                 screen.show("heard", text)
+                if waking is not None:
+                    waking.gate.on_words(text, wake_phrase=waking.detector.phrase)
             case SentenceReady(turn_id=turn_id, index=index, text=text):
                 sentences[(turn_id, index)] = text
             case ReplyInterrupted(turn_id=turn_id, heard_text=heard):
                 screen.show("interrupted", heard, turn_id=turn_id)
-            case TurnDone(turn_id=turn_id, was_cancelled=False):
-                task = asyncio.create_task(announce_played(turn_id))
+            case TurnDone(turn_id=turn_id, was_cancelled=False, heard_text=reply):
+                task = asyncio.create_task(announce_played(turn_id, reply))
                 played.add(task)
                 task.add_done_callback(played.discard)
 
@@ -247,7 +276,10 @@ async def _converse(
             stop_ringing = await runtime.timers.subscribe(
                 session.user_id, _Ringer(session, screen, heard_speech).tell
             )
-            listening = asyncio.create_task(session.listen(microphone.frames()))
+            frames = microphone.frames()
+            if waking is not None:
+                frames = waking.gated(frames, session)
+            listening = asyncio.create_task(session.listen(frames))
             quit_requested = asyncio.Event()
             loop = asyncio.get_running_loop()
             for quit_signal in (signal.SIGINT, signal.SIGTERM):
@@ -295,3 +327,58 @@ class _Ringer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._heard_speech.wait(), timeout=self.RING_EVERY_S)
                 return  # the user answered (or said stop over it): it has been heard
+
+
+class _Waking:
+    """`--wake-word`: the microphone's frames through the wake word model and the gate
+    (pipeline.wake_gate), with the chime and the state shown as it changes."""
+
+    def __init__(self, settings: Settings, screen: _Screen, speaker: Any) -> None:
+        from parley.audio.cues import listening_chime
+        from parley.models.wake_word import WakeWord
+        from parley.pipeline.wake_gate import WakeGate
+
+        devices = settings.devices
+        assert devices.wake_word is not None
+        self.detector = WakeWord(devices.wake_word)
+        self.gate = WakeGate(follow_up_s=devices.follow_up_s)
+        self._screen = screen
+        self._speaker = speaker
+        self._chime = (
+            listening_chime(settings.audio.output_sample_rate_hz)
+            if devices.wake_cue == "chime"
+            else None
+        )
+        self._shown = ""
+
+    async def gated(self, frames: AsyncIterator[Any], session: Session) -> AsyncIterator[Any]:
+        from parley.pipeline.wake_gate import WakeState
+
+        self._show()
+        async for frame in frames:
+            is_speaking = self._speaker.is_sounding
+            # Heard while waiting, and over Parley's own voice: the name stops a reply.
+            woken = (self.gate.state is WakeState.WAITING or is_speaking) and self.detector.hears(
+                frame.samples
+            )
+            admitted = self.gate.admit(
+                frame,
+                is_woken=woken,
+                is_parley_speaking=is_speaking,
+                is_busy=session.is_busy,
+                now_s=time.monotonic(),
+            )
+            if woken:
+                self._screen.show("woken", self.detector.phrase)
+                if is_speaking:
+                    session.interrupt()
+                elif self._chime is not None:
+                    self._speaker.cue(self._chime)
+            self._show()
+            yield admitted
+
+    def _show(self) -> None:
+        state = self.gate.state.value
+        if state != self._shown:
+            self._shown = state
+            self._screen.show("state", state)

@@ -33,6 +33,21 @@ class DevicesConfig(Section):
         description="the delay from loudspeaker to microphone the echo canceller starts from; "
         "empty: the devices' own latencies, as PortAudio reports them",
     )
+    wake_word: Literal["okay_nabu", "hey_mycroft", "alexa", "hey_jarvis"] | None = Field(
+        None,
+        description="wait for this word before listening (microWakeWord, offline); empty: every "
+        "utterance is a turn",
+    )
+    follow_up_s: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="with a wake word: after a reply, speech within this long needs no wake "
+        "word (twice as long after a question); 0: always say the wake word",
+    )
+    wake_cue: Literal["chime", "off"] = Field(
+        "chime", description="with a wake word: a short chime says Parley is listening"
+    )
 
 
 class ServerConfig(Section):
