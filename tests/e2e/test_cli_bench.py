@@ -117,3 +117,16 @@ def test_bench_loads_a_running_server_with_concurrent_sessions(
     assert all(step["failed_turns"] == 0 for step in report["load"])
     assert all(step["voice_to_voice_ms"]["median"] > 0 for step in report["load"])
     assert all(step["server_rss_mib_after"] > 100 for step in report["load"])
+
+
+def test_the_wake_trial_hears_okay_nabu_and_wakes_on_nothing_else(parley_cli) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    done = parley_cli("bench", "--wake-trial", "okay_nabu", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["detection_rate"] >= 0.8
+    assert report["by_voice"]["piper"] == "3/3"
+    assert report["false_wakes"] == 0 and report["other_speech_s"] > 120
+    assert 0 < report["name_end_to_detection_ms"]["median"] < 500
+    assert report["cpu_share_of_one_core"] < 0.02

@@ -128,6 +128,14 @@ class _Screen:
 
         self._as_json = as_json
         self._console = Console(highlight=False, soft_wrap=True)
+        self._state = ""
+
+    def state(self, state: str) -> None:
+        """What Parley is doing (waiting, listening, following up, thinking, speaking), shown
+        when it changes."""
+        if state != self._state:
+            self._state = state
+            self.show("state", state)
 
     def show(self, kind: str, text: str = "", **fields: Any) -> None:
         if self._as_json:
@@ -206,6 +214,7 @@ async def _converse(
 
     def sentence_heard(turn_id: int, index: int) -> None:
         if (text := sentences.pop((turn_id, index), None)) is not None:
+            screen.state("speaking")
             screen.show("said", text, turn_id=turn_id)
 
     speaker = Loudspeaker(
@@ -229,6 +238,9 @@ async def _converse(
         screen.show("played", turn_id=turn_id)
         if waking is not None:
             waking.gate.on_reply_played(reply, time.monotonic())
+            screen.state(waking.gate.state.value)
+        else:
+            screen.state("listening")
 
     heard_speech = asyncio.Event()  # set whenever the user starts to speak
     waking = _Waking(settings, screen, speaker) if devices.wake_word else None
@@ -243,6 +255,7 @@ async def _converse(
                 screen.show("partial", text)
             case FinalTranscript(text=text) if text:
                 screen.show("heard", text)
+                screen.state("thinking")
                 if waking is not None:
                     waking.gate.on_words(text, wake_phrase=waking.detector.phrase)
             case SentenceReady(turn_id=turn_id, index=index, text=text):
@@ -342,6 +355,7 @@ class _Waking:
         assert devices.wake_word is not None
         self.detector = WakeWord(devices.wake_word)
         self.gate = WakeGate(follow_up_s=devices.follow_up_s)
+        self._gate_state: Any = None
         self._screen = screen
         self._speaker = speaker
         self._chime = (
@@ -349,7 +363,6 @@ class _Waking:
             if devices.wake_cue == "chime"
             else None
         )
-        self._shown = ""
 
     async def gated(self, frames: AsyncIterator[Any], session: Session) -> AsyncIterator[Any]:
         from parley.pipeline.wake_gate import WakeState
@@ -378,7 +391,7 @@ class _Waking:
             yield admitted
 
     def _show(self) -> None:
-        state = self.gate.state.value
-        if state != self._shown:
-            self._shown = state
-            self._screen.show("state", state)
+        # Only the gate's own changes: "thinking" and "speaking" are shown by the turn.
+        if self.gate.state is not self._gate_state:
+            self._gate_state = self.gate.state
+            self._screen.state(self.gate.state.value)

@@ -222,6 +222,14 @@ def bench(
             "Assistant uses them.",
         ),
     ] = None,
+    wake_trial: Annotated[
+        str | None,
+        typer.Option(
+            "--wake-trial",
+            help="Measure this wake word instead (okay_nabu, hey_mycroft, alexa, hey_jarvis): "
+            "detection, false wakes per hour of other speech, delay and CPU.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     profile: ProfileOption = None,
@@ -243,6 +251,9 @@ def bench(
             audio_dir = real_speech_dir(settings.data_dir)
     if wyoming:
         _bench_wyoming(settings, wyoming, audio_dir, runs=runs, as_json=as_json)
+        return
+    if wake_trial is not None:
+        _bench_wake_word(settings, wake_trial, as_json=as_json)
         return
     if sessions is not None:
         from parley.bench.client import format_load_table, run_load_bench
@@ -319,6 +330,21 @@ def _bench_wyoming(
         typer.echo(json.dumps({"cpu": cpu, "servers": reports}, indent=2))
     else:
         typer.echo(format_wyoming_table(reports, cpu))
+
+
+def _bench_wake_word(settings: Settings, name: str, *, as_json: bool) -> None:
+    from rich.console import Console
+
+    from parley.bench.wake_trial import format_wake_table, run_wake_trial
+    from parley.models.factory import make_tts
+    from parley.ops.machine import cpu_line, describe_cpu
+
+    with Console(stderr=True).status("wake trial…"):
+        report = run_wake_trial(name, make_tts(settings.tts, models_dir=settings.models_dir))
+    cpu = cpu_line(describe_cpu())
+    typer.echo(
+        json.dumps({"cpu": cpu, **report}, indent=2) if as_json else format_wake_table(report, cpu)
+    )
 
 
 def _session_counts(text: str) -> list[int]:
