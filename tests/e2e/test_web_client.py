@@ -328,3 +328,30 @@ def test_a_voice_chosen_in_settings_is_the_voice_the_session_speaks_with(
             ),
             timeout=10,
         )
+
+
+@pytest.mark.slow
+def test_a_timer_set_by_voice_goes_off_in_the_page_unprompted(
+    server: RunningServer,
+    piper_speech: Callable[..., Path],
+    browser_for: Callable[[Path | None], Any],
+) -> None:
+    page = browser_for(
+        microphone_wav(piper_speech, [0.5, "Set a timer for three seconds.", 12.0], "timer")
+    )
+    open_parley(page, server)
+    page.click("#talk")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.transcript .assistant')].some(e => /timer is set/i.test(e.textContent))",
+        timeout=30_000,
+    )
+    # Nobody asked: Parley's own response, marked as a timer's, and the page says so.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.transcript .assistant.timer')].some(e => /is done/i.test(e.textContent))",
+        timeout=30_000,
+    )
+    page.wait_for_function(
+        "/timer you set for 3 seconds is done/i.test(document.getElementById('notice').textContent)",
+        timeout=30_000,
+    )
+    screenshot(page, "timer-went-off")
