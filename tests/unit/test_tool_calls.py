@@ -83,3 +83,7 @@ def test_a_polite_request_tells_and_a_question_about_knowledge_calls_no_tool() -
     assert asks_for_knowledge("How does a pressure cooker work?")
     assert not asks_for_knowledge("How does my timer work?")  # about the user's own things
     assert not asks_for_knowledge("What is the time in Tokyo?")
+    assert asks_for_knowledge("How many days are there in a week?")
+    assert asks_for_knowledge("How many legs does a spider have?")
+    assert not asks_for_knowledge("How many minutes are left on the timer?")
+    assert not asks_for_knowledge("How many days are there until Christmas?")

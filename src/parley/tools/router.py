@@ -88,12 +88,13 @@ _POLITE_REQUEST = re.compile(
 )
 
 
-# Questions that ask what something is or how or why it works ("What is a time zone?", "How
-# does a kitchen timer work?"): knowledge the model has, never a tool's to give, unless they
-# are about the user's own things.
+# Questions that ask what something is, how or why it works, or how many of a thing there are
+# ("What is a time zone?", "How does a kitchen timer work?", "How many days are there in a
+# week?"): knowledge the model has, never a tool's to give, unless they are about the user's
+# own things or what is left of a time.
 _ASKS_FOR_KNOWLEDGE = re.compile(
     r"^(?:what (?:is|are) (?:a|an)\b|how (?:does|do) (?:a|an|the)?\b.*\bwork\b|why (?:do|does|is|are)\b"
-    r"|explain\b)",
+    r"|explain\b|how many \w+ (?:are there in|are in|does|do|has|have)\b(?!.*\b(?:left|until|till|ago)\b))",
     re.IGNORECASE,
 )
 _ABOUT_THE_USER = re.compile(r"\b(?:my|me|i|mine|i'm|i've)\b", re.IGNORECASE)
