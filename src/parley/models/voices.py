@@ -47,13 +47,17 @@ def _espeak_voices() -> tuple[Voice, ...]:
     listing = subprocess.run(
         ["espeak-ng", "--voices"], capture_output=True, text=True, check=False, timeout=10
     ).stdout
-    voices = []
+    voices: dict[str, Voice] = {}
     for line in listing.splitlines()[1:]:  # Pty Language Age/Gender VoiceName File ...
         fields = line.split()
         if len(fields) >= 4:
             language, name = fields[1], fields[3].replace("_", " ")
-            voices.append(Voice(f"espeak-{language}", "espeak", language, f"{name} (robotic)"))
-    return tuple(voices)
+            # espeak-ng lists a few languages twice (yue): each voice name is offered once.
+            voices.setdefault(
+                f"espeak-{language}",
+                Voice(f"espeak-{language}", "espeak", language, f"{name} (robotic)"),
+            )
+    return tuple(voices.values())
 
 
 def offline_voices(models_dir: Path) -> list[Voice]:

@@ -229,15 +229,15 @@ class Replies:
                 exclude_fact_ids=frozenset(changes.created_ids),  # just said: no reminder
             )
             request = history[-1].content
-        if said is not None:
-            pass  # nothing asked: nothing for a client's function
-        elif self.client_functions.has_outputs:
-            # A client ran the function Parley asked for: its output informs this reply.
-            messages = self.client_functions.with_outputs(messages)
-        elif not changes.confirmations:
-            call = await self.client_functions.plan(request, options)
-            if call is not None:
-                return await self._request_function_call(turn_id, request, call, metrics, observer)
+            if self.client_functions.has_outputs:
+                # A client ran the function Parley asked for: its output informs this reply.
+                messages = self.client_functions.with_outputs(messages)
+            elif not changes.confirmations:
+                call = await self.client_functions.plan(request, options)
+                if call is not None:
+                    return await self._request_function_call(
+                        turn_id, request, call, metrics, observer
+                    )
         kind = "announcement" if said is not None else "message"
         observer(TurnStarted(turn_id, request, time.perf_counter_ns(), kind))
         reply_llm: Any = self._backends.llm

@@ -68,13 +68,7 @@ def wyoming_info(settings: Settings) -> Info:
                 attribution=_PARLEY,
                 installed=True,
                 version=__version__,
-                # espeak-ng lists a few languages twice; a client sees each name once.
-                voices=[
-                    _voice(voice)
-                    for voice in {
-                        v.name: v for v in reversed(offline_voices(settings.models_dir))
-                    }.values()
-                ][::-1],
+                voices=[_voice(voice) for voice in offline_voices(settings.models_dir)],
                 supports_synthesize_streaming=True,
             )
         ],

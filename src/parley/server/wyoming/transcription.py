@@ -82,7 +82,6 @@ class Transcription:
         self._audio: list[Int16Array] = []  # everything heard, for the lead-in before an onset
         self._first_heard_ns: int | None = None
         self._lead_start_sample: int | None = None  # where the utterance's decodes begin
-        self._has_speech = False
         self._partial: TranscriptTask | None = None
         self._pause: tuple[int, TranscriptTask] | None = None  # its last voiced sample, its words
         self._final: asyncio.Task[Transcript] | None = None
@@ -147,7 +146,6 @@ class Transcription:
                     lead_in = INPUT_SAMPLE_RATE_HZ * LEAD_IN_MS // 1000
                     self._lead_start_sample = max(0, speech.start_sample - lead_in)
                 case Paused(last_voiced_sample=last_voiced, is_covered_by_partial=covered):
-                    self._has_speech = True
                     covering = self._partial if covered else None
                     if covering is not None or is_live:
                         words = covering or self._decode(
@@ -167,7 +165,6 @@ class Transcription:
                 case PartialDue() if (
                     is_live and self._pause is None and not self._is_decoding_partial
                 ):
-                    self._has_speech = True
                     self._listener.partial_started()
                     self._partial = partial = self._decode(self._utterance(self._heard_samples))
                     self._spawn(self._report(partial))
@@ -198,7 +195,7 @@ class Transcription:
         self._pause = None
 
     def _end_now(self) -> None:
-        if self._lead_start_sample is None and not self._has_speech:
+        if self._lead_start_sample is None:  # no utterance began: nothing was said
             self._final = self._spawn(self._nothing())
             return
         self._finish(self._utterance(self._heard_samples), None)
