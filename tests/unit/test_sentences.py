@@ -95,3 +95,9 @@ def test_the_early_first_piece_ends_where_speech_may_pause() -> None:
         "and two body parts.",
     ]
     assert pieces_of("Cold.") == ["Cold."]
+
+
+def test_control_characters_never_reach_the_voice() -> None:
+    # A NUL in text to speak failed Piper's espeak bridge mid-response (found by the fuzzer).
+    assert speakable("0\x00") == "0"
+    assert speakable("one\x07two\x7f") == "one two"

@@ -62,8 +62,13 @@ _CURRENCY_WORDS = {"$": "dollars", "€": "euros", "£": "pounds"}
 _SPACES = re.compile(r"\s+")
 
 
+# Control characters a voice cannot say (tabs and line breaks stay: markdown is read by them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def speakable(text: str) -> str:
     """Rewrite written text into what a voice should say."""
+    text = _CONTROL.sub(" ", text)  # a NUL reaches espeak's C code and fails the whole reply
     text = _LINK.sub(r"\1", text)
     text = _MARKDOWN.sub("", text)
     text = _EMOJI.sub("", text)
