@@ -96,9 +96,6 @@ async function api(path, options = {}, isRetry = false) {
 // ---- the socket ---------------------------------------------------------------------------
 async function connect() {
   state.wantConnected = true;
-  if ("Notification" in window && Notification.permission === "default") {
-    Notification.requestPermission().catch(() => {}); // for timers that go off while away
-  }
   if (!credentials.signIn && !credentials.loginCode) {
     status("Not signed in", "bad");
     notice("Open the address that `make run` printed (or run `parley login` for a new one): it signs this page in.");
@@ -410,6 +407,11 @@ async function toggleListening() {
   await ensureAudio();
   if (!state.mic && !(await startMicrophone())) return;
   state.listening = true;
+  // Asked on the user's click, and only once the microphone is on: a browser queues one
+  // permission request behind another, and the microphone's must never wait.
+  if ("Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {}); // for timers that go off while away
+  }
   button.textContent = state.prefs.mode === "hands_free" ? "Listening — click to pause" : "Hold to talk";
   button.setAttribute("aria-pressed", "true");
 }
