@@ -12,6 +12,8 @@ const state = {
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
   // The reply being played: its words so far and the samples received for them.
   reply: { text: "", samples: 0 }, health: null,
+  // What the microphone has given so far: its loudest sample and the frames sent (for the tests).
+  micPeakSeen: 0, framesSent: 0,
 };
 // The waveform's columns (one per 50 ms), oldest first: microphone and Parley's voice peaks.
 const WAVE_COLUMNS = 120;
@@ -278,11 +280,13 @@ function onMicFrame(samples, rms) {
   let peak = 0;
   for (let i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i]));
   wave.micPeak = Math.max(wave.micPeak, peak);
+  state.micPeakSeen = Math.max(state.micPeakSeen, peak);
   if (!state.listening) return;
   if (state.prefs.mode === "push_to_talk" && !state.pushToTalkHeld) return;
   const pcm = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767)));
   send({ type: "input_audio_buffer.append", audio: toBase64(pcm.buffer) });
+  state.framesSent += 1;
 }
 function toBase64(buffer) {
   const bytes = new Uint8Array(buffer);
