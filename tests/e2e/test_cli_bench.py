@@ -70,7 +70,8 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     assert "teal" in memory[0]["reply"].lower()  # Parley's own confirmation
     assert "alice" not in memory[2]["reply"].lower()
     assert report["replies_on_point"]["judged"] == 3  # the folder's prompts carry no answers
-    assert len(report["pause_trial"]) == 4
+    assert len(report["pause_trial"]) == 12  # four questions, each with three pause lengths
+    assert set(report["premature_end_rate_by_pause_ms"]) == {"250", "350", "500"}
     assert 0.0 <= report["premature_end_rate"] <= 1.0
     # In the simulated room, with echo cancellation: "uh-huh" and a cough cut nothing, and a
     # new question over the reply silenced it.

@@ -200,20 +200,44 @@ def test_when_the_onset_entered_the_pipeline_is_worked_back_from_the_frame_that_
 def test_a_pause_that_sounds_finished_ends_the_turn_after_the_shorter_silence() -> None:
     samples = audio(("silence", 500), ("voice", 1_000), ("silence", 1_000))
 
-    def ended_after_ms(*, sooner: bool) -> int:
-        listener = Listener(LoudnessVad(), VadConfig(), SttConfig(is_streaming=False), frame_ms=20)
-        for start in range(0, samples.size, FRAME_SAMPLES):
-            frame = AudioFrame(samples[start : start + FRAME_SAMPLES], start, 0)
-            for event in listener.push(frame):
-                if isinstance(event, Paused) and sooner:
-                    # What the session does when the turn model hears the voice as finished.
-                    assert listener.end_sooner(event.last_voiced_sample, end_silence_ms=200)
-                if isinstance(event, UtteranceEnded):
-                    return (start + FRAME_SAMPLES - event.speech.last_voiced_sample) // 16
-        raise AssertionError("the turn never ended")
+    assert 200 <= ended_after_ms(samples, sooner=True) < 260
+    assert 500 <= ended_after_ms(samples) < 560
 
-    assert 200 <= ended_after_ms(sooner=True) < 260
-    assert 500 <= ended_after_ms(sooner=False) < 560
+
+def ended_after_ms(samples: np.ndarray, *, sooner: bool = False, later: bool = False) -> int:
+    listener = Listener(LoudnessVad(), VadConfig(), SttConfig(is_streaming=False), frame_ms=20)
+    for start in range(0, samples.size, FRAME_SAMPLES):
+        frame = AudioFrame(samples[start : start + FRAME_SAMPLES], start, 0)
+        for event in listener.push(frame):
+            if isinstance(event, Paused) and sooner:
+                # What the session does when the turn model hears the voice as finished.
+                assert listener.end_sooner(event.last_voiced_sample, end_silence_ms=200)
+            if isinstance(event, Paused) and later:
+                # What it does when the words at the pause stop mid-sentence.
+                assert listener.end_later(event.last_voiced_sample, end_silence_ms=1_000)
+            if isinstance(event, UtteranceEnded):
+                return (start + FRAME_SAMPLES - event.speech.last_voiced_sample) // 16
+    raise AssertionError("the turn never ended")
+
+
+def test_words_that_stop_mid_sentence_hold_the_turn_through_a_longer_pause() -> None:
+    # "What is the capital of ... France?" with 700 ms between: one turn, not two.
+    samples = audio(("silence", 500), ("voice", 800), ("silence", 700), ("voice", 400))
+    samples = np.concatenate([samples, audio(("silence", 1_500))])
+    listener = Listener(LoudnessVad(), VadConfig(), SttConfig(is_streaming=False), frame_ms=20)
+    ends: list[UtteranceEnded] = []
+    for start in range(0, samples.size, FRAME_SAMPLES):
+        for event in listener.push(AudioFrame(samples[start : start + FRAME_SAMPLES], start, 0)):
+            if isinstance(event, Paused) and event.last_voiced_sample < 1_500 * 16:
+                assert listener.end_later(event.last_voiced_sample, end_silence_ms=1_000)
+            if isinstance(event, UtteranceEnded):
+                ends.append(event)
+    assert len(ends) == 1 and (ends[0].audio == VOICE).sum() == 1_200 * 16
+    # The longer wait was for that pause only: the turn then ends on the usual silence.
+    assert (ends[0].speech.last_voiced_sample + 1) // 16 == 500 + 800 + 700 + 400
+    # Held open, an unfinished turn that does not go on ends after the longer silence.
+    lone = audio(("silence", 500), ("voice", 800), ("silence", 1_500))
+    assert 1_000 <= ended_after_ms(lone, later=True) < 1_060
 
 
 def test_speech_after_the_pause_voids_the_sooner_end() -> None:

@@ -119,7 +119,7 @@ class _ManyChunksVoice(ToneVoice):
         del text, speed
         for _ in range(40):
             await asyncio.sleep(0)
-            yield np.ones(240, np.int16)
+            yield np.full(240, 1_000, np.int16)  # audible: silence is trimmed
 
 
 class _CancellingSink:

@@ -49,15 +49,16 @@ MEMORY_TRIAL: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("What is my favourite colour?", ("teal",), ()),
     ("What time is it right now?", _CLOCK_WORDS, ("alice", "teal")),
 )
-# Questions spoken in two halves with a pause between them, shorter than the silence that ends
-# a turn but longer than the one after which a turn that sounds finished ends.
+# Questions spoken with a pause after their first part.
 PAUSE_TRIAL: tuple[tuple[str, str], ...] = (
     ("What is the capital", "of Spain?"),
     ("How many wheels", "does a bicycle have?"),
     ("My favourite animal is", "the cat. What is yours?"),
     ("Can you tell me the name of", "a long river?"),
 )
-PAUSE_TRIAL_GAP_MS = 350
+# Each shorter than the silence that ends an unfinished-sounding turn (vad.end_silence_ms) or
+# as long, and longer than the one after which a finished-sounding turn ends.
+PAUSE_TRIAL_GAPS_MS = (250, 350, 500)
 # Half the prompts in the embedded Piper voice, half in espeak-ng voices, so that STT is not
 # only ever measured on one speaker.
 ESPEAK_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-us+m3")
@@ -72,6 +73,7 @@ class Prompt:
     # not hold (facts about the user offered to an unrelated question). Neither: not judged.
     expected: tuple[str, ...] = ()
     unexpected: tuple[str, ...] = ()
+    pause_ms: int | None = None  # the pause trial's: the silence put in mid-question
 
     def is_addressed_by(self, reply: str) -> bool | None:
         if not self.expected and not self.unexpected:
@@ -121,19 +123,36 @@ def make_memory_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
 
 
 def make_pause_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
-    """Each question as its two halves with PAUSE_TRIAL_GAP_MS of silence between them (the
-    synthetic voice's own leading and trailing silence trimmed, so the gap is exact)."""
+    """Each question spoken in one breath, with a silence of each of PAUSE_TRIAL_GAPS_MS put in
+    where its first part ends. Spoken whole, the voice does not fall before the pause as it
+    does at a sentence's end, just as a person's does not when they hesitate mid-sentence (the
+    halves spoken apart sound like two finished sentences, and no turn model could tell)."""
     directory.mkdir(parents=True, exist_ok=True)
-    gap = np.zeros(INPUT_SAMPLE_RATE_HZ * PAUSE_TRIAL_GAP_MS // 1000, dtype=np.int16)
-    prompts = []
+    prompts: list[Prompt] = []
     for index, (first, second) in enumerate(PAUSE_TRIAL):
         text = f"{first} {second}"
-        path = directory / f"pause-{index:02d}.wav"
-        if not _cached(path, text):
-            halves = [_trimmed(asyncio.run(_say(tts, half))) for half in (first, second)]
-            _save(path, np.concatenate([halves[0], gap, halves[1]]), text)
-        prompts.append(Prompt(text, path))
+        paths = {gap: directory / f"pause-{gap}ms-{index:02d}.wav" for gap in PAUSE_TRIAL_GAPS_MS}
+        if not all(_cached(path, text) for path in paths.values()):
+            whole, first_alone, second_alone = (
+                _trimmed(asyncio.run(_say(tts, words))) for words in (text, first, second)
+            )
+            share = first_alone.size / (first_alone.size + second_alone.size)
+            at = quietest_point(whole, near_sample=int(whole.size * share))
+            for gap, path in paths.items():
+                silence = np.zeros(INPUT_SAMPLE_RATE_HZ * gap // 1000, dtype=np.int16)
+                _save(path, np.concatenate([whole[:at], silence, whole[at:]]), text)
+        prompts.extend(Prompt(text, paths[gap], pause_ms=gap) for gap in PAUSE_TRIAL_GAPS_MS)
     return prompts
+
+
+def quietest_point(audio: Int16Array, *, near_sample: int, within_ms: int = 120) -> int:
+    """The middle of the quietest 20 ms of ``audio`` within ``within_ms`` of ``near_sample``:
+    the gap between two words, where a pause can go without cutting a sound."""
+    window = INPUT_SAMPLE_RATE_HZ // 50
+    loudness = np.convolve(np.abs(audio.astype(np.float32)), np.ones(window), mode="same")
+    reach = INPUT_SAMPLE_RATE_HZ * within_ms // 1000
+    low, high = max(0, near_sample - reach), min(audio.size, near_sample + reach)
+    return low + int(np.argmin(loudness[low:high])) if high > low else near_sample
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,14 @@ def format_table(summary: dict[str, Any]) -> str:
     lines.append(f"replies on the point: {on_point['on_point']} of {on_point['judged']}")
     for off in on_point["off_point"]:
         lines.append(f"  off the point: {off['prompt']!r} -> {off['reply']!r}")
-    lines.append(f"premature ends (a pause mid-question): {summary['premature_end_rate']}")
+    by_pause = ", ".join(
+        f"{rate} at {pause_ms} ms"
+        for pause_ms, rate in summary["premature_end_rate_by_pause_ms"].items()
+    )
+    lines.append(
+        f"premature ends (a pause mid-question): {summary['premature_end_rate']}"
+        + (f" ({by_pause})" if by_pause else "")
+    )
     for mode, echo in summary["echo"].items():
         lines.append(
             f"echo, cancellation {mode}: {echo['false_interruptions']} of {echo['replies']} "

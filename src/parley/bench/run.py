@@ -29,6 +29,7 @@ from parley.bench.hearing_figures import (
     measure_stt_rtf,
     transcript_accuracy,
 )
+from parley.bench.piece_seams import SeamListener
 from parley.bench.prompts import (
     EchoTrialAudio,
     Prompt,
@@ -65,6 +66,7 @@ class JudgedTurn:
     is_on_point: bool | None = None  # whether the reply addresses the prompt (None: not judged)
     audio_path: Path | None = None  # what was spoken
     heard_audio: list[Int16Array] = field(default_factory=list)  # what each final was decoded from
+    pause_ms: int | None = None  # the pause trial's silence mid-question
 
     @classmethod
     def judged(
@@ -90,6 +92,7 @@ class JudgedTurn:
             is_on_point=prompt.is_addressed_by(reply),
             audio_path=prompt.path,
             heard_audio=heard_audio or [],
+            pause_ms=prompt.pause_ms,
         )
 
 
@@ -126,6 +129,10 @@ class BenchReport:
             figures[name] = spread(values)
         figures["interruption_ms"] = spread(self.interruption_ms)
         figures["stt_rtf"] = spread(self.stt_rtf)
+        # Silence heard where a sentence was cut into pieces to start speaking sooner.
+        figures["piece_seam_ms"] = spread(
+            [seam for t in self.turns for seam in t.metrics.get("piece_seams_ms", [])]
+        )
         errors = sum(t.word_errors for t in self.turns)
         judged = [t for t in (*self.turns, *self.memory_trial) if t.is_on_point is not None]
         words = sum(t.reference_words for t in self.turns)
@@ -149,8 +156,19 @@ class BenchReport:
             ],
             "echo": echo_figures(self.echo_trials),
             "premature_end_rate": premature_end_rate([t.turns_heard for t in self.pause_trial]),
+            "premature_end_rate_by_pause_ms": {
+                str(pause_ms): premature_end_rate(
+                    [t.turns_heard for t in self.pause_trial if t.pause_ms == pause_ms]
+                )
+                for pause_ms in sorted({t.pause_ms for t in self.pause_trial if t.pause_ms})
+            },
             "pause_trial": [
-                {"prompt": t.prompt, "transcript": t.transcript, "turns_heard": t.turns_heard}
+                {
+                    "prompt": t.prompt,
+                    "pause_ms": t.pause_ms,
+                    "transcript": t.transcript,
+                    "turns_heard": t.turns_heard,
+                }
                 for t in self.pause_trial
             ],
             "cold_start": {
@@ -187,8 +205,10 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
     backends = runtime.backends
     sink = RealtimePlaybackSink(backends.settings.audio.output_sample_rate_hz)
     transcripts: list[str] = []
+    seams = SeamListener()
 
     def observe(event: object) -> None:
+        seams.observe(event)
         if isinstance(event, FinalTranscript):
             transcripts.append(event.text)
 
@@ -205,6 +225,7 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
     result = session.results[-1] if session.results else None
     transcript = " ".join(transcripts)
     metrics: dict[str, Any] = result.figures.as_json() if result else {}
+    metrics["piece_seams_ms"] = seams.seams_ms(backends.settings.audio.output_sample_rate_hz)
     if metrics.get("first_sentence_ms") is not None and metrics.get("llm_ttft_ms") is not None:
         metrics["first_clause_ms"] = round(metrics["first_sentence_ms"] - metrics["llm_ttft_ms"], 1)
     reply = " ".join(r.reply_text for r in session.results)

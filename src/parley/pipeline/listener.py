@@ -133,14 +133,15 @@ class Listener:
         self._end_silence_ms = vad_config.end_silence_ms
         self._paused_at: int | None = None  # the pause under way: its last voiced sample
         self._sooner_end_silence_ms: int | None = None  # for the pause under way
+        self._later_end_silence_ms: int | None = None  # for the pause under way
 
     def configure(self, *, threshold: float, end_silence_ms: int) -> None:
         self._threshold, self._end_silence_ms = threshold, end_silence_ms
-        sooner = self._sooner_end_silence_ms
-        self._endpointer.configure(
-            threshold=threshold,
-            end_silence_ms=end_silence_ms if sooner is None else min(sooner, end_silence_ms),
-        )
+        if (later := self._later_end_silence_ms) is not None:
+            end_silence_ms = max(later, end_silence_ms)
+        if (sooner := self._sooner_end_silence_ms) is not None:
+            end_silence_ms = min(sooner, end_silence_ms)
+        self._endpointer.configure(threshold=threshold, end_silence_ms=end_silence_ms)
 
     def end_sooner(self, pause_sample: int, *, end_silence_ms: int) -> bool:
         """The pause at ``pause_sample`` sounds like the end of the turn: end it after
@@ -151,10 +152,19 @@ class Listener:
         self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
         return True
 
+    def end_later(self, pause_sample: int, *, end_silence_ms: int) -> bool:
+        """The words at the pause at ``pause_sample`` stop mid-sentence: end the turn only
+        after ``end_silence_ms`` of silence. False when the user has spoken again since."""
+        if self._paused_at != pause_sample:
+            return False
+        self._later_end_silence_ms = end_silence_ms
+        self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
+        return True
+
     def _forget_pause(self) -> None:
         self._paused_at = None
-        if self._sooner_end_silence_ms is not None:
-            self._sooner_end_silence_ms = None
+        if self._sooner_end_silence_ms is not None or self._later_end_silence_ms is not None:
+            self._sooner_end_silence_ms = self._later_end_silence_ms = None
             self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
 
     @property

@@ -37,6 +37,7 @@ from parley.pipeline.hearing import (
     Inbox,
     PartialDecoded,
     PauseSoundsFinished,
+    PauseSoundsUnfinished,
 )
 from parley.pipeline.listener import (
     Ducked,
@@ -222,6 +223,8 @@ class Session:
                     self._on_partial(transcript)
                 case PauseSoundsFinished(last_voiced_sample=sample, end_silence_ms=silence_ms):
                     listener.end_sooner(sample, end_silence_ms=silence_ms)
+                case PauseSoundsUnfinished(last_voiced_sample=sample, end_silence_ms=silence_ms):
+                    listener.end_later(sample, end_silence_ms=silence_ms)
                 case AudioEnded():
                     return
 

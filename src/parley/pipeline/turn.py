@@ -15,12 +15,15 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.audio.frames import AudioReady
+import numpy as np
+
+from parley.audio.frames import AudioReady, Int16Array
 from parley.audio.pcm import resample
 from parley.audio.sink import AudioSink, PlaybackStopped
 from parley.models.contracts import ChatMessage, LanguageModel, TextToSpeech
 from parley.pipeline.channel import Channel
 from parley.pipeline.events import FinalTranscript, SentenceReady, TextDelta, TurnDone, TurnEvent
+from parley.pipeline.piece_joins import QUIET_LEVEL, PieceEdges
 from parley.pipeline.sentences import SentenceChunker
 from parley.pipeline.turn_figures import TurnFigures
 
@@ -322,22 +325,29 @@ class TurnScope:
             self.ledger.begin_sentence(piece)
             if self._tts is None:
                 continue  # a text-only reply: the pieces only feed the transcript
+            edges = PieceEdges(piece, self._output_sample_rate_hz)
             synth_started_ns = time.perf_counter_ns()
             async for samples in self._tts.synthesize(piece, speed=self._speed):
                 resampled = resample(samples, self._tts.sample_rate_hz, self._output_sample_rate_hz)
-                now_ns = time.perf_counter_ns()
-                self.metrics.tts_busy_ns += now_ns - synth_started_ns
-                if self._gate is not None and not self._gate.is_set():
-                    await self._gate.wait()
-                    now_ns = time.perf_counter_ns()
-                if self.metrics.first_audio_t_ns is None and resampled.size:
-                    self.metrics.first_audio_t_ns = now_ns
-                chunk = AudioReady(
-                    self.turn_id, index, resampled, self._output_sample_rate_hz, now_ns
-                )
-                self.ledger.add_audio(resampled.size)
-                self.metrics.reply_audio_samples += resampled.size
-                self._observer(chunk)
-                await self._sink.play(chunk)
+                self.metrics.tts_busy_ns += time.perf_counter_ns() - synth_started_ns
+                await self._play(edges.push(resampled), index)
                 synth_started_ns = time.perf_counter_ns()
+            await self._play(edges.finish(), index)
             index += 1
+
+    async def _play(self, samples: Int16Array, index: int) -> None:
+        if samples.size == 0:
+            return
+        if self._gate is not None and not self._gate.is_set():
+            await self._gate.wait()
+        now_ns = time.perf_counter_ns()
+        if self.metrics.first_audio_t_ns is None:
+            # The reply's first sound, not its first sample: a voice's lead-in is silence.
+            lead_in = int(np.argmax(np.abs(samples) > QUIET_LEVEL))
+            lead_in_ns = lead_in * 1_000_000_000 // self._output_sample_rate_hz
+            self.metrics.first_audio_t_ns = now_ns + lead_in_ns
+        chunk = AudioReady(self.turn_id, index, samples, self._output_sample_rate_hz, now_ns)
+        self.ledger.add_audio(samples.size)
+        self.metrics.reply_audio_samples += samples.size
+        self._observer(chunk)
+        await self._sink.play(chunk)
