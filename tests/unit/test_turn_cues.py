@@ -1,7 +1,12 @@
 import pytest
 
 from parley.config.settings import BargeInConfig
-from parley.pipeline.turn_cues import AcknowledgementRule, is_own_echo, sounds_unfinished
+from parley.pipeline.turn_cues import (
+    AcknowledgementRule,
+    is_own_echo,
+    sounds_unfinished,
+    trails_off,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,6 +37,30 @@ def test_words_that_stop_mid_sentence_are_unfinished(text: str) -> None:
 )
 def test_finished_sentences_are_not(text: str) -> None:
     assert not sounds_unfinished(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["What is the capital of", "Can you tell me the name of the...", "Remind me to...", "Well,"],
+)
+def test_words_that_wait_for_more_hold_the_turn_open(text: str) -> None:
+    assert trails_off(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Ended on a preposition or a copula, and Whisper marked the end: not held open.
+        "Where are you from?",
+        "Do you know where my keys are?",
+        "He might have been more respectable than he was.",
+        "Please remember that.",
+        "What time is it?",
+        "",
+    ],
+)
+def test_ended_sentences_do_not_hold_the_turn_open(text: str) -> None:
+    assert not trails_off(text)
 
 
 def _rule() -> AcknowledgementRule:

@@ -25,7 +25,7 @@ from parley.pipeline.channel import Channel
 from parley.pipeline.events import FinalTranscript, SpeechEnded
 from parley.pipeline.speculation import Speculation
 from parley.pipeline.transcript_task import TranscriptTask, transcribe_or_none, words_of
-from parley.pipeline.turn_cues import sounds_unfinished
+from parley.pipeline.turn_cues import sounds_unfinished, trails_off
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,8 @@ class Hearing:
             await asyncio.wait({speculation.transcript})
             if (transcript := words_of(speculation.transcript)) is None:
                 return
-            if sounds_unfinished(text := transcript.text):
-                log.debug("the words at the pause stop mid-sentence: %r", text)
+            if trails_off(text := transcript.text):
+                log.debug("the words at the pause wait for more: %r", text)
                 if vad.unfinished_silence_ms > 0:
                     await self._inbox.send(
                         PauseSoundsUnfinished(
@@ -162,6 +162,8 @@ class Hearing:
                         )
                     )
                 return
+            if sounds_unfinished(text):
+                return  # "Where are you from?": finished, but not sooner than the silence says
             if turn_model is None:
                 return
             try:

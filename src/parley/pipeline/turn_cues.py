@@ -79,6 +79,21 @@ def sounds_unfinished(text: str) -> bool:
     return bool(words) and words[-1] in _UNFINISHED_LAST_WORDS
 
 
+_SENTENCE_END = (".", "?", "!")
+
+
+def trails_off(text: str) -> bool:
+    """Whether a transcript taken at a pause plainly waits for more: it trails off (an
+    ellipsis, a comma) or stops on a word no sentence ends with and no full stop or question
+    mark follows ("what is the capital of"). Stricter than ``sounds_unfinished``: English ends
+    questions on prepositions and copulas ("Where are you from?", "than he was."), and Whisper
+    marks those ends, so a turn is held open for the rest only when nothing ended it."""
+    stripped = text.strip()
+    if not stripped or stripped.endswith(_TRAILING_OFF):
+        return bool(stripped)
+    return sounds_unfinished(stripped) and not stripped.endswith(_SENTENCE_END)
+
+
 # What Whisper writes for sounds that are not words: "[BLANK_AUDIO]", "(coughing)", "*knock*".
 _NOT_WORDS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")
 
