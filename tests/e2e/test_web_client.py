@@ -143,6 +143,8 @@ def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
     assert "login=" not in page.url, "the login code must leave the address bar"
     exposed = page.evaluate("JSON.stringify(window.parley) + JSON.stringify(sessionStorage)")
     assert server.api_key not in exposed, "the page must never hold the API key"
+    # Nothing failed on the way in (the browser's own /favicon.ico request once got a 401).
+    assert not [line for line in CONSOLES[id(page)] if line.startswith(("error", "pageerror"))]
     screenshot(page, "1-connected")
     page.click("#talk")
     # The question's words, up to its last one: the live decode (Whisper tiny.en through the
