@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from parley.audio.frames import Int16Array
+from parley.pipeline.sentences import CLAUSE_END, CLOSERS, SENTENCE_END
 
 # Below this a sample is silence (about -40 dBFS): a voice's frame around a piece is digital
 # near-silence, and the quietest speech sounds are well above it.
@@ -28,19 +29,16 @@ LEAD_KEPT_MS = 10
 # Trailing silence kept after a piece, by how the piece ends.
 CLAUSE_PAUSE_MS = 90  # a comma, semicolon, colon or dash
 WORD_JOIN_MS = 20  # a piece cut after a few words, inside a phrase
-_SENTENCE_END = ".!?…"
-_CLAUSE_END = ",;:—–-"
-_CLOSERS = "\"')]}»”’"
 # A piece that starts with more silence than this is starting with quiet speech, not framing.
 MAX_LEAD_TRIMMED_MS = 300
 
 
 def trailing_silence_kept_ms(piece: str) -> int | None:
     """How much of a piece's trailing silence is kept (None: all of it, at a sentence's end)."""
-    last = piece.rstrip().rstrip(_CLOSERS)[-1:]
-    if not last or last in _SENTENCE_END:
+    last = piece.rstrip().rstrip(CLOSERS)[-1:]
+    if not last or last in SENTENCE_END:
         return None
-    if last in _CLAUSE_END:
+    if last in CLAUSE_END:
         return CLAUSE_PAUSE_MS
     return WORD_JOIN_MS
 

@@ -37,9 +37,11 @@ _ABBREVIATIONS = frozenset(
         "ft",
     ]
 )
-_SENTENCE_END = ".!?…"
-_CLAUSE_END = ",;:—–"
-_CLOSERS = "\"')]}»”’"
+# What ends a sentence, a clause, and what may close either (a quote, a bracket): the chunker
+# cuts pieces there, and the pieces' joins (pipeline.piece_joins) and the turn's cues read them.
+SENTENCE_END = ".!?…"
+CLAUSE_END = ",;:—–"
+CLOSERS = "\"')]}»”’"
 
 _MARKDOWN = re.compile(r"(\*\*|__|`+|^#+\s*|^\s*[-*•]\s+|^\s*\d+\.\s+(?=\D))", re.MULTILINE)
 _EMOJI = re.compile("[\U0001f000-\U0001faff\U00002600-\U000027bf\U0000fe0f\U0000200d]")
@@ -176,15 +178,15 @@ class SentenceChunker:
             character = buffer[index]
             if character == "\n":
                 return index + 1
-            if character in _SENTENCE_END:
+            if character in SENTENCE_END:
                 end = index + 1
-                while end < len(buffer) and buffer[end] in _CLOSERS + _SENTENCE_END:
+                while end < len(buffer) and buffer[end] in CLOSERS + SENTENCE_END:
                     end += 1
                 if end >= len(buffer):
                     return None
                 if buffer[end].isspace() and _is_sentence_end(buffer, index):
                     return end
-            elif character in _CLAUSE_END and buffer[index + 1].isspace():
+            elif character in CLAUSE_END and buffer[index + 1].isspace():
                 words = len(buffer[:index].split())
                 needed = (
                     self._first_clause_min_words

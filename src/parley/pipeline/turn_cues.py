@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from parley.config.settings import BargeInConfig
+from parley.pipeline.sentences import SENTENCE_END
 
 # Words that cannot close a sentence: articles, conjunctions, prepositions, possessives,
 # a copula waiting for its complement, and fillers.
@@ -79,9 +80,6 @@ def sounds_unfinished(text: str) -> bool:
     return bool(words) and words[-1] in _UNFINISHED_LAST_WORDS
 
 
-_SENTENCE_END = (".", "?", "!")
-
-
 def trails_off(text: str) -> bool:
     """Whether a transcript taken at a pause plainly waits for more: it trails off (an
     ellipsis, a comma) or stops on a word no sentence ends with and no full stop or question
@@ -91,7 +89,7 @@ def trails_off(text: str) -> bool:
     stripped = text.strip()
     if not stripped or stripped.endswith(_TRAILING_OFF):
         return bool(stripped)
-    return sounds_unfinished(stripped) and not stripped.endswith(_SENTENCE_END)
+    return sounds_unfinished(stripped) and not stripped.endswith(tuple(SENTENCE_END))
 
 
 # What Whisper writes for sounds that are not words: "[BLANK_AUDIO]", "(coughing)", "*knock*".
