@@ -50,6 +50,24 @@ class DevicesConfig(Section):
     )
 
 
+class WebRtcConfig(Section):
+    """``POST /v1/realtime/calls``: the Realtime protocol over WebRTC."""
+
+    host_addresses: list[str] = Field(
+        default_factory=list,
+        description="addresses offered to a caller as ICE host candidates; empty: the address "
+        "server.host binds (loopback stays loopback; 0.0.0.0 offers every interface)",
+    )
+    ice_servers: list[str] = Field(
+        default_factory=list,
+        description="STUN or TURN servers (stun:host:port, turn:user:password@host:port) for "
+        "callers behind NAT; empty: none, nothing leaves the machine",
+    )
+    connect_timeout_s: float = Field(
+        10.0, gt=0, description="a call whose media does not connect within this is dropped"
+    )
+
+
 class ServerConfig(Section):
     host: str = Field("127.0.0.1", description="loopback unless you mean to expose Parley")
     port: int = Field(8765, ge=0, le=65535)
@@ -87,6 +105,7 @@ class ServerConfig(Section):
     header_timeout_s: float = Field(
         10.0, gt=0, description="a new connection must send its request headers within this"
     )
+    webrtc: WebRtcConfig = WebRtcConfig()
 
     @model_validator(mode="after")
     def _key_is_long_enough(self) -> ServerConfig:

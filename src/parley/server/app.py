@@ -40,6 +40,7 @@ from parley.server.live_config import LiveConfig
 from parley.server.openai_http import TRANSCRIPTION_BODY_BYTES
 from parley.server.openai_http import router as openai_router
 from parley.server.realtime.route import serve_realtime
+from parley.server.realtime.rtc_calls import offer_host_addresses
 from parley.server.request_ids import RequestIds
 from parley.server.state import ServerState, state_of
 from parley.server.wyoming import WyomingService
@@ -61,6 +62,7 @@ def _openai_error(
 
 
 _SMALL_BODY_BYTES = 16 * 1024
+_SDP_BODY_BYTES = 64 * 1024  # a WebRTC offer: a few kilobytes
 
 
 class _LoginIn(BaseModel):
@@ -209,6 +211,7 @@ def create_app(
                 async with mcp_server.session_manager.run():
                     yield
             finally:
+                await state.calls.close_all()
                 if state.wyoming is not None:
                     await state.wyoming.close()
                 if is_handling_hangup:
@@ -239,6 +242,7 @@ def create_app(
             "/v1/audio/transcriptions": TRANSCRIPTION_BODY_BYTES,
             "/v1/login": _SMALL_BODY_BYTES,
             "/v1/realtime/client_secrets": _SMALL_BODY_BYTES,
+            "/v1/realtime/calls": _SDP_BODY_BYTES,
         },
         default_body_limit=body_limit,
     )
@@ -351,5 +355,18 @@ def create_app(
     @app.websocket("/v1/realtime")
     async def realtime(websocket: WebSocket) -> None:
         await serve_realtime(websocket, state_of(websocket.app))
+
+    # The Realtime protocol over WebRTC: an SDP offer in, the answer out, events on the
+    # caller's data channel. The credential is checked by RequestGuard before the body is read.
+    offer_host_addresses(settings.server.webrtc, bind_host or settings.server.host)
+
+    @app.post("/v1/realtime/calls", status_code=201, max_body_size=_SDP_BODY_BYTES)
+    async def open_call(request: Request) -> Response:
+        return await state.calls.open(request, state)
+
+    @app.delete("/v1/realtime/calls/{call_id}")
+    async def hang_up(call_id: str) -> dict[str, Any]:
+        state.calls.hang_up(call_id)
+        return {"id": call_id, "object": "realtime.call", "deleted": True}
 
     return app

@@ -4,7 +4,7 @@ hand routes its parts."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -19,6 +19,7 @@ from parley.ops.metrics import ServerMetrics
 from parley.pipeline.runtime import Runtime
 from parley.server.auth import Authenticator
 from parley.server.health import HealthWatch
+from parley.server.realtime.rtc_calls import RtcCalls
 from parley.server.wyoming import WyomingService
 
 
@@ -29,7 +30,8 @@ class ServerState:
     metrics: ServerMetrics
     config_path: Path | None = None
     reload_settings: Callable[[], Settings] | None = None  # the loader `parley serve` used
-    realtime_sessions: int = 0
+    realtime_sessions: int = 0  # WebSocket sessions and WebRTC calls
+    calls: RtcCalls = field(default_factory=RtcCalls)
     backends: Backends | None = None  # loaded by the lifespan
     runtime: Runtime | None = None  # with role "all": the store, tools and sessions' pipeline
     health: HealthWatch | None = None

@@ -1,6 +1,9 @@
-"""``WS /v1/realtime``: the OpenAI Realtime protocol (GA event names) over one Parley Session.
+"""The OpenAI Realtime protocol (GA event names) over one Parley Session, for ``WS /v1/realtime``
+and for ``POST /v1/realtime/calls`` (WebRTC) alike.
 
-Each connection owns one Session. Client events are made into Parley's values by ``inbound``
+Each connection owns one Session. Its events travel over an ``EventPipe`` (the socket, or the
+call's data channel); a call's audio travels on its tracks (``CallMedia``), a socket's as
+base64 events. Client events are made into Parley's values by ``inbound``
 and acted on here; the Session's own events become server events in ``outbound`` and are queued
 for one writer task, so the socket is only ever written from one place. A fault in one client's
 events becomes an ``error`` event on that socket and nothing else.
@@ -10,26 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from typing import Any
-
-from fastapi import WebSocket, WebSocketDisconnect
 
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
 from parley.errors import ParleyError
 from parley.models.voices import offline_voices
 from parley.ops.log_format import current_session
 from parley.ops.metrics import ServerMetrics
-from parley.pipeline.events import ListenerEvent, TurnEvent
+from parley.pipeline.events import ListenerEvent, ReplyInterrupted, TurnDone, TurnEvent
 from parley.pipeline.runtime import Runtime
 from parley.server.realtime import inbound
 from parley.server.realtime.audio_in import InputAudio
 from parley.server.realtime.audio_out import WebSocketAudioSink
+from parley.server.realtime.item_events import ItemEvents
 from parley.server.realtime.items import ItemRegistry
 from parley.server.realtime.outbound import Event, Outbound
 from parley.server.realtime.outgoing import Outgoing
+from parley.server.realtime.pipe import EventPipe, PipeClosed
 from parley.server.realtime.protocol import ClientEventError, RealtimeOptions, new_id
+from parley.server.realtime.rtc_media import (
+    CALL_RATE_HZ,
+    CallMedia,
+    TrackAudioSink,
+)
 
 log = logging.getLogger(__name__)
 # The close code a server sends when it restarts or stops (RFC 6455: "Service Restart").
@@ -37,36 +44,42 @@ _SERVICE_RESTART = 1012
 
 
 class RealtimeConnection:
-    """One client on the realtime socket."""
+    """One client on the realtime socket, or on a WebRTC call (``call``)."""
 
     def __init__(
         self,
-        websocket: WebSocket,
+        pipe: EventPipe,
         *,
         runtime: Runtime,
         metrics: ServerMetrics,
         conversation_id: str | None = None,
+        call: CallMedia | None = None,
     ) -> None:
         backends = runtime.backends
         self._backends = backends
         self._runtime = runtime
-        self._websocket = websocket
+        self._pipe = pipe
+        self._call = call
         self._settings = backends.settings
         self._stt = backends.stt
         self._metrics = metrics
         self._limits = backends.settings.server
         self.transport = RealtimeOptions()
-        self._sink = WebSocketAudioSink(
-            self._send_audio,
-            client_rate_hz=lambda: self.transport.output_rate_hz,
-            pipeline_rate_hz=backends.settings.audio.output_sample_rate_hz,
+        self._sink: WebSocketAudioSink | TrackAudioSink = (
+            WebSocketAudioSink(
+                self._send_audio,
+                client_rate_hz=lambda: self.transport.output_rate_hz,
+                pipeline_rate_hz=backends.settings.audio.output_sample_rate_hz,
+            )
+            if call is None
+            else call.sink
         )
         self.session = runtime.session(
             sink=self._sink, conversation_id=conversation_id, observer=self._on_session_event
         )
         self.session_id = new_id("sess")
         self._outgoing = Outgoing(
-            websocket,
+            pipe,
             session_id=self.session_id,
             max_send_stall_s=self._limits.max_send_stall_s,
             is_cleared=self._sink.is_cleared,
@@ -84,9 +97,21 @@ class RealtimeConnection:
                 turn, was_cancelled=was_cancelled
             ),
         )
-        self._input = InputAudio(self._limits, client_rate_hz=self.transport.input_rate_hz)
+        self._item_events = ItemEvents(
+            session=self.session,
+            items=self._items,
+            outbound=self._outbound,
+            settings=backends.settings,
+            set_heard=self._sink.set_heard,
+            send=self._send,
+        )
+        client_rate_hz = self.transport.input_rate_hz if call is None else CALL_RATE_HZ
+        self._input = InputAudio(self._limits, client_rate_hz=client_rate_hz)
+        if call is not None:
+            call.on_playback = self._on_playback
         self._response_tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []  # beside the reader, ended with it
         self._failed_events = 0
         self._is_server_stopping = False
         self._is_closing = False  # the client is gone or the server stops: no new replies
@@ -116,6 +141,13 @@ class RealtimeConnection:
             writer = group.create_task(self._outgoing.write())
             listener = group.create_task(self.session.listen(self._input.frames))
             self._reader = group.create_task(self._read())
+            if self._call is not None:  # the caller's microphone track
+                feeding = self._call.feed(
+                    self._input,
+                    is_held=lambda: not self.transport.is_server_vad,
+                    on_error=lambda error: self._send_error(error.code, str(error), None),
+                )
+                self._tasks.append(group.create_task(feeding))
             try:
                 await asyncio.wait({self._reader})  # ends when the client goes, or is dropped
             finally:
@@ -135,6 +167,8 @@ class RealtimeConnection:
                     _done, late = await asyncio.wait(set(self._response_tasks), timeout=10)
                     for task in late:
                         task.cancel()
+                for task in self._tasks:
+                    task.cancel()
                 self._input.frames.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener, timeout=5)
@@ -145,7 +179,7 @@ class RealtimeConnection:
                     writer.cancel()  # stuck on a socket nobody reads
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(
-                            self._websocket.close(code=1008, reason=drop_reason), timeout=1
+                            self._pipe.close(code=1008, reason=drop_reason), timeout=1
                         )
                 else:
                     self._outgoing.finish()
@@ -154,21 +188,17 @@ class RealtimeConnection:
 
     async def _read(self) -> None:
         while True:
-            try:
-                message = await self._websocket.receive()
-            except WebSocketDisconnect:
-                return
-            if message["type"] == "websocket.disconnect":
+            message = await self._pipe.receive()
+            if isinstance(message, PipeClosed):
                 # 1012: the server itself is restarting or stopping (SIGTERM) and closed it.
-                self._is_server_stopping = message.get("code") == _SERVICE_RESTART
+                self._is_server_stopping = message.code == _SERVICE_RESTART
                 return
-            text = message.get("text")
-            if text is None:
+            if isinstance(message, bytes):
                 self._send_error(
                     "invalid_event", "Send client events as JSON text messages, not binary.", None
                 )
                 continue
-            await self._handle_text(text)
+            await self._handle_text(message)
 
     async def _handle_text(self, text: str) -> None:
         event_id: str | None = None
@@ -215,11 +245,15 @@ class RealtimeConnection:
                 self._input.clear_held()
                 self._send({"type": "input_audio_buffer.cleared"})
             case "conversation.item.create":
-                await self._create_item(event.get("item"))
+                await self._item_events.create(event.get("item"))
             case "conversation.item.truncate":
-                await self._truncate_item(event)
+                await self._item_events.truncate(event)
             case "conversation.item.delete":
-                await self._delete_item(event.get("item_id"))
+                await self._item_events.delete(event.get("item_id"))
+            case "conversation.item.retrieve":
+                self._item_events.retrieve(event.get("item_id"))
+            case "output_audio_buffer.clear":
+                self._clear_output_audio()
             case "response.create":
                 self._create_response()
             case "response.cancel":
@@ -249,7 +283,8 @@ class RealtimeConnection:
         except ParleyError as error:
             raise ClientEventError("unsupported_voice", str(error)) from None
         self.session.options, self.transport = options, transport
-        self._input.set_client_rate(self.transport.input_rate_hz)
+        if self._call is None:  # a call's audio comes at Opus's rate, whatever is asked
+            self._input.set_client_rate(self.transport.input_rate_hz)
         self._send({"type": "session.updated", "session": self._outbound.session_json()})
 
     async def _commit_audio(self) -> None:
@@ -264,62 +299,6 @@ class RealtimeConnection:
         if transcript.text:
             message_id = await self.session.add_user_text(transcript.text)
             self._items.add(item_id, "message", message_id)
-
-    async def _create_item(self, item: Any) -> None:
-        # Items are appended in order; previous_item_id (insertion elsewhere) is not supported.
-        if isinstance(item, dict) and item.get("type") == "function_call_output":
-            self._add_function_output(item)
-            return
-        item_id, role, text = inbound.message_item(item, self._limits)
-        if role == "system":
-            self.session.options = dataclasses.replace(self.session.options, instructions=text)
-        elif role == "user":
-            self._items.add(item_id, "message", await self.session.add_user_text(text))
-        else:
-            self._items.add(item_id, "message", await self.session.add_assistant_text(text))
-        stored = {**item, "id": item_id, "object": "realtime.item", "status": "completed"}
-        self._send_all(self._outbound.client_item(item_id, stored))
-
-    def _add_function_output(self, item: dict[str, Any]) -> None:
-        call_id, output = inbound.function_output(item, self._limits)
-        if call_id not in self._items.calls_by_id:
-            raise ClientEventError(
-                "invalid_item", f"No function call {call_id!r} is waiting for output."
-            )
-        name, arguments = self._items.calls_by_id.pop(call_id)
-        self.session.add_function_output(name, output, arguments=arguments)
-        item_id = inbound.client_item_id(item)
-        stored = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "function_call_output",
-            "call_id": call_id,
-            "output": output,
-        }
-        self._send_all(self._outbound.client_item(item_id, stored))
-
-    async def _truncate_item(self, event: dict[str, Any]) -> None:
-        item_id, audio_end_ms = inbound.truncation(event)
-        kind, turn_id = self._items.find(item_id) or ("", 0)
-        if kind != "turn":
-            raise ClientEventError("item_not_found", f"No assistant audio item {item_id!r}.")
-        heard = await self.session.truncate_reply(turn_id, audio_end_ms=audio_end_ms)
-        if heard is None:
-            # The reply is still being written: remember the client's figure for when it ends.
-            rate_hz = self._settings.audio.output_sample_rate_hz
-            self._sink.set_heard(turn_id, audio_end_ms * rate_hz // 1000)
-        content_index = event.get("content_index", 0)
-        self._send(self._outbound.truncated(item_id, audio_end_ms, content_index))
-
-    async def _delete_item(self, item_id: Any) -> None:
-        found = self._items.remove(item_id) if isinstance(item_id, str) else None
-        if found is None:
-            raise ClientEventError("item_not_found", f"No conversation item {item_id!r}.")
-        kind, number = found
-        message_id = number if kind == "message" else self.session.message_id_for_turn(number)
-        if message_id is not None:
-            await self.session.delete_message(message_id)
-        self._send({"type": "conversation.item.deleted", "item_id": item_id})
 
     def _create_response(self) -> None:
         if self._items.has_live_response:
@@ -352,13 +331,38 @@ class RealtimeConnection:
     # ---- writing ---------------------------------------------------------------------------
 
     def _on_session_event(self, event: ListenerEvent | TurnEvent) -> None:
+        if self._call is not None and isinstance(event, TurnDone | ReplyInterrupted):
+            self._call.sink.end_of_audio(event.turn_id)
         self._send_all(self._outbound.translate(event))
+
+    def _clear_output_audio(self) -> None:
+        """``output_audio_buffer.clear`` (WebRTC only): the reply playing stops now, and is
+        kept as far as the call's track played it."""
+        if self._call is None:
+            raise ClientEventError(
+                "invalid_event",
+                "output_audio_buffer.clear is for WebRTC calls; over a WebSocket, stop playback "
+                "on the client and send conversation.item.truncate.",
+            )
+        turn_id = self._sink.current_turn_id
+        self.session.interrupt()
+        self._sink.clear(turn_id)
+
+    def _on_playback(self, change: str, turn_id: int) -> None:
+        response = self._items.responses.get(turn_id)
+        self._send(
+            {
+                "type": f"output_audio_buffer.{change}",
+                "response_id": None if response is None else response.response_id,
+            }
+        )
 
     def _send_all(self, events: list[Event]) -> None:
         for event in events:
-            self._outgoing.send(event)
+            self._send(event)
 
     def _send(self, event: Event) -> None:
+        self._items.observe(event)
         self._outgoing.send(event)
 
     async def _send_audio(self, turn_id: int, samples: Int16Array) -> bool:

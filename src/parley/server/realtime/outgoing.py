@@ -1,6 +1,6 @@
-"""The one writer of a realtime socket: server events queued in order, audio behind
-back-pressure, and a client that stops reading dropped rather than allowed to hold its slot,
-its reply or a model."""
+"""The one writer of a realtime session's socket or data channel: server events queued in
+order, audio behind back-pressure, and a client that stops reading dropped rather than allowed
+to hold its slot, its reply or a model."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import json
 import logging
 from collections.abc import Callable
 
-from fastapi import WebSocket, WebSocketDisconnect
-
 from parley.audio.sink import PlaybackStopped
 from parley.server.realtime.outbound import Event
+from parley.server.realtime.pipe import EventPipe, PipeGone
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +26,14 @@ _AUDIO_DELTA = "response.output_audio.delta"
 class Outgoing:
     def __init__(
         self,
-        websocket: WebSocket,
+        pipe: EventPipe,
         *,
         session_id: str,
         max_send_stall_s: float,
         is_cleared: Callable[[int], bool],
         on_drop: Callable[[], None],
     ) -> None:
-        self._websocket = websocket
+        self._pipe = pipe
         self._session_id = session_id
         self._max_send_stall_s = max_send_stall_s
         self._is_cleared = is_cleared  # whether a turn's audio was cut (never sent after that)
@@ -82,8 +81,8 @@ class Outgoing:
                 if turn_id is not None and self._is_cleared(turn_id):
                     continue  # the user interrupted: never send audio they should not hear
             try:
-                await self._websocket.send_text(json.dumps(event))
-            except (WebSocketDisconnect, RuntimeError):
+                await self._pipe.send_text(json.dumps(event))
+            except PipeGone:
                 return
 
     def finish(self) -> None:

@@ -6,6 +6,7 @@ from fastapi import WebSocket
 
 from parley.server.auth import SUBPROTOCOL_PREFIX, bearer, is_origin_allowed
 from parley.server.realtime.connection import RealtimeConnection
+from parley.server.realtime.pipe import WebSocketPipe
 from parley.server.state import ServerState
 
 
@@ -54,7 +55,7 @@ async def serve_realtime(websocket: WebSocket, state: ServerState) -> None:
         if resumed is not None and not store.has_conversation(resumed):
             resumed = None  # gone (deleted): start afresh rather than fail the reconnect
         connection = RealtimeConnection(
-            websocket,
+            WebSocketPipe(websocket),
             runtime=runtime,
             metrics=state.metrics,
             conversation_id=resumed,
