@@ -14,8 +14,9 @@ APT_PACKAGES := espeak-ng flite sox libsox-fmt-mp3 libportaudio2 libasound2-plug
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here);
 # the `parley listen` tests run a real PulseAudio server with virtual devices; promtool (from
 # Debian's prometheus, whose service is not started) checks the shipped alerting rules; the
-# cluster tests balance two workers with HAProxy.
-TEST_APT_PACKAGES := chromium pulseaudio pulseaudio-utils prometheus haproxy curl
+# cluster tests balance two workers with HAProxy; npm installs OpenAI's Agents SDK, whose
+# browser bundle talks to Parley over WebRTC in a page test.
+TEST_APT_PACKAGES := chromium pulseaudio pulseaudio-utils prometheus haproxy curl nodejs npm
 # llama.cpp's default build enables AMX kernels that crash on some Xeon CPUs at the first
 # multi-token prompt; build with explicit SIMD flags instead (AVX-512 only where the CPU has it).
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
@@ -32,6 +33,7 @@ talk-sample: install models
 
 test: install
 	$(MAKE) system-packages APT_PACKAGES="$(TEST_APT_PACKAGES)"
+	npm ci --prefix tests/e2e/agents_sdk --no-audit --no-fund --silent
 	$(MAKE) lint
 	$(BIN)/python -m pytest
 
@@ -68,7 +70,8 @@ lock: install
 
 system-packages:
 	@missing=""; for package in $(APT_PACKAGES); do \
-		dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+		dpkg -s $$package >/dev/null 2>&1 || command -v $$package >/dev/null 2>&1 \
+			|| missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \

@@ -69,6 +69,10 @@ def browser_for() -> Iterator[Callable[[Path | None], Any]]:
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--no-first-run",
+                # WebRTC calls to a server on loopback: Chromium hides its own addresses behind
+                # mDNS names and skips loopback candidates unless told.
+                "--allow-loopback-in-peer-connection",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
             ]
             if microphone is not None:
                 args.append(f"--use-file-for-fake-audio-capture={microphone}%noloop")

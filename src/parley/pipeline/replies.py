@@ -100,7 +100,8 @@ class Replies:
         current = self._current
         if current is None or current.status is not ReplyStatus.LIVE:
             return False
-        current.cut()
+        if not current.cut():
+            return False  # not begun: nothing is being written or heard yet
         self._announce(current, reason, True, current.heard_text())
         return True
 
@@ -235,6 +236,14 @@ class Replies:
             elif not changes.confirmations:
                 call = await self.client_functions.plan(request, options)
                 if call is not None:
+                    if held is not None:
+                        # A spoken turn's call waits until the turn is confirmed, and its
+                        # words are stored first: the client's output is answered from them.
+                        await held.gate.wait()
+                        if not held.is_released:
+                            return TurnResult(turn_id, request, "", "", True, metrics.figures())
+                        if user_text is not None:
+                            await self.context.add_user_text(user_text)
                     return await self._request_function_call(
                         turn_id, request, call, metrics, observer
                     )

@@ -41,7 +41,11 @@ class ReplyHandle:
             return ReplyStatus.CUT
         if held is not None and not held.is_released:
             return ReplyStatus.HELD
-        if scope is None or not scope.is_finished:
+        if scope is None:
+            # Being prepared, or a turn that only asked the client to run a function (no
+            # scope, nothing to hear), which is done once its row is.
+            return ReplyStatus.DONE if self.stored.is_set() else ReplyStatus.LIVE
+        if not scope.is_finished:
             return ReplyStatus.LIVE
         if scope.ledger.total_samples > self.played_samples:
             return ReplyStatus.PLAYING
