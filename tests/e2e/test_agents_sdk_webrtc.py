@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,23 @@ def sdk_page(
             lambda route: route.fulfill(path=str(BUNDLE), content_type="text/javascript"),
         )
         page.goto(f"{origin}/agents-sdk/page.html")
-        page.evaluate("(key) => startCall(key)", server.api_key)
+        page.evaluate("(secret) => startCall(secret)", client_secret(server))
         return page
 
     yield open_page
+
+
+def client_secret(server: RunningServer) -> str:
+    """An ephemeral key, as a page gets one: the SDK takes it without `useInsecureApiKey`."""
+    request = urllib.request.Request(
+        f"{server.base_url}/realtime/client_secrets",
+        data=b"{}",
+        headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        value: str = json.load(answer)["value"]
+    assert value.startswith("ek_")
+    return value
 
 
 def sdk_wait(page: Any, expression: str, timeout_ms: int) -> None:

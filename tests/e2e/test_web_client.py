@@ -3,6 +3,7 @@ the fake microphone (see BROWSER.md), against a real Parley server with the real
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import urllib.request
@@ -97,8 +98,11 @@ CONSOLES: dict[int, list[str]] = {}
 # the server never heard, or the page never showed.
 PAGE_STATE = """JSON.stringify({listening: window.parley.listening, mic: !!window.parley.mic,
   ctx: window.parley.ctx && window.parley.ctx.state, micPeak: window.parley.micPeakSeen,
-  framesSent: window.parley.framesSent, ws: window.parley.ws && window.parley.ws.readyState,
+  framesSent: window.parley.framesSent, link: window.parley.link && window.parley.link.kind,
+  linkOpen: window.parley.link && window.parley.link.isOpen(), playing: window.parley.playing,
   bubbles: [...document.querySelectorAll('.transcript > *')].map(e => e.className + ': ' + e.textContent),
+  spoken: [...document.querySelectorAll('.transcript .spoken')].map(e => e.textContent),
+  events: window.parley.recentEvents,
   notice: document.getElementById('notice').textContent, errors: window.parley.errors})"""
 
 
@@ -134,16 +138,48 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def transport_chosen(server: RunningServer, transport: str) -> Iterator[None]:
+    """The page's Connection setting, as a person would save it, put back after."""
+    url = f"{server.base_url.removesuffix('/v1')}/api/preferences"
+    headers = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"}
+
+    def put(value: str) -> None:
+        current = json.loads(
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers)).read()
+        )
+        body = json.dumps({**current, "transport": value}).encode()
+        urllib.request.urlopen(
+            urllib.request.Request(url, data=body, headers=headers, method="PUT")
+        )
+
+    put(transport)
+    try:
+        yield
+    finally:
+        put("webrtc")
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("transport", ["webrtc", "websocket"])
 def test_a_spoken_question_gets_a_spoken_transcribed_reply_in_the_page(
     server: RunningServer,
     piper_speech: Callable[..., Path],
     browser_for: Callable[[Path | None], Any],
+    transport: str,
 ) -> None:
     page = browser_for(
         microphone_wav(piper_speech, [0.5, "What is the capital of France?", 6.0], "question")
     )
-    open_parley(page, server)
+    with transport_chosen(server, transport):
+        open_parley(page, server)
+        # The first connection is a call; the saved setting, read next, may choose the socket.
+        wait_in_page(
+            page,
+            f"window.parley.link && window.parley.link.kind === '{transport}'"
+            " && window.parley.link.isOpen()",
+            20_000,
+        )
     assert "login=" not in page.url, "the login code must leave the address bar"
     exposed = page.evaluate("JSON.stringify(window.parley) + JSON.stringify(sessionStorage)")
     assert server.api_key not in exposed, "the page must never hold the API key"

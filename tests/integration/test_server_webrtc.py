@@ -3,7 +3,6 @@ real peer connection over loopback: ICE, DTLS, SRTP, Opus and the ``oai-events``
 
 import asyncio
 import contextlib
-import fractions
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,42 +17,13 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from parley.audio.pcm import decode_file, resample
+from parley.bench.rtc_client import CallerMicrophone
 from parley.config.service_sections import ServerConfig, WebRtcConfig
 from parley.server.realtime.rtc_media import mono_samples
 from tests.conftest import RunningServer, running_server
 from tests.integration.test_server_realtime import stored_messages
 
 RATE_HZ = 48_000
-FRAME = RATE_HZ // 50
-
-
-class Microphone(MediaStreamTrack):
-    """A caller's microphone playing ``samples`` (48 kHz) in real time, then silence."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._queue = np.zeros(0, np.int16)
-        self._start: float | None = None
-        self._pts = 0
-
-    def say(self, samples: np.ndarray) -> None:
-        self._queue = np.concatenate([self._queue, samples.astype(np.int16)])
-
-    async def recv(self) -> AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += FRAME
-            await asyncio.sleep(max(0.0, self._start + self._pts / RATE_HZ - time.monotonic()))
-        chunk = np.zeros(FRAME, np.int16)
-        taken = min(FRAME, self._queue.size)
-        chunk[:taken], self._queue = self._queue[:taken], self._queue[taken:]
-        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate, frame.pts = RATE_HZ, self._pts
-        frame.time_base = fractions.Fraction(1, RATE_HZ)
-        return frame
 
 
 class Caller:
@@ -62,7 +32,7 @@ class Caller:
     def __init__(self) -> None:
         self.peer = RTCPeerConnection()
         self.channel = self.peer.createDataChannel("oai-events")
-        self.microphone = Microphone()
+        self.microphone = CallerMicrophone()
         self.peer.addTrack(self.microphone)
         self.events: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
@@ -102,6 +72,11 @@ class Caller:
 
     def send(self, event: dict[str, Any]) -> None:
         self.channel.send(json.dumps(event))
+
+    def type_message(self, text: str) -> None:
+        content = [{"type": "input_text", "text": text}]
+        item = {"type": "message", "role": "user", "content": content}
+        self.send({"type": "conversation.item.create", "item": item})
 
     async def until(
         self, is_wanted: Callable[[dict[str, Any]], bool], within_s: float = 60
@@ -147,6 +122,7 @@ async def calling(server: RunningServer) -> AsyncIterator[Caller]:
     caller = Caller()
     try:
         await caller.call(server)
+        await caller.until(lambda e: e["type"] == "session.created")
         yield caller
     finally:
         await caller.close()
@@ -179,7 +155,6 @@ async def test_a_spoken_question_over_a_call_gets_a_spoken_answer(
     whisper_check: Callable[[np.ndarray, int], str],
 ) -> None:
     async with calling(server) as caller:
-        await caller.until(lambda e: e["type"] == "session.created")
         caller.microphone.say(spoken_at_48k(piper_speech("What is the capital of France?")))
         heard = await caller.until(
             lambda e: e["type"] == "conversation.item.input_audio_transcription.completed"
@@ -213,22 +188,7 @@ async def test_output_audio_buffer_clear_stops_the_reply_where_the_track_was(
     server: RunningServer,
 ) -> None:
     async with calling(server) as caller:
-        await caller.until(lambda e: e["type"] == "session.created")
-        caller.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "input_text",
-                            "text": "Tell me a long story about a lighthouse keeper and the sea.",
-                        }
-                    ],
-                },
-            }
-        )
+        caller.type_message("Tell me a long story about a lighthouse keeper and the sea.")
         caller.send({"type": "response.create"})
         await caller.until(lambda e: e["type"] == "output_audio_buffer.started")
         await asyncio.sleep(1.5)
@@ -315,3 +275,31 @@ async def test_calls_beyond_the_limit_are_refused_and_hang_ups_free_their_slots(
             for caller in callers:
                 await caller.close()
         await wait_for_sessions(server, 0)
+
+
+@pytest.mark.slow
+async def test_response_create_options_apply_to_that_response_alone(
+    server: RunningServer,
+) -> None:
+    async with calling(server) as caller:
+        caller.send({"type": "response.create", "response": {"conversation": "none"}})
+        refused = await caller.until(lambda e: e["type"] == "error")
+        assert refused["error"]["code"] == "unsupported_response"
+        caller.send({"type": "conversation.item.retrieve", "item_id": "item_nobody"})
+        missing = await caller.until(
+            lambda e: e["type"] == "error" and e["error"]["code"] == "item_not_found"
+        )
+        assert "item_nobody" in missing["error"]["message"]
+        caller.type_message("What is the capital of France?")
+        caller.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        done = await caller.until(lambda e: e["type"] == "response.done")
+        types = [event["type"] for event in caller.events]
+        assert "response.output_text.delta" in types
+        assert "output_audio_buffer.started" not in types  # this response was text alone
+        assert "paris" in done["response"]["output"][0]["content"][0]["text"].lower()
+        # The session's own options are back for the next response: it is spoken.
+        caller.type_message("And of Spain?")
+        caller.send({"type": "response.create"})
+        await caller.until(lambda e: e["type"] == "output_audio_buffer.started")
+        await caller.until(lambda e: e["type"] == "response.done" and e is not done)
+    await wait_for_sessions(server, 0)

@@ -1,5 +1,6 @@
 """`parley bench --server URL`: the same prompts over the realtime WebSocket of a running server,
-timed from the client's side of the socket with the official `openai` SDK.
+timed from the client's side of the socket with the official `openai` SDK (or, with
+``--transport webrtc``, over a WebRTC call: ``rtc_client``).
 
 With ``--sessions 1,2,4,8`` it is a load test: for each count, that many sessions talk at once
 (each through every prompt, in real time), and the report gives voice-to-voice per count, the
@@ -12,7 +13,7 @@ import base64
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from parley.ops.spread import spread
 from parley.server.auth import existing_api_key
 
 _FRAME_MS = 20
+Transport = Literal["websocket", "webrtc"]  # how the client reaches the server
 _RATE_HZ = 24_000
 
 
@@ -86,6 +88,19 @@ async def _server_turn(server_url: str, api_key: str, prompt: Prompt) -> JudgedT
         finally:
             is_done.set()
             feeding.cancel()
+    return judged_at_client(prompt, transcript, reply, metadata, last_voiced_s, first_audio_s)
+
+
+def judged_at_client(
+    prompt: Prompt,
+    transcript: str,
+    reply: str,
+    metadata: dict[str, Any],
+    last_voiced_s: float | None,
+    first_audio_s: float | None,
+) -> JudgedTurn:
+    """A turn's figures as the server reported them (``response.metadata``), with voice to voice
+    as the client timed it (the server's own beside it)."""
     metrics: dict[str, Any] = {key: _number(value) for key, value in metadata.items()}
     metrics["server_voice_to_voice_ms"] = metrics.get("voice_to_voice_ms")
     if last_voiced_s is not None and first_audio_s is not None:
@@ -107,8 +122,12 @@ def run_server_bench(
     audio_dir: Path | None,
     runs: int,
     warmup_turns: int,
+    transport: Transport = "websocket",
     progress: Callable[[str], None] = lambda _message: None,
 ) -> BenchReport:
+    from parley.bench.rtc_client import rtc_server_turn
+
+    one_turn = rtc_server_turn if transport == "webrtc" else _server_turn
     api_key = existing_api_key(settings)
     tts = make_tts(settings.tts, models_dir=settings.models_dir) if audio_dir is None else None
     prompts = choose_prompts(settings, audio_dir, tts)  # type: ignore[arg-type]
@@ -117,12 +136,12 @@ def run_server_bench(
     for index in range(warmup_turns):
         progress(f"warm-up {index + 1}/{warmup_turns}")
         report.warmup.append(
-            asyncio.run(_server_turn(server_url, api_key, prompts[index % len(prompts)]))
+            asyncio.run(one_turn(server_url, api_key, prompts[index % len(prompts)]))
         )
     for run in range(runs):
         for index, prompt in enumerate(prompts):
             progress(f"turn {run * len(prompts) + index + 1}/{runs * len(prompts)}: {prompt.text}")
-            report.turns.append(asyncio.run(_server_turn(server_url, api_key, prompt)))
+            report.turns.append(asyncio.run(one_turn(server_url, api_key, prompt)))
     report.wall_s = time.perf_counter() - started
     return report
 

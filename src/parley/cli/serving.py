@@ -213,6 +213,13 @@ def bench(
             "--sessions", help="With --server: a load test, e.g. 1,2,4,8 concurrent sessions."
         ),
     ] = None,
+    transport: Annotated[
+        str,
+        typer.Option(
+            "--transport",
+            help="With --server: websocket (WS /v1/realtime) or webrtc (POST /v1/realtime/calls).",
+        ),
+    ] = "websocket",
     wyoming: Annotated[
         list[str] | None,
         typer.Option(
@@ -255,6 +262,8 @@ def bench(
     if wake_trial is not None:
         _bench_wake_word(settings, wake_trial, as_json=as_json)
         return
+    if transport not in ("websocket", "webrtc"):
+        raise ConfigError(f"--transport is websocket or webrtc, not {transport!r}.")
     if sessions is not None:
         from parley.bench.client import format_load_table, run_load_bench
 
@@ -282,6 +291,7 @@ def bench(
                 audio_dir=audio_dir,
                 runs=runs,
                 warmup_turns=warmup,
+                transport="webrtc" if transport == "webrtc" else "websocket",
                 progress=lambda message: status.update(message),
             )
         else:

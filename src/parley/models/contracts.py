@@ -169,3 +169,25 @@ class TextToSpeech(Protocol):
     def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
         """Audio chunks as they are ready; ``speed`` scales the configured speaking rate."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TimedSpeech:
+    """A chunk of speech, with the sample at which each spoken word group in it starts (espeak
+    may say two words as one group, "on the", or one as several, "42"), or None when the voice
+    could not tell."""
+
+    samples: Int16Array
+    word_group_starts: tuple[int, ...] | None
+
+
+@runtime_checkable
+class WordTimedSpeech(Protocol):
+    """A voice that says where its words fall in its audio (Piper, with its alignments): an
+    interrupted reply is then stored to the word that was playing."""
+
+    sample_rate_hz: int
+
+    def synthesize_timed(self, text: str, *, speed: float = 1.0) -> AsyncIterator[TimedSpeech]:
+        """As ``synthesize``, with each chunk's word groups."""
+        ...

@@ -9,6 +9,7 @@ first token to the close of the stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -72,7 +73,7 @@ class LlamaCppLlm:
         chunks: Any = None
         try:
             chunks = self._llama.create_chat_completion(
-                messages=[m.as_openai() for m in messages],
+                messages=[template_message(m) for m in messages],
                 max_tokens=self._config.max_reply_tokens,
                 temperature=self._config.temperature,
                 repeat_penalty=self._config.repeat_penalty,
@@ -103,7 +104,7 @@ class LlamaCppLlm:
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         with self._lock:
             response = self._llama.create_chat_completion(
-                messages=[m.as_openai() for m in messages],
+                messages=[template_message(m) for m in messages],
                 grammar=grammar,
                 max_tokens=96,
                 temperature=0.0,
@@ -124,7 +125,7 @@ class LlamaCppLlm:
             return False
         try:
             self._llama.create_chat_completion(
-                messages=[m.as_openai() for m in messages],
+                messages=[template_message(m) for m in messages],
                 max_tokens=1,
                 temperature=0.0,
             )
@@ -139,3 +140,15 @@ class LlamaCppLlm:
         one only in its last words, the reply's first token comes after reading just those.
         """
         return await asyncio.to_thread(self._prefill, messages)
+
+
+def template_message(message: ChatMessage) -> dict[str, Any]:
+    """A message as llama.cpp's chat templates read it: a tool call's arguments as an object.
+    The templates write them with ``tojson``, so the JSON string OpenAI's shape holds would be
+    quoted twice, backslashes and all (``"{\\"city\\": \\"Paris\\"}"``), and the model copied that
+    into what it said after the tool answered ("arguments, backslash city backslash")."""
+    shaped = message.as_openai()
+    for call in shaped.get("tool_calls", []):
+        with contextlib.suppress(json.JSONDecodeError):
+            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
+    return shaped

@@ -1,4 +1,11 @@
-"""Piper text-to-speech with the embedded voice, one piece of text at a time."""
+"""Piper text-to-speech with the embedded voice, one piece of text at a time, saying where each
+word falls in its audio.
+
+The voice is patched in memory to report its phoneme alignments (piper-tts's own patch, which
+needs the ``onnx`` package): the model's durations, which it computes anyway, become a second
+output, so the audio and its speed are unchanged. An interrupted reply is then stored to the word
+that was playing (``piper_words``), not to a share of the sentence's words.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,9 @@ from parley.audio.frames import Int16Array
 from parley.config.settings import EspeakConfig, PiperConfig
 from parley.errors import ModelLoadError
 from parley.models.catalogue import piper_voice_path
+from parley.models.contracts import TimedSpeech
 from parley.models.espeak_tts import EspeakTts
+from parley.models.piper_words import group_starts
 from parley.models.thread_bridge import iterate_in_thread
 
 log = logging.getLogger(__name__)
@@ -32,7 +41,8 @@ class PiperTts:
             from piper.config import SynthesisConfig
 
             self._voice = PiperVoice.load(voice_path, config_path=config_path)
-            self._voice.session = _quiet_session(voice_path, config.threads)
+            model, self.has_word_timing = _with_alignments(voice_path)
+            self._voice.session = _quiet_session(model, config.threads)
         except Exception as error:  # onnxruntime raises its own types for a corrupt model
             raise ModelLoadError(
                 f"Piper voice {voice_path} cannot load ({error}). Delete it and run "
@@ -45,19 +55,33 @@ class PiperTts:
         self.sample_rate_hz: int = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
 
-    def _chunks(self, text: str, speed: float) -> Iterator[Int16Array]:
+    def _chunks(self, text: str, speed: float) -> Iterator[TimedSpeech]:
         synthesis = self._synthesis_config(
             length_scale=1.0 / (self._base_speed * speed),
             noise_scale=self._noise_scale,
             noise_w_scale=self._noise_w,
         )
         with self._lock:
-            for chunk in self._voice.synthesize(text, syn_config=synthesis):
-                yield chunk.audio_int16_array
+            for chunk in self._voice.synthesize(
+                text, syn_config=synthesis, include_alignments=self.has_word_timing
+            ):
+                alignments = chunk.phoneme_alignments
+                groups = (
+                    None
+                    if alignments is None
+                    else tuple(group_starts([(a.phoneme, a.num_samples) for a in alignments]))
+                )
+                yield TimedSpeech(chunk.audio_int16_array, groups)
 
     async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
-        async for samples in iterate_in_thread(self._chunks(text, speed)):
-            yield samples
+        async for chunk in iterate_in_thread(self._chunks(text, speed)):
+            yield chunk.samples
+
+    async def synthesize_timed(
+        self, text: str, *, speed: float = 1.0
+    ) -> AsyncIterator[TimedSpeech]:
+        async for chunk in iterate_in_thread(self._chunks(text, speed)):
+            yield chunk
 
 
 def load_piper_or_fallback(config: PiperConfig, *, models_dir: Path) -> PiperTts | EspeakTts:
@@ -70,7 +94,26 @@ def load_piper_or_fallback(config: PiperConfig, *, models_dir: Path) -> PiperTts
         return EspeakTts(EspeakConfig(backend="espeak", speed=config.speed))
 
 
-def _quiet_session(voice_path: Path, threads: int) -> Any:
+def _with_alignments(voice_path: Path) -> tuple[str | bytes, bool]:
+    """The voice's model patched to report phoneme alignments, and whether it could be."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        log.warning(
+            "The onnx package is missing, so Piper cannot say where its words fall: an "
+            "interrupted reply is stored to an estimate of the words heard. Run `make install`."
+        )
+        return str(voice_path), False
+    model = onnx.load(str(voice_path))
+    try:
+        add_alignment_output(model)
+    except ValueError as error:  # patched on disk already, or a voice without durations
+        log.info("Piper voice %s is used as it is (%s)", voice_path.name, error)
+    return model.SerializeToString(), True
+
+
+def _quiet_session(model: str | bytes, threads: int) -> Any:
     """The voice's ONNX session with ``threads`` threads that sleep when idle: by default
     onnxruntime keeps its pool spinning between runs, which on 2 cores takes time from the
     LLM writing the rest of the reply while this voice speaks its first words."""
@@ -81,5 +124,5 @@ def _quiet_session(voice_path: Path, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(
-        str(voice_path), sess_options=options, providers=["CPUExecutionProvider"]
+        model, sess_options=options, providers=["CPUExecutionProvider"]
     )

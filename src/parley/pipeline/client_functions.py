@@ -8,14 +8,15 @@ grammar. The reply to such a turn is the call itself; the client answers with th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from parley.memory.fact_voice import without_recalled_facts
-from parley.models.contracts import ChatMessage, tool_exchange
+from parley.models.contracts import ChatMessage, LanguageModel, tool_exchange
 from parley.models.loaded import Backends
 from parley.pipeline.session_options import SessionOptions
 from parley.tools.router import StaticTools, ToolChoice, ToolRouter
 from parley.tools.speakable import speakable_result
+from parley.tools.tool_reply import unless_json
 
 
 class ClientFunctions:
@@ -39,14 +40,15 @@ class ClientFunctions:
     def has_outputs(self) -> bool:
         return bool(self._outputs)
 
-    def with_outputs(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    def with_outputs(self, messages: Sequence[ChatMessage]) -> tuple[list[ChatMessage], str]:
         """The prompt with the client's outputs after the request that asked for them (each
-        output used once). The facts recalled for the request are dropped: the output answers it."""
+        output used once), and the outputs made plain. The facts recalled for the request are
+        dropped: the output answers it."""
         outputs, self._outputs = self._outputs, []
-        exchange = tool_exchange(
-            [(name, arguments, speakable_result(output)) for name, arguments, output in outputs]
-        )
-        return [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
+        plain = [(name, arguments, speakable_result(output)) for name, arguments, output in outputs]
+        exchange = tool_exchange(plain)
+        answers = " ".join(answer for _name, _arguments, answer in plain)
+        return [*messages[:-1], without_recalled_facts(messages[-1]), *exchange], answers
 
     async def plan(self, request: str, options: SessionOptions) -> ToolChoice | None:
         """The client function this request calls, with its arguments, or None."""
@@ -63,3 +65,17 @@ class ClientFunctions:
         if chosen is None:
             return None
         return ToolChoice(chosen, await self._router.write_arguments(chosen, request), 1.0)
+
+
+class AnsweredFromOutputs:
+    """The reply to a client function's output: the model's words, unless it opens by echoing
+    the call as JSON (a 0.5B model often does, ``{"name": "get_weather", ...}``); then the
+    output itself, made plain, is said instead."""
+
+    def __init__(self, llm: LanguageModel, answers: str) -> None:
+        self._llm = llm
+        self._answers = answers
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        async for delta in unless_json(self._llm.stream(messages), self._answers):
+            yield delta

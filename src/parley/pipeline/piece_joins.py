@@ -57,6 +57,7 @@ class PieceEdges:
         self._lead_samples = 0
         self._held = np.zeros(0, dtype=np.int16)  # quiet samples that may be the piece's tail
         self._is_heard = False  # whether any sample was above the quiet level
+        self.lead_cut_samples = 0  # of the voice's lead-in, cut from the piece's start
 
     def push(self, samples: Int16Array) -> Int16Array:
         """The part of ``samples`` that can play now."""
@@ -96,4 +97,5 @@ class PieceEdges:
         first_loud = self._lead_samples + (int(loud[0]) if loud.size else samples.size)
         if first_loud > self._lead_max:
             return seen  # quiet speech, not a voice's framing: nothing is cut
-        return seen[max(0, first_loud - self._lead_kept) :]
+        self.lead_cut_samples = max(0, first_loud - self._lead_kept)
+        return seen[self.lead_cut_samples :]

@@ -17,7 +17,7 @@ from parley.memory.recall import MemoryChanges
 from parley.memory.store import ConversationStore
 from parley.models.contracts import ChatMessage
 from parley.models.loaded import Backends, FixedReply
-from parley.pipeline.client_functions import ClientFunctions
+from parley.pipeline.client_functions import AnsweredFromOutputs, ClientFunctions
 from parley.pipeline.events import (
     FunctionCallRequested,
     ListenerEvent,
@@ -209,6 +209,7 @@ class Replies:
         self, handle: ReplyHandle, user_text: str | None, metrics: TurnMetrics, said: str | None
     ) -> TurnResult:
         turn_id, held = handle.turn_id, handle.held
+        outputs_said: str | None = None  # a client function's outputs, made plain
         options = self._options()
         observer = held.observe if held is not None else self._observer
         if user_text is not None and held is None:
@@ -232,7 +233,7 @@ class Replies:
             request = history[-1].content
             if self.client_functions.has_outputs:
                 # A client ran the function Parley asked for: its output informs this reply.
-                messages = self.client_functions.with_outputs(messages)
+                messages, outputs_said = self.client_functions.with_outputs(messages)
             elif not changes.confirmations:
                 call = await self.client_functions.plan(request, options)
                 if call is not None:
@@ -253,6 +254,8 @@ class Replies:
         tool_reply: ToolAwareReply | None = None
         if changes.confirmations:
             reply_llm = FixedReply(" ".join(changes.confirmations))
+        elif outputs_said is not None:
+            reply_llm = AnsweredFromOutputs(self._backends.llm, outputs_said)
         elif self._toolbox is not None:
             reply_llm = tool_reply = self._toolbox.reply_for(self._backends.llm, request)
         # TurnDone waits until the reply is stored: a client that has response.done can rely on

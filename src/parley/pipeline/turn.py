@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,16 @@ import numpy as np
 from parley.audio.frames import AudioReady, Int16Array
 from parley.audio.pcm import resample
 from parley.audio.sink import AudioSink, PlaybackStopped
-from parley.models.contracts import ChatMessage, LanguageModel, TextToSpeech
+from parley.models.contracts import (
+    ChatMessage,
+    LanguageModel,
+    TextToSpeech,
+    TimedSpeech,
+    WordTimedSpeech,
+)
 from parley.pipeline.channel import Channel
 from parley.pipeline.events import FinalTranscript, SentenceReady, TextDelta, TurnDone, TurnEvent
+from parley.pipeline.heard_ledger import HeardLedger
 from parley.pipeline.piece_joins import QUIET_LEVEL, PieceEdges
 from parley.pipeline.sentences import SentenceChunker
 from parley.pipeline.turn_figures import TurnFigures
@@ -111,44 +118,25 @@ class TurnMetrics:
         )
 
 
-@dataclass(slots=True)
-class _SpokenSentence:
-    text: str
-    start_sample: int
-    sample_count: int = 0
+_VOICES_SAID_UNTIMED: set[str] = set()  # voices whose lack of word timing was logged
 
 
-@dataclass(slots=True)
-class HeardLedger:
-    """Which words reached the user: sentences laid end to end on the turn's audio timeline."""
-
-    sentences: list[_SpokenSentence] = field(default_factory=list)
-    total_samples: int = 0
-
-    def begin_sentence(self, text: str) -> None:
-        self.sentences.append(_SpokenSentence(text, self.total_samples))
-
-    def add_audio(self, sample_count: int) -> None:
-        self.sentences[-1].sample_count += sample_count
-        self.total_samples += sample_count
-
-    def heard_text(self, played_samples: int) -> str:
-        """The words played so far; a sentence cut mid-way keeps its share of words."""
-        heard: list[str] = []
-        for sentence in self.sentences:
-            if sentence.sample_count == 0:
-                break
-            played_here = played_samples - sentence.start_sample
-            if played_here >= sentence.sample_count:
-                heard.append(sentence.text)
-                continue
-            if played_here > 0:
-                words = sentence.text.split()
-                kept = int(len(words) * played_here / sentence.sample_count)
-                if kept:
-                    heard.append(" ".join(words[:kept]))
-            break
-        return " ".join(heard)
+async def timed_speech(tts: TextToSpeech, text: str, speed: float) -> AsyncIterator[TimedSpeech]:
+    """The voice's audio for ``text``, with where its words fall when the voice can say."""
+    if isinstance(tts, WordTimedSpeech) and getattr(tts, "has_word_timing", True):
+        async for chunk in tts.synthesize_timed(text, speed=speed):
+            yield chunk
+        return
+    name = type(tts).__name__
+    if name not in _VOICES_SAID_UNTIMED:
+        _VOICES_SAID_UNTIMED.add(name)
+        log.info(
+            "%s does not say where its words fall: an interrupted reply is stored to an "
+            "estimate of the words heard (their share of the sentence's time)",
+            name,
+        )
+    async for samples in tts.synthesize(text, speed=speed):
+        yield TimedSpeech(samples, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,13 +314,27 @@ class TurnScope:
             if self._tts is None:
                 continue  # a text-only reply: the pieces only feed the transcript
             edges = PieceEdges(piece, self._output_sample_rate_hz)
+            voice_rate_hz = self._tts.sample_rate_hz
+            ratio = self._output_sample_rate_hz / voice_rate_hz
+            voiced_samples = 0  # of this piece so far, at the voice's rate
             synth_started_ns = time.perf_counter_ns()
-            async for samples in self._tts.synthesize(piece, speed=self._speed):
-                resampled = resample(samples, self._tts.sample_rate_hz, self._output_sample_rate_hz)
+            async for chunk in timed_speech(self._tts, piece, self._speed):
+                resampled = resample(chunk.samples, voice_rate_hz, self._output_sample_rate_hz)
                 self.metrics.tts_busy_ns += time.perf_counter_ns() - synth_started_ns
-                await self._play(edges.push(resampled), index)
+                ready = edges.push(resampled)
+                if chunk.word_group_starts is not None:
+                    # Played samples from the piece's start: the voice's lead-in cut is not.
+                    self.ledger.add_word_groups(
+                        [
+                            max(0, round((voiced_samples + start) * ratio) - edges.lead_cut_samples)
+                            for start in chunk.word_group_starts
+                        ]
+                    )
+                voiced_samples += chunk.samples.size
+                await self._play(ready, index)
                 synth_started_ns = time.perf_counter_ns()
             await self._play(edges.finish(), index)
+            self.ledger.end_sentence()
             index += 1
 
     async def _play(self, samples: Int16Array, index: int) -> None:

@@ -28,6 +28,9 @@ class Preferences(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Literal["hands_free", "push_to_talk"] = "hands_free"
+    transport: Literal["webrtc", "websocket"] = Field(
+        "webrtc", description="how the page reaches Parley: a WebRTC call or the realtime socket"
+    )
     speed: float = Field(1.0, ge=0.5, le=2.0)
     vad_threshold: float = Field(0.5, ge=0.1, le=0.95)
     end_silence_ms: int = Field(500, ge=200, le=2000)

@@ -115,6 +115,11 @@ def load_or_create_signing_secret(data_dir: Path) -> str:
     )
 
 
+# Client secrets begin as OpenAI's ephemeral keys do: its browser SDKs use a key that starts
+# so without being told it is safe to (`useInsecureApiKey`).
+EPHEMERAL_PREFIX = "ek_"
+
+
 class Authenticator:
     """Checks API keys and the signed tokens minted from them."""
 
@@ -146,7 +151,8 @@ class Authenticator:
             "iat": now,
             "jti": secrets.token_urlsafe(12),
         }
-        return jwt.encode(claims, self._signing_key, algorithm="HS256"), now + lifetime
+        token = jwt.encode(claims, self._signing_key, algorithm="HS256")
+        return (EPHEMERAL_PREFIX + token if kind == "client-secret" else token), now + lifetime
 
     def mint_token(self, *, user: str = "local") -> tuple[str, int]:
         """A short client secret, for one realtime connection or a few API calls."""
@@ -161,6 +167,8 @@ class Authenticator:
         )
 
     def _decode(self, token: str, kind: TokenKind) -> dict[str, object] | str:
+        if kind == "client-secret":
+            token = token.removeprefix(EPHEMERAL_PREFIX)
         try:
             claims: dict[str, object] = jwt.decode(
                 token, self._signing_key, algorithms=["HS256"], audience=_AUDIENCE[kind]

@@ -146,7 +146,9 @@ class TimerClock:
             assert timer is not None
             await asyncio.to_thread(self._store.mark_timer_fired, timer.id, self._clock())
             log.info("%s is due", timer_title(timer))
-            tellers = list(self._tellers.get(timer.user_id, []))
+            # The user's newest session first: an older one may be a call whose browser has
+            # gone without a word (its ICE consent takes ~30 s to fail).
+            tellers = list(reversed(self._tellers.get(timer.user_id, [])))
             if tellers:
                 # Told beside the clock, which goes on to the next timer meanwhile.
                 task = asyncio.create_task(self._tell(timer, tellers))

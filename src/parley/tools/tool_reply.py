@@ -121,11 +121,11 @@ class ToolAwareReply:
         )
         augmented = [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
         answers = [speakable_result(r.text) for r in results if not r.is_error]
-        async for delta in _unless_json(self._llm.stream(augmented), " ".join(answers)):
+        async for delta in unless_json(self._llm.stream(augmented), " ".join(answers)):
             yield delta
 
 
-async def _unless_json(deltas: AsyncIterator[str], instead: str) -> AsyncIterator[str]:
+async def unless_json(deltas: AsyncIterator[str], instead: str) -> AsyncIterator[str]:
     """The reply as it streams, unless it opens as JSON or code: after a tool's answer a small
     model often echoes the call (``{"name": "current_date_and_time", ...}``) instead of saying
     the answer, and JSON read aloud is noise. The tool's answer, made plain, is said instead."""

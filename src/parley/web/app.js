@@ -1,19 +1,24 @@
-// Parley's browser client: the OpenAI Realtime protocol over a WebSocket, a microphone through an
-// AudioWorklet, gapless playback through another, interruption, history, settings, latency, a
-// waveform of both voices, the reply's words lit as they are heard, and the server's health.
+// Parley's browser client: the OpenAI Realtime protocol over a WebRTC call (or, as the settings
+// choose, a WebSocket with a microphone through an AudioWorklet and gapless playback through
+// another), interruption, history, settings, latency, a waveform of both voices, the reply's
+// words lit as they are heard, and the server's health.
+import { openCall, openSocket } from "/static/call.js";
+
 const RATE = 24000;
 const $ = (id) => document.getElementById(id);
 const state = {
-  ws: null, ctx: null, mic: null, micStream: null, player: null,
+  link: null, ctx: null, mic: null, micStream: null, player: null, voiceTap: null,
   wantConnected: false, reconnectDelayMs: 500, conversationId: null, listening: false,
-  prefs: { mode: "hands_free", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "", voice: "" },
+  prefs: { mode: "hands_free", transport: "webrtc", speed: 1, vad_threshold: 0.5, end_silence_ms: 500, instructions: "", input_device_id: "", voice: "" },
+  // On a call, the reply plays from its track: since when it plays (output_audio_buffer.started).
+  playingSince: null,
   voice: null, // the voice the server says this session speaks with
   responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
   // The reply being played: its words so far and the samples received for them.
   reply: { text: "", samples: 0 }, health: null,
   // What the microphone has given so far: its loudest sample and the frames sent (for the tests).
-  micPeakSeen: 0, framesSent: 0,
+  micPeakSeen: 0, framesSent: 0, recentEvents: [],
 };
 // The waveform's columns (one per 50 ms), oldest first: microphone and Parley's voice peaks.
 const WAVE_COLUMNS = 120;
@@ -112,33 +117,42 @@ async function connect() {
     if (error.retry) scheduleReconnect();
     return;
   }
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = state.conversationId ? `?conversation=${encodeURIComponent(state.conversationId)}` : "";
-  const ws = new WebSocket(`${scheme}://${location.host}/v1/realtime${query}`, ["realtime", `openai-insecure-api-key.${credentials.clientSecret}`]);
-  state.ws = ws;
-  ws.onopen = () => {
-    state.reconnectDelayMs = 500;
-    notice("");
-    status("Connected", "ok");
-    sendSessionUpdate();
-  };
-  ws.onmessage = (message) => handleEvent(JSON.parse(message.data));
-  ws.onclose = () => {
-    if (state.ws !== ws) return;
-    state.ws = null;
-    state.responseActive = false;
-    if (state.wantConnected) scheduleReconnect();
-  };
+  const handlers = { query, clientSecret: credentials.clientSecret, onOpen: linkOpened, onEvent: handleEvent, onClose: linkClosed, onVoice: attachVoice };
+  try {
+    state.link = state.prefs.transport === "websocket" ? openSocket(handlers) : await openCall(handlers);
+  } catch (error) {
+    notice(error.message);
+    status("Call failed", "bad");
+    state.link = null;
+    if (error.retry !== false) scheduleReconnect();
+  }
+}
+function linkOpened(link) {
+  if (state.link !== link) return;
+  state.reconnectDelayMs = 500;
+  notice("");
+  status("Connected", "ok");
+  $("status").title = link.kind === "webrtc" ? "A WebRTC call" : "A WebSocket";
+  sendSessionUpdate();
+  attachMicrophone();
+}
+function linkClosed(link) {
+  if (state.link !== link) return;
+  state.link = null;
+  state.responseActive = false;
+  if (state.wantConnected) scheduleReconnect();
 }
 function scheduleReconnect() {
   const delay = state.reconnectDelayMs;
   state.reconnectDelayMs = Math.min(delay * 2, 8000);
   status(`Connection lost — reconnecting in ${(delay / 1000).toFixed(1)} s`, "warn");
-  setTimeout(() => { if (state.wantConnected && !state.ws) connect(); }, delay);
+  setTimeout(() => { if (state.wantConnected && !state.link) connect(); }, delay);
 }
 function send(event) {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(event));
+  state.link?.send(event);
 }
+const onCall = () => state.link?.kind === "webrtc";
 function sendSessionUpdate() {
   const p = state.prefs;
   send({
@@ -171,6 +185,8 @@ function bubble(role, text = "") {
   return item;
 }
 function handleEvent(event) {
+  state.recentEvents.push(event.type); // the last few, for the browser tests' diagnostics
+  if (state.recentEvents.length > 40) state.recentEvents.shift();
   switch (event.type) {
     case "session.created":
       state.conversationId = event.session.conversation_id || state.conversationId;
@@ -180,7 +196,9 @@ function handleEvent(event) {
       state.voice = event.session.audio?.output?.voice || null;
       break;
     case "input_audio_buffer.speech_started":
-      stopPlayback(false); // the user talks over Parley: silence now, tell the server what was heard
+      // The user talks over Parley. On a call the server holds its track silent and decides
+      // (a cough plays on); a socket's client silences its own playback and says what was heard.
+      if (!onCall()) stopPlayback(false);
       state.userBubble = bubble("user partial", "…");
       break;
     case "conversation.item.input_audio_transcription.delta":
@@ -218,9 +236,25 @@ function handleEvent(event) {
     case "response.output_audio.done":
       state.player?.port.postMessage({ type: "flush" });
       break;
+    case "output_audio_buffer.started": // a call's track began to play a reply
+      state.reply.isVoiced = true;
+      state.playingSince = performance.now();
+      state.playing = true;
+      state.played = 0;
+      $("interrupt").disabled = false;
+      break;
+    case "output_audio_buffer.stopped":
+    case "output_audio_buffer.cleared":
+      callPlaybackEnded(event.type === "output_audio_buffer.stopped");
+      break;
     case "response.done":
       state.responseActive = false;
-      if (state.reply.samples === 0 && state.assistantBubble) showReplyWords(true); // text only: all shown
+      if (onCall() && event.response.status === "cancelled" && state.assistantBubble) {
+        // The call's track counted what it played: the server's transcript is what was heard.
+        const heard = event.response.output?.[0]?.content?.[0]?.transcript;
+        if (typeof heard === "string") state.reply.heardChars = heard.length;
+        showReplyWords();
+      } else if (state.reply.samples === 0 && !state.reply.isVoiced && state.assistantBubble) showReplyWords(true); // text only: all shown
       if (event.response.status === "cancelled" && state.assistantBubble) state.assistantBubble.classList.add("interrupted");
       if (state.isTimerReply) timerNotice(state.reply.text);
       else if (event.response.metadata) recordLatency(event.response.metadata);
@@ -246,6 +280,7 @@ async function ensureAudio() {
   await ctx.audioWorklet.addModule("/static/player-worklet.js");
   const player = new AudioWorkletNode(ctx, "player", { outputChannelCount: [1] });
   player.port.onmessage = (event) => {
+    if (onCall()) return; // a call's reply plays from its track, not from this player
     state.played = event.data.played;
     state.buffered = event.data.buffered;
     state.playing = event.data.playing;
@@ -283,10 +318,11 @@ function onMicFrame(samples, rms) {
   state.micPeakSeen = Math.max(state.micPeakSeen, peak);
   if (!state.listening) return;
   if (state.prefs.mode === "push_to_talk" && !state.pushToTalkHeld) return;
+  state.framesSent += 1;
+  if (onCall()) return; // the call's track carries the microphone
   const pcm = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32767)));
   send({ type: "input_audio_buffer.append", audio: toBase64(pcm.buffer) });
-  state.framesSent += 1;
 }
 function toBase64(buffer) {
   const bytes = new Uint8Array(buffer);
@@ -310,6 +346,12 @@ function playDelta(base64) {
   state.player.port.postMessage({ type: "push", samples }, [samples.buffer]);
 }
 function stopPlayback(cancelResponse) {
+  if (onCall()) {
+    if (cancelResponse && state.responseActive) send({ type: "response.cancel" });
+    if (state.playing || state.responseActive) send({ type: "output_audio_buffer.clear" });
+    $("interrupt").disabled = true;
+    return;
+  }
   const wasPlaying = state.playing || state.buffered > 0;
   state.player?.port.postMessage({ type: "clear" });
   if (cancelResponse && state.responseActive) send({ type: "response.cancel" });
@@ -328,9 +370,10 @@ function showReplyWords(isAllSpoken = false) {
   const item = state.audioBubble;
   if (!item) return;
   const text = state.reply.text;
-  const share = isAllSpoken ? 1 : state.reply.samples ? Math.min(1, state.played / state.reply.samples) : 0;
+  const share = isAllSpoken ? 1 : onCall() ? callShare(text) : state.reply.samples ? Math.min(1, state.played / state.reply.samples) : 0;
   let cut = Math.round(text.length * share);
   if (cut < text.length) cut = Math.max(0, text.lastIndexOf(" ", cut));
+  if (state.reply.heardChars !== undefined) cut = state.reply.heardChars; // the server's account
   let spoken = item.querySelector(".spoken");
   let unspoken = item.querySelector(".unspoken");
   if (!spoken) {
@@ -344,8 +387,62 @@ function showReplyWords(isAllSpoken = false) {
   unspoken.textContent = text.slice(cut);
 }
 
+// ---- a call's audio -----------------------------------------------------------------------
+// The call's microphone is the same stream the waveform shows, sent only while listening (and,
+// in push-to-talk, while held).
+function attachMicrophone() {
+  if (!state.link || !state.micStream) return;
+  const isSending = state.listening && (state.prefs.mode === "hands_free" || state.pushToTalkHeld);
+  state.link.setMicrophone(isSending ? state.micStream.getAudioTracks()[0] : null);
+}
+function attachVoice(stream) {
+  const voice = $("voice");
+  voice.srcObject = stream;
+  voice.play().catch(() => {}); // autoplay waits for the page's first click
+  state.voiceStream = stream;
+  state.voiceTap = null; // tapped for the waveform once the audio context exists
+}
+function callPlaybackEnded(isWhole) {
+  if (state.playingSince !== null) {
+    const played = Math.round(((performance.now() - state.playingSince) / 1000) * RATE);
+    state.played = played;
+    state.playedTotal += played;
+  }
+  state.playingSince = null;
+  state.playing = false;
+  if (isWhole) showReplyWords(true);
+  $("interrupt").disabled = !state.responseActive;
+}
+// A call's track does not say how far it has played, only when it starts and stops: the words
+// are lit at a speaking pace from the start, all of them when it stops, and an interrupted
+// reply shows the server's own account of what was heard.
+const WORDS_PER_S = 2.7;
+function callShare(text) {
+  if (state.playingSince === null) return 0;
+  const words = text.split(/\s+/).filter(Boolean).length || 1;
+  const seconds = (performance.now() - state.playingSince) / 1000;
+  return Math.min(0.95, (seconds * WORDS_PER_S * Number(state.prefs.speed || 1)) / words);
+}
+function voicePeak() {
+  if (!state.voiceStream || !state.ctx) return 0;
+  if (!state.voiceTap) {
+    state.voiceTap = state.ctx.createAnalyser();
+    state.voiceTap.fftSize = 1024;
+    state.ctx.createMediaStreamSource(state.voiceStream).connect(state.voiceTap);
+  }
+  const samples = new Float32Array(state.voiceTap.fftSize);
+  state.voiceTap.getFloatTimeDomainData(samples);
+  let peak = 0;
+  for (let i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i]));
+  return peak;
+}
+
 // ---- waveform -----------------------------------------------------------------------------
 function tickWave() {
+  if (onCall()) {
+    wave.voicePeak = Math.max(wave.voicePeak, voicePeak());
+    if (state.playing) showReplyWords();
+  }
   wave.mic.push(wave.micPeak); wave.mic.shift();
   wave.voice.push(wave.voicePeak); wave.voice.shift();
   wave.micPeak = 0; wave.voicePeak = 0;
@@ -404,6 +501,7 @@ async function toggleListening() {
   const button = $("talk");
   if (state.listening) {
     state.listening = false;
+    attachMicrophone();
     button.textContent = "Start talking";
     button.setAttribute("aria-pressed", "false");
     return;
@@ -411,6 +509,8 @@ async function toggleListening() {
   await ensureAudio();
   if (!state.mic && !(await startMicrophone())) return;
   state.listening = true;
+  attachMicrophone();
+  $("voice").play().catch(() => {});
   // Asked on the user's click, and only once the microphone is on: a browser queues one
   // permission request behind another, and the microphone's must never wait.
   if ("Notification" in window && Notification.permission === "default") {
@@ -424,8 +524,11 @@ function pushToTalk(down) {
   if (down && !state.pushToTalkHeld) {
     stopPlayback(true);
     state.pushToTalkHeld = true;
+    if (onCall()) send({ type: "input_audio_buffer.clear" });
+    attachMicrophone();
   } else if (!down && state.pushToTalkHeld) {
     state.pushToTalkHeld = false;
+    attachMicrophone();
     send({ type: "input_audio_buffer.commit" });
     send({ type: "response.create" });
   }
@@ -434,10 +537,16 @@ function pushToTalk(down) {
 // ---- latency panel ------------------------------------------------------------------------
 function recordLatency(metadata) {
   const figure = (name) => (metadata[name] !== undefined && metadata[name] !== "None" ? Math.round(Number(metadata[name])) : null);
-  const turn = { v2v: figure("voice_to_voice_ms"), stt: figure("stt_ms"), ttft: figure("llm_ttft_ms"), tts: figure("tts_first_audio_ms") };
+  const turn = { v2v: figure("voice_to_voice_ms"), stt: figure("stt_ms"), ttft: figure("llm_ttft_ms"), tts: figure("tts_first_audio_ms"), transport: state.link?.kind || "" };
   state.turns.push(turn);
   const show = (id, value) => { $(id).textContent = value === null ? "–" : `${value} ms`; };
   show("fig-v2v", turn.v2v); show("fig-stt", turn.stt); show("fig-ttft", turn.ttft); show("fig-tts", turn.tts);
+  // Each transport's median voice to voice, so a WebRTC call and a socket can be compared.
+  const median = (values) => { const v = [...values].sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : null; };
+  $("fig-transports").textContent = ["webrtc", "websocket"].map((kind) => {
+    const values = state.turns.filter((t) => t.transport === kind && t.v2v !== null).map((t) => t.v2v);
+    return values.length ? `${kind === "webrtc" ? "WebRTC" : "WebSocket"}: ${median(values)} ms median of ${values.length}` : null;
+  }).filter(Boolean).join(" · ");
   drawGraph();
 }
 function drawGraph() {
@@ -511,12 +620,13 @@ async function savePreferences(event) {
   event.preventDefault();
   const form = event.target;
   const prefs = {
-    mode: form.elements.mode.value, speed: Number(form.elements.speed.value),
+    mode: form.elements.mode.value, transport: form.elements.transport.value, speed: Number(form.elements.speed.value),
     vad_threshold: Number(form.elements.vad_threshold.value), end_silence_ms: Number(form.elements.end_silence_ms.value),
     instructions: form.elements.instructions.value, input_device_id: form.elements.input_device_id.value,
     voice: form.elements.voice.value,
   };
   const deviceChanged = prefs.input_device_id !== state.prefs.input_device_id;
+  const transportChanged = prefs.transport !== state.prefs.transport;
   state.prefs = await api("/api/preferences", { method: "PUT", body: JSON.stringify(prefs) });
   $("settings-saved").textContent = "Saved";
   setTimeout(() => { $("settings-saved").textContent = ""; }, 2000);
@@ -525,7 +635,9 @@ async function savePreferences(event) {
     state.micStream.getTracks().forEach((track) => track.stop());
     state.mic = null;
     await startMicrophone();
+    attachMicrophone();
   }
+  if (transportChanged) state.link?.close(); // reconnects on the chosen transport
 }
 async function listDevices() {
   const select = $("settings-form").elements.input_device_id;
@@ -551,7 +663,7 @@ window.addEventListener("DOMContentLoaded", async () => {
   $("talk").addEventListener("pointerdown", async () => { if (state.prefs.mode === "push_to_talk") { if (!state.listening) await toggleListening(); pushToTalk(true); } });
   $("talk").addEventListener("pointerup", () => pushToTalk(false));
   $("interrupt").addEventListener("click", () => stopPlayback(true));
-  $("new-conversation").addEventListener("click", () => { state.conversationId = null; state.ws?.close(); $("transcript").textContent = ""; });
+  $("new-conversation").addEventListener("click", () => { state.conversationId = null; state.link?.close(); $("transcript").textContent = ""; });
   for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => togglePanel(tab.dataset.panel));
   $("settings-form").addEventListener("submit", savePreferences);
   $("settings-form").elements.speed.addEventListener("input", (e) => { e.target.form.elements["speed-out"].value = `${e.target.value}×`; });
@@ -565,8 +677,10 @@ window.addEventListener("DOMContentLoaded", async () => {
   await connect();
   if (credentials.clientSecret) {
     await loadPreferences();
+    // The first connection was made before the settings were read: the chosen transport wins.
+    if (state.link && state.link.kind !== (state.prefs.transport || "webrtc")) state.link.close();
     pollHealth();
     setInterval(pollHealth, 5000);
   }
-  if (state.ws) sendSessionUpdate();
+  if (state.link?.isOpen()) sendSessionUpdate();
 });

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
@@ -23,24 +22,30 @@ from parley.ops.log_format import current_session
 from parley.ops.metrics import ServerMetrics
 from parley.pipeline.events import ListenerEvent, ReplyInterrupted, TurnDone, TurnEvent
 from parley.pipeline.runtime import Runtime
+from parley.pipeline.session_options import SessionOptions
 from parley.server.realtime import inbound
 from parley.server.realtime.audio_in import InputAudio
 from parley.server.realtime.audio_out import WebSocketAudioSink
+from parley.server.realtime.client_faults import ClientFaults
 from parley.server.realtime.item_events import ItemEvents
 from parley.server.realtime.items import ItemRegistry
 from parley.server.realtime.outbound import Event, Outbound
 from parley.server.realtime.outgoing import Outgoing
 from parley.server.realtime.pipe import EventPipe, PipeClosed
 from parley.server.realtime.protocol import ClientEventError, RealtimeOptions, new_id
+from parley.server.realtime.response_options import response_options
 from parley.server.realtime.rtc_media import (
     CALL_RATE_HZ,
     CallMedia,
     TrackAudioSink,
 )
 
-log = logging.getLogger(__name__)
 # The close code a server sends when it restarts or stops (RFC 6455: "Service Restart").
 _SERVICE_RESTART = 1012
+_CLEAR_ON_A_SOCKET = (
+    "output_audio_buffer.clear is for WebRTC calls; over a WebSocket, stop playback on the "
+    "client and send conversation.item.truncate."
+)
 
 
 class RealtimeConnection:
@@ -86,6 +91,7 @@ class RealtimeConnection:
             on_drop=self._on_drop,
         )
         self._items = ItemRegistry()
+        self._faults = ClientFaults(session_id=self.session_id, metrics=metrics, send=self._send)
         self._outbound = Outbound(
             settings=backends.settings,
             session_id=self.session_id,
@@ -112,7 +118,6 @@ class RealtimeConnection:
         self._response_tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []  # beside the reader, ended with it
-        self._failed_events = 0
         self._is_server_stopping = False
         self._is_closing = False  # the client is gone or the server stops: no new replies
 
@@ -145,7 +150,7 @@ class RealtimeConnection:
                 feeding = self._call.feed(
                     self._input,
                     is_held=lambda: not self.transport.is_server_vad,
-                    on_error=lambda error: self._send_error(error.code, str(error), None),
+                    on_error=lambda error: self._faults.error(error.code, str(error), None),
                 )
                 self._tasks.append(group.create_task(feeding))
             try:
@@ -194,7 +199,7 @@ class RealtimeConnection:
                 self._is_server_stopping = message.code == _SERVICE_RESTART
                 return
             if isinstance(message, bytes):
-                self._send_error(
+                self._faults.error(
                     "invalid_event", "Send client events as JSON text messages, not binary.", None
                 )
                 continue
@@ -207,28 +212,11 @@ class RealtimeConnection:
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             await self._dispatch(event)
         except ClientEventError as error:
-            self._send_error(error.code, str(error), event_id, error_type=error.error_type)
+            self._faults.error(error.code, str(error), event_id, error_type=error.error_type)
         except ParleyError as error:
-            self._send_error("server_error", str(error), event_id, error_type="server_error")
+            self._faults.error("server_error", str(error), event_id, error_type="server_error")
         except Exception as error:
-            # One traceback per session; after that one line each, so that a client sending
-            # bad events in a loop cannot flood the log.
-            self._failed_events += 1
-            if self._failed_events == 1:
-                log.exception("a realtime client event failed (session %s)", self.session_id)
-            elif self._failed_events <= 100 or self._failed_events % 1000 == 0:
-                log.warning(
-                    "a realtime client event failed again (session %s, %d so far): %s",
-                    self.session_id,
-                    self._failed_events,
-                    f"{type(error).__name__}: {error}"[:200],
-                )
-            self._send_error(
-                "server_error",
-                "Parley failed to handle this event; see the server log.",
-                event_id,
-                error_type="server_error",
-            )
+            self._faults.failed(error, event_id)
 
     # ---- client events ---------------------------------------------------------------------
 
@@ -255,7 +243,7 @@ class RealtimeConnection:
             case "output_audio_buffer.clear":
                 self._clear_output_audio()
             case "response.create":
-                self._create_response()
+                self._create_response(event.get("response"))
             case "response.cancel":
                 if not self.session.cancel_reply("client_cancelled"):
                     raise ClientEventError(
@@ -300,33 +288,48 @@ class RealtimeConnection:
             message_id = await self.session.add_user_text(transcript.text)
             self._items.add(item_id, "message", message_id)
 
-    def _create_response(self) -> None:
+    def _create_response(self, response: Any) -> None:
         if self._items.has_live_response:
             raise ClientEventError(
                 "conversation_already_has_active_response",
                 "A response is already in progress: cancel it first or wait for response.done.",
             )
-        self._queue_response(None)
+        options = response_options(response, options=self.session.options, limits=self._limits)
+        self._queue_response(None, options=None if response is None else options)
 
-    def _queue_response(self, announcement: str | None) -> None:
+    def _queue_response(
+        self, announcement: str | None, *, options: SessionOptions | None = None
+    ) -> None:
         # A client may ask again as soon as it has response.done, while the last reply is still
         # being stored: the new one starts once that is finished, so replies never overlap.
         after = list(self._response_tasks)
-        task = asyncio.create_task(self._respond(announcement, after=after))
+        task = asyncio.create_task(self._respond(announcement, after=after, options=options))
         self._response_tasks.add(task)
         task.add_done_callback(self._response_tasks.discard)
 
-    async def _respond(self, announcement: str | None, *, after: list[asyncio.Task[None]]) -> None:
+    async def _respond(
+        self,
+        announcement: str | None,
+        *,
+        after: list[asyncio.Task[None]],
+        options: SessionOptions | None,
+    ) -> None:
         await asyncio.gather(*after, return_exceptions=True)
         if self._is_closing:
             return
+        session_options = self.session.options
+        if options is not None:  # response.create's own, for this response alone
+            self.session.options = options
         try:
             if announcement is None:
                 await self.session.respond(None)
             else:
                 await self.session.announce(announcement)  # a timer went off
         except ParleyError as error:
-            self._send_error("response_failed", str(error), None, error_type="server_error")
+            self._faults.error("response_failed", str(error), None, error_type="server_error")
+        finally:
+            if options is not None and self.session.options is options:
+                self.session.options = session_options  # unless a session.update came since
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -336,16 +339,10 @@ class RealtimeConnection:
         self._send_all(self._outbound.translate(event))
 
     def _clear_output_audio(self) -> None:
-        """``output_audio_buffer.clear`` (WebRTC only): the reply playing stops now, and is
-        kept as far as the call's track played it."""
         if self._call is None:
-            raise ClientEventError(
-                "invalid_event",
-                "output_audio_buffer.clear is for WebRTC calls; over a WebSocket, stop playback "
-                "on the client and send conversation.item.truncate.",
-            )
+            raise ClientEventError("invalid_event", _CLEAR_ON_A_SOCKET)
         turn_id = self._sink.current_turn_id
-        self.session.interrupt()
+        self.session.interrupt()  # stored as far as the call's track played it
         self._sink.clear(turn_id)
 
     def _on_playback(self, change: str, turn_id: int) -> None:
@@ -376,24 +373,3 @@ class RealtimeConnection:
         self._metrics.errors.labels(code="client_too_slow").inc()
         if self._reader is not None:
             self._reader.cancel()
-
-    def _send_error(
-        self,
-        code: str,
-        message: str,
-        event_id: str | None,
-        *,
-        error_type: str = "invalid_request_error",
-    ) -> None:
-        self._metrics.errors.labels(code=code).inc()
-        self._send(
-            {
-                "type": "error",
-                "error": {
-                    "type": error_type,
-                    "code": code,
-                    "message": message,
-                    "event_id": event_id,
-                },
-            },
-        )

@@ -51,13 +51,7 @@ def session_update(
         check_text_length(instructions, "session.instructions", limits)
         changes["instructions"] = instructions or None
     if (modalities := session.get("output_modalities")) is not None:
-        if (
-            not isinstance(modalities, list)
-            or not modalities
-            or not set(modalities) <= {"audio", "text"}
-        ):
-            raise ClientEventError("invalid_session", "output_modalities is ['audio'] or ['text'].")
-        changes["is_speaking"] = "audio" in modalities
+        changes["is_speaking"] = is_speaking(modalities, "invalid_session")
     audio = session.get("audio") or {}
     input_config = audio.get("input") or {}
     output_config = audio.get("output") or {}
@@ -119,15 +113,28 @@ def session_update(
     if "tools" in session:
         changes["client_tools"] = tuple(client_tools(session["tools"], limits))
     if (choice := session.get("tool_choice")) is not None:
-        if isinstance(choice, dict) and isinstance(choice.get("name"), str):
-            changes["client_tool_choice"] = choice["name"]
-        elif choice in ("auto", "none", "required"):
-            changes["client_tool_choice"] = choice
-        else:
-            raise ClientEventError(
-                "invalid_session", "tool_choice is auto, none, required or a function."
-            )
+        changes["client_tool_choice"] = tool_choice(choice, "invalid_session")
     return dataclasses.replace(options, **changes), dataclasses.replace(transport, **wire)
+
+
+def is_speaking(modalities: Any, code: str) -> bool:
+    """Whether ``output_modalities`` asks for speech (else text alone)."""
+    if (
+        not isinstance(modalities, list)
+        or not modalities
+        or not set(modalities) <= {"audio", "text"}
+    ):
+        raise ClientEventError(code, "output_modalities is ['audio'] or ['text'].")
+    return "audio" in modalities
+
+
+def tool_choice(choice: Any, code: str) -> str:
+    """``tool_choice`` as Parley holds it: auto, none, required, or a function's name."""
+    if isinstance(choice, dict) and isinstance(choice.get("name"), str):
+        return str(choice["name"])
+    if choice in ("auto", "none", "required"):
+        return str(choice)
+    raise ClientEventError(code, "tool_choice is auto, none, required or a function.")
 
 
 def client_tools(tools: Any, limits: ServerConfig) -> list[ToolSpec]:

@@ -118,10 +118,17 @@ def offer_host_addresses(config: WebRtcConfig, bind_host: str) -> None:
 class RtcCall:
     """One caller: its peer connection, its session slot and its ``RealtimeConnection``."""
 
-    def __init__(self, state: ServerState, *, on_end: Callable[[RtcCall], None]) -> None:
+    def __init__(
+        self,
+        state: ServerState,
+        *,
+        conversation_id: str | None,
+        on_end: Callable[[RtcCall], None],
+    ) -> None:
         self.call_id = new_id("rtc")
         self._state = state
         self._on_end = on_end
+        self._conversation_id = conversation_id
         config = state.settings.server.webrtc
         self._connect_timeout_s = config.connect_timeout_s
         self._peer = RTCPeerConnection(RTCConfiguration(iceServers=_ice_servers(config)))
@@ -180,7 +187,11 @@ class RtcCall:
                 return
             self.media.microphone = self._microphone
             connection = RealtimeConnection(
-                self.pipe, runtime=state.running, metrics=state.metrics, call=self.media
+                self.pipe,
+                runtime=state.running,
+                metrics=state.metrics,
+                conversation_id=self._conversation_id,
+                call=self.media,
             )
             await connection.run()
         finally:
@@ -217,7 +228,12 @@ class RtcCalls:
         # The slot is taken before the first await, as for a WebSocket.
         state.realtime_sessions += 1
         state.metrics.sessions.inc()
-        call = RtcCall(state, on_end=lambda ended: self._release(ended, state))
+        resumed = request.query_params.get("conversation")
+        if resumed is not None and not state.running.store.has_conversation(resumed):
+            resumed = None  # gone (deleted): start afresh rather than fail the reconnect
+        call = RtcCall(
+            state, conversation_id=resumed, on_end=lambda ended: self._release(ended, state)
+        )
         try:
             offer = (await request.body()).decode("utf-8", errors="strict")
             if "m=audio" not in offer:

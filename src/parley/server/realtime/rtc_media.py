@@ -130,6 +130,7 @@ class TrackAudioSink:
     def clear(self, turn_id: int) -> None:
         if turn_id in self._cleared:
             return
+        was_heard = self._sounding_turn == turn_id or self._has_audio_of(turn_id)
         self._cleared[turn_id] = self.played_samples(turn_id)
         self._queue = deque(entry for entry in self._queue if entry[0] != turn_id)
         self._queued_samples = sum(samples.size for _turn, samples in self._queue)
@@ -139,7 +140,8 @@ class TrackAudioSink:
         self._frame_taken.set()  # a play() waiting for room returns
         if self._sounding_turn == turn_id:
             self._sounding_turn = None
-        self._on_change("cleared", turn_id)
+        if was_heard:  # a reply discarded before it played was never in the buffer
+            self._on_change("cleared", turn_id)
 
     def duck(self, is_ducked: bool) -> None:
         self._is_ducked = is_ducked

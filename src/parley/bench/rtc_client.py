@@ -1,0 +1,143 @@
+"""`parley bench --server URL --transport webrtc`: the prompts over a WebRTC call to a running
+server (``POST /v1/realtime/calls``), with aiortc as the caller.
+
+Voice to voice is timed at the caller, as over the socket: from the moment the last voiced sample
+(the server's ``speech_stopped``) left the caller's microphone track, paced in real time, to the
+first sound of the reply coming off its incoming track, after its jitter buffer: what a person
+on the call would hear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import time
+import urllib.request
+from typing import Any
+
+import numpy as np
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+
+from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
+from parley.audio.pcm import decode_file, resample
+from parley.bench.client import judged_at_client
+from parley.bench.prompts import Prompt
+from parley.bench.run import JudgedTurn
+from parley.errors import BackendError
+from parley.pipeline.piece_joins import QUIET_LEVEL
+from parley.server.realtime.rtc_media import CALL_RATE_HZ, mono_samples
+
+_FRAME_SAMPLES = CALL_RATE_HZ // 50  # 20 ms
+
+
+class CallerMicrophone(MediaStreamTrack):
+    """A caller's microphone: what it is given to ``say``, in real time, then silence."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = np.zeros(0, np.int16)
+        self.started_s: float | None = None  # when its first frame went out
+        self._pts = 0
+
+    def say(self, samples: Int16Array) -> None:
+        self._pending = np.concatenate([self._pending, samples.astype(np.int16)])
+
+    async def recv(self) -> AudioFrame:
+        if self.started_s is None:
+            self.started_s = time.perf_counter()
+        else:
+            self._pts += _FRAME_SAMPLES
+            due_s = self.started_s + self._pts / CALL_RATE_HZ
+            await asyncio.sleep(max(0.0, due_s - time.perf_counter()))
+        frame_samples = np.zeros(_FRAME_SAMPLES, np.int16)
+        taken = min(_FRAME_SAMPLES, self._pending.size)
+        frame_samples[:taken] = self._pending[:taken]
+        self._pending = self._pending[taken:]
+        frame = AudioFrame.from_ndarray(frame_samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = CALL_RATE_HZ
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, CALL_RATE_HZ)
+        return frame
+
+
+def post_offer(server_url: str, api_key: str, offer_sdp: str) -> tuple[str, str]:
+    """The server's SDP answer and the call's address."""
+    request = urllib.request.Request(
+        server_url.rstrip("/") + "/v1/realtime/calls",
+        data=offer_sdp.encode(),
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/sdp"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.read().decode(), answer.headers["Location"]
+
+
+async def rtc_server_turn(server_url: str, api_key: str, prompt: Prompt) -> JudgedTurn:
+    peer = RTCPeerConnection()
+    channel = peer.createDataChannel("oai-events")
+    microphone = CallerMicrophone()
+    peer.addTrack(microphone)
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    opened = asyncio.Event()
+    channel.on("open", opened.set)
+    channel.on("message", lambda message: events.put_nowait(json.loads(message)))
+    first_sound_s: float | None = None
+    sounded = asyncio.Event()
+
+    async def listen(track: MediaStreamTrack) -> None:
+        nonlocal first_sound_s
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if first_sound_s is not None:
+                    continue  # the track is silent until the reply: its first sound is it
+                if (
+                    isinstance(frame, AudioFrame)
+                    and np.abs(mono_samples(frame)).max() > QUIET_LEVEL
+                ):
+                    first_sound_s = time.perf_counter()
+                    sounded.set()
+
+    listening: list[asyncio.Task[None]] = []
+    peer.on("track", lambda track: listening.append(asyncio.ensure_future(listen(track))))
+    await peer.setLocalDescription(await peer.createOffer())
+    answer, _location = await asyncio.to_thread(
+        post_offer, server_url, api_key, peer.localDescription.sdp
+    )
+    await peer.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    last_voiced_s: float | None = None
+    transcript, reply = "", ""
+    metadata: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(60):
+            await opened.wait()
+            microphone.say(resample(decode_file(prompt.path), INPUT_SAMPLE_RATE_HZ, CALL_RATE_HZ))
+            while True:
+                event = await events.get()
+                match event["type"]:
+                    case "input_audio_buffer.speech_stopped" if microphone.started_s is not None:
+                        end_s = (event["audio_end_ms"] + 20) / 1000
+                        last_voiced_s = microphone.started_s + end_s
+                    case "conversation.item.input_audio_transcription.completed":
+                        transcript = event["transcript"]
+                    case "response.output_audio_transcript.done":
+                        reply = event["transcript"]
+                    case "response.done":
+                        metadata = dict(event["response"].get("metadata") or {})
+                        break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sounded.wait(), timeout=5)
+    except TimeoutError:
+        raise BackendError(
+            f"The call to {server_url} did not answer {prompt.path.name} within 60 s."
+        ) from None
+    finally:
+        await peer.close()
+        for task in listening:
+            task.cancel()
+    return judged_at_client(prompt, transcript, reply, metadata, last_voiced_s, first_sound_s)
