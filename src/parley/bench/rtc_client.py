@@ -29,7 +29,7 @@ from parley.bench.prompts import Prompt
 from parley.bench.run import JudgedTurn
 from parley.errors import BackendError
 from parley.pipeline.piece_joins import QUIET_LEVEL
-from parley.server.realtime.rtc_media import CALL_RATE_HZ, mono_samples
+from parley.server.realtime.rtc_media import CALL_RATE_HZ, mono_samples, shorten_jitter_buffer
 
 _FRAME_SAMPLES = CALL_RATE_HZ // 50  # 20 ms
 
@@ -104,7 +104,17 @@ async def rtc_server_turn(server_url: str, api_key: str, prompt: Prompt) -> Judg
                     sounded.set()
 
     listening: list[asyncio.Task[None]] = []
-    peer.on("track", lambda track: listening.append(asyncio.ensure_future(listen(track))))
+
+    def on_track(track: MediaStreamTrack) -> None:
+        # A browser's jitter buffer adapts to the network, ~20-40 ms on a clean one; aiortc's
+        # is a fixed 80 ms, which would be counted against Parley. Held to one frame, as the
+        # server holds its own.
+        for transceiver in peer.getTransceivers():
+            if transceiver.receiver.track is track:
+                shorten_jitter_buffer(transceiver.receiver, 1)
+        listening.append(asyncio.ensure_future(listen(track)))
+
+    peer.on("track", on_track)
     await peer.setLocalDescription(await peer.createOffer())
     answer, _location = await asyncio.to_thread(
         post_offer, server_url, api_key, peer.localDescription.sdp

@@ -66,6 +66,13 @@ class WebRtcConfig(Section):
     connect_timeout_s: float = Field(
         10.0, gt=0, description="a call whose media does not connect within this is dropped"
     )
+    jitter_buffer_frames: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="20 ms frames of a caller's audio held before decoding (aiortc's own is 4, "
+        "80 ms later at every end of speech); raise it for callers on lossy or jittery networks",
+    )
 
 
 class ServerConfig(Section):

@@ -29,7 +29,7 @@ from parley.config.service_sections import WebRtcConfig
 from parley.server.realtime.connection import RealtimeConnection
 from parley.server.realtime.pipe import PipeClosed, PipeGone
 from parley.server.realtime.protocol import new_id
-from parley.server.realtime.rtc_media import CallMedia
+from parley.server.realtime.rtc_media import CallMedia, shorten_jitter_buffer
 
 if TYPE_CHECKING:
     from parley.server.state import ServerState
@@ -131,6 +131,7 @@ class RtcCall:
         self._conversation_id = conversation_id
         config = state.settings.server.webrtc
         self._connect_timeout_s = config.connect_timeout_s
+        self._jitter_frames = config.jitter_buffer_frames
         self._peer = RTCPeerConnection(RTCConfiguration(iceServers=_ice_servers(config)))
         self.pipe = DataChannelPipe()
         self._microphone: MediaStreamTrack | None = None
@@ -149,6 +150,9 @@ class RtcCall:
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._microphone is None:
             self._microphone = track
+            for transceiver in self._peer.getTransceivers():
+                if transceiver.receiver.track is track:
+                    shorten_jitter_buffer(transceiver.receiver, self._jitter_frames)
 
     async def _on_state(self) -> None:
         match self._peer.connectionState:
