@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,27 +93,39 @@ def test_bench_with_an_empty_prompt_folder_is_a_clear_error(
     )
 
 
-@pytest.mark.slow
-def test_bench_loads_a_running_server_with_concurrent_sessions(
-    parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path, server: RunningServer
-) -> None:
-    prompts = tmp_path / "prompts"
-    prompts.mkdir()
-    shutil.copy(piper_speech("What do bees make?"), prompts / "0.wav")
-    (prompts / "0.txt").write_text("What do bees make?\n")
+def bench_server(
+    parley_cli: Cli, server: RunningServer, prompts: Path, *options: str
+) -> dict[str, Any]:
+    """`parley bench --server` on a folder of prompts, its JSON report."""
     done = parley_cli(
         "bench",
         "--server",
         f"http://127.0.0.1:{server.port}",
-        "--sessions",
-        "1,2",
         "--audio-dir",
         str(prompts),
         "--json",
+        *options,
         env={"PARLEY_API_KEY": server.api_key},
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def one_prompt(piper_speech: Callable[..., Path], folder: Path, text: str) -> Path:
+    """A prompt folder holding one spoken question and its words."""
+    folder.mkdir()
+    shutil.copy(piper_speech(text), folder / "0.wav")
+    (folder / "0.txt").write_text(text + "\n")
+    return folder
+
+
+@pytest.mark.slow
+def test_bench_loads_a_running_server_with_concurrent_sessions(
+    parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path, server: RunningServer
+) -> None:
+    prompts = one_prompt(piper_speech, tmp_path / "prompts", "What do bees make?")
+    report = bench_server(parley_cli, server, prompts, "--sessions", "1,2")
     assert [step["sessions"] for step in report["load"]] == [1, 2]
     assert [step["turns"] for step in report["load"]] == [1, 2]
     assert all(step["failed_turns"] == 0 for step in report["load"])
@@ -131,3 +144,15 @@ def test_the_wake_trial_hears_okay_nabu_and_wakes_on_nothing_else(parley_cli) ->
     assert report["false_wakes"] == 0 and report["other_speech_s"] > 120
     assert 0 < report["name_end_to_detection_ms"]["median"] < 500
     assert report["cpu_share_of_one_core"] < 0.02
+
+
+@pytest.mark.slow
+def test_bench_times_a_running_server_over_a_webrtc_call(
+    parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path, server: RunningServer
+) -> None:
+    prompts = one_prompt(piper_speech, tmp_path / "prompts", "What is the capital of France?")
+    report = bench_server(parley_cli, server, prompts, "--transport", "webrtc", "--warmup", "0")
+    turn = report["per_prompt"][0]
+    assert "capital of" in turn["transcript"].lower()
+    assert "paris" in turn["reply"].lower()
+    assert turn["voice_to_voice_ms"] > 0  # the reply's first sound reached the caller
