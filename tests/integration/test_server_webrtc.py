@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx2 as httpx
 import numpy as np
+import psutil
 import pytest
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
@@ -252,6 +253,7 @@ async def test_calls_beyond_the_limit_are_refused_and_hang_ups_free_their_slots(
 ) -> None:
     limited = ServerConfig(max_sessions=8, webrtc=WebRtcConfig(connect_timeout_s=2))
     with running_server(backends, tmp_path / "data", server=limited) as server:
+        udp_ports_before = udp_ports()
         callers = [Caller() for _ in range(9)]
         try:
             for caller in callers[:8]:
@@ -259,6 +261,7 @@ async def test_calls_beyond_the_limit_are_refused_and_hang_ups_free_their_slots(
             refused = await post_offer(server, await callers[8].offer())
             assert refused.status_code == 503
             await wait_for_sessions(server, 8)
+            assert udp_ports() >= udp_ports_before + 16  # each call: the server's, the caller's
             async with httpx.AsyncClient() as http:
                 hung_up = await http.delete(
                     f"http://127.0.0.1:{server.port}{callers[0].location}",
@@ -275,6 +278,15 @@ async def test_calls_beyond_the_limit_are_refused_and_hang_ups_free_their_slots(
             for caller in callers:
                 await caller.close()
         await wait_for_sessions(server, 0)
+        # Every call's ports are closed again, the server's and the callers' (one process).
+        deadline = time.monotonic() + 10
+        while udp_ports() > udp_ports_before:
+            assert time.monotonic() < deadline, f"{udp_ports() - udp_ports_before} UDP ports left"
+            await asyncio.sleep(0.2)
+
+
+def udp_ports() -> int:
+    return len(psutil.Process().net_connections(kind="udp"))
 
 
 @pytest.mark.slow
