@@ -245,9 +245,9 @@ def test_talking_over_a_reply_stops_it_and_the_next_question_is_answered(
         [
             0.5,
             "Tell me a long story about a dragon who bakes bread.",
-            # Spoken over the reply's first seconds: asked to answer briefly, the model's story
-            # is sometimes two sentences, over before a later question came (a run of the page
-            # tests that waited 4 s once found nothing to interrupt).
+            # Spoken over the reply's first seconds: the model sometimes declines in one short
+            # sentence ("I'm sorry, but I can't assist with that request.", 2 of 6 tries), over
+            # before a question 4 s later (a run of the page tests found nothing to interrupt).
             2.0,
             "What is the capital of France?",
             6.0,
