@@ -37,6 +37,27 @@ class ServerState:
     health: HealthWatch | None = None
     wyoming: WyomingService | None = None  # with wyoming.uri: Home Assistant's listener
 
+    def take_session_slot(self) -> bool:
+        """One of the ``max_sessions`` realtime slots (a socket or a call), or False when none
+        is free. Taken before the caller's first await, so that simultaneous handshakes cannot
+        all pass the check."""
+        if self.realtime_sessions >= self.settings.server.max_sessions:
+            return False
+        self.realtime_sessions += 1
+        self.metrics.sessions.inc()
+        return True
+
+    def release_session_slot(self) -> None:
+        self.realtime_sessions -= 1
+        self.metrics.sessions.dec()
+
+    def resumed_conversation(self, requested: str | None) -> str | None:
+        """The conversation a client asked to continue (``?conversation=``), or None when it is
+        gone (deleted): a reconnect then starts afresh rather than fails."""
+        if requested is None or not self.running.store.has_conversation(requested):
+            return None
+        return requested
+
     @property
     def loaded(self) -> Backends:
         if self.backends is None:

@@ -31,7 +31,7 @@ from parley.server.realtime.item_events import ItemEvents
 from parley.server.realtime.items import ItemRegistry
 from parley.server.realtime.outbound import Event, Outbound
 from parley.server.realtime.outgoing import Outgoing
-from parley.server.realtime.pipe import EventPipe, PipeClosed
+from parley.server.realtime.pipe import SERVICE_RESTART, EventPipe, PipeClosed
 from parley.server.realtime.protocol import ClientEventError, RealtimeOptions, new_id
 from parley.server.realtime.response_options import response_options
 from parley.server.realtime.rtc_media import (
@@ -40,8 +40,6 @@ from parley.server.realtime.rtc_media import (
     TrackAudioSink,
 )
 
-# The close code a server sends when it restarts or stops (RFC 6455: "Service Restart").
-_SERVICE_RESTART = 1012
 _CLEAR_ON_A_SOCKET = (
     "output_audio_buffer.clear is for WebRTC calls; over a WebSocket, stop playback on the "
     "client and send conversation.item.truncate."
@@ -117,7 +115,6 @@ class RealtimeConnection:
             call.on_playback = self._on_playback
         self._response_tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []  # beside the reader, ended with it
         self._is_server_stopping = False
         self._is_closing = False  # the client is gone or the server stops: no new replies
 
@@ -146,13 +143,14 @@ class RealtimeConnection:
             writer = group.create_task(self._outgoing.write())
             listener = group.create_task(self.session.listen(self._input.frames))
             self._reader = group.create_task(self._read())
+            microphone = None
             if self._call is not None:  # the caller's microphone track
                 feeding = self._call.feed(
                     self._input,
                     is_held=lambda: not self.transport.is_server_vad,
                     on_error=lambda error: self._faults.error(error.code, str(error), None),
                 )
-                self._tasks.append(group.create_task(feeding))
+                microphone = group.create_task(feeding)
             try:
                 await asyncio.wait({self._reader})  # ends when the client goes, or is dropped
             finally:
@@ -172,8 +170,8 @@ class RealtimeConnection:
                     _done, late = await asyncio.wait(set(self._response_tasks), timeout=10)
                     for task in late:
                         task.cancel()
-                for task in self._tasks:
-                    task.cancel()
+                if microphone is not None:
+                    microphone.cancel()
                 self._input.frames.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener, timeout=5)
@@ -196,7 +194,7 @@ class RealtimeConnection:
             message = await self._pipe.receive()
             if isinstance(message, PipeClosed):
                 # 1012: the server itself is restarting or stopping (SIGTERM) and closed it.
-                self._is_server_stopping = message.code == _SERVICE_RESTART
+                self._is_server_stopping = message.code == SERVICE_RESTART
                 return
             if isinstance(message, bytes):
                 self._faults.error(

@@ -11,6 +11,9 @@ from typing import Protocol
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+# The close code a server sends when it restarts or stops (RFC 6455: "Service Restart").
+SERVICE_RESTART = 1012
+
 
 @dataclass(frozen=True)
 class PipeClosed:

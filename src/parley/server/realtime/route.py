@@ -38,29 +38,19 @@ async def serve_realtime(websocket: WebSocket, state: ServerState) -> None:
     if (reason := authenticator.check(credential)) is not None:
         await websocket.close(code=1008, reason=reason)
         return
-    if state.realtime_sessions >= server_settings.max_sessions:
+    if not state.take_session_slot():
         await websocket.close(code=1013, reason="too many sessions; try again later")
         return
-    # The slot is taken before the handshake's first await, so that simultaneous
-    # handshakes cannot all pass the check above.
-    state.realtime_sessions += 1
-    state.metrics.sessions.inc()
     try:
         # Browsers require the server to echo one of the offered subprotocols.
         chosen = "realtime" if "realtime" in offered else (offered[0] if offered else None)
         await websocket.accept(subprotocol=chosen)
-        runtime = state.running
-        store = runtime.store
-        resumed = websocket.query_params.get("conversation")
-        if resumed is not None and not store.has_conversation(resumed):
-            resumed = None  # gone (deleted): start afresh rather than fail the reconnect
         connection = RealtimeConnection(
             WebSocketPipe(websocket),
-            runtime=runtime,
+            runtime=state.running,
             metrics=state.metrics,
-            conversation_id=resumed,
+            conversation_id=state.resumed_conversation(websocket.query_params.get("conversation")),
         )
         await connection.run()
     finally:
-        state.realtime_sessions -= 1
-        state.metrics.sessions.dec()
+        state.release_session_slot()

@@ -27,7 +27,7 @@ from fastapi import HTTPException, Request, Response
 
 from parley.config.service_sections import WebRtcConfig
 from parley.server.realtime.connection import RealtimeConnection
-from parley.server.realtime.pipe import PipeClosed, PipeGone
+from parley.server.realtime.pipe import SERVICE_RESTART, PipeClosed, PipeGone
 from parley.server.realtime.protocol import new_id
 from parley.server.realtime.rtc_media import CallMedia, shorten_jitter_buffer
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "oai-events"
-_SERVICE_RESTART = 1012
 _MAX_UNREAD_EVENTS = 1_000  # client events queued unread before the call is dropped
 
 
@@ -48,6 +47,10 @@ class DataChannelPipe:
         self._channel: RTCDataChannel | None = None
         self._incoming: asyncio.Queue[str | bytes | PipeClosed] = asyncio.Queue()
         self.is_open = asyncio.Event()
+
+    @property
+    def is_attached(self) -> bool:
+        return self._channel is not None
 
     def attach(self, channel: RTCDataChannel) -> None:
         self._channel = channel
@@ -134,7 +137,6 @@ class RtcCall:
         self._jitter_frames = config.jitter_buffer_frames
         self._peer = RTCPeerConnection(RTCConfiguration(iceServers=_ice_servers(config)))
         self.pipe = DataChannelPipe()
-        self._microphone: MediaStreamTrack | None = None
         self._is_connected = asyncio.Event()
         self._peer.on("datachannel", self._on_channel)
         self._peer.on("track", self._on_track)
@@ -144,12 +146,12 @@ class RtcCall:
         self.is_released = False
 
     def _on_channel(self, channel: RTCDataChannel) -> None:
-        if channel.label == EVENTS_CHANNEL and self.pipe.is_open.is_set() is False:
+        if channel.label == EVENTS_CHANNEL and not self.pipe.is_attached:
             self.pipe.attach(channel)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio" and self._microphone is None:
-            self._microphone = track
+        if track.kind == "audio" and self.media.microphone is None:
+            self.media.microphone = track
             for transceiver in self._peer.getTransceivers():
                 if transceiver.receiver.track is track:
                     shorten_jitter_buffer(transceiver.receiver, self._jitter_frames)
@@ -189,7 +191,6 @@ class RtcCall:
                     EVENTS_CHANNEL,
                 )
                 return
-            self.media.microphone = self._microphone
             connection = RealtimeConnection(
                 self.pipe,
                 runtime=state.running,
@@ -208,7 +209,7 @@ class RtcCall:
             await self._peer.close()
 
     def hang_up(self, *, is_server_stopping: bool = False) -> None:
-        self.pipe.end(_SERVICE_RESTART if is_server_stopping else None)
+        self.pipe.end(SERVICE_RESTART if is_server_stopping else None)
         if not self._is_connected.is_set():
             self._is_connected.set()  # a call still connecting ends at once
             self.pipe.is_open.set()
@@ -227,27 +228,22 @@ class RtcCalls:
             raise HTTPException(
                 415, "Send the SDP offer as the body with Content-Type: application/sdp."
             )
-        if state.realtime_sessions >= state.settings.server.max_sessions:
+        resumed = state.resumed_conversation(request.query_params.get("conversation"))
+        if not state.take_session_slot():
             raise HTTPException(503, "too many sessions; try again later")
-        # The slot is taken before the first await, as for a WebSocket.
-        state.realtime_sessions += 1
-        state.metrics.sessions.inc()
-        resumed = request.query_params.get("conversation")
-        if resumed is not None and not state.running.store.has_conversation(resumed):
-            resumed = None  # gone (deleted): start afresh rather than fail the reconnect
         call = RtcCall(
             state, conversation_id=resumed, on_end=lambda ended: self._release(ended, state)
         )
         try:
-            offer = (await request.body()).decode("utf-8", errors="strict")
+            try:
+                offer = (await request.body()).decode("utf-8")
+            except UnicodeDecodeError:
+                raise HTTPException(400, "The SDP offer is not UTF-8 text.") from None
             if "m=audio" not in offer:
                 raise HTTPException(
                     400, "The SDP offer has no audio (m=audio): add the microphone's track."
                 )
             answer = await call.answer(offer)
-        except UnicodeDecodeError:
-            self._release(call, state)
-            raise HTTPException(400, "The SDP offer is not UTF-8 text.") from None
         except BaseException:
             self._release(call, state)
             raise
@@ -271,8 +267,7 @@ class RtcCalls:
             return
         call.is_released = True
         self.by_id.pop(call.call_id, None)
-        state.realtime_sessions -= 1
-        state.metrics.sessions.dec()
+        state.release_session_slot()
         if call.task is None:  # refused before it ran: its peer connection goes too
             self._closing.add(task := asyncio.create_task(call.close_media()))
             task.add_done_callback(self._closing.discard)
