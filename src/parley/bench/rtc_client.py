@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import json
 import time
 import urllib.request
@@ -29,40 +28,29 @@ from parley.bench.prompts import Prompt
 from parley.bench.run import JudgedTurn
 from parley.errors import BackendError
 from parley.pipeline.piece_joins import QUIET_LEVEL
-from parley.server.realtime.rtc_media import CALL_RATE_HZ, mono_samples, shorten_jitter_buffer
+from parley.server.realtime.rtc_media import (
+    CALL_RATE_HZ,
+    PacedTrack,
+    mono_samples,
+    shorten_jitter_buffer,
+)
 
-_FRAME_SAMPLES = CALL_RATE_HZ // 50  # 20 ms
 
-
-class CallerMicrophone(MediaStreamTrack):
+class CallerMicrophone(PacedTrack):
     """A caller's microphone: what it is given to ``say``, in real time, then silence."""
 
-    kind = "audio"
-
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(take=self._next)
         self._pending = np.zeros(0, np.int16)
-        self.started_s: float | None = None  # when its first frame went out
-        self._pts = 0
 
     def say(self, samples: Int16Array) -> None:
         self._pending = np.concatenate([self._pending, samples.astype(np.int16)])
 
-    async def recv(self) -> AudioFrame:
-        if self.started_s is None:
-            self.started_s = time.perf_counter()
-        else:
-            self._pts += _FRAME_SAMPLES
-            due_s = self.started_s + self._pts / CALL_RATE_HZ
-            await asyncio.sleep(max(0.0, due_s - time.perf_counter()))
-        frame_samples = np.zeros(_FRAME_SAMPLES, np.int16)
-        taken = min(_FRAME_SAMPLES, self._pending.size)
-        frame_samples[:taken] = self._pending[:taken]
+    def _next(self, count: int) -> Int16Array:
+        frame = np.zeros(count, np.int16)
+        taken = min(count, self._pending.size)
+        frame[:taken] = self._pending[:taken]
         self._pending = self._pending[taken:]
-        frame = AudioFrame.from_ndarray(frame_samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = CALL_RATE_HZ
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, CALL_RATE_HZ)
         return frame
 
 

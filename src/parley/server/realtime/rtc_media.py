@@ -38,35 +38,33 @@ _AHEAD_S = 0.5
 PlaybackChange = Literal["started", "stopped", "cleared"]
 
 
-class ReplyTrack(MediaStreamTrack):
-    """The reply's audio, 20 ms at a time, at the pace of a clock: aiortc sends each frame as
-    soon as ``recv`` returns it."""
+class PacedTrack(MediaStreamTrack):
+    """Audio at 48 kHz, 20 ms at a time, at the pace of a clock (aiortc sends each frame as
+    soon as ``recv`` returns it): the samples ``take`` gives for each frame."""
 
     kind = "audio"
 
-    def __init__(self, on_frame: Callable[[], None]) -> None:
+    def __init__(self, take: Callable[[int], Int16Array]) -> None:
         super().__init__()
-        self._on_frame = on_frame
-        self.take: Callable[[int], Int16Array] = lambda count: np.zeros(count, np.int16)
-        self._start_s: float | None = None
+        self._take = take
+        self.started_s: float | None = None  # when its first frame went out (perf_counter)
         self._pts = 0
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start_s is None:
-            self._start_s = time.monotonic()
+        if self.started_s is None:
+            self.started_s = time.perf_counter()
         else:
             self._pts += _FRAME_SAMPLES
-            wait_s = self._start_s + self._pts / CALL_RATE_HZ - time.monotonic()
+            wait_s = self.started_s + self._pts / CALL_RATE_HZ - time.perf_counter()
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
-        samples = self.take(_FRAME_SAMPLES)
+        samples = self._take(_FRAME_SAMPLES)
         frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = CALL_RATE_HZ
         frame.pts = self._pts
         frame.time_base = _TIME_BASE
-        self._on_frame()
         return frame
 
 
@@ -85,8 +83,7 @@ class TrackAudioSink:
         self.can_resume_held_playback = True
         self._pipeline_rate_hz = pipeline_rate_hz
         self._on_change = on_change
-        self.track = ReplyTrack(on_frame=self._frame_sent)
-        self.track.take = self.next_frame
+        self.track = PacedTrack(take=self.next_frame)
         self._queue: deque[tuple[int, Int16Array]] = deque()  # (turn id, samples at 48 kHz)
         self._queued_samples = 0
         self._resamplers: dict[int, soxr.ResampleStream] = {}
@@ -123,9 +120,8 @@ class TrackAudioSink:
         if resampler is not None and turn_id not in self._cleared:
             self._enqueue(turn_id, resampler.resample_chunk(np.zeros(0, np.int16), last=True))
         self._finished.add(turn_id)
-        if self._sounding_turn == turn_id and not self._has_audio_of(turn_id):
-            self._sounding_turn = None
-            self._on_change("stopped", turn_id)
+        if self._sounding_turn == turn_id:
+            self._stop_if_played(turn_id)
 
     def clear(self, turn_id: int) -> None:
         if turn_id in self._cleared:
@@ -173,6 +169,12 @@ class TrackAudioSink:
     def _has_audio_of(self, turn_id: int) -> bool:
         return any(entry[0] == turn_id for entry in self._queue)
 
+    def _stop_if_played(self, turn_id: int) -> None:
+        """``stopped``, once a turn whose audio is all here has played it all."""
+        if turn_id in self._finished and not self._has_audio_of(turn_id):
+            self._sounding_turn = None
+            self._on_change("stopped", turn_id)
+
     def next_frame(self, count: int) -> Int16Array:
         """The next ``count`` samples the track sends: the reply's, or silence."""
         frame = np.zeros(count, np.int16)
@@ -189,15 +191,11 @@ class TrackAudioSink:
             self._played_call_samples[turn_id] = self._played_call_samples.get(turn_id, 0) + taken
             if taken == samples.size:
                 self._queue.popleft()
-                if turn_id in self._finished and not self._has_audio_of(turn_id):
-                    self._sounding_turn = None
-                    self._on_change("stopped", turn_id)
+                self._stop_if_played(turn_id)
             else:
                 self._queue[0] = (turn_id, samples[taken:])
+        self._frame_taken.set()  # a play() waiting for room may go on
         return frame
-
-    def _frame_sent(self) -> None:
-        self._frame_taken.set()
 
 
 class CallMedia:
@@ -218,8 +216,27 @@ class CallMedia:
         is_held: Callable[[], bool],
         on_error: Callable[[ClientEventError], None],
     ) -> None:
-        if self.microphone is not None:
-            await feed_microphone(self.microphone, audio_in, is_held=is_held, on_error=on_error)
+        """The caller's audio into the session until the track ends. ``audio_in`` takes it at
+        the call's 48 kHz and resamples it, once and statefully, to the pipeline's rate."""
+        if self.microphone is None:
+            return
+        is_buffer_full = False
+        while True:
+            try:
+                frame = await self.microphone.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(frame, AudioFrame):
+                continue
+            if frame.sample_rate != CALL_RATE_HZ:
+                audio_in.set_client_rate(frame.sample_rate)
+            try:
+                await audio_in.append(mono_samples(frame), is_held=is_held())
+                is_buffer_full = False
+            except ClientEventError as error:
+                if not is_buffer_full:  # said once, not every 20 ms
+                    on_error(error)
+                is_buffer_full = True
 
 
 def shorten_jitter_buffer(receiver: Any, prefetch_frames: int) -> None:
@@ -247,31 +264,3 @@ def mono_samples(frame: AudioFrame) -> Int16Array:
     if frame.format.name.startswith("flt"):
         samples = np.clip(samples * 32768.0, -32768, 32767)
     return np.asarray(samples, dtype=np.int16).reshape(-1)
-
-
-async def feed_microphone(
-    track: MediaStreamTrack,
-    audio_in: InputAudio,
-    *,
-    is_held: Callable[[], bool],
-    on_error: Callable[[ClientEventError], None],
-) -> None:
-    """The caller's audio into the session until the track ends. ``audio_in`` takes it at the
-    call's 48 kHz and resamples it, once and statefully, to the pipeline's rate."""
-    is_buffer_full = False
-    while True:
-        try:
-            frame = await track.recv()
-        except MediaStreamError:
-            return
-        if not isinstance(frame, AudioFrame):
-            continue
-        if frame.sample_rate != CALL_RATE_HZ:
-            audio_in.set_client_rate(frame.sample_rate)
-        try:
-            await audio_in.append(mono_samples(frame), is_held=is_held())
-            is_buffer_full = False
-        except ClientEventError as error:
-            if not is_buffer_full:  # said once, not every 20 ms
-                on_error(error)
-            is_buffer_full = True
