@@ -43,15 +43,8 @@ def session_update(
         RealtimeSessionCreateRequest.model_validate(_without_audio_formats(session))
     except pydantic.ValidationError as error:
         raise ClientEventError("invalid_session", _validation_problem("session", error)) from None
-    changes: dict[str, Any] = {}
     wire: dict[str, Any] = {}
-    if (instructions := session.get("instructions")) is not None:
-        if not isinstance(instructions, str):
-            raise ClientEventError("invalid_session", "session.instructions must be a string.")
-        check_text_length(instructions, "session.instructions", limits)
-        changes["instructions"] = instructions or None
-    if (modalities := session.get("output_modalities")) is not None:
-        changes["is_speaking"] = is_speaking(modalities, "invalid_session")
+    changes: dict[str, Any] = reply_changes(session, "session", "invalid_session", limits)
     audio = session.get("audio") or {}
     input_config = audio.get("input") or {}
     output_config = audio.get("output") or {}
@@ -110,14 +103,30 @@ def session_update(
                 "espeak-<language> (espeak-fr-fr, espeak-de, …); GET /api/voices lists them all.",
             )
         changes["voice"] = voice
-    if "tools" in session:
-        changes["client_tools"] = tuple(client_tools(session["tools"], limits))
-    if (choice := session.get("tool_choice")) is not None:
-        changes["client_tool_choice"] = tool_choice(choice, "invalid_session")
     return dataclasses.replace(options, **changes), dataclasses.replace(transport, **wire)
 
 
-def is_speaking(modalities: Any, code: str) -> bool:
+def reply_changes(
+    source: dict[str, Any], root: str, code: str, limits: ServerConfig
+) -> dict[str, Any]:
+    """The options a session and a single response both set, as ``SessionOptions`` changes:
+    ``instructions``, ``output_modalities``, ``tools`` and ``tool_choice``."""
+    changes: dict[str, Any] = {}
+    if (instructions := source.get("instructions")) is not None:
+        if not isinstance(instructions, str):
+            raise ClientEventError(code, f"{root}.instructions must be a string.")
+        check_text_length(instructions, f"{root}.instructions", limits)
+        changes["instructions"] = instructions or None
+    if (modalities := source.get("output_modalities")) is not None:
+        changes["is_speaking"] = _is_speaking(modalities, code)
+    if "tools" in source:
+        changes["client_tools"] = tuple(client_tools(source["tools"], limits))
+    if (choice := source.get("tool_choice")) is not None:
+        changes["client_tool_choice"] = _tool_choice(choice, code)
+    return changes
+
+
+def _is_speaking(modalities: Any, code: str) -> bool:
     """Whether ``output_modalities`` asks for speech (else text alone)."""
     if (
         not isinstance(modalities, list)
@@ -128,7 +137,7 @@ def is_speaking(modalities: Any, code: str) -> bool:
     return "audio" in modalities
 
 
-def tool_choice(choice: Any, code: str) -> str:
+def _tool_choice(choice: Any, code: str) -> str:
     """``tool_choice`` as Parley holds it: auto, none, required, or a function's name."""
     if isinstance(choice, dict) and isinstance(choice.get("name"), str):
         return str(choice["name"])

@@ -12,7 +12,7 @@ from typing import Any
 
 from parley.config.settings import ServerConfig
 from parley.pipeline.session_options import SessionOptions
-from parley.server.realtime.inbound import check_text_length, client_tools, is_speaking, tool_choice
+from parley.server.realtime.inbound import reply_changes
 from parley.server.realtime.protocol import ClientEventError
 
 _KNOWN = frozenset(
@@ -64,18 +64,7 @@ def response_options(
         raise ClientEventError(
             "unsupported_response", "Choose the voice with session.update (audio.output.voice)."
         )
-    changes: dict[str, Any] = {}
-    if (instructions := response.get("instructions")) is not None:
-        if not isinstance(instructions, str):
-            raise ClientEventError("invalid_event", "response.instructions must be a string.")
-        check_text_length(instructions, "response.instructions", limits)
-        changes["instructions"] = instructions or None
-    if (modalities := response.get("output_modalities")) is not None:
-        changes["is_speaking"] = is_speaking(modalities, "invalid_event")
-    if "tools" in response:
-        changes["client_tools"] = tuple(client_tools(response["tools"], limits))
-    if (choice := response.get("tool_choice")) is not None:
-        changes["client_tool_choice"] = tool_choice(choice, "invalid_event")
+    changes = reply_changes(response, "response", "invalid_event", limits)
     # max_output_tokens and metadata are accepted and not applied: the reply's length is the
     # model's setting, and response.metadata carries Parley's own figures for the turn.
     return dataclasses.replace(options, **changes)
