@@ -123,7 +123,7 @@ _VOICES_SAID_UNTIMED: set[str] = set()  # voices whose lack of word timing was l
 
 async def timed_speech(tts: TextToSpeech, text: str, speed: float) -> AsyncIterator[TimedSpeech]:
     """The voice's audio for ``text``, with where its words fall when the voice can say."""
-    if isinstance(tts, WordTimedSpeech) and getattr(tts, "has_word_timing", True):
+    if isinstance(tts, WordTimedSpeech):  # its chunks say None where it cannot tell
         async for chunk in tts.synthesize_timed(text, speed=speed):
             yield chunk
         return
