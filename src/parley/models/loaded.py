@@ -91,7 +91,7 @@ def _load_turn_model(settings: Settings) -> SmartTurn | None:
     if not settings.vad.is_using_turn_model:
         return None
     try:
-        return SmartTurn(smart_turn_path(settings.models_dir))
+        return SmartTurn(smart_turn_path(settings.models_dir), threads=2)
     except ModelLoadError as error:
         # Turns still end, on silence alone (vad.end_silence_ms).
         log.warning("%s Turns end on silence alone until it is fixed.", error)

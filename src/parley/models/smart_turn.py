@@ -34,7 +34,8 @@ class SmartTurn:
         except ImportError as error:
             raise ModelLoadError(f"The turn model cannot load ({error}). Run `make run`.") from None
         options = ort.SessionOptions()
-        # One thread: it decides within a pause, while Whisper and the LLM want the cores.
+        # It runs alone on the cores at a pause (before Whisper, see Hearing.judge_pause), and
+        # does not spin its threads when done, so the next model has them at once.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

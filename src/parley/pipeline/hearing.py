@@ -130,24 +130,41 @@ class Hearing:
 
         self._reading = self._group.create_task(read())
 
+    def hear_voice_at_pause(self, audio: Int16Array) -> asyncio.Task[float | None] | None:
+        """The turn model's probability that the voice at this pause is finished (None: no turn
+        model, or it failed). Started at the pause, before its words are decoded: the two
+        take turns on the cores rather than share them (see ``judge_pause``)."""
+        turn_model = self._turn_model
+        if turn_model is None:
+            return None
+
+        async def hear() -> float | None:
+            try:
+                return await asyncio.to_thread(turn_model.completion_probability, audio)
+            except Exception:
+                log.debug("the turn model failed; the turn ends on silence", exc_info=True)
+                return None
+
+        return self._group.create_task(hear())
+
     def judge_pause(
         self,
         speculation: Speculation,
-        audio: Int16Array,
+        voice: asyncio.Task[float | None],
         *,
         threshold: float,
         vad: VadConfig,
     ) -> None:
         """What this pause calls for, once its words are known. Words that stop mid-sentence
         ("the capital of") hold the turn open for vad.unfinished_silence_ms, as a listener
-        waits for the rest; otherwise, if the turn model hears the voice as finished, the loop
-        hears PauseSoundsFinished (the turn may then end after vad.turn_complete_silence_ms).
+        waits for the rest; otherwise, if the turn model heard the voice as finished
+        (``voice``, from ``hear_voice_at_pause``), the loop hears PauseSoundsFinished (the turn
+        may then end after vad.turn_complete_silence_ms).
 
-        The turn model runs after the words, not beside them: its verdict is wanted only when
-        the shorter silence is up, and words that stop mid-sentence make it needless. (Beside
-        Whisper it slows the pause's decode, after it the LLM's first token: voice-to-voice
-        was the same either way, 435 and 436 ms median over 30 turns.)"""
-        turn_model = self._turn_model
+        The turn model runs first at the pause (~25 ms on both cores), then Whisper, then the
+        LLM, each alone on the cores. Run beside the LLM's prompt, it doubled the prompt's
+        time (8 tokens: 52 ms alone, 107-196 ms beside it): llama.cpp's threads wait on each
+        other at every step, and one of them had no core."""
 
         async def judge() -> None:
             await asyncio.wait({speculation.transcript})
@@ -164,12 +181,8 @@ class Hearing:
                 return
             if sounds_unfinished(text):
                 return  # "Where are you from?": finished, but not sooner than the silence says
-            if turn_model is None:
-                return
-            try:
-                probability = await asyncio.to_thread(turn_model.completion_probability, audio)
-            except Exception:
-                log.debug("the turn model failed; the turn ends on silence", exc_info=True)
+            probability = await voice
+            if probability is None:
                 return
             speculation.turn_complete_probability = probability
             if probability >= threshold:

@@ -25,12 +25,7 @@ from parley.memory.store import LOCAL_USER, ConversationStore
 from parley.models.contracts import Transcript
 from parley.models.loaded import Backends
 from parley.pipeline.channel import Channel
-from parley.pipeline.events import (
-    FinalTranscript,
-    ListenerEvent,
-    PartialTranscript,
-    TurnEvent,
-)
+from parley.pipeline.events import FinalTranscript, ListenerEvent, PartialTranscript, TurnEvent
 from parley.pipeline.hearing import (
     AudioEnded,
     Hearing,
@@ -263,16 +258,15 @@ class Session:
                     )
                 )
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
+                is_judged = detection.is_using_turn_model
+                voice = hearing.hear_voice_at_pause(audio) if is_judged else None
+                partial = hearing.partial if covered else None
                 begun = self._speculator.on_pause(
-                    audio, last_voiced, hearing.partial if covered else None, spawn=hearing.spawn
+                    audio, last_voiced, partial, spawn=hearing.spawn, after=voice
                 )
-                if detection.is_using_turn_model:
-                    hearing.judge_pause(
-                        begun,
-                        audio,
-                        threshold=detection.turn_complete_threshold,
-                        vad=self._settings.vad,
-                    )
+                if voice is not None:
+                    threshold = detection.turn_complete_threshold
+                    hearing.judge_pause(begun, voice, threshold=threshold, vad=self._settings.vad)
             case Resumed():
                 self._speculator.abandon()  # the user went on: it was not the end
             case UtteranceEnded(speech=speech, audio=audio):

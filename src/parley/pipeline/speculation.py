@@ -100,15 +100,25 @@ class Speculator:
         partial: TranscriptTask | None,
         *,
         spawn: Spawn,
+        after: asyncio.Task[Any] | None = None,
     ) -> Speculation:
-        """Transcribe now (or take the partial that already heard it all), and once the words
-        are known start the reply, held. ``spawn`` runs work in the listening TaskGroup."""
+        """Transcribe (or take the partial that already heard it all), and once the words are
+        known start the reply, held. ``spawn`` runs work in the listening TaskGroup; the
+        transcript waits for ``after`` (the turn model's hearing), so that each model has both
+        cores in turn."""
         self.abandon()
-        transcript = partial if partial is not None else spawn(self._transcribe(audio))
+        transcript = partial if partial is not None else spawn(self._transcribe_after(after, audio))
         speculation = Speculation(last_voiced_sample, transcript, is_own_transcript=partial is None)
         self._current = speculation
         spawn(self._begin_held_reply(speculation))
         return speculation
+
+    async def _transcribe_after(
+        self, after: asyncio.Task[Any] | None, audio: Int16Array
+    ) -> Transcript | None:
+        if after is not None:
+            await asyncio.wait({after})
+        return await self._transcribe(audio)
 
     async def _begin_held_reply(self, speculation: Speculation) -> None:
         await asyncio.wait({speculation.transcript})
