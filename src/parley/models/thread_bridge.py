@@ -7,7 +7,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,18 +36,22 @@ def _settle_then_close(
             close()
 
 
-async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
-    """Pull a blocking iterator one item per thread hop.
+async def iterate_in_thread(
+    iterator: Iterator[T], *, executor: concurrent.futures.Executor | None = None
+) -> AsyncGenerator[T, None]:
+    """Pull a blocking iterator one item per thread hop (on ``executor`` when given: a model
+    that must always be called from one thread).
 
     When the consumer is cancelled, no further ``next()`` is issued, so a model generator stops
     within one item; the generator is then closed (its ``finally`` runs) off the event loop.
     """
+    pool = executor or _bridge_pool
     in_flight: concurrent.futures.Future[object] | None = None
     try:
         while True:
             # In the caller's context, so that the model's log lines name its session.
             context = contextvars.copy_context()
-            in_flight = _bridge_pool.submit(context.run, _next_or_exhausted, iterator)
+            in_flight = pool.submit(context.run, _next_or_exhausted, iterator)
             item = await asyncio.wrap_future(in_flight)
             in_flight = None
             if item is _EXHAUSTED:
@@ -55,7 +59,8 @@ async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
             yield item  # type: ignore[misc]
     finally:
         # Shielded so that a second cancellation cannot skip releasing the model's resources.
-        await asyncio.shield(asyncio.to_thread(_settle_then_close, in_flight, iterator))
+        closing = pool.submit(_settle_then_close, in_flight, iterator)
+        await asyncio.shield(asyncio.wrap_future(closing))
 
 
 # Model streams get their own pool so that a few long generations cannot starve asyncio.to_thread.

@@ -200,6 +200,9 @@ class TurnScope:
         self.reply_text = ""
         self._task: asyncio.Task[None] | None = None
         self._is_cancelled = False
+        # Set once the first piece has its first audio (or has none): until then the LLM
+        # waits, so that the voice has both cores for what the user hears first.
+        self._first_piece_voiced = asyncio.Event()
 
     @property
     def is_cancelled(self) -> bool:
@@ -284,6 +287,11 @@ class TurnScope:
                 self.reply_text += text
                 self._observer(TextDelta(self.turn_id, text, now_ns))
                 await out.send(text)
+                if self.metrics.first_sentence_t_ns is not None and self._tts is not None:
+                    # The first piece is out: the model rests until the voice has said its
+                    # first sound (~30 ms), rather than share the two cores with it. Tokens
+                    # come ~10 times faster than speech, so the rest is still written ahead.
+                    await self._first_piece_voiced.wait()
         finally:
             out.close()
 
@@ -331,8 +339,10 @@ class TurnScope:
                         ]
                     )
                 voiced_samples += chunk.samples.size
+                self._first_piece_voiced.set()
                 await self._play(ready, index)
                 synth_started_ns = time.perf_counter_ns()
+            self._first_piece_voiced.set()  # a piece the voice had no sound for
             await self._play(edges.finish(), index)
             self.ledger.end_sentence()
             index += 1
