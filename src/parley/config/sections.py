@@ -70,6 +70,21 @@ class VadConfig(Section):
         "were cut at the pause 0 times in 4 (200 ms: 2 in 4), and the median voice to voice "
         "barely moves, as the reply begun on the pause takes longer than that",
     )
+    turn_certain_threshold: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="the turn model's probability that counts as clearly finished: the turn "
+        "then ends after turn_certain_silence_ms",
+    )
+    turn_certain_silence_ms: int = Field(
+        200,
+        ge=32,
+        description="silence that ends a turn the turn model heard as clearly finished (and "
+        "whose words do not stop mid-sentence), about the gap people leave between turns. At "
+        "the bench's mid-question pauses the turn model gave 0.02-0.13; to finished questions, "
+        "0.83-0.99 (a few 0.07-0.38, which wait end_silence_ms)",
+    )
     unfinished_silence_ms: int = Field(
         1000,
         ge=0,

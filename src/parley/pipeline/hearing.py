@@ -159,7 +159,8 @@ class Hearing:
         ("the capital of") hold the turn open for vad.unfinished_silence_ms, as a listener
         waits for the rest; otherwise, if the turn model heard the voice as finished
         (``voice``, from ``hear_voice_at_pause``), the loop hears PauseSoundsFinished (the turn
-        may then end after vad.turn_complete_silence_ms).
+        may then end after vad.turn_complete_silence_ms, or vad.turn_certain_silence_ms when
+        the voice sounds clearly finished).
 
         The turn model runs first at the pause (~25 ms on both cores), then Whisper, then the
         LLM, each alone on the cores. Run beside the LLM's prompt, it doubled the prompt's
@@ -186,10 +187,12 @@ class Hearing:
                 return
             speculation.turn_complete_probability = probability
             if probability >= threshold:
+                is_certain = probability >= max(threshold, vad.turn_certain_threshold)
+                silence_ms = (
+                    vad.turn_certain_silence_ms if is_certain else vad.turn_complete_silence_ms
+                )
                 await self._inbox.send(
-                    PauseSoundsFinished(
-                        speculation.last_voiced_sample, vad.turn_complete_silence_ms
-                    )
+                    PauseSoundsFinished(speculation.last_voiced_sample, silence_ms)
                 )
 
         self._report(judge())

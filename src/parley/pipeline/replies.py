@@ -285,7 +285,9 @@ class Replies:
         if held is not None:
             held.scope = scope
             if user_text is not None:
-                stored_user = asyncio.create_task(self._store_when_confirmed(held, user_text))
+                stored_user = asyncio.create_task(
+                    self._store_when_confirmed(held, user_text, scope)
+                )
         scope.start(messages)
         # Counted while the model reads the prompt in its thread: the reply's usage figure.
         metrics.prompt_token_count = count_tokens(
@@ -374,7 +376,12 @@ class Replies:
         self.results.append(result)
         return result
 
-    async def _store_when_confirmed(self, held: HeldReply, user_text: str) -> None:
+    async def _store_when_confirmed(
+        self, held: HeldReply, user_text: str, scope: TurnScope
+    ) -> None:
         await held.gate.wait()
         if held.is_released:
+            # Once the reply is heard: storing the words (and reading them for facts to keep)
+            # would otherwise share the two cores with the voice's first sound.
+            await scope.first_sound.wait()
             await self.context.add_user_text(user_text)

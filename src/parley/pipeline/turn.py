@@ -203,6 +203,7 @@ class TurnScope:
         # Set once the first piece has its first audio (or has none): until then the LLM
         # waits, so that the voice has both cores for what the user hears first.
         self._first_piece_voiced = asyncio.Event()
+        self.first_sound = asyncio.Event()  # the reply's first sound has gone out, or never will
 
     @property
     def is_cancelled(self) -> bool:
@@ -251,6 +252,7 @@ class TurnScope:
                 group.create_task(self._stage(self._chunk(deltas, pieces)))
                 group.create_task(self._stage(self._speak(pieces)))
         finally:
+            self.first_sound.set()
             self.metrics.done_t_ns = time.perf_counter_ns()
             self._observer(
                 TurnDone(
@@ -358,6 +360,7 @@ class TurnScope:
             lead_in = int(np.argmax(np.abs(samples) > QUIET_LEVEL))
             lead_in_ns = lead_in * 1_000_000_000 // self._output_sample_rate_hz
             self.metrics.first_audio_t_ns = now_ns + lead_in_ns
+            self.first_sound.set()
         chunk = AudioReady(self.turn_id, index, samples, self._output_sample_rate_hz, now_ns)
         self.ledger.add_audio(samples.size)
         self.metrics.reply_audio_samples += samples.size

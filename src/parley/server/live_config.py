@@ -42,6 +42,8 @@ RELOADABLE: dict[str, frozenset[str]] = {
             "max_utterance_s",
             "turn_complete_threshold",
             "turn_complete_silence_ms",
+            "turn_certain_threshold",
+            "turn_certain_silence_ms",
             "speculative_silence_ms",
         }
     ),
