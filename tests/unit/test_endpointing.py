@@ -55,7 +55,7 @@ def test_two_utterances_give_two_turns() -> None:
     assert [b.kind for b in run(one + one)] == ["start", "end", "start", "end"]
 
 
-def test_a_pause_is_reported_once_then_resume_when_voice_comes_back() -> None:
+def test_a_hush_then_a_pause_are_reported_once_then_resume_when_voice_comes_back() -> None:
     endpointer = Endpointer(
         sample_rate_hz=16_000,
         frame_samples=FRAME,
@@ -73,11 +73,36 @@ def test_a_pause_is_reported_once_then_resume_when_voice_comes_back() -> None:
     assert kinds == [
         ("onset", 0),
         ("start", 0),
+        ("hush", 8 * FRAME - 1),
         ("pause", 8 * FRAME - 1),
         ("resume", 12 * FRAME),
+        ("hush", 16 * FRAME - 1),
         ("pause", 16 * FRAME - 1),
         ("end", 16 * FRAME - 1),
     ]
+
+
+def test_a_hush_the_voice_goes_on_after_is_reported_again_at_the_next_quiet() -> None:
+    endpointer = Endpointer(
+        sample_rate_hz=16_000,
+        frame_samples=FRAME,
+        threshold=0.5,
+        min_speech_ms=96,
+        end_silence_ms=320,
+        pause_silence_ms=96,
+    )
+    probabilities = [0.9] * 8 + [0.0] + [0.9] * 4 + [0.0] * 2 + [0.9] * 2
+    kinds = []
+    for index, probability in enumerate(probabilities):
+        boundary = endpointer.push(probability, frame_end_sample=(index + 1) * FRAME)
+        if boundary:
+            kinds.append((boundary.kind, boundary.sample))
+    assert kinds == [("onset", 0), ("start", 0), ("hush", 8 * FRAME - 1), ("hush", 13 * FRAME - 1)]
+
+
+def test_without_a_pause_setting_there_is_no_hush() -> None:
+    kinds = [b.kind for b in run([0.9] * 8 + [0.0] * 20)]
+    assert "hush" not in kinds
 
 
 def test_an_utterance_that_runs_too_long_is_ended_and_the_rest_starts_the_next_turn() -> None:

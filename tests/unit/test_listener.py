@@ -10,6 +10,7 @@ from parley.config.settings import SttConfig, VadConfig
 from parley.pipeline.listener import (
     Ducked,
     Heard,
+    Hushed,
     Listener,
     PartialDue,
     Paused,
@@ -90,7 +91,7 @@ def kinds(heard: list[Heard]) -> list[str]:
 def test_an_utterance_is_heard_from_a_little_before_its_onset_to_just_after_its_last_word() -> None:
     samples = audio(("silence", 1_000), ("voice", 1_200), ("silence", 1_000))
     heard = listen(samples)
-    assert kinds(heard) == ["Ducked", "UtteranceStarted", "Paused", "UtteranceEnded"]
+    assert kinds(heard) == ["Ducked", "UtteranceStarted", "Hushed", "Paused", "UtteranceEnded"]
     started = next(e for e in heard if isinstance(e, UtteranceStarted)).speech
     ended = next(e for e in heard if isinstance(e, UtteranceEnded))
     onset_sample = started.start_sample
@@ -117,12 +118,18 @@ def test_a_pause_starts_early_work_and_speech_after_it_voids_that_work() -> None
     assert kinds(heard) == [
         "Ducked",
         "UtteranceStarted",
+        "Hushed",
         "Paused",
         "Resumed",
+        "Hushed",
         "Paused",
         "UtteranceEnded",
     ]
+    # The hush comes first, after the same last voiced sample, with the voice so far.
+    hushes = [e for e in heard if isinstance(e, Hushed)]
     pauses = [e for e in heard if isinstance(e, Paused)]
+    assert [h.last_voiced_sample for h in hushes] == [p.last_voiced_sample for p in pauses]
+    assert all((h.audio == VOICE).sum() == 800 * 16 for h in hushes[:1])
     ended = next(e for e in heard if isinstance(e, UtteranceEnded))
     # The second pause is the end: its audio is the whole utterance, as the end's is (with
     # what had come of the silence after it by then).

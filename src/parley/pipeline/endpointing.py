@@ -18,9 +18,9 @@ _HYSTERESIS = 0.15
 
 @dataclass(frozen=True, slots=True)
 class Boundary:
-    kind: Literal["onset", "false_start", "start", "pause", "resume", "end"]
-    # "onset", "false_start" and "start": the first sample of the voiced run. "pause" and
-    # "end": the last voiced sample. "resume": the first sample of the frame in which voice
+    kind: Literal["onset", "false_start", "start", "hush", "pause", "resume", "end"]
+    # "onset", "false_start" and "start": the first sample of the voiced run. "hush", "pause"
+    # and "end": the last voiced sample. "resume": the first sample of the frame in which voice
     # came back after a pause.
     sample: int
 
@@ -63,6 +63,7 @@ class Endpointer:
         self._run_start_sample: int | None = None
         self._last_voiced_sample = -1
         self._is_paused = False
+        self._is_hushed = False
 
     def push(self, probability: float, *, frame_end_sample: int) -> Boundary | None:
         """Account for the frame ending at ``frame_end_sample`` (exclusive)."""
@@ -80,10 +81,12 @@ class Endpointer:
             assert self._run_start_sample is not None
             if frame_end_sample - self._run_start_sample >= max(self._min_speech_samples, 1):
                 self._is_speaking = True
+                self._is_hushed = False
                 return Boundary("start", self._run_start_sample)
             return Boundary("onset", self._run_start_sample) if is_onset else None
         if probability >= self._release_threshold:
             self._last_voiced_sample = frame_end_sample - 1
+            self._is_hushed = False
             assert self._run_start_sample is not None
             if (
                 self._max_utterance_samples is not None
@@ -111,4 +114,9 @@ class Endpointer:
         ):
             self._is_paused = True
             return Boundary("pause", self._last_voiced_sample)
+        if not self._is_hushed and not self._is_paused and self._pause_silence_samples is not None:
+            # The first quiet frame: a pause may follow. Work that needs only the voice (the
+            # turn model) can start now, in the otherwise idle time before the pause is known.
+            self._is_hushed = True
+            return Boundary("hush", self._last_voiced_sample)
         return None

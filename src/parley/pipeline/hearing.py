@@ -84,6 +84,8 @@ class Hearing:
         self._finishing_tasks: set[asyncio.Task[None]] = set()  # turns ended, finals pending
         self._reporting: set[asyncio.Task[Any]] = set()  # tasks that write to the inbox
         self._reading: asyncio.Task[None] | None = None  # the LLM reading ahead
+        # The turn model's hearing of the latest silence, by its last voiced sample.
+        self._voice: tuple[int, asyncio.Task[float | None]] | None = None
 
     @property
     def is_finishing(self) -> bool:
@@ -130,13 +132,18 @@ class Hearing:
 
         self._reading = self._group.create_task(read())
 
-    def hear_voice_at_pause(self, audio: Int16Array) -> asyncio.Task[float | None] | None:
-        """The turn model's probability that the voice at this pause is finished (None: no turn
-        model, or it failed). Started at the pause, before its words are decoded: the two
-        take turns on the cores rather than share them (see ``judge_pause``)."""
+    def hear_voice_at_pause(
+        self, audio: Int16Array, last_voiced_sample: int
+    ) -> asyncio.Task[float | None] | None:
+        """The turn model's probability that the voice, silent since ``last_voiced_sample``, is
+        finished (None: no turn model, or it failed). Asked at the first quiet frame (a hush),
+        so that it is known when the pause is, and asked once per silence: the pause after the
+        same last voiced sample takes the hush's answer."""
         turn_model = self._turn_model
         if turn_model is None:
             return None
+        if self._voice is not None and self._voice[0] == last_voiced_sample:
+            return self._voice[1]
 
         async def hear() -> float | None:
             try:
@@ -145,7 +152,9 @@ class Hearing:
                 log.debug("the turn model failed; the turn ends on silence", exc_info=True)
                 return None
 
-        return self._group.create_task(hear())
+        task = self._group.create_task(hear())
+        self._voice = (last_voiced_sample, task)
+        return task
 
     def judge_pause(
         self,
@@ -162,10 +171,11 @@ class Hearing:
         may then end after vad.turn_complete_silence_ms, or vad.turn_certain_silence_ms when
         the voice sounds clearly finished).
 
-        The turn model runs first at the pause (~25 ms on both cores), then Whisper, then the
-        LLM, each alone on the cores. Run beside the LLM's prompt, it doubled the prompt's
-        time (8 tokens: 52 ms alone, 107-196 ms beside it): llama.cpp's threads wait on each
-        other at every step, and one of them had no core."""
+        The turn model runs at the hush before the pause (~25 ms on both cores, while the CPU
+        waits for the pause), then Whisper at the pause, then the LLM, each alone on the
+        cores. Run beside the LLM's prompt, it doubled the prompt's time (8 tokens: 52 ms
+        alone, 107-196 ms beside it): llama.cpp's threads wait on each other at every step,
+        and one of them had no core."""
 
         async def judge() -> None:
             await asyncio.wait({speculation.transcript})

@@ -43,6 +43,14 @@ class UtteranceStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class Hushed:
+    """The first quiet after voice: a pause may follow. ``audio`` is the utterance so far."""
+
+    audio: Int16Array
+    last_voiced_sample: int
+
+
+@dataclass(frozen=True, slots=True)
 class Paused:
     """A silence long enough that the turn may have ended: work on it can start now."""
 
@@ -69,7 +77,7 @@ class PartialDue:
     """Time for a partial transcript of the utterance so far (call ``partial_started``)."""
 
 
-Heard = Ducked | UtteranceStarted | Paused | Resumed | UtteranceEnded | PartialDue
+Heard = Ducked | UtteranceStarted | Hushed | Paused | Resumed | UtteranceEnded | PartialDue
 
 
 def covers(partial_until_sample: int, last_voiced_sample: int) -> bool:
@@ -209,6 +217,8 @@ class Listener:
                     heard.append(Ducked(is_onset=boundary.kind == "onset"))
                 case "start":
                     heard.append(UtteranceStarted(self._open_utterance(frame, boundary.sample)))
+                case "hush" if self._utterance is not None:
+                    heard.append(Hushed(self._utterance.audio(), boundary.sample))
                 case "pause" if self._utterance is not None:
                     self._paused_at = boundary.sample
                     heard.append(

@@ -37,6 +37,7 @@ from parley.pipeline.hearing import (
 from parley.pipeline.listener import (
     Ducked,
     Heard,
+    Hushed,
     Listener,
     PartialDue,
     Paused,
@@ -257,9 +258,12 @@ class Session:
                         can_resume=self._sink.can_resume_held_playback,
                     )
                 )
+            case Hushed(audio=audio, last_voiced_sample=last_voiced):
+                if detection.is_using_turn_model:
+                    hearing.hear_voice_at_pause(audio, last_voiced)
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
                 is_judged = detection.is_using_turn_model
-                voice = hearing.hear_voice_at_pause(audio) if is_judged else None
+                voice = hearing.hear_voice_at_pause(audio, last_voiced) if is_judged else None
                 partial = hearing.partial if covered else None
                 begun = self._speculator.on_pause(
                     audio, last_voiced, partial, spawn=hearing.spawn, after=voice
