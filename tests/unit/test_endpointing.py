@@ -55,22 +55,14 @@ def test_two_utterances_give_two_turns() -> None:
     assert [b.kind for b in run(one + one)] == ["start", "end", "start", "end"]
 
 
+def with_pauses(probabilities: list[float]) -> list[tuple[str, int]]:
+    """Every boundary, as (kind, sample), with work starting on a 96 ms pause."""
+    boundaries = run(probabilities, tentative=True, pause_silence_ms=96)
+    return [(boundary.kind, boundary.sample) for boundary in boundaries]
+
+
 def test_a_hush_then_a_pause_are_reported_once_then_resume_when_voice_comes_back() -> None:
-    endpointer = Endpointer(
-        sample_rate_hz=16_000,
-        frame_samples=FRAME,
-        threshold=0.5,
-        min_speech_ms=96,
-        end_silence_ms=320,
-        pause_silence_ms=96,
-    )
-    probabilities = [0.9] * 8 + [0.0] * 4 + [0.9] * 4 + [0.0] * 12
-    kinds = []
-    for index, probability in enumerate(probabilities):
-        boundary = endpointer.push(probability, frame_end_sample=(index + 1) * FRAME)
-        if boundary:
-            kinds.append((boundary.kind, boundary.sample))
-    assert kinds == [
+    assert with_pauses([0.9] * 8 + [0.0] * 4 + [0.9] * 4 + [0.0] * 12) == [
         ("onset", 0),
         ("start", 0),
         ("hush", 8 * FRAME - 1),
@@ -83,21 +75,12 @@ def test_a_hush_then_a_pause_are_reported_once_then_resume_when_voice_comes_back
 
 
 def test_a_hush_the_voice_goes_on_after_is_reported_again_at_the_next_quiet() -> None:
-    endpointer = Endpointer(
-        sample_rate_hz=16_000,
-        frame_samples=FRAME,
-        threshold=0.5,
-        min_speech_ms=96,
-        end_silence_ms=320,
-        pause_silence_ms=96,
-    )
-    probabilities = [0.9] * 8 + [0.0] + [0.9] * 4 + [0.0] * 2 + [0.9] * 2
-    kinds = []
-    for index, probability in enumerate(probabilities):
-        boundary = endpointer.push(probability, frame_end_sample=(index + 1) * FRAME)
-        if boundary:
-            kinds.append((boundary.kind, boundary.sample))
-    assert kinds == [("onset", 0), ("start", 0), ("hush", 8 * FRAME - 1), ("hush", 13 * FRAME - 1)]
+    assert with_pauses([0.9] * 8 + [0.0] + [0.9] * 4 + [0.0] * 2 + [0.9] * 2) == [
+        ("onset", 0),
+        ("start", 0),
+        ("hush", 8 * FRAME - 1),
+        ("hush", 13 * FRAME - 1),
+    ]
 
 
 def test_without_a_pause_setting_there_is_no_hush() -> None:
