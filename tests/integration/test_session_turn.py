@@ -99,6 +99,10 @@ async def test_a_spoken_question_gets_a_spoken_answer_in_streaming_order(
     for name in ("stt_ms", "llm_ttft_ms", "tts_first_audio_ms", "voice_to_voice_ms", "endpoint_ms"):
         assert metrics[name] is not None and metrics[name] > 0, name
     assert metrics["voice_to_voice_ms"] > metrics["endpoint_ms"]
+    # The turn model heard the voice at the first quiet frame, and the pause took its answer:
+    # a finished question sounds finished.
+    assert metrics["turn_complete_probability"] is not None
+    assert metrics["turn_complete_probability"] >= settings.vad.turn_complete_threshold
 
     stored = SqliteStore(settings.database_path).messages(session.conversation_id)
     assert [(m.role, m.content) for m in stored] == [
