@@ -90,15 +90,20 @@ class LlamaCppLlm:
                 temperature=0.0,
             ).result()
 
-    async def _take(self) -> None:
-        """Wait for the model to be free, off its thread: a generation holds it between tokens,
-        and its next token must not queue behind a call that waits for it."""
+    @contextlib.asynccontextmanager
+    async def _holding(self) -> AsyncIterator[None]:
+        """The model, for one call or stream. It is waited for off its thread: a generation
+        holds it between tokens, and its next token must not queue behind a call that waits."""
         acquiring = asyncio.ensure_future(asyncio.to_thread(self._lock.acquire))
         try:
             await asyncio.shield(acquiring)
         except asyncio.CancelledError:
             acquiring.add_done_callback(lambda _done: self._lock.release())
             raise
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _generate(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
         # On the model's thread, one token per hop; the caller holds the lock.
@@ -124,14 +129,11 @@ class LlamaCppLlm:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        await self._take()
-        try:
+        async with self._holding():
             tokens = iterate_in_thread(self._generate(messages), executor=self._thread)
             async with contextlib.aclosing(tokens):  # closed on the model's thread, then freed
                 async for text in tokens:
                     yield text
-        finally:
-            self._lock.release()
 
     def _complete_json(
         self, messages: Sequence[ChatMessage], schema: dict[str, Any]
@@ -153,11 +155,8 @@ class LlamaCppLlm:
         self, messages: list[ChatMessage], schema: dict[str, Any]
     ) -> dict[str, Any]:
         """A reply forced into ``schema`` by a grammar (tool arguments)."""
-        await self._take()
-        try:
+        async with self._holding():
             return await self._on_model_thread(self._complete_json, messages, schema)
-        finally:
-            self._lock.release()
 
     def _prefill(self, messages: Sequence[ChatMessage]) -> None:
         self._llama.create_chat_completion(

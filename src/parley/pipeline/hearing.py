@@ -132,7 +132,7 @@ class Hearing:
 
         self._reading = self._group.create_task(read())
 
-    def hear_voice_at_pause(
+    def hear_voice(
         self, audio: Int16Array, last_voiced_sample: int
     ) -> asyncio.Task[float | None] | None:
         """The turn model's probability that the voice, silent since ``last_voiced_sample``, is
@@ -167,7 +167,7 @@ class Hearing:
         """What this pause calls for, once its words are known. Words that stop mid-sentence
         ("the capital of") hold the turn open for vad.unfinished_silence_ms, as a listener
         waits for the rest; otherwise, if the turn model heard the voice as finished
-        (``voice``, from ``hear_voice_at_pause``), the loop hears PauseSoundsFinished (the turn
+        (``voice``, from ``hear_voice``), the loop hears PauseSoundsFinished (the turn
         may then end after vad.turn_complete_silence_ms, or vad.turn_certain_silence_ms when
         the voice sounds clearly finished).
 

@@ -260,10 +260,10 @@ class Session:
                 )
             case Hushed(audio=audio, last_voiced_sample=last_voiced):
                 if detection.is_using_turn_model:
-                    hearing.hear_voice_at_pause(audio, last_voiced)
+                    hearing.hear_voice(audio, last_voiced)
             case Paused(audio=audio, last_voiced_sample=last_voiced, is_covered_by_partial=covered):
                 is_judged = detection.is_using_turn_model
-                voice = hearing.hear_voice_at_pause(audio, last_voiced) if is_judged else None
+                voice = hearing.hear_voice(audio, last_voiced) if is_judged else None
                 partial = hearing.partial if covered else None
                 begun = self._speculator.on_pause(
                     audio, last_voiced, partial, spawn=hearing.spawn, after=voice
