@@ -6,6 +6,7 @@ Markers come from the directory (unit, integration, e2e), so no test can forget 
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import socket
 import subprocess
@@ -241,10 +242,39 @@ class RunningServer:
         return authenticator_for(settings, self.api_key).mint_login_code()
 
 
-def free_port() -> int:
+def _first_ephemeral_port() -> int:
+    try:
+        low, _high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low)
+    except (OSError, ValueError):
+        return 32768  # Linux's default
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(*, run_of: int = 1) -> int:
+    """A loopback port that is free now, with the ``run_of - 1`` ports after it, chosen below
+    the kernel's ephemeral range. A port the kernel handed out (bind to 0) can be given again,
+    as the local port of any outgoing connection, before the server that was meant to bind it
+    does: a cluster worker's port was taken that way by a health-check connection."""
+    top = _first_ephemeral_port() - run_of
+    for _ in range(200):
+        first = random.randrange(10_000, top)
+        run = range(first, first + run_of)
+        if _HANDED_OUT.isdisjoint(run) and all(port_is_free(port) for port in run):
+            _HANDED_OUT.update(run)  # not handed out twice, though not yet bound
+            return first
+    raise RuntimeError(f"no {run_of} free loopback ports in a row below {top}")
 
 
 @pytest.fixture(scope="module")

@@ -62,25 +62,10 @@ class Cluster:
         )
 
 
-def _two_free_ports_in_a_row() -> int:
-    for _ in range(50):
-        first = free_port()
-        second = first + 1
-        try:
-            import socket
-
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", second))
-            return first
-        except OSError:
-            continue
-    raise RuntimeError("no two free ports in a row")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Cluster]:
     directory = tmp_path_factory.mktemp("cluster")
-    balancer_port, first_worker_port = free_port(), _two_free_ports_in_a_row()
+    balancer_port, first_worker_port = free_port(), free_port(run_of=2)
     env = {
         **os.environ,
         "CLUSTER_DIR": str(directory),

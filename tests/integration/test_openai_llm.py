@@ -1,7 +1,6 @@
 """The OpenAI-compatible LLM backend against a real llama.cpp server on a loopback port."""
 
 import http.server
-import socket
 import subprocess
 import sys
 import threading
@@ -19,12 +18,7 @@ from parley.models.catalogue import llm_path
 from parley.models.contracts import ChatMessage, LlmCapabilities
 from parley.models.loaded import Backends
 from parley.models.openai_llm import OpenAICompatLlm
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.conftest import free_port
 
 
 @pytest.fixture(scope="module")
