@@ -76,9 +76,25 @@ def test_speech_over_a_reply_that_goes_on_stops_it(
 )
 def test_partial_words_over_a_reply(words: str, floor: Floor | None, is_users_words: bool) -> None:
     turns, _ = over_a_reply()
-    verdict = turns.on_partial(Words(words, 400, PLAYED), RULES)
+    verdict = turns.on_partial(Words(words, 800, PLAYED), RULES)
     assert verdict.floor is floor
     assert verdict.is_users_words is is_users_words
+
+
+@pytest.mark.parametrize("words", ["What up?", "Stop.", "Why?"])
+def test_partial_words_of_speech_too_short_for_a_turn_decide_nothing(words: str) -> None:
+    # An "uh-huh" over the reply, 400 ms in, was once decoded as "What up?" (its whole clip
+    # as "But uh..."): the partial waits, and the utterance's end decides on all of it.
+    turns, _ = over_a_reply()
+    verdict = turns.on_partial(Words(words, 400, PLAYED), RULES)
+    assert verdict.floor is None and verdict.is_users_words
+    final = turns.on_final(
+        Words(words, 400, PLAYED),
+        RULES,
+        over_reply_ms=turns.on_utterance_end(RATE + 400 * 16),
+        has_held_reply=False,
+    )
+    assert final.floor is Floor.STOP
 
 
 def test_partial_words_with_no_reply_playing_decide_nothing() -> None:

@@ -377,10 +377,9 @@ class Session:
             raise
 
     def _on_partial(self, transcript: Transcript) -> None:
-        verdict = self._floor.on_partial(
-            Words(transcript.text, transcript.audio_ms, self._replies.played_text()),
-            self._rules,
-        )
+        spoken_ms = transcript.audio_ms - self._settings.vad.pre_roll_ms  # from the onset on
+        played = self._replies.played_text()
+        verdict = self._floor.on_partial(Words(transcript.text, spoken_ms, played), self._rules)
         if not verdict.is_users_words:
             return  # Parley's own voice come back: neither a barge-in nor the user's words
         if verdict.floor is Floor.STOP:

@@ -11,7 +11,7 @@ Parley's own voice come back through the room all start like a turn:
   1. at its onset the reply is held silent (ducked), unless it cannot be resumed (a socket
      client stops its own playback) or nothing is audible: then it stops at once;
   2. it stops for good when the speech goes on past ``confirm_speech_ms``, or when words heard
-     so far ask for the turn;
+     so far ask for the turn (once it has gone on past ``short_speech_ms``);
   3. at the end of the utterance its words decide: Parley's own echo or an acknowledgement
      lets the reply play on; anything else stops it and is answered.
 """
@@ -131,6 +131,12 @@ class TurnTaking:
             return PartialVerdict(None, is_users_words=True)
         if is_own_echo(heard.text, heard.played_text):
             return PartialVerdict(None, is_users_words=False)
+        if heard.voiced_ms < rules.acknowledgements.short_speech_ms:
+            # Too little to go on: Whisper's guess at a fraction of a second, often with
+            # Parley's voice under it ("uh-huh" was once decoded "What up?" 400 ms in, and
+            # "But uh..." whole). The reply is held silent meanwhile, so letting the
+            # utterance's end decide on all of it costs the user nothing they would hear.
+            return PartialVerdict(None, is_users_words=True)
         if rules.acknowledgements.is_acknowledgement(heard.text, voiced_ms=heard.voiced_ms):
             return PartialVerdict(None, is_users_words=True)
         return PartialVerdict(self._stop(), is_users_words=True)  # the words ask for the turn
