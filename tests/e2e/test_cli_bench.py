@@ -56,6 +56,9 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     assert 0 <= accuracy["prompts"]["whole_decode_wer"] < 0.5
     assert report["cold_start"]["model_load_s"] > 0
     assert 0.0 <= report["speculative_share"] <= 1.0
+    partials = report["partial_transcripts"]  # decoded while each question was spoken
+    assert partials["turns"] == 2
+    assert partials["decode_ms"]["n"] >= 1 and partials["decode_ms"]["median"] > 0
     assert [p["prompt"] for p in report["per_prompt"]] == [
         "What is the capital of France?",
         "What do bees make?",

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from parley.bench.figures import word_errors
-from parley.bench.hearing_figures import transcript_accuracy
+from parley.bench.hearing_figures import TranscriptsHeard, partial_figures, transcript_accuracy
+from parley.pipeline.events import FinalTranscript, PartialTranscript, SpeechEnded
 
 
 @dataclass
@@ -38,3 +39,18 @@ def test_each_set_gets_both_rates_and_the_utterances_heard_worse_live() -> None:
     assert prompts["whole_decode_wer"] == 0.0
     assert prompts["live_wer"] == round(4 / 13, 4)  # "I'm like" for "a black hole is"; 5 + 8 words
     assert [w["prompt"] for w in prompts["heard_worse"]] == [turns[1].prompt]
+
+
+def test_partial_decodes_are_counted_per_turn_with_the_ends_that_took_one() -> None:
+    ended = SpeechEnded(start_sample=0, last_voiced_sample=32_000, last_voiced_t_ns=0, t_ns=0)
+    took_a_partial, decoded_again = TranscriptsHeard(), TranscriptsHeard()
+    for decode_ms in (40.0, 60.0):
+        took_a_partial.observe(PartialTranscript("what is", 900, 0, decode_ms=decode_ms))
+    took_a_partial.observe(FinalTranscript("what is the time", ended, 0.0, 0, is_from_partial=True))
+    decoded_again.observe(PartialTranscript("tell", 700, 0, decode_ms=50.0))
+    decoded_again.observe(FinalTranscript("tell me a story", ended, 70.0, 0))
+    figures = partial_figures([took_a_partial.metrics(), decoded_again.metrics(), {}])
+    assert figures["turns"] == 2  # a turn with no transcripts observed is not counted
+    assert figures["ends_taking_a_partial"] == 1
+    assert figures["decode_ms"] == {"median": 50.0, "p90": 60.0, "n": 3}
+    assert figures["per_turn"]["median"] == 1.5

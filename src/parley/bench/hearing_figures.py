@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,6 +16,8 @@ from parley.bench.figures import word_errors
 from parley.bench.prompts import Prompt
 from parley.models.contracts import SpeechToText, Transcript
 from parley.models.loaded import Backends
+from parley.ops.spread import spread
+from parley.pipeline.events import FinalTranscript, PartialTranscript
 
 
 class DecodeRecorder:
@@ -108,3 +111,37 @@ async def measure_stt_rtf(backends: Backends, prompts: list[Prompt]) -> list[flo
         transcript = await backends.stt.transcribe(audio)
         ratios.append(round(transcript.decode_ms / max(1, transcript.audio_ms), 3))
     return ratios
+
+
+@dataclass
+class TranscriptsHeard:
+    """Observes one turn's transcripts as a session emits them: what each partial decode cost,
+    and whether the end of the turn took a partial that had heard every word (then no Whisper
+    call waited there)."""
+
+    partial_decodes_ms: list[float] = field(default_factory=list)
+    finals: list[FinalTranscript] = field(default_factory=list)
+
+    def observe(self, event: object) -> None:
+        if isinstance(event, PartialTranscript) and event.decode_ms is not None:
+            self.partial_decodes_ms.append(round(event.decode_ms, 1))
+        elif isinstance(event, FinalTranscript):
+            self.finals.append(event)
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "partial_decodes_ms": self.partial_decodes_ms,
+            "is_transcript_from_partial": bool(self.finals) and self.finals[-1].is_from_partial,
+        }
+
+
+def partial_figures(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the partial transcripts cost (Whisper's time each, and how many a turn), and in how
+    many turns the end of the turn needed no decode of its own."""
+    turns = [m for m in metrics if "partial_decodes_ms" in m]
+    return {
+        "decode_ms": spread([ms for m in turns for ms in m["partial_decodes_ms"]]),
+        "per_turn": spread([len(m["partial_decodes_ms"]) for m in turns]),
+        "turns": len(turns),
+        "ends_taking_a_partial": sum(bool(m["is_transcript_from_partial"]) for m in turns),
+    }

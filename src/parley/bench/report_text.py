@@ -24,6 +24,14 @@ def format_table(summary: dict[str, Any]) -> str:
             f"{len(accuracy['heard_worse'])} heard worse live)"
         )
     lines.append(f"replies begun on a pause: {summary['speculative_share']}")
+    partials = summary["partial_transcripts"]
+    if partials["turns"]:
+        each, per_turn = partials["decode_ms"], partials["per_turn"]
+        lines.append(
+            f"partial transcripts: {per_turn['median']} a turn (median), Whisper "
+            f"{each['median']} ms each (p90 {each['p90']}); the end of the turn took one that "
+            f"had heard every word in {partials['ends_taking_a_partial']} of {partials['turns']}"
+        )
     on_point = summary["replies_on_point"]
     lines.append(f"replies on the point: {on_point['on_point']} of {on_point['judged']}")
     for off in on_point["off_point"]:

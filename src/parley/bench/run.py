@@ -25,8 +25,10 @@ from parley.bench.echo_trial import EchoTrial, echo_figures, run_echo_trials
 from parley.bench.figures import premature_end_rate, speculative_share, word_errors
 from parley.bench.hearing_figures import (
     DecodeRecorder,
+    TranscriptsHeard,
     decode_whole_utterances,
     measure_stt_rtf,
+    partial_figures,
     transcript_accuracy,
 )
 from parley.bench.piece_seams import SeamListener
@@ -42,7 +44,7 @@ from parley.config.settings import Settings
 from parley.models.loaded import Backends
 from parley.ops.machine import describe_cpu
 from parley.ops.spread import spread
-from parley.pipeline.events import FinalTranscript, SpeechStarted
+from parley.pipeline.events import SpeechStarted
 from parley.pipeline.runtime import Runtime
 from parley.pipeline.turn import TURN_LATENCIES
 
@@ -141,6 +143,7 @@ class BenchReport:
             "turns": len(self.turns),
             "figures": figures,
             "speculative_share": speculative_share([t.metrics for t in self.turns]),
+            "partial_transcripts": partial_figures([t.metrics for t in self.turns]),
             "word_error_rate": round(errors / words, 4) if words else None,
             "transcript_accuracy": transcript_accuracy(self.sets(), self.whole_decodes),
             "replies_on_point": {
@@ -204,13 +207,12 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
     """One spoken prompt through a fresh session, paced in real time, heard by a loudspeaker."""
     backends = runtime.backends
     sink = RealtimePlaybackSink(backends.settings.audio.output_sample_rate_hz)
-    transcripts: list[str] = []
+    heard = TranscriptsHeard()
     seams = SeamListener()
 
     def observe(event: object) -> None:
         seams.observe(event)
-        if isinstance(event, FinalTranscript):
-            transcripts.append(event.text)
+        heard.observe(event)
 
     session = runtime.session(sink=sink, observer=observe)
     frames = frames_from_samples(
@@ -223,21 +225,21 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
     await session.listen(frames)
     await session.wait_for_replies()
     result = session.results[-1] if session.results else None
-    transcript = " ".join(transcripts)
-    metrics: dict[str, Any] = result.figures.as_json() if result else {}
+    transcripts = [final.text for final in heard.finals]
+    metrics: dict[str, Any] = (result.figures.as_json() if result else {}) | heard.metrics()
     metrics["piece_seams_ms"] = seams.seams_ms(backends.settings.audio.output_sample_rate_hz)
     if metrics.get("first_sentence_ms") is not None and metrics.get("llm_ttft_ms") is not None:
         metrics["first_clause_ms"] = round(metrics["first_sentence_ms"] - metrics["llm_ttft_ms"], 1)
     reply = " ".join(r.reply_text for r in session.results)
     recorder = backends.stt if isinstance(backends.stt, DecodeRecorder) else None
-    heard = [recorder.audio_of(text) for text in transcripts] if recorder is not None else []
+    decoded_from = [recorder.audio_of(text) for text in transcripts] if recorder else []
     return JudgedTurn.judged(
         prompt,
-        transcript,
+        " ".join(transcripts),
         reply,
         metrics,
         turns_heard=len(transcripts),
-        heard_audio=[audio for audio in heard if audio is not None],
+        heard_audio=[audio for audio in decoded_from if audio is not None],
     )
 
 

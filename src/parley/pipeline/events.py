@@ -37,6 +37,7 @@ class PartialTranscript:
     text: str
     audio_ms: int
     t_ns: int
+    decode_ms: float | None = None  # Whisper's own time for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class FinalTranscript:
     t_ns: int
     decode_ms: float | None = None  # Whisper's own time for it, wherever it was decoded
     audio_ms: int | None = None  # the audio it decoded
+    is_from_partial: bool = False  # a partial decoded while the user spoke heard every word
 
 
 ListenerEvent: TypeAlias = SpeechStarted | PartialTranscript | SpeechEnded | FinalTranscript

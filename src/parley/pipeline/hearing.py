@@ -257,6 +257,9 @@ class Hearing:
         if early is not None:
             await asyncio.wait({early})
             transcript = words_of(early)  # None: it failed, and is decoded again below
+        is_from_partial = transcript is not None and (
+            not speculation.is_own_transcript if speculation is not None else True
+        )
         if transcript is None:
             transcript = await self._stt.transcribe(audio)
         now_ns = time.perf_counter_ns()
@@ -267,6 +270,7 @@ class Hearing:
             t_ns=now_ns,
             decode_ms=transcript.decode_ms,
             audio_ms=transcript.audio_ms,
+            is_from_partial=is_from_partial,
         )
 
     async def close(self) -> None:

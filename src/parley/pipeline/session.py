@@ -377,18 +377,19 @@ class Session:
             raise
 
     def _on_partial(self, transcript: Transcript) -> None:
-        spoken_ms = transcript.audio_ms - self._settings.vad.pre_roll_ms  # from the onset on
-        played = self._replies.played_text()
-        verdict = self._floor.on_partial(Words(transcript.text, spoken_ms, played), self._rules)
+        text, audio_ms = transcript.text, transcript.audio_ms
+        spoken_ms = audio_ms - self._settings.vad.pre_roll_ms  # from the onset on
+        verdict = self._floor.on_partial(
+            Words(text, spoken_ms, self._replies.played_text()), self._rules
+        )
         if not verdict.is_users_words:
             return  # Parley's own voice come back: neither a barge-in nor the user's words
         if verdict.floor is Floor.STOP:
-            log.info("heard %r over the reply: the reply stops", transcript.text)
+            log.info("heard %r over the reply: the reply stops", text)
         self._carry_out(verdict.floor)
-        if transcript.text:
-            self._observer(
-                PartialTranscript(transcript.text, transcript.audio_ms, time.perf_counter_ns())
-            )
+        if text:
+            now_ns = time.perf_counter_ns()
+            self._observer(PartialTranscript(text, audio_ms, now_ns, transcript.decode_ms))
             if self._settings.llm.is_prefilling and self._hearing is not None:
                 self._hearing.read_ahead(
                     self._backends.llm_capabilities.prompt_reader,
