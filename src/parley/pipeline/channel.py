@@ -58,6 +58,13 @@ class Channel(Generic[T]):
         self._items.append(item)
         self._readable.set()
 
+    async def taken(self) -> None:
+        """Wait until the consumer has taken every item sent so far (it has then also run on to
+        its next ``await``)."""
+        while self._items and not self._is_closed:
+            self._writable.clear()  # set again by each receive; a sender waits only when full
+            await self._writable.wait()
+
     def close(self) -> None:
         """No more items will be sent; consumers drain what is left, then stop."""
         self._is_closed = True

@@ -289,11 +289,15 @@ class TurnScope:
                 self.reply_text += text
                 self._observer(TextDelta(self.turn_id, text, now_ns))
                 await out.send(text)
-                if self.metrics.first_sentence_t_ns is not None and self._tts is not None:
-                    # The first piece is out: the model rests until the voice has said its
-                    # first sound (~30 ms), rather than share the two cores with it. Tokens
+                if self._tts is not None and not self._first_piece_voiced.is_set():
+                    # Once the first piece is cut, the model rests until the voice has made its
+                    # first sound (~35 ms), rather than share the two cores with it. Tokens
                     # come ~10 times faster than speech, so the rest is still written ahead.
-                    await self._first_piece_voiced.wait()
+                    # The chunker is let read this token first: it may be the one that ends the
+                    # piece, and the next would be computed beside the voice.
+                    await out.taken()
+                    if self.metrics.first_sentence_t_ns is not None:
+                        await self._first_piece_voiced.wait()
         finally:
             out.close()
 
