@@ -257,8 +257,9 @@ class Hearing:
         if early is not None:
             await asyncio.wait({early})
             transcript = words_of(early)  # None: it failed, and is decoded again below
+        # Without a speculation, the early transcript is the partial itself.
         is_from_partial = transcript is not None and (
-            not speculation.is_own_transcript if speculation is not None else True
+            speculation is None or not speculation.is_own_transcript
         )
         if transcript is None:
             transcript = await self._stt.transcribe(audio)
