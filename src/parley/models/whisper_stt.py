@@ -16,8 +16,8 @@ bench's sets at least as well as Whisper's own greedy 30 s decode, for a few mil
 
 Three guards keep the short window honest: the decode is bounded by the clip's duration; a
 sentence that comes back word for word right after itself is cut (``without_repetition``); and
-a transcript faster than speech, or one word looping, is decoded again through the 30 s window
-(``is_implausible``). A window Whisper's no-speech rule calls silent gives no words, as its own
+a transcript faster than speech, or one word looping (``is_implausible``), is decoded again from
+the same states with no token pair repeated, and only if it loops again through the 30 s window. A window Whisper's no-speech rule calls silent gives no words, as its own
 decode does. Clips too long for one window take faster-whisper's own path, which walks 30 s
 windows.
 
