@@ -17,9 +17,9 @@ bench's sets at least as well as Whisper's own greedy 30 s decode, for a few mil
 Three guards keep the short window honest: the decode is bounded by the clip's duration; a
 sentence that comes back word for word right after itself is cut (``without_repetition``); and
 a transcript faster than speech, or one word looping (``is_implausible``), is decoded again from
-the same states with no token pair repeated, and only if it loops again through the 30 s window. A window Whisper's no-speech rule calls silent gives no words, as its own
-decode does. Clips too long for one window take faster-whisper's own path, which walks 30 s
-windows.
+the same states with no token pair repeated, and only if it loops again through the 30 s
+window. A window Whisper's no-speech rule calls silent gives no words, as its own decode does.
+Clips too long for one window take faster-whisper's own path, which walks 30 s windows.
 
 This reaches into faster-whisper's model and tokenizer objects (their versions are pinned in
 pyproject.toml, and tests/integration/test_models.py checks both paths). The model is shared by
@@ -53,13 +53,13 @@ _TOKENS_EXTRA = 12
 # Whisper's rule for a window with no speech (faster-whisper's defaults): the decoder's
 # no-speech probability above this, unless the words' mean log-probability is above the next.
 _NO_SPEECH_PROBABILITY = 0.6
+_SPEECH_LOG_PROBABILITY = -1.0
 # The end of a 30 s window the decoder reads after the clip's own states: 100 states, 2 s. All
 # 1,000 past a 10 s window heard no better (115 word errors in 1,184 against 118) and cost
 # ~25 ms more a decode; the last 0.2 s alone heard worse (133).
 _WINDOW_END_STATES = 100
 # A decode that looped is retried with no run of this many tokens repeated (a word and its comma).
 _LOOP_NGRAM_TOKENS = 2
-_SPEECH_LOG_PROBABILITY = -1.0
 _SENTENCE_END = (".", "?", "!")
 _MIN_REPEATED_WORDS = 3
 
@@ -178,28 +178,27 @@ class WhisperStt:
     def _encoded_window_end(self) -> np.ndarray:
         """The encoder's last states for a silent 30 s window, as Whisper's own decode of a
         short clip fills it: a second of silence, then zero log-mel frames to the end."""
-        features: Any = self._model.feature_extractor(np.zeros(INPUT_SAMPLE_RATE_HZ, np.float32))
-        window = np.zeros((1, features.shape[0], _WINDOW_FRAMES), dtype=np.float32)
-        window[0, :, : features.shape[-1]] = features
-        return self._encode(window)[:, -_WINDOW_END_STATES:].copy()
+        silence = np.zeros(INPUT_SAMPLE_RATE_HZ, np.float32)
+        return self._encode(silence, _WINDOW_FRAMES)[:, -_WINDOW_END_STATES:].copy()
 
-    def _encode(self, window: np.ndarray) -> np.ndarray:
+    def _encode(self, audio: np.ndarray, frames: int) -> np.ndarray:
+        """The encoder's states for ``audio`` in a window of ``frames`` log-mel frames."""
         import ctranslate2
 
-        return np.asarray(self._model.model.encode(ctranslate2.StorageView.from_array(window)))
-
-    def _clip_states(self, audio: np.ndarray, padding_samples: int) -> np.ndarray:
-        """The encoder's states for the clip window, then the end of a 30 s window."""
         # The window is filled the way Whisper's own decode fills its 30 s one: the clip's
         # log-mel frames, then zeros in the log-mel domain. Silence appended to the audio instead
         # is another input (log-mel of silence is not zero), and changed words the whole decode
         # gets right: "what a black hole is" came out "what I black hole is".
         features: Any = self._model.feature_extractor(audio)
         heard = min(features.shape[-1], _WINDOW_FRAMES)
-        frames = min((audio.size + padding_samples) // 160 // 2 * 2, _WINDOW_FRAMES)  # stride 2
         window = np.zeros((1, features.shape[0], max(frames, heard // 2 * 2)), dtype=np.float32)
         window[0, :, :heard] = features[:, :heard]
-        clip_states = self._encode(window)
+        return np.asarray(self._model.model.encode(ctranslate2.StorageView.from_array(window)))
+
+    def _clip_states(self, audio: np.ndarray, padding_samples: int) -> np.ndarray:
+        """The encoder's states for the clip window, then the end of a 30 s window."""
+        frames = min((audio.size + padding_samples) // 160 // 2 * 2, _WINDOW_FRAMES)  # stride 2
+        clip_states = self._encode(audio, frames)
         if clip_states.shape[1] + _WINDOW_END_STATES > _WINDOW_FRAMES // 2:
             return clip_states  # the window already ends at or near 30 s
         return np.concatenate([clip_states, self._window_end_states], axis=1)
