@@ -34,6 +34,8 @@ talk-sample: install models
 test: install
 	$(MAKE) system-packages APT_PACKAGES="$(TEST_APT_PACKAGES)"
 	npm ci --prefix tests/e2e/agents_sdk --no-audit --no-fund --silent
+	# The embedded models and the recorded speech the tests use, installed here: no test fetches.
+	$(BIN)/parley models install --real-speech --data-dir .cache/test-data
 	$(MAKE) lint
 	$(BIN)/python -m pytest
 

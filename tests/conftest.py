@@ -6,6 +6,7 @@ Markers come from the directory (unit, integration, e2e), so no test can forget 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import shutil
 import socket
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import uvicorn
 
@@ -27,8 +29,58 @@ from parley.server.app import create_app, uvicorn_options
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache"
-TEST_MODELS_DIR = CACHE / "test-data" / "models"
+# `make test` fills it before pytest starts (`parley models install --real-speech`): the
+# embedded models and the recorded speech. No test fetches anything.
+TEST_DATA_DIR = CACHE / "test-data"
+TEST_MODELS_DIR = TEST_DATA_DIR / "models"
 SPEECH_DIR = CACHE / "test-speech"
+
+
+# Every process this run starts inherits this mark, so the run's end finds those left behind,
+# even one whose parent died and which the kernel handed to init.
+RUN_MARK = "PARLEY_TEST_RUN"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault(RUN_MARK, f"{os.getpid()}-{time.time_ns()}")
+
+
+def processes_of_this_run() -> list[psutil.Process]:
+    mark = os.environ.get(RUN_MARK)
+    own = {os.getpid(), *(parent.pid for parent in psutil.Process().parents())}
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.pid in own or process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(RUN_MARK) == mark:
+                found.append(process)
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No process a test started outlives the run: each is ended by its fixture; one that was
+    not fails the run, named, and is ended here."""
+    if os.environ.get(RUN_MARK, "").split("-")[0] != str(os.getpid()):
+        return  # a nested pytest (a test running pytest) checks nothing of its parent's
+    left = processes_of_this_run()
+    # A fixture's process may still be on its way out (PostgreSQL stopping): given a moment.
+    _gone, left = psutil.wait_procs(left, timeout=15)
+    if not left:
+        return
+    names = []
+    for process in left:
+        with contextlib.suppress(psutil.Error):
+            names.append(f"{process.pid} {' '.join(process.cmdline())[:160]}")
+            process.kill()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"FAILED: {len(left)} process(es) started by the tests outlived them:", red=True
+        )
+        for name in names:
+            reporter.write_line(f"  {name}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

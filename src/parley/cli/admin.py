@@ -32,7 +32,17 @@ if TYPE_CHECKING:
 
 @models_app.command("install")
 @guarded
-def models_install(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+def models_install(
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    is_fetching_real_speech: Annotated[
+        bool,
+        typer.Option(
+            "--real-speech",
+            help="Also fetch the recorded speech `parley bench --real-speech` measures with.",
+        ),
+    ] = False,
+) -> None:
     """Assemble the embedded models into the data directory (skips what is there)."""
     from parley.models.catalogue import assemble
 
@@ -40,6 +50,10 @@ def models_install(data_dir: DataDirOption = None, config: ConfigOption = None) 
     for name, state in assemble(settings.models_dir).items():
         typer.echo(f"{name}: {state}")
     typer.echo(f"models are in {settings.models_dir}")
+    if is_fetching_real_speech:
+        from parley.bench.real_speech import real_speech_dir
+
+        typer.echo(f"recorded speech is in {real_speech_dir(settings.data_dir)}")
 
 
 @app.command()

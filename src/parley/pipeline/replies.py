@@ -183,10 +183,12 @@ class Replies:
         if held is None:
             previous = self._current
             if previous is not None and previous.status is ReplyStatus.LIVE:
-                if self._options().is_barge_in_enabled:
+                if said is None and self._options().is_barge_in_enabled:
                     previous.cut()  # a newer reply supersedes one still being written
                 else:
-                    await previous.stored.wait()  # barge-in is off: this one follows it
+                    # Barge-in is off, or Parley speaks up unprompted (a timer gone off while
+                    # "OK, a timer is set" is still being said): it follows, and cuts nothing.
+                    await previous.stored.wait()
             self._take_floor(handle)
         else:
             held.on_release = lambda: self._take_floor(handle)

@@ -4,11 +4,13 @@ sentences Parley says about them: "Your pasta timer is set for 10 minutes.", "I'
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 
 from parley.memory.timer_table import StoredTimer
 from parley.tools.spoken_time import clock, day
+from parley.tools.when import WhenError, duration_in
 
 _NOT_A_NAME = {
     "a", "an", "the", "my", "set", "start", "new", "that", "this", "kitchen", "one", "another",
@@ -46,10 +48,36 @@ def timer_name(request: str) -> str:
 
 
 def timer_named(timers: list[StoredTimer], request: str) -> list[StoredTimer]:
-    """The timers a request is about: the one it names, else all of them."""
+    """The timers a request is about: those it names ("the pasta timer", "the egg timer" for
+    the eggs one), narrowed by a length it gives ("the 10 minute pasta timer"); all of them when
+    it names none; and none when it names a timer that is not among them, so that "cancel the
+    pasta timer" after the pasta one went off touches no other."""
     lowered = request.lower()
-    named = [t for t in timers if t.label and re.search(rf"\b{re.escape(t.label)}\b", lowered)]
-    return named or timers
+    said_name = timer_name(request)
+    named = [
+        t
+        for t in timers
+        if t.label
+        and (re.search(rf"\b{re.escape(t.label)}\b", lowered) or _same_name(t.label, said_name))
+    ]
+    if not named and said_name:
+        return []
+    chosen = named or timers
+    with contextlib.suppress(WhenError):
+        if (length := duration_in(request)) is not None:
+            of_length = [t for t in chosen if t.duration_s == length.total_seconds()]
+            return of_length or chosen
+    return chosen
+
+
+def _same_name(label: str, said: str) -> bool:
+    """ "egg" and "eggs" name one timer."""
+    return bool(said) and label.removesuffix("s") == said.removesuffix("s")
+
+
+def means_every_one(request: str) -> bool:
+    """Whether a request is about all the timers it names ("cancel both", "all my timers")."""
+    return re.search(r"\b(?:all|every|everything|both)\b", request.lower()) is not None
 
 
 def errand(request: str) -> str:

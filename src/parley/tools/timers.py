@@ -24,6 +24,7 @@ from parley.tools.timer_words import (
     capitalized,
     errand,
     length_words,
+    means_every_one,
     timer_name,
     timer_named,
     timer_title,
@@ -93,7 +94,11 @@ class TimerClock:
             return "You have no timers or reminders running."
         now = self._clock()
         sentences = []
-        for timer in timer_named(running, request):
+        chosen = timer_named(running, request)
+        if not chosen:
+            sentences.append(f"You have no {timer_name(request)} timer running.")
+            chosen = running
+        for timer in chosen:
             left = length_words(max(0.0, timer.due_at - now))
             title = capitalized(timer_title(timer))
             if timer.kind == "timer":
@@ -108,14 +113,31 @@ class TimerClock:
         if not running:
             return "There is nothing to cancel: no timers or reminders are running."
         chosen = timer_named(running, request)
-        if len(chosen) > 1 and not any(w in request.lower() for w in ("all", "every", "both")):
-            names = ", ".join(timer_title(t) for t in chosen)
-            return f"Which one? You have {names}."
+        if not chosen:
+            kept = " and ".join(timer_title(t) for t in running)
+            return (
+                f"You have no {timer_name(request)} timer running, so I've cancelled nothing; "
+                f"{kept} {'is' if len(running) == 1 else 'are'} still on."
+            )
+        if len(chosen) > 1 and not means_every_one(request):
+            return f"Which one? You have {self._told_apart(chosen)}."
         for timer in chosen:
             self._store.delete_timer(user_id, timer.id)
         self._wake()
         titles = " and ".join(timer_title(t) for t in chosen)
         return f"OK, I've cancelled {titles}."
+
+    def _told_apart(self, timers: list[StoredTimer]) -> str:
+        """ "your pasta timer and your alarm"; timers of one title told apart by their time left
+        ("your pasta timer with 4 minutes left and your pasta timer with 1 hour left")."""
+        titles = [timer_title(t) for t in timers]
+        now = self._clock()
+        return " and ".join(
+            f"{title} with {length_words(max(0.0, timer.due_at - now))} left"
+            if titles.count(title) > 1 and timer.kind == "timer"
+            else title
+            for title, timer in zip(titles, timers, strict=True)
+        )
 
     # ---- telling the user -------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ const state = {
   // On a call, the reply plays from its track: since when it plays (output_audio_buffer.started).
   playingSince: null,
   voice: null, // the voice the server says this session speaks with
+  // The response on screen, and its bubble and the one before (a superseded response may end
+  // after its successor began).
+  responseId: null, bubbleOf: {},
   responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
   // The reply being played: its words so far and the samples received for them.
@@ -212,9 +215,11 @@ function handleEvent(event) {
       state.userBubble = null;
       break;
     case "response.created":
+      state.responseId = event.response.id;
       state.responseActive = true;
       state.isTimerReply = event.response.metadata?.reason === "timer";
       state.assistantBubble = bubble(state.isTimerReply ? "assistant timer" : "assistant");
+      state.bubbleOf = { [event.response.id]: state.assistantBubble, ...(state.responseId ? { [state.responseId]: state.bubbleOf[state.responseId] } : {}) };
       state.reply = { text: "", samples: 0 };
       state.audioBubble = state.assistantBubble; // stays set while its audio may still be playing
       $("interrupt").disabled = false;
@@ -248,6 +253,12 @@ function handleEvent(event) {
       callPlaybackEnded(event.type === "output_audio_buffer.stopped");
       break;
     case "response.done":
+      // A response superseded by a newer one may end after the newer began: it is not the
+      // one on screen, and must not mark that one interrupted or end it.
+      if (state.responseId && event.response.id !== state.responseId) {
+        if (event.response.status === "cancelled") state.bubbleOf[event.response.id]?.classList.add("interrupted");
+        break;
+      }
       state.responseActive = false;
       if (onCall() && event.response.status === "cancelled" && state.assistantBubble) {
         // The call's track counted what it played: the server's transcript is what was heard.

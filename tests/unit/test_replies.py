@@ -1,0 +1,129 @@
+"""``Replies``, one reply at a time, driven by fakes of the model Protocols (named so) and a
+real SQLite file: what supersedes a reply still being written, what waits behind it, and what
+is stored as heard.
+
+The LLM fake writes its words only when the test lets it, so "still being written" is a state
+the test holds, not a moment it races for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parley.audio.frames import Int16Array
+from parley.audio.virtual_devices import CollectingSink
+from parley.config.settings import load_settings
+from parley.memory.sqlite_store import SqliteStore
+from parley.models.contracts import ChatMessage, Transcript
+from parley.models.loaded import Backends
+from parley.pipeline.events import ListenerEvent, ReplyInterrupted, TurnDone, TurnEvent, TurnStarted
+from parley.pipeline.replies import Replies
+from parley.pipeline.session_options import SessionOptions
+
+RATE = 16_000
+
+
+class FakeHeldLlm:
+    """Stands in for the LLM: each reply's words wait for the test's ``go``."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+        self.asked = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        del messages
+        self.asked.set()
+        await self.go.wait()
+        for word in self.words.split(" "):
+            yield word + " "
+
+
+class FakeToneVoice:
+    """Stands in for Piper: a tenth of a second of tone per word."""
+
+    sample_rate_hz = RATE
+
+    async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
+        del speed
+        for _word in text.split():
+            await asyncio.sleep(0)
+            yield (np.sin(np.arange(RATE // 10) / 8) * 8_000).astype(np.int16)
+
+
+class FakeStt:
+    """Never asked here: replies take text."""
+
+    async def transcribe(self, audio: Int16Array) -> Transcript:
+        raise AssertionError("no speech is heard in these tests")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "parley.sqlite3")
+    yield opened
+    opened.close()
+
+
+def replies_over(
+    llm: FakeHeldLlm, store: SqliteStore, tmp_path: Path, events: list[ListenerEvent | TurnEvent]
+) -> tuple[Replies, str]:
+    settings = load_settings(profile="testing", data_dir=tmp_path / "data")
+    backends = Backends(settings=settings, stt=FakeStt(), llm=llm, tts=FakeToneVoice())
+    conversation_id = store.create_conversation("local")
+    replies = Replies(
+        backends,
+        store=store,
+        sink=CollectingSink(),
+        conversation_id=conversation_id,
+        user_id="local",
+        observer=events.append,
+        toolbox=None,
+        options=SessionOptions,
+    )
+    return replies, conversation_id
+
+
+async def test_a_timer_that_goes_off_while_a_reply_is_written_waits_for_it_and_cuts_nothing(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    llm = FakeHeldLlm("OK, a timer is set for three seconds.")
+    events: list[ListenerEvent | TurnEvent] = []
+    replies, conversation_id = replies_over(llm, store, tmp_path, events)
+    asked = asyncio.create_task(replies.respond("Set a timer for three seconds."))
+    await llm.asked.wait()  # the reply is being written
+    announced = asyncio.create_task(
+        replies.respond(None, said="The timer you set for 3 seconds is done.")
+    )
+    await asyncio.sleep(0)
+    llm.go.set()
+    first, second = await asked, await announced
+    assert not first.was_cancelled and first.heard_text == "OK, a timer is set for three seconds."
+    assert not second.was_cancelled
+    assert second.heard_text == "The timer you set for 3 seconds is done."
+    assert not [e for e in events if isinstance(e, ReplyInterrupted)]
+    order = [(type(e).__name__, e.turn_id) for e in events if isinstance(e, TurnStarted | TurnDone)]
+    assert order == [("TurnStarted", 1), ("TurnDone", 1), ("TurnStarted", 2), ("TurnDone", 2)]
+    stored = [(m.role, m.content) for m in store.messages(conversation_id)]
+    assert stored[-2:] == [("assistant", first.heard_text), ("assistant", second.heard_text)]
+
+
+async def test_a_newer_reply_the_user_asked_for_supersedes_one_still_being_written(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    llm = FakeHeldLlm("A very long story about a lighthouse keeper and his cat.")
+    events: list[ListenerEvent | TurnEvent] = []
+    replies, _ = replies_over(llm, store, tmp_path, events)
+    story = asyncio.create_task(replies.respond("Tell me a long story."))
+    await llm.asked.wait()
+    llm.go = asyncio.Event()  # the next reply is held too
+    newer = asyncio.create_task(replies.respond("Actually, what time is it?"))
+    first = await story  # cut, without a word written
+    assert first.was_cancelled and first.heard_text == ""
+    llm.go.set()
+    assert not (await newer).was_cancelled
