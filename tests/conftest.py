@@ -83,6 +83,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def end_process(process: subprocess.Popen[Any], *, grace_s: float = 30) -> None:
+    """Stop a process a test started, whatever state it is in: asked first (SIGTERM), then
+    killed if it has not gone within ``grace_s``; never left running."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts

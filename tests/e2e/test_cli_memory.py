@@ -17,7 +17,8 @@ from openai import AsyncOpenAI
 
 from parley.memory.database import sqlite3  # the same SQLite library as Parley
 from parley.memory.sqlite_store import SqliteStore
-from tests.conftest import ask_in_text, free_port
+from tests.conftest import ask_in_text, end_process, free_port
+from tests.e2e.conftest import small_worker_config
 from tests.e2e.test_cli_serve import parley_executable
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -92,9 +93,19 @@ KILL_TEST_KEY = "pk-kill-test-0123456789"
 
 
 def serve_until_healthy(
-    data_dir: Path, log_path: Path, env: dict[str, str] | None = None
+    data_dir: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    *,
+    model_server_url: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """`parley serve` in a subprocess on a free port, once /health answers."""
+    """`parley serve` in a subprocess on a free port, once /health answers; with
+    ``model_server_url``, a small worker whose models are that server's (what the restart tests
+    test is the store, not the loading of models, which would take most of their time)."""
+    args = []
+    if model_server_url is not None:
+        config = small_worker_config(log_path.with_suffix(".yaml"), model_server_url)
+        args = ["--config", str(config)]
     port = free_port()
     env = {
         **os.environ,
@@ -105,7 +116,7 @@ def serve_until_healthy(
     }
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [parley_executable(), "serve", "--port", str(port)],
+            [parley_executable(), "serve", "--port", str(port), *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -117,7 +128,7 @@ def serve_until_healthy(
                 return process, port
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
+                end_process(process)
                 raise AssertionError(log_path.read_text()) from None
             time.sleep(0.1)
 
@@ -146,14 +157,17 @@ async def _three_turns_killed_during_the_last(port: int, process: subprocess.Pop
 
 
 @pytest.mark.slow
-def test_committed_turns_survive_kill_9_of_the_server(data_dir: Path, tmp_path: Path) -> None:
-    process, port = serve_until_healthy(data_dir, tmp_path / "serve.log")
+def test_committed_turns_survive_kill_9_of_the_server(
+    data_dir: Path, tmp_path: Path, model_server: tuple[str, Path]
+) -> None:
+    process, port = serve_until_healthy(
+        data_dir, tmp_path / "serve.log", model_server_url=model_server[0]
+    )
     try:
         conversation_id = asyncio.run(_three_turns_killed_during_the_last(port, process))
         process.wait(timeout=10)
     finally:
-        if process.poll() is None:
-            process.kill()
+        end_process(process)
     assert process.returncode == -signal.SIGKILL
     database = data_dir / "parley.sqlite3"
     assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -206,8 +220,11 @@ async def _talk_until_killed(
 
 
 @pytest.mark.slow
+# Twenty starts of a server (each ~6 s, twice that with the other core busy), and up to 6 s of
+# talk each: more than the suite's 300 s, which is sized for one test's worth of work.
+@pytest.mark.timeout(900)
 def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, model_server: tuple[str, Path]
 ) -> None:
     import random
 
@@ -216,7 +233,9 @@ def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
     conversation_id: str | None = None
     committed: list[str] = []
     for round_number in range(20):
-        process, port = serve_until_healthy(data_dir, tmp_path / f"serve-{round_number}.log")
+        process, port = serve_until_healthy(
+            data_dir, tmp_path / f"serve-{round_number}.log", model_server_url=model_server[0]
+        )
         try:
             conversation_id, answered = asyncio.run(
                 # Up to 6 s: on an AVX2-only EPYC a spoken answer takes about 3 s to finish.
@@ -225,9 +244,7 @@ def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
             committed += answered
             process.wait(timeout=15)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            end_process(process)
         check = sqlite3.connect(database)
         try:
             assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -274,15 +291,16 @@ async def _story_stopped_by_sigterm(port: int, process: subprocess.Popen[bytes])
 
 @pytest.mark.slow
 def test_sigterm_mid_reply_stores_what_was_said_and_closes_the_socket_with_a_reason(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, model_server: tuple[str, Path]
 ) -> None:
-    process, port = serve_until_healthy(data_dir, tmp_path / "serve.log")
+    process, port = serve_until_healthy(
+        data_dir, tmp_path / "serve.log", model_server_url=model_server[0]
+    )
     try:
         conversation_id, close = asyncio.run(_story_stopped_by_sigterm(port, process))
         process.wait(timeout=60)
     finally:
-        if process.poll() is None:
-            process.kill()
+        end_process(process)
     # uvicorn shuts down gracefully, then re-raises SIGTERM: the status systemd counts as clean.
     log = (tmp_path / "serve.log").read_text()
     assert process.returncode in {0, -signal.SIGTERM}, log[-3000:]
@@ -317,9 +335,10 @@ def test_json_logs_name_the_session_on_every_line_and_never_a_credential(
     process, port = serve_until_healthy(data_dir, log_path, env={"PARLEY_LOG_FORMAT": "json"})
     try:
         conversation_id = asyncio.run(_one_text_turn(port))
-    finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+    finally:
+        end_process(process)
     text = log_path.read_text()
     assert KILL_TEST_KEY not in text
     # The lines `parley serve` prints for a person (the address, the login code) are not log

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from tests.conftest import ask_in_text, free_port
+from tests.conftest import ask_in_text, end_process, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,14 +46,13 @@ def serving(
                         break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
+                    end_process(process)
                     pytest.fail(f"parley serve did not start: {log_path.read_text()}")
                 time.sleep(0.2)
         try:
             yield url, process
         finally:
-            process.terminate()
-            process.wait(timeout=15)
+            end_process(process)
 
 
 @pytest.fixture

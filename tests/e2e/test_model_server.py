@@ -18,44 +18,21 @@ import websockets
 from openai import AsyncOpenAI
 
 from tests.conftest import make_data_dir
+from tests.e2e.conftest import MODELS_KEY, small_worker_config
 from tests.e2e.test_cli_serve import serving
 from tests.integration.test_server_realtime import ask_by_voice
 
 pytestmark = pytest.mark.slow
 
-MODELS_KEY = "pk-model-server-0123456789"
 WORKER_KEY = "pk-small-worker-0123456789"
-
-
-@pytest.fixture(scope="module")
-def model_server(
-    tmp_path_factory: pytest.TempPathFactory, models_dir: Path
-) -> Iterator[tuple[str, Path]]:
-    root = tmp_path_factory.mktemp("models-box")
-    env = {
-        **os.environ,
-        "PARLEY_ENV": "testing",
-        "PARLEY_DATA_DIR": str(make_data_dir(root / "data", models_dir)),
-        "PARLEY_API_KEY": MODELS_KEY,
-    }
-    with serving(["--role", "models"], env, root / "serve.log") as (url, _process):
-        yield url, root / "serve.log"
 
 
 @pytest.fixture(scope="module")
 def worker(
     tmp_path_factory: pytest.TempPathFactory, models_dir: Path, model_server: tuple[str, Path]
 ) -> Iterator[str]:
-    models_url = model_server[0] + "/v1"
     root = tmp_path_factory.mktemp("worker-box")
-    config = root / "worker.yaml"
-    remote = f'{{url: "{models_url}", api_key: "{MODELS_KEY}"}}'
-    config.write_text(
-        f"stt:\n  remote: {remote}\n"
-        f"tts:\n  remote: {remote}\n"
-        f'llm:\n  backend: openai\n  base_url: "{models_url}"\n  model: parley\n'
-        f'  api_key: "{MODELS_KEY}"\n  temperature: 0\n'
-    )
+    config = small_worker_config(root / "worker.yaml", model_server[0])
     env = {
         **os.environ,
         "PARLEY_ENV": "testing",

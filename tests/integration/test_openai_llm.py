@@ -18,7 +18,7 @@ from parley.models.catalogue import llm_path
 from parley.models.contracts import ChatMessage, LlmCapabilities
 from parley.models.loaded import Backends
 from parley.models.openai_llm import OpenAICompatLlm
-from tests.conftest import free_port
+from tests.conftest import end_process, free_port
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,7 @@ def llama_server(models_dir: Path) -> Iterator[str]:
             pytest.fail("llama_cpp.server did not start within 60 s")
         yield base_url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        end_process(process)
 
 
 @pytest.mark.slow

@@ -54,6 +54,10 @@ def _gelu(x: Vector) -> Vector:
     return 0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))
 
 
+# Tool texts kept embedded: the built-in tools have ~150, a few MCP servers a few hundred more.
+_FIXED_TEXTS_KEPT = 4096
+
+
 class MiniLmEmbedder:
     """Text → 384-dimensional unit vector. Thread-safe: numpy releases the GIL for the matmuls."""
 
@@ -78,6 +82,7 @@ class MiniLmEmbedder:
         self._tokenizer.no_padding()
         self._lock = threading.Lock()
         self._recent: dict[str, Vector] = {}
+        self._fixed: dict[str, Vector] = {}
 
     def _w(self, name: str) -> Any:
         return self._weights[name]
@@ -91,6 +96,19 @@ class MiniLmEmbedder:
             self._recent[text] = vector
             while len(self._recent) > 64:
                 self._recent.pop(next(iter(self._recent)))
+        return vector
+
+    def embed_fixed(self, text: str) -> Vector:
+        """As ``embed``, for the texts a tool is known by (its description and examples), which
+        every runtime of the process embeds again at its start: kept far longer than a request
+        (bounded all the same, since a realtime client may offer tools of its own)."""
+        if (kept := self._fixed.get(text)) is not None:
+            return kept
+        vector = self._embed(text)
+        with self._lock:
+            self._fixed[text] = vector
+            while len(self._fixed) > _FIXED_TEXTS_KEPT:
+                self._fixed.pop(next(iter(self._fixed)))
         return vector
 
     def _embed(self, text: str) -> Vector:

@@ -120,7 +120,7 @@ def is_question(request: str) -> bool:
 def _no_tool_vectors(embedder: MiniLmEmbedder) -> np.ndarray:
     """Every router of the process shares these (a realtime session's functions get a router
     of their own)."""
-    return np.stack([embedder.embed(text) for text in NEEDS_NO_TOOL])
+    return np.stack([embedder.embed_fixed(text) for text in NEEDS_NO_TOOL])
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ class ToolRouter:
     def _classifier_for(self, tools: list[ToolSpec]) -> RequestClassifier:
         assert self._embedder is not None
         if self._classifier is None or self._classifier.tools != tools:
-            embed = self._embedder.embed
+            embed = self._embedder.embed_fixed
             self._classifier = RequestClassifier(
                 tools,
                 [np.stack([embed(text) for text in tool_texts(tool)]) for tool in tools],
