@@ -34,7 +34,15 @@ def talk(cli: Cli, audio: Path, output: Path) -> dict:  # type: ignore[type-arg]
 def test_a_fact_told_by_voice_is_recalled_in_a_new_conversation_after_a_restart(
     parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path
 ) -> None:
-    told = talk(parley_cli, piper_speech("My favourite colour is teal."), tmp_path / "1.wav")
+    # Said without being asked to keep, a fact is not stored; asked, it is.
+    said = talk(parley_cli, piper_speech("My favourite food is curry."), tmp_path / "0.wav")
+    assert "curry" in said["transcript"].lower()
+    assert "curry" not in parley_cli("memory", "list").stdout.lower()
+    told = talk(
+        parley_cli,
+        piper_speech("Please remember that my favourite colour is teal."),
+        tmp_path / "1.wav",
+    )
     assert "teal" in told["transcript"].lower()
     # A new process and a new conversation: only the memory can know.
     asked = talk(parley_cli, piper_speech("What is my favourite colour?"), tmp_path / "2.wav")

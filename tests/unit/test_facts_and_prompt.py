@@ -1,18 +1,72 @@
+import pytest
+
 from parley.memory.fact_voice import first_person, second_person
 from parley.memory.facts import Forget, Remember, third_person, understand
 from parley.models.contracts import ChatMessage
 from parley.pipeline.prompt import build_prompt
 
 
-def test_stable_personal_facts_are_picked_up_in_the_third_person() -> None:
-    assert understand("My favourite colour is teal.") == [
+def test_nothing_is_kept_that_the_user_did_not_ask_to_keep() -> None:
+    for said in (
+        "My favourite colour is teal.",
+        "I'm vegetarian.",
+        "Hi, my name is Alice. What time is it?",
+        # A misheard question ("Which planet is known as the red planet?"), as Whisper wrote it.
+        "Clagot is no Asthma Red Clagot.",
+        "And so my fellow Americans, ask not what your country can do for you.",
+    ):
+        assert understand(said) == [], said
+
+
+def test_stable_personal_facts_are_picked_up_in_the_third_person_when_extracting() -> None:
+    assert understand("My favourite colour is teal.", is_extracting=True) == [
         Remember("The user's favourite colour is teal", "automatic")
     ]
-    assert understand("Hi, my name is Alice. What time is it?") == [
+    assert understand("Hi, my name is Alice. What time is it?", is_extracting=True) == [
         Remember("The user's name is Alice", "automatic")
     ]
-    assert understand("I'm vegetarian.") == [Remember("The user is vegetarian", "automatic")]
-    assert understand("I live in Lyon.") == [Remember("The user lives in Lyon", "automatic")]
+    assert understand("I'm vegetarian.", is_extracting=True) == [
+        Remember("The user is vegetarian", "automatic")
+    ]
+    assert understand("I live in Lyon.", is_extracting=True) == [
+        Remember("The user lives in Lyon", "automatic")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("my favourite food is curry, please remember it", "The user's favourite food is curry"),
+        ("My phone number ends in 42, remember that.", "The user's phone number ends in 42"),
+        (
+            "Keep in mind my son plays football on Saturdays.",
+            "The user's son plays football on Saturdays",
+        ),
+        ("Remember the wifi password is fishcake.", "The wifi password is fishcake"),
+        ("Can you remember that I like jazz?", "The user likes jazz"),
+        (
+            "Don't forget that my mother's birthday is in May.",
+            "The user's mother's birthday is in May",
+        ),
+    ],
+)
+def test_a_request_to_remember_keeps_a_statement_wherever_it_is_asked(said: str, kept: str) -> None:
+    assert understand(said) == [Remember(kept, "explicit")]
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Remember to buy milk.",  # an errand: a reminder's, not a fact
+        "Remember what I said?",
+        "Remember me?",
+        "Remember the milk.",
+        "Do you remember my name?",
+        "Note that.",
+    ],
+)
+def test_a_request_to_remember_no_statement_keeps_nothing(said: str) -> None:
+    assert understand(said) == []
 
 
 def test_explicit_requests_to_remember_and_forget() -> None:
@@ -93,9 +147,10 @@ def test_fact_rules_stay_linear_on_adversarial_text() -> None:
     script = """
 from parley.memory.facts import MAX_FACT_SOURCE_CHARS, understand
 size = MAX_FACT_SOURCE_CHARS - 20
-for unit in ('.', ' ', 'a', '!', 'a ', '. ', "' ", '-'):
+for unit in ('.', ' ', 'a', '!', 'a ', '. ', "' ", '-', ',', ';', ', ', 'remember '):
     for prefix in ('', 'remember ', 'forget ', 'my favourite ', 'i live in ', 'my name is ', 'i am '):
-        understand(prefix + unit * size + 'x')
+        understand(prefix + unit * size + 'x', is_extracting=True)
+        understand(prefix + unit * size + ' remember it')
 understand('remember x' + '.' * 60000 + 'x')
 print('ok')
 """
@@ -109,8 +164,8 @@ def test_an_explicit_fact_keeps_its_words_without_its_final_punctuation() -> Non
     assert understand("Remember that my code is 1.2.3!!!") == [
         Remember("The user's code is 1.2.3", "explicit")
     ]
-    assert understand("remember x" + "." * 1000 + "x") == [
-        Remember("X" + "." * 1000 + "x", "explicit")
+    assert understand("remember my code is x" + "." * 1000 + "x") == [
+        Remember("The user's code is x" + "." * 1000 + "x", "explicit")
     ]
 
 

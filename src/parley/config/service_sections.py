@@ -179,7 +179,11 @@ def host_port(uri: str) -> tuple[str, int]:
 
 class MemoryConfig(Section):
     is_enabled: bool = Field(True, description="remember facts about the user across conversations")
-    is_extracting: bool = Field(True, description="pick up stable personal facts automatically")
+    is_extracting: bool = Field(
+        False,
+        description="also keep personal facts said without being asked to remember them "
+        "(off: only what the user asks Parley to remember is stored)",
+    )
     recall_budget_chars: int = Field(600, ge=0, description="room in the prompt for recalled facts")
 
 

@@ -95,8 +95,66 @@ def _without_end_punctuation(text: str) -> str:
 _POINTING_BACK = {"that", "this", "it", "that for me", "this for me", "it for me", "that one"}
 
 
-def understand(user_text: str) -> list[Remember | Forget]:
-    """The memory actions one user utterance asks for, explicitly or not."""
+# "…, please remember that.", "…, remember it for me.": the request at the sentence's end.
+_REMEMBER_AFTER = re.compile(
+    r"[\s,;]{1,3}(?:(?:please|so|and)\s)?(?:remember|note|keep in mind|don't forget)"
+    r"(?:\s+(?:that|this|it))?(?:\s+for me)?(?:,?\s+please)?$",
+    re.IGNORECASE,
+)
+# What a fact to keep cannot open with: a question ("remember what I said?"), an errand ("remember
+# to buy milk" is a reminder's, with a time), or nothing but a pronoun.
+_NOT_A_STATEMENT = re.compile(
+    r"^(?:to|what|who|whom|whose|where|when|why|how|which|whether|if|do|does|did|can|could|"
+    r"would|will|should)\b",
+    re.IGNORECASE,
+)
+# A statement says something is, has or does something: a verb of being or having, or a person's
+# own doings in the first person ("I play chess on Tuesdays", "my son plays football").
+_STATEMENT_VERB = re.compile(
+    r"\b(?:is|are|was|were|am|be|been|has|have|had|'s|'re|'m|'ve|i|my|our|we|me|mine)\b|"
+    r"\b\w{3,}s\b(?!\S*\?)",
+    re.IGNORECASE,
+)
+
+
+def is_statement(fact: str) -> bool:
+    """Whether words asked to be kept read as a statement about the person or their world
+    ("my sister is called Ana", "the wifi password is fishcake", "I play chess on Tuesdays"),
+    not a question, an errand or a fragment."""
+    fact = _without_end_punctuation(fact)
+    words = fact.split()
+    return (
+        len(words) >= 2
+        and not fact.endswith("?")
+        and _NOT_A_STATEMENT.match(fact) is None
+        and _STATEMENT_VERB.search(fact) is not None
+    )
+
+
+def fact_asked_to_keep(sentence: str, said_before: str | None = None) -> str | None:
+    """The fact a sentence clearly asks Parley to remember, in the user's words, or None: a
+    request to remember ("Remember that …", "…, please remember it", "My name is Ada. Remember
+    that.") of a statement (``is_statement``)."""
+    if (explicit := _EXPLICIT.match(sentence)) is not None:
+        fact = _without_end_punctuation(explicit.group("fact"))
+    elif (after := _REMEMBER_AFTER.search(_without_end_punctuation(sentence))) is not None:
+        fact = _without_end_punctuation(sentence)[: after.start()].strip(" ,")
+    else:
+        return None
+    if fact.lower().removesuffix("please").strip(" ,") in _POINTING_BACK | {""}:
+        # "My name is Ada. Remember that.": the fact is the sentence before.
+        if said_before is None or said_before.rstrip().endswith("?"):
+            return None
+        fact = _without_end_punctuation(_GREETING.sub("", said_before))
+    fact = _GREETING.sub("", fact)
+    return fact if is_statement(fact) else None
+
+
+def understand(user_text: str, *, is_extracting: bool = False) -> list[Remember | Forget]:
+    """The memory actions one user utterance asks for: to remember a fact, only when asked
+    clearly (``fact_asked_to_keep``), or to forget one; with ``is_extracting`` (the config's
+    memory.is_extracting, off unless the user turns it on), stable personal facts said
+    without being asked too."""
     actions: list[Remember | Forget] = []
     if len(user_text) > MAX_FACT_SOURCE_CHARS:
         return actions
@@ -107,19 +165,12 @@ def understand(user_text: str) -> list[Remember | Forget]:
         if (forget := _FORGET.match(sentence)) is not None:
             actions.append(Forget(_without_end_punctuation(forget.group("topic"))))
             continue
-        if (explicit := _EXPLICIT.match(sentence)) is not None:
-            fact = _without_end_punctuation(explicit.group("fact"))
-            if fact.lower().removesuffix("please").strip(" ,") in _POINTING_BACK:
-                # "My name is Ada. Remember that.": the fact is the sentence before.
-                if said_before is None or said_before.rstrip().endswith("?"):
-                    continue
-                fact = _without_end_punctuation(_GREETING.sub("", said_before))
-                if actions and actions[-1] == Remember(third_person(fact), "automatic"):
-                    actions.pop()
-            if fact:
-                actions.append(Remember(third_person(fact), "explicit"))
+        if (fact := fact_asked_to_keep(sentence, said_before)) is not None:
+            if actions and actions[-1] == Remember(third_person(fact), "automatic"):
+                actions.pop()  # the sentence before, now asked for
+            actions.append(Remember(third_person(fact), "explicit"))
             continue
-        if sentence.rstrip().endswith("?"):
+        if not is_extracting or sentence.rstrip().endswith("?"):
             continue  # a question about a fact is not a statement of it
         sentence = _GREETING.sub("", sentence)
         for pattern in _AUTOMATIC:

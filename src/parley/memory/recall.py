@@ -153,10 +153,12 @@ class MemoryRecall:
             self._store.delete_memory(user_id, target.id)
         return target
 
-    def observe_user_turn(self, user_id: str, user_text: str) -> MemoryChanges:
+    def observe_user_turn(
+        self, user_id: str, user_text: str, *, is_extracting: bool = False
+    ) -> MemoryChanges:
         """Apply what the user's words ask for, and say what changed."""
         changes = MemoryChanges()
-        for action in understand(user_text):
+        for action in understand(user_text, is_extracting=is_extracting):
             match action:
                 case Remember(text=text, source=source):
                     item_id = self.remember(user_id, text, source=source)

@@ -52,7 +52,7 @@ class ReplyContext:
     def asks_to_change_memory(self, user_text: str) -> bool:
         """Whether these words ask Parley to remember or forget something: the reply is then
         Parley's own confirmation, made when the words are stored."""
-        if self._memory is None or not self._settings.memory.is_extracting:
+        if self._memory is None:
             return False
         return any(
             isinstance(action, Forget) or action.source == "explicit"
@@ -62,12 +62,16 @@ class ReplyContext:
     async def add_user_text(self, user_text: str) -> int:
         """Put a user message into the conversation without replying yet; returns its id.
 
-        Facts the user states, or asks to remember or forget, are applied to memory here.
+        What the user asks to remember or forget is applied to memory here (and the facts they
+        only state, where memory.is_extracting is on).
         """
         message_id = await self._store.add_message_async(self._conversation_id, "user", user_text)
-        if self._memory is not None and self._settings.memory.is_extracting:
+        if self._memory is not None:
             self._memory_changes = await asyncio.to_thread(
-                self._memory.observe_user_turn, self._user_id, user_text
+                self._memory.observe_user_turn,
+                self._user_id,
+                user_text,
+                is_extracting=self._settings.memory.is_extracting,
             )
         return message_id
 

@@ -13,7 +13,7 @@ from parley.memory.fact_voice import second_person
 from parley.memory.facts import third_person
 from parley.memory.recall import MemoryRecall
 from parley.memory.store import LOCAL_USER
-from parley.tools.hub import EXAMPLES_META_KEY
+from parley.tools.hub import EXAMPLES_META_KEY, REMEMBER_TOOL
 from parley.tools.speakable import NOTHING_REMEMBERED
 from parley.tools.spoken_time import moment_sentence
 from parley.tools.timers import TimerClock
@@ -178,6 +178,7 @@ def make_builtin_server(memory: MemoryRecall | None, timers: TimerClock | None =
             return "\n".join(r.item.text for r in found) or NOTHING_REMEMBERED
 
         @server.tool(
+            name=REMEMBER_TOOL,
             description="Remember a fact the user wants you to keep, in their own words.",
             annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
             meta={EXAMPLES_META_KEY: _REMEMBER_EXAMPLES},

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from parley.memory.facts import fact_asked_to_keep
 from parley.models.contracts import ChatMessage, JsonWriter
 from parley.models.embedding import MiniLmEmbedder
 from parley.tools.arguments import (
@@ -27,7 +28,7 @@ from parley.tools.arguments import (
     fitting_tool,
     time_zones_from_request,
 )
-from parley.tools.hub import ToolSpec
+from parley.tools.hub import BUILTIN_SERVER, REMEMBER_TOOL, ToolSpec
 from parley.tools.request_classifier import NEEDS_NO_TOOL, RequestClassifier, tool_texts
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,18 @@ def is_question(request: str) -> bool:
     return stripped.endswith("?") or (bool(words) and words[0] in _ASKING_WORDS)
 
 
+def _is_keeping_a_fact(tool: ToolSpec) -> bool:
+    return tool.server == BUILTIN_SERVER and tool.name == REMEMBER_TOOL
+
+
+def _asks_to_keep_a_fact(request: str) -> bool:
+    sentences = re.split(r"(?<=[.!?])\s+", request.strip())
+    return any(
+        fact_asked_to_keep(sentence, before) is not None
+        for before, sentence in zip([None, *sentences], sentences, strict=False)
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _no_tool_vectors(embedder: MiniLmEmbedder) -> np.ndarray:
     """Every router of the process shares these (a realtime session's functions get a router
@@ -192,6 +205,10 @@ class ToolRouter:
             best = nearest
         similarity = classifier.similarity(query, best)
         if similarity < minimum:
+            return None
+        if _is_keeping_a_fact(offered[best]) and not _asks_to_keep_a_fact(request):
+            # Nothing is stored that the user did not ask to keep: a statement, or a misheard
+            # question that only sounds like one, is answered, not remembered.
             return None
         return fitting_tool(offered[best], offered, request), similarity
 
