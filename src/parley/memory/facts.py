@@ -17,7 +17,16 @@ from typing import Literal
 # engine holds the GIL, so one such text would freeze every session). Trailing punctuation is
 # stripped in Python instead.
 _EXPLICIT = re.compile(
-    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:remember|note|keep in mind|don't forget)\s+(?:that\s+)?(?P<fact>.+)",
+    r"^\s*(?:(?:please|can you|could you|would you|i want you to|i'd like you to|"
+    r"i would like you to)\s+)?(?:please\s+)?(?:remember|note(?: down)?|make a note|write down|"
+    r"save|store|keep in mind|don't forget|do not forget)\s*(?:(?:that|this)\s*:?\s*|:\s*)?"
+    r"(?P<fact>.+)",
+    re.IGNORECASE | re.DOTALL,
+)
+# "For the future, I live in Lisbon.": said to be kept, with no verb of remembering.
+_FOR_LATER = re.compile(
+    r"^\s*(?:for the future|for future reference|just so you know|so you know|fyi)[,:]?\s+"
+    r"(?P<fact>.+)",
     re.IGNORECASE | re.DOTALL,
 )
 _AUTOMATIC = tuple(
@@ -92,7 +101,9 @@ def _without_end_punctuation(text: str) -> str:
 
 
 # What "remember …" may end with that points back to the sentence before.
-_POINTING_BACK = {"that", "this", "it", "that for me", "this for me", "it for me", "that one"}
+_POINTING_BACK = {
+    "", "that", "this", "it", "that for me", "this for me", "it for me", "that one", "for me",
+}  # fmt: skip
 
 
 # "…, please remember that.", "…, remember it for me.": the request at the sentence's end.
@@ -135,13 +146,13 @@ def fact_asked_to_keep(sentence: str, said_before: str | None = None) -> str | N
     """The fact a sentence clearly asks Parley to remember, in the user's words, or None: a
     request to remember ("Remember that …", "…, please remember it", "My name is Ada. Remember
     that.") of a statement (``is_statement``)."""
-    if (explicit := _EXPLICIT.match(sentence)) is not None:
+    if (explicit := _EXPLICIT.match(sentence) or _FOR_LATER.match(sentence)) is not None:
         fact = _without_end_punctuation(explicit.group("fact"))
     elif (after := _REMEMBER_AFTER.search(_without_end_punctuation(sentence))) is not None:
         fact = _without_end_punctuation(sentence)[: after.start()].strip(" ,")
     else:
         return None
-    if fact.lower().removesuffix("please").strip(" ,") in _POINTING_BACK | {""}:
+    if fact.lower().removesuffix("please").strip(" ,") in _POINTING_BACK:
         # "My name is Ada. Remember that.": the fact is the sentence before.
         if said_before is None or said_before.rstrip().endswith("?"):
             return None
