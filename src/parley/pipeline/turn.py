@@ -30,6 +30,7 @@ from parley.models.contracts import (
 from parley.pipeline.channel import Channel
 from parley.pipeline.events import FinalTranscript, SentenceReady, TextDelta, TurnDone, TurnEvent
 from parley.pipeline.heard_ledger import HeardLedger
+from parley.pipeline.internal_words import InternalWords, PieceGuard
 from parley.pipeline.piece_joins import QUIET_LEVEL, PieceEdges
 from parley.pipeline.sentences import SentenceChunker
 from parley.pipeline.turn_figures import TurnFigures
@@ -249,7 +250,8 @@ class TurnScope:
                 # Two pieces ahead at most: on 2 cores, speech synthesised ahead is wasted on barge-in.
                 pieces = Channel[str](maxsize=2)
                 group.create_task(self._stage(self._generate(messages, deltas)))
-                group.create_task(self._stage(self._chunk(deltas, pieces)))
+                internal = InternalWords.of_prompt(messages)
+                group.create_task(self._stage(self._chunk(deltas, pieces, internal)))
                 group.create_task(self._stage(self._speak(pieces)))
         finally:
             self.first_sound.set()
@@ -286,8 +288,6 @@ class TurnScope:
                     self.metrics.llm_first_token_t_ns = now_ns
                 self.metrics.token_count += 1
                 self.metrics.llm_last_token_t_ns = now_ns
-                self.reply_text += text
-                self._observer(TextDelta(self.turn_id, text, now_ns))
                 await out.send(text)
                 if self._tts is not None and not self._first_piece_voiced.is_set():
                     # Once the first piece is cut, the model rests until the voice has made its
@@ -301,15 +301,31 @@ class TurnScope:
         finally:
             out.close()
 
-    async def _chunk(self, deltas: Channel[str], out: Channel[str]) -> None:
+    async def _chunk(
+        self, deltas: Channel[str], out: Channel[str], internal: InternalWords
+    ) -> None:
+        """The reply's words in speakable pieces. A piece that repeats Parley's instructions
+        is never said, shown or stored (internal_words); a reply that was nothing else asks
+        the user to say it again."""
         chunker = SentenceChunker(first_piece_max_words=self._first_piece_max_words)
+        guard = PieceGuard(internal)
         index = 0
         try:
             async for delta in deltas:
                 for piece in chunker.push(delta):
-                    index = await self._emit_piece(piece, index, out)
+                    for said in guard.take(piece):
+                        index = await self._emit_piece(said, index, out)
             for piece in chunker.flush():
-                index = await self._emit_piece(piece, index, out)
+                for said in guard.take(piece):
+                    index = await self._emit_piece(said, index, out)
+            for said in guard.finish():
+                index = await self._emit_piece(said, index, out)
+            if guard.withheld:
+                log.warning(
+                    "turn %d: %d piece(s) repeating the instructions withheld",
+                    self.turn_id,
+                    guard.withheld,
+                )
         finally:
             out.close()
 
@@ -317,6 +333,10 @@ class TurnScope:
         now_ns = time.perf_counter_ns()
         if self.metrics.first_sentence_t_ns is None:
             self.metrics.first_sentence_t_ns = now_ns
+        # The reply's text is its pieces: what is said is what is shown and stored.
+        text = (" " if self.reply_text else "") + piece
+        self.reply_text += text
+        self._observer(TextDelta(self.turn_id, text, now_ns))
         self._observer(SentenceReady(self.turn_id, index, piece, now_ns))
         await out.send(piece)
         return index + 1

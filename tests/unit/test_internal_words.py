@@ -1,0 +1,106 @@
+"""Parley's instructions are never said: a piece of a reply that repeats them is withheld from
+the voice, the transcript and the stored reply, and a reply that was nothing else asks again.
+The LLM here is scripted (a fake of the Protocol), as a small model answered a misheard question."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import numpy as np
+
+from parley.audio.frames import Int16Array
+from parley.audio.virtual_devices import CollectingSink
+from parley.config.sections import LlamaCppConfig
+from parley.models.contracts import ChatMessage
+from parley.pipeline.events import SentenceReady, TextDelta, TurnEvent
+from parley.pipeline.internal_words import ASK_AGAIN, InternalWords
+from parley.pipeline.turn import TurnMetrics, TurnScope
+
+SYSTEM_PROMPT = LlamaCppConfig().system_prompt
+RATE = 16_000
+
+
+def test_the_instructions_are_internal_and_the_persona_and_the_users_words_are_not() -> None:
+    internal = InternalWords(
+        [SYSTEM_PROMPT], said_by_user=["Please answer in short sentences of plain speech."]
+    )
+    assert internal.is_internal("No lists, no markdown, no emoji.")
+    assert internal.is_internal("Your words are spoken aloud, so I answer briefly.")
+    assert internal.is_internal("and write numbers and symbols as words")
+    # Who Parley is may be said; what the user said may be said back.
+    assert not internal.is_internal("I'm Parley, a friendly voice assistant.")
+    assert not internal.is_internal("Sure: short sentences of plain speech it is.")
+    assert not internal.is_internal("The capital of France is Paris.")
+    assert not internal.is_internal("Two plus two is four.")
+
+
+class FakeScriptedLlm:
+    """Stands in for the LLM: says the given words, token by token."""
+
+    def __init__(self, words: str) -> None:
+        self._words = words
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        del messages
+        for word in self._words.split(" "):
+            await asyncio.sleep(0)
+            yield word + " "
+
+
+class FakeToneVoice:
+    """Stands in for Piper: a tenth of a second of tone per word."""
+
+    sample_rate_hz = RATE
+
+    async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
+        del speed
+        for _word in text.split():
+            yield (np.sin(np.arange(RATE // 10) / 8) * 8_000).astype(np.int16)
+
+
+async def _reply(words: str) -> tuple[TurnScope, list[TurnEvent]]:
+    events: list[TurnEvent] = []
+    sink = CollectingSink()
+    sink.current_turn_id = 1
+    scope = TurnScope(
+        1,
+        llm=FakeScriptedLlm(words),
+        tts=FakeToneVoice(),
+        sink=sink,
+        output_sample_rate_hz=RATE,
+        metrics=TurnMetrics(1),
+        observer=events.append,
+    )
+    scope.start(
+        [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "Clagot is no Asthma Red?")]
+    )
+    await scope.wait()
+    return scope, events
+
+
+async def test_a_reply_repeating_the_instructions_says_only_its_own_words() -> None:
+    scope, events = await _reply(
+        "Mars is the red planet. No lists, no markdown, no emoji. It looks rusty."
+    )
+    assert scope.reply_text == "Mars is the red planet. It looks rusty."
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    spoken = " ".join(e.text for e in events if isinstance(e, SentenceReady))
+    assert shown == spoken == "Mars is the red planet. It looks rusty."
+
+
+async def test_a_reply_that_is_only_the_instructions_asks_the_user_again() -> None:
+    scope, events = await _reply(
+        "Your words are spoken aloud, so answer in one or two short sentences of plain speech."
+    )
+    assert scope.reply_text == ASK_AGAIN
+    assert [e.text for e in events if isinstance(e, SentenceReady)] == [ASK_AGAIN]
+
+
+async def test_a_short_first_piece_that_begins_the_instructions_is_judged_with_the_next() -> None:
+    # The first piece is cut after a few words for speed: "No lists," alone is no run to judge.
+    scope, _events = await _reply("No lists, no markdown, no emoji. Mars is red.")
+    assert scope.reply_text == "Mars is red."
+    # A short piece that only looks like the start of one is said, in its place.
+    scope, _events = await _reply("Two plus two, as you asked, is four.")
+    assert scope.reply_text == "Two plus two, as you asked, is four."
