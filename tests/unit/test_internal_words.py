@@ -14,7 +14,7 @@ from parley.audio.virtual_devices import CollectingSink
 from parley.config.sections import LlamaCppConfig
 from parley.models.contracts import ChatMessage
 from parley.pipeline.events import SentenceReady, TextDelta, TurnEvent
-from parley.pipeline.internal_words import ASK_AGAIN, InternalWords
+from parley.pipeline.internal_words import ASK_AGAIN, InternalWords, without_piece
 from parley.pipeline.turn import TurnMetrics, TurnScope
 
 SYSTEM_PROMPT = LlamaCppConfig().system_prompt
@@ -83,7 +83,7 @@ async def test_a_reply_repeating_the_instructions_says_only_its_own_words() -> N
     scope, events = await _reply(
         "Mars is the red planet. No lists, no markdown, no emoji. It looks rusty."
     )
-    assert scope.reply_text == "Mars is the red planet. It looks rusty."
+    assert scope.reply_text.strip() == "Mars is the red planet. It looks rusty."
     shown = "".join(e.text for e in events if isinstance(e, TextDelta))
     spoken = " ".join(e.text for e in events if isinstance(e, SentenceReady))
     assert shown == spoken == "Mars is the red planet. It looks rusty."
@@ -93,14 +93,20 @@ async def test_a_reply_that_is_only_the_instructions_asks_the_user_again() -> No
     scope, events = await _reply(
         "Your words are spoken aloud, so answer in one or two short sentences of plain speech."
     )
-    assert scope.reply_text == ASK_AGAIN
+    assert scope.reply_text.strip() == ASK_AGAIN
     assert [e.text for e in events if isinstance(e, SentenceReady)] == [ASK_AGAIN]
 
 
 async def test_a_short_first_piece_that_begins_the_instructions_is_judged_with_the_next() -> None:
     # The first piece is cut after a few words for speed: "No lists," alone is no run to judge.
     scope, _events = await _reply("No lists, no markdown, no emoji. Mars is red.")
-    assert scope.reply_text == "Mars is red."
+    assert scope.reply_text.strip() == "Mars is red."
     # A short piece that only looks like the start of one is said, in its place.
     scope, _events = await _reply("Two plus two, as you asked, is four.")
-    assert scope.reply_text == "Two plus two, as you asked, is four."
+    assert scope.reply_text.strip() == "Two plus two, as you asked, is four."
+
+
+def test_a_withheld_piece_is_taken_out_of_the_text_whatever_its_spacing() -> None:
+    written = "Mars is red. No lists,\nno  markdown. It looks rusty. "
+    assert without_piece(written, "No lists, no markdown.") == "Mars is red. It looks rusty. "
+    assert without_piece(written, "Not there at all.") == written

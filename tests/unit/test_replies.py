@@ -22,6 +22,7 @@ from parley.memory.sqlite_store import SqliteStore
 from parley.models.contracts import ChatMessage, Transcript
 from parley.models.loaded import Backends
 from parley.pipeline.events import ListenerEvent, ReplyInterrupted, TurnDone, TurnEvent, TurnStarted
+from parley.pipeline.internal_words import ASK_AGAIN
 from parley.pipeline.replies import Replies
 from parley.pipeline.session_options import SessionOptions
 
@@ -127,3 +128,21 @@ async def test_a_newer_reply_the_user_asked_for_supersedes_one_still_being_writt
     assert first.was_cancelled and first.heard_text == ""
     llm.go.set()
     assert not (await newer).was_cancelled
+
+
+async def test_words_not_made_out_are_asked_again_and_nothing_in_them_is_remembered(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    llm = FakeHeldLlm("Clagot is not Asthma Red Clagot.")
+    llm.go.set()
+    events: list[ListenerEvent | TurnEvent] = []
+    replies, conversation_id = replies_over(llm, store, tmp_path, events)
+    heard = "Remember that clagot is no asthma red clagot."
+    result = await replies.respond(heard, is_unclear=True)
+    assert result.heard_text == ASK_AGAIN
+    assert not llm.asked.is_set()  # the model was not asked to answer another question
+    assert [(m.role, m.content) for m in store.messages(conversation_id)] == [
+        ("user", heard),
+        ("assistant", ASK_AGAIN),
+    ]
+    assert store.memories("local") == []

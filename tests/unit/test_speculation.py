@@ -36,7 +36,9 @@ class Scripted:
         self.decodes += 1
         return Transcript(self.words, audio.size // 16, 1.0)
 
-    def start_held(self, text: str, metrics: TurnMetrics, held: HeldReply) -> None:
+    def start_held(
+        self, text: str, metrics: TurnMetrics, held: HeldReply, is_unclear: bool
+    ) -> None:
         del metrics
         self.started.append((text, held))
 

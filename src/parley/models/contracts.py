@@ -19,6 +19,9 @@ class Transcript:
     text: str
     audio_ms: int
     decode_ms: float
+    # The recogniser was unsure of its words (Whisper: a low mean log-probability): not made
+    # out, so the user is asked to say it again.
+    is_unclear: bool = False
 
 
 @dataclass(frozen=True, slots=True)

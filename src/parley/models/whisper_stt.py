@@ -135,6 +135,8 @@ class WhisperStt:
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._window_end_states = self._encoded_window_end()
         self._lock = threading.Lock()
+        # The mean token log-probability of the last decode, read under the lock with its words.
+        self._mean_log_probability = 0.0
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -168,11 +170,14 @@ class WhisperStt:
         started_ns = time.perf_counter_ns()
         as_float = audio.astype(np.float32) / np.float32(32768.0)
         with self._lock:
+            self._mean_log_probability = 0.0  # set by the decode that gives the words
             text = text_of(as_float)
+            mean_log_probability = self._mean_log_probability
         return Transcript(
             text=text,
             audio_ms=audio.size * 1000 // INPUT_SAMPLE_RATE_HZ,
             decode_ms=(time.perf_counter_ns() - started_ns) / 1e6,
+            is_unclear=bool(text) and mean_log_probability < self._config.unclear_log_probability,
         )
 
     def _encoded_window_end(self) -> np.ndarray:
@@ -222,6 +227,7 @@ class WhisperStt:
         tokens = result.sequences_ids[0]
         # As faster-whisper reads a result: the score is the log-probability over the length.
         mean_log_probability = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        self._mean_log_probability = mean_log_probability
         if (
             result.no_speech_prob > _NO_SPEECH_PROBABILITY
             and mean_log_probability < _SPEECH_LOG_PROBABILITY
@@ -244,7 +250,10 @@ class WhisperStt:
             **({} if is_sampling_allowed else {"temperature": 0.0}),
         )
         # Decoding happens while the segments generator is consumed, so it stays in this thread.
-        return "".join(segment.text for segment in segments).strip()
+        decoded = list(segments)
+        if decoded:
+            self._mean_log_probability = sum(s.avg_logprob for s in decoded) / len(decoded)
+        return "".join(segment.text for segment in decoded).strip()
 
     def transcribe_whole(self, audio: Int16Array) -> Transcript:
         """Whisper's own greedy decode of the whole utterance through its 30 s windows: the

@@ -49,6 +49,7 @@ class FinalTranscript:
     decode_ms: float | None = None  # Whisper's own time for it, wherever it was decoded
     audio_ms: int | None = None  # the audio it decoded
     is_from_partial: bool = False  # a partial decoded while the user spoke heard every word
+    is_unclear: bool = False  # not made out (Transcript.is_unclear): asked again, not answered
 
 
 ListenerEvent: TypeAlias = SpeechStarted | PartialTranscript | SpeechEnded | FinalTranscript

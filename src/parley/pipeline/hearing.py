@@ -272,6 +272,7 @@ class Hearing:
             decode_ms=transcript.decode_ms,
             audio_ms=transcript.audio_ms,
             is_from_partial=is_from_partial,
+            is_unclear=transcript.is_unclear,
         )
 
     async def close(self) -> None:

@@ -77,6 +77,7 @@ class PieceGuard:
         self._last_withheld: str | None = None
         self.said = 0
         self.withheld = 0
+        self._withheld_pieces: list[str] = []
 
     def take(self, piece: str) -> list[str]:
         """The pieces to say now: none, this one, or a held one and this one."""
@@ -85,6 +86,7 @@ class PieceGuard:
             before, self._held = self._held, None
             if internal.is_internal(f"{before} {piece}"):
                 self.withheld += 2
+                self._withheld_pieces += [before, piece]
                 self._last_withheld = piece
                 return []
             said.append(before)
@@ -95,6 +97,7 @@ class PieceGuard:
         )
         if runs_on or internal.is_internal(piece):
             self.withheld += 1
+            self._withheld_pieces.append(piece)
             self._last_withheld = piece
         elif internal.may_begin(piece):
             self._held = piece
@@ -104,6 +107,11 @@ class PieceGuard:
             self._last_withheld = None
         self.said += len(said)
         return said
+
+    def take_withheld(self) -> list[str]:
+        """The pieces withheld since last asked."""
+        withheld, self._withheld_pieces = self._withheld_pieces, []
+        return withheld
 
     def finish(self) -> list[str]:
         """What is left to say at the reply's end: a held piece nothing followed, or, when
@@ -116,3 +124,15 @@ class PieceGuard:
             self.said += 1
             return [ASK_AGAIN]
         return []
+
+
+def without_piece(text: str, piece: str) -> str:
+    """``text`` with the first place it says ``piece`` taken out (the chunker may have joined
+    the piece's words with other spaces than the model wrote)."""
+    words = piece.split()
+    if not words:
+        return text
+    found = re.search(r"\s+".join(map(re.escape, words)), text)
+    if found is None:
+        return text
+    return text[: found.start()] + text[found.end() :].lstrip()

@@ -26,6 +26,7 @@ from parley.pipeline.events import (
     TurnEvent,
     TurnStarted,
 )
+from parley.pipeline.internal_words import ASK_AGAIN
 from parley.pipeline.prompt import count_tokens
 from parley.pipeline.reply_context import ReplyContext
 from parley.pipeline.reply_handle import ReplyHandle, ReplyStatus
@@ -171,10 +172,12 @@ class Replies:
         metrics: TurnMetrics | None = None,
         held: HeldReply | None = None,
         said: str | None = None,
+        is_unclear: bool = False,
     ) -> TurnResult:
         """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
         or cancellation, and store the reply as heard. A held reply takes the floor only when
-        it is released."""
+        it is released. Words not made out (``is_unclear``) are asked again, not answered, and
+        nothing in them is remembered."""
         self._last_turn_id += 1
         handle = ReplyHandle(self._last_turn_id, self._sink, held=held)
         self._handles[handle.turn_id] = handle
@@ -195,7 +198,7 @@ class Replies:
         metrics = metrics or TurnMetrics(handle.turn_id)
         metrics.turn_id = handle.turn_id
         try:
-            return await self._run(handle, user_text, metrics, said)
+            return await self._run(handle, user_text, metrics, said, is_unclear)
         finally:
             if not handle.stored.is_set():
                 handle.mark_stored(None)  # discarded, failed or a function call: no row
@@ -208,23 +211,31 @@ class Replies:
         self._sink.current_turn_id = handle.turn_id
 
     async def _run(
-        self, handle: ReplyHandle, user_text: str | None, metrics: TurnMetrics, said: str | None
+        self,
+        handle: ReplyHandle,
+        user_text: str | None,
+        metrics: TurnMetrics,
+        said: str | None,
+        is_unclear: bool,
     ) -> TurnResult:
         turn_id, held = handle.turn_id, handle.held
         outputs_said: str | None = None  # a client function's outputs, made plain
         options = self._options()
         observer = held.observe if held is not None else self._observer
+        is_asked_again = is_unclear and said is None and user_text is not None
         if user_text is not None and held is None:
-            await self.context.add_user_text(user_text)
-        # Parley speaking first (a timer) says its words, no model.
-        changes = (
-            self.context.take_memory_changes()
-            if said is None
-            else MemoryChanges(confirmations=[said])
-        )
+            await self.context.add_user_text(user_text, is_unclear=is_asked_again)
+        # Parley speaking first (a timer) says its words, no model; so does a question not made
+        # out, which is asked again rather than answered as another question.
         if said is not None:
-            # Nothing was asked: no prompt (a client's function outputs wait for the user).
-            request, messages = "", list[ChatMessage]()
+            changes = MemoryChanges(confirmations=[said])
+        elif is_asked_again:
+            changes = MemoryChanges(confirmations=[ASK_AGAIN])
+        else:
+            changes = self.context.take_memory_changes()
+        if said is not None or is_asked_again:
+            # Nothing to answer: no prompt (a client's function outputs wait for the user).
+            request, messages = user_text or "", list[ChatMessage]()
         else:
             # A speculation's words are not stored until the turn is confirmed: it may be
             # discarded.
@@ -288,7 +299,7 @@ class Replies:
             held.scope = scope
             if user_text is not None:
                 stored_user = asyncio.create_task(
-                    self._store_when_confirmed(held, user_text, scope)
+                    self._store_when_confirmed(held, user_text, scope, is_asked_again)
                 )
         scope.start(messages)
         # Counted while the model reads the prompt in its thread: the reply's usage figure.
@@ -379,11 +390,11 @@ class Replies:
         return result
 
     async def _store_when_confirmed(
-        self, held: HeldReply, user_text: str, scope: TurnScope
+        self, held: HeldReply, user_text: str, scope: TurnScope, is_unclear: bool
     ) -> None:
         await held.gate.wait()
         if held.is_released:
             # Once the reply is heard: storing the words (and reading them for facts to keep)
             # would otherwise share the two cores with the voice's first sound.
             await scope.first_sound.wait()
-            await self.context.add_user_text(user_text)
+            await self.context.add_user_text(user_text, is_unclear=is_unclear)

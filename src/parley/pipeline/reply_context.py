@@ -59,14 +59,14 @@ class ReplyContext:
             for action in understand(user_text)
         )
 
-    async def add_user_text(self, user_text: str) -> int:
+    async def add_user_text(self, user_text: str, *, is_unclear: bool = False) -> int:
         """Put a user message into the conversation without replying yet; returns its id.
 
         What the user asks to remember or forget is applied to memory here (and the facts they
         only state, where memory.is_extracting is on).
         """
         message_id = await self._store.add_message_async(self._conversation_id, "user", user_text)
-        if self._memory is not None:
+        if self._memory is not None and not is_unclear:  # nothing misheard is remembered
             self._memory_changes = await asyncio.to_thread(
                 self._memory.observe_user_turn,
                 self._user_id,

@@ -349,7 +349,7 @@ class Session:
             case Outcome.REPLY:
                 metrics = TurnMetrics(turn_id=0)
                 metrics.stamp_end_of_turn(final, probability)
-                self._spawn_reply(final.text, metrics, None)
+                self._spawn_reply(final.text, metrics, None, final.is_unclear)
             case Outcome.NO_WORDS:
                 log.info("an utterance held no words; no reply")
             case Outcome.WAIT:
@@ -362,19 +362,19 @@ class Session:
             asks_to_change_memory=self._replies.context.asks_to_change_memory(text),
         )
 
-    def _spawn_reply(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
-        task = asyncio.create_task(self._reply_task(text, metrics, held))
+    def _spawn_reply(
+        self, text: str, metrics: TurnMetrics, held: HeldReply | None, is_unclear: bool
+    ) -> None:
+        async def reply() -> None:
+            try:
+                await self._replies.respond(text, metrics=metrics, held=held, is_unclear=is_unclear)
+            except Exception:
+                log.exception("the reply to %r failed", text)
+                raise
+
+        task = asyncio.create_task(reply())
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
-
-    async def _reply_task(self, text: str, metrics: TurnMetrics, held: HeldReply | None) -> None:
-        try:
-            await self._replies.respond(text, metrics=metrics, held=held)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("the reply to %r failed", text)
-            raise
 
     def _on_partial(self, transcript: Transcript) -> None:
         text, audio_ms = transcript.text, transcript.audio_ms

@@ -73,7 +73,8 @@ class Speculation:
 
 Transcribe = Callable[[Int16Array], Coroutine[Any, Any, Transcript | None]]
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
-StartHeld = Callable[[str, TurnMetrics, HeldReply], None]
+# The words, the turn's metrics, the held reply, and whether the words were made out.
+StartHeld = Callable[[str, TurnMetrics, HeldReply, bool], None]
 
 
 class Speculator:
@@ -129,7 +130,7 @@ class Speculator:
         if text and self._is_allowed(text):
             speculation.held = HeldReply(self._observer)
             speculation.metrics = TurnMetrics(turn_id=0)
-            self._start_held(text, speculation.metrics, speculation.held)
+            self._start_held(text, speculation.metrics, speculation.held, transcript.is_unclear)
 
     @property
     def is_active(self) -> bool:

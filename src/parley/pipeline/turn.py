@@ -30,7 +30,7 @@ from parley.models.contracts import (
 from parley.pipeline.channel import Channel
 from parley.pipeline.events import FinalTranscript, SentenceReady, TextDelta, TurnDone, TurnEvent
 from parley.pipeline.heard_ledger import HeardLedger
-from parley.pipeline.internal_words import InternalWords, PieceGuard
+from parley.pipeline.internal_words import ASK_AGAIN, InternalWords, PieceGuard, without_piece
 from parley.pipeline.piece_joins import QUIET_LEVEL, PieceEdges
 from parley.pipeline.sentences import SentenceChunker
 from parley.pipeline.turn_figures import TurnFigures
@@ -288,6 +288,7 @@ class TurnScope:
                     self.metrics.llm_first_token_t_ns = now_ns
                 self.metrics.token_count += 1
                 self.metrics.llm_last_token_t_ns = now_ns
+                self.reply_text += text
                 await out.send(text)
                 if self._tts is not None and not self._first_piece_voiced.is_set():
                     # Once the first piece is cut, the model rests until the voice has made its
@@ -315,10 +316,14 @@ class TurnScope:
                 for piece in chunker.push(delta):
                     for said in guard.take(piece):
                         index = await self._emit_piece(said, index, out)
+                    self._strike(guard)
             for piece in chunker.flush():
                 for said in guard.take(piece):
                     index = await self._emit_piece(said, index, out)
+                self._strike(guard)
             for said in guard.finish():
+                if said == ASK_AGAIN and not self.reply_text.strip():
+                    self.reply_text = ASK_AGAIN  # the reply was nothing but the instructions
                 index = await self._emit_piece(said, index, out)
             if guard.withheld:
                 log.warning(
@@ -329,14 +334,17 @@ class TurnScope:
         finally:
             out.close()
 
+    def _strike(self, guard: PieceGuard) -> None:
+        """Take the pieces just withheld out of the reply's text (what is stored and shown)."""
+        for piece in guard.take_withheld():
+            self.reply_text = without_piece(self.reply_text, piece)
+
     async def _emit_piece(self, piece: str, index: int, out: Channel[str]) -> int:
         now_ns = time.perf_counter_ns()
         if self.metrics.first_sentence_t_ns is None:
             self.metrics.first_sentence_t_ns = now_ns
-        # The reply's text is its pieces: what is said is what is shown and stored.
-        text = (" " if self.reply_text else "") + piece
-        self.reply_text += text
-        self._observer(TextDelta(self.turn_id, text, now_ns))
+        # Text goes out a piece at a time, once the piece is known to be the reply's own.
+        self._observer(TextDelta(self.turn_id, (" " if index else "") + piece, now_ns))
         self._observer(SentenceReady(self.turn_id, index, piece, now_ns))
         await out.send(piece)
         return index + 1
