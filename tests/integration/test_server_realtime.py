@@ -214,7 +214,10 @@ async def test_speaking_over_a_reply_cancels_it_and_the_next_question_is_answere
         for e in events + later
         if e.type == "response.output_audio_transcript.delta" and e.response_id == first_response_id
     )
-    assert len(rows[1][1]) < len(full_story), "the stored reply should hold only what was heard"
+    # The stored reply holds what was heard, the story's opening words (on a loaded machine
+    # its second piece may not have been written by then: what was heard is then all it said).
+    heard = rows[1][1].split()
+    assert heard and heard == full_story.split()[: len(heard)], (rows[1][1], full_story)
 
 
 @pytest.mark.slow

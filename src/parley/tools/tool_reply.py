@@ -15,7 +15,7 @@ from parley.models.contracts import ChatMessage, tool_exchange
 from parley.tools.arguments import calls_for
 from parley.tools.hub import BUILTIN_SERVER, ToolHub, ToolResult, ToolSpec
 from parley.tools.router import ToolRouter
-from parley.tools.speakable import speakable_result, spoken_answer
+from parley.tools.speakable import NOTHING_REMEMBERED, speakable_result, spoken_answer
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,12 @@ class ToolAwareReply:
                 work.cancel()
         self.calls.extend(results)
         is_builtin = chosen[0].server == BUILTIN_SERVER
+        if is_builtin and _memory_was_empty(results) and _has_earlier_turns(messages):
+            # Memory keeps only what the user asked it to; what they said in this conversation
+            # ("My name is Alice." a turn ago) is in the prompt: the model answers from it.
+            async for delta in self._llm.stream(messages):
+                yield delta
+            return
         said = [spoken_answer(r.name, r.text, is_builtin=is_builtin) for r in results]
         if results and not any(r.is_error for r in results) and all(said):
             # A time, a conversion, a fact kept, a goodbye: said as people say it, without the
@@ -154,6 +160,16 @@ class ToolAwareReply:
         answers = [speakable_result(r.text) for r in results if not r.is_error]
         async for delta in unless_json(self._llm.stream(augmented), " ".join(answers)):
             yield delta
+
+
+def _memory_was_empty(results: Sequence[ToolResult]) -> bool:
+    return bool(results) and all(
+        r.name == "search_memory" and r.text == NOTHING_REMEMBERED for r in results
+    )
+
+
+def _has_earlier_turns(messages: Sequence[ChatMessage]) -> bool:
+    return any(m.role == "assistant" for m in messages)
 
 
 async def unless_json(deltas: AsyncIterator[str], instead: str) -> AsyncIterator[str]:
