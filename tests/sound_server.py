@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from tests.conftest import end_process
+
 SPEAKER_RATE_HZ = 24_000
 MIC_RATE_HZ = 16_000
 
@@ -25,6 +27,7 @@ class SoundServer:
         if shutil.which("pulseaudio") is None:
             raise RuntimeError("PulseAudio is not installed: `make test` installs it.")
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="parley-pulse-"))
+        self._recorders: list[subprocess.Popen[bytes]] = []
         self.env = {
             **os.environ,
             "XDG_RUNTIME_DIR": str(self.runtime_dir),
@@ -77,9 +80,11 @@ class SoundServer:
 
     def record_speaker(self, path: Path) -> subprocess.Popen[bytes]:
         """Record what the loudspeaker plays (24 kHz) into ``path`` until the process is
-        stopped."""
+        stopped (``recorded``, or the sound server's close, whatever the test's outcome)."""
         with path.open("wb") as output:  # the child keeps its own copy of the descriptor
-            return self._recorder(output)
+            recorder = self._recorder(output)
+        self._recorders.append(recorder)
+        return recorder
 
     def _recorder(self, output: BinaryIO) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -130,5 +135,7 @@ class SoundServer:
             self._echo_module = None
 
     def close(self) -> None:
+        for recorder in self._recorders:
+            end_process(recorder, grace_s=10)
         self._run("pulseaudio", "--kill", check=False)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)

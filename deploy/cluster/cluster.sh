@@ -162,9 +162,15 @@ from pgserver._commands import pg_ctl
 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=Path(sys.argv[1]), user="pgserver" if os.geteuid() == 0 else None)
 EOF
         # pg_ctl returns when the pid file is gone, which the postmaster removes just before it
-        # exits: wait for the process itself, so that `down` leaves nothing running.
-        for _ in $(seq 1 100); do kill -0 "$postmaster" 2>/dev/null || break; sleep 0.1; done
-        say "stopped PostgreSQL"
+        # exits: wait for the process itself (a minute at most: a loaded machine is slow to let
+        # it go), so that `down` leaves nothing running.
+        for _ in $(seq 1 600); do kill -0 "$postmaster" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$postmaster" 2>/dev/null; then
+            kill -9 "$postmaster" 2>/dev/null || true
+            say "PostgreSQL did not stop within a minute of being asked: killed"
+        else
+            say "stopped PostgreSQL"
+        fi
     fi
 }
 

@@ -15,6 +15,9 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.mark.slow
+# Every trial of the bench runs here, most in real time (twelve pause-trial questions, the echo
+# room, the memory trial): ~3 minutes on a quiet 2-core machine, twice that with a core busy.
+@pytest.mark.timeout(900)
 def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     parley_cli: Cli, piper_speech: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -37,6 +40,7 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
         "--json",
         "--plot",
         str(plot),
+        timeout_s=840,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

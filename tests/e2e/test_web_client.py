@@ -274,7 +274,10 @@ def test_talking_over_a_reply_stops_it_and_the_next_question_is_answered(
     first_reply = messages[1]
     assert first_reply["role"] == "assistant" and first_reply["is_interrupted"]
     shown = page.locator(".transcript .assistant").first.text_content() or ""
-    assert len(first_reply["content"]) < len(shown)
+    # What was stored is the opening of what the page showed (on a loaded machine the story may
+    # have had no words out yet when the question came: then both are empty).
+    stored = first_reply["content"].split()
+    assert stored == shown.split()[: len(stored)], (first_reply["content"], shown)
 
 
 def test_a_bad_or_reused_login_code_shows_a_clear_error(
