@@ -7,18 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-import numpy as np
-
-from parley.audio.frames import Int16Array
 from parley.audio.virtual_devices import CollectingSink
 from parley.config.sections import LlamaCppConfig
 from parley.models.contracts import ChatMessage
 from parley.pipeline.events import SentenceReady, TextDelta, TurnEvent
 from parley.pipeline.internal_words import ASK_AGAIN, InternalWords, without_piece
 from parley.pipeline.turn import TurnMetrics, TurnScope
+from tests.unit.fakes import RATE, FakeToneVoice
 
 SYSTEM_PROMPT = LlamaCppConfig().system_prompt
-RATE = 16_000
 
 
 def test_the_instructions_are_internal_and_the_persona_and_the_users_words_are_not() -> None:
@@ -46,17 +43,6 @@ class FakeScriptedLlm:
         for word in self._words.split(" "):
             await asyncio.sleep(0)
             yield word + " "
-
-
-class FakeToneVoice:
-    """Stands in for Piper: a tenth of a second of tone per word."""
-
-    sample_rate_hz = RATE
-
-    async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
-        del speed
-        for _word in text.split():
-            yield (np.sin(np.arange(RATE // 10) / 8) * 8_000).astype(np.int16)
 
 
 async def _reply(words: str) -> tuple[TurnScope, list[TurnEvent]]:

@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from parley.audio.frames import Int16Array
@@ -25,8 +24,7 @@ from parley.pipeline.events import ListenerEvent, ReplyInterrupted, TurnDone, Tu
 from parley.pipeline.internal_words import ASK_AGAIN
 from parley.pipeline.replies import Replies
 from parley.pipeline.session_options import SessionOptions
-
-RATE = 16_000
+from tests.unit.fakes import FakeToneVoice
 
 
 class FakeHeldLlm:
@@ -43,18 +41,6 @@ class FakeHeldLlm:
         await self.go.wait()
         for word in self.words.split(" "):
             yield word + " "
-
-
-class FakeToneVoice:
-    """Stands in for Piper: a tenth of a second of tone per word."""
-
-    sample_rate_hz = RATE
-
-    async def synthesize(self, text: str, *, speed: float = 1.0) -> AsyncIterator[Int16Array]:
-        del speed
-        for _word in text.split():
-            await asyncio.sleep(0)
-            yield (np.sin(np.arange(RATE // 10) / 8) * 8_000).astype(np.int16)
 
 
 class FakeStt:
