@@ -80,3 +80,20 @@ async def test_parley_as_an_mcp_server_serves_memory_and_conversations(data_dir:
         assert "teal" in answer.content[0].text.lower()
         missing = await client.call_tool("read_conversation", {"conversation_id": "nope"})
         assert missing.is_error
+
+
+@pytest.mark.slow
+def test_eval_answers_speaks_questions_in_several_voices_and_judges_each_reply(
+    parley_cli: Cli,
+) -> None:
+    done = parley_cli("eval", "--answers", "--limit", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["overall"]["questions"] == 3
+    cases = report["cases"]
+    # One voice after another, each question heard and replied to, and judged.
+    assert [c["voice"] for c in cases] == ["en_US-joe-medium", "flite-slt", "flite-rms"]
+    assert all(c["heard"] and c["reply"] for c in cases), cases
+    assert {c["verdict"] for c in cases} <= {"right", "asked again", "misheard", "wrong"}
+    assert cases[0]["verdict"] == "right", cases[0]  # Piper's "red planet": Mars
+    assert report["internal_words_spoken"] == 0 and report["facts_from_questions"] == []

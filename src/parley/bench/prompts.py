@@ -18,7 +18,8 @@ from parley.config.settings import Settings
 from parley.errors import AudioDecodeError
 from parley.models.contracts import TextToSpeech
 
-_CLOCK_WORDS = (
+# A reply that tells the time holds one of these (Parley says "It's 3:42 in the afternoon").
+CLOCK_WORDS = (
     *(str(n) for n in range(60)),
     *(f"{n:02d}" for n in range(10)),
     "am",
@@ -27,6 +28,9 @@ _CLOCK_WORDS = (
     "noon",
     "midnight",
     "utc",
+    "morning",
+    "afternoon",
+    "evening",
 )
 
 # Each question with words of which a reply that addresses it holds at least one.
@@ -47,7 +51,7 @@ DEFAULT_PROMPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 MEMORY_TRIAL: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Please remember that my name is Alice and my favourite colour is teal.", ("teal",), ()),
     ("What is my favourite colour?", ("teal",), ()),
-    ("What time is it right now?", _CLOCK_WORDS, ("alice", "teal")),
+    ("What time is it right now?", CLOCK_WORDS, ("alice", "teal")),
 )
 # Questions spoken with a pause after their first part.
 PAUSE_TRIAL: tuple[tuple[str, str], ...] = (
