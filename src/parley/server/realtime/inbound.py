@@ -265,7 +265,7 @@ def _without_audio_formats(session: dict[str, Any]) -> dict[str, Any]:
 def _validation_problem(root: str, error: pydantic.ValidationError) -> str:
     """The first thing wrong, said in one line with its place ("session.audio.input: ...")."""
     first = error.errors()[0]
-    place = ".".join([root, *(str(part) for part in first["loc"][1:])])
+    place = ".".join([root, *(str(part) for part in first["loc"])])
     return f"{place}: {first['msg']}."
 
 
