@@ -33,6 +33,10 @@ FRAME_MS = 20
 ECHO_GAIN_DB = -6.0
 ECHO_DELAY_MS = 40
 _FRAME_SAMPLES = INPUT_SAMPLE_RATE_HZ * FRAME_MS // 1000
+# The user hears this much of the reply before speaking over it; a reply that has not begun
+# this long after the question is spoken over all the same.
+_REPLY_HEARD_MS = 1_500
+_LONGEST_WAIT_MS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +66,41 @@ class _Room:
         self.sounding_at: set[int] = set()
         self._was_sounding = False
         self.held_frames = 0
+        self.sounded_frames = 0
+        # The stream time at which the words said over the reply began (``frames``' hold).
+        self.onset_sample: int | None = None
 
     async def frames(
-        self, said: Int16Array, keep_going: Callable[[], bool]
+        self,
+        question: Int16Array,
+        over_the_reply: Int16Array,
+        keep_going: Callable[[], bool],
+        *,
+        after_sounding_frames: int,
+        longest_wait_frames: int,
     ) -> AsyncIterator[AudioFrame]:
+        """``question``, then silence until the loudspeaker has sounded for
+        ``after_sounding_frames`` (the reply has begun, however long the machine took to
+        begin it; at most ``longest_wait_frames``), then ``over_the_reply``, then silence while
+        ``keep_going``."""
         frame_samples = _FRAME_SAMPLES
         started_ns = time.perf_counter_ns()
-        position = 0
-        while position < said.size or keep_going():
+        position = 0  # the stream's clock, in samples
+        said, said_at = question, 0  # what the user says now, and how much of it is said
+        waited_frames = 0
+        while said_at < said.size or said is question or keep_going():
+            if said is question and said_at >= said.size:
+                waited_frames += 1
+                if (
+                    self.sounded_frames >= after_sounding_frames
+                    or waited_frames > longest_wait_frames
+                ):
+                    said, said_at, self.onset_sample = over_the_reply, 0, position
             block = self._speaker.next_block(self._output_block)
             is_sounding = bool(np.any(block))
             if is_sounding:
                 self.sounding_at.add(position)
+                self.sounded_frames += 1
             elif self._was_sounding:
                 self.silences.append(position)
             self._was_sounding = is_sounding
@@ -82,7 +109,8 @@ class _Room:
                 resample(block, self._output_rate_hz, INPUT_SAMPLE_RATE_HZ)[:frame_samples]
             )
             echo = self._in_the_air.popleft()
-            voice = said[position : position + frame_samples]
+            voice = said[said_at : said_at + frame_samples]
+            said_at += voice.size
             mic = np.zeros(frame_samples, dtype=np.float64)
             mic[: voice.size] += voice
             mic[: echo.size] += echo * self._gain
@@ -103,8 +131,10 @@ async def run_echo_trial(
     is_cancelling_echo: bool,
     is_barge_in: bool,
 ) -> EchoTrial:
-    """``question``, then, 3 s into the reply, ``over_the_reply`` (a new question when
-    ``is_barge_in``, else an acknowledgement and a cough), then silence until all is played."""
+    """``question``, then, once the reply has sounded for a second and a half,
+    ``over_the_reply`` (a new question when ``is_barge_in``, else an acknowledgement and a
+    cough), then silence until all is played. The words over the reply wait for the reply, not
+    for the clock: on a slow or busy machine the reply begins later."""
     output_rate_hz = runtime.backends.settings.audio.output_sample_rate_hz
     echo = (
         EchoCanceller(capture_rate_hz=INPUT_SAMPLE_RATE_HZ, render_rate_hz=output_rate_hz)
@@ -120,14 +150,19 @@ async def run_echo_trial(
             interrupted.append(event)
 
     session = runtime.session(sink=speaker, observer=observe)
-    gap = np.zeros(INPUT_SAMPLE_RATE_HZ * 3, dtype=np.int16)
-    onset_sample = question.size + gap.size
-    said = np.concatenate([question, gap, over_the_reply])
     room = _Room(speaker, echo, output_rate_hz)
-    await session.listen(room.frames(said, lambda: session.is_busy or speaker.is_sounding))
+    frames = room.frames(
+        question,
+        over_the_reply,
+        lambda: session.is_busy or speaker.is_sounding,
+        after_sounding_frames=_REPLY_HEARD_MS // FRAME_MS,
+        longest_wait_frames=_LONGEST_WAIT_MS // FRAME_MS,
+    )
+    await session.listen(frames)
     await session.wait_for_replies()
     silent_after_ms = None
-    if is_barge_in:
+    onset_sample = room.onset_sample
+    if is_barge_in and onset_sample is not None:
         # The onset's frame: the reply was sounding then (else it is not an interruption).
         onset_frame = onset_sample // _FRAME_SAMPLES * _FRAME_SAMPLES
         after = [sample for sample in room.silences if sample >= onset_frame]
