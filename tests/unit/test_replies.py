@@ -105,7 +105,7 @@ async def test_a_newer_reply_the_user_asked_for_supersedes_one_still_being_writt
 ) -> None:
     llm = FakeHeldLlm("A very long story about a lighthouse keeper and his cat.")
     events: list[ListenerEvent | TurnEvent] = []
-    replies, _ = replies_over(llm, store, tmp_path, events)
+    replies, conversation_id = replies_over(llm, store, tmp_path, events)
     story = asyncio.create_task(replies.respond("Tell me a long story."))
     await llm.asked.wait()
     llm.go = asyncio.Event()  # the next reply is held too
@@ -114,6 +114,13 @@ async def test_a_newer_reply_the_user_asked_for_supersedes_one_still_being_writt
     assert first.was_cancelled and first.heard_text == ""
     llm.go.set()
     assert not (await newer).was_cancelled
+    # The cut reply's row comes before the words that cut it, as the user lived it.
+    stored = [(m.role, m.content, m.is_interrupted) for m in store.messages(conversation_id)]
+    assert stored[:3] == [
+        ("user", "Tell me a long story.", False),
+        ("assistant", "", True),
+        ("user", "Actually, what time is it?", False),
+    ]
 
 
 async def test_words_not_made_out_are_asked_again_and_nothing_in_them_is_remembered(

@@ -8,15 +8,25 @@ grammar. The reply to such a turn is the call itself; the client answers with th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 from parley.memory.fact_voice import without_recalled_facts
 from parley.models.contracts import ChatMessage, LanguageModel, tool_exchange
 from parley.models.loaded import Backends
+from parley.pipeline.events import FunctionCallRequested, TurnDone, TurnEvent, TurnStarted
 from parley.pipeline.session_options import SessionOptions
+from parley.pipeline.turn import TurnMetrics, TurnResult
+from parley.pipeline.turn_figures import TurnFigures
 from parley.tools.router import StaticTools, ToolChoice, ToolRouter
 from parley.tools.speakable import speakable_result
 from parley.tools.tool_reply import unless_json
+
+# Writes the reply's row: its text, its figures and the calls it made.
+StoreReply = Callable[[str, TurnFigures, list[Any]], Awaitable[None]]
 
 
 class ClientFunctions:
@@ -65,6 +75,35 @@ class ClientFunctions:
         if chosen is None:
             return None
         return ToolChoice(chosen, await self._router.write_arguments(chosen, request), 1.0)
+
+    async def request_call(
+        self,
+        turn_id: int,
+        request: str,
+        call: ToolChoice,
+        metrics: TurnMetrics,
+        observer: Callable[[TurnEvent], None],
+        store_reply: StoreReply,
+    ) -> TurnResult:
+        """The turn's reply is the call: asked of the client, and stored as the assistant's."""
+        now_ns = time.perf_counter_ns()
+        observer(TurnStarted(turn_id, request, now_ns, kind="function_call"))
+        arguments = json.dumps(call.arguments)
+        call_id = "call_" + uuid.uuid4().hex[:20]
+        observer(FunctionCallRequested(turn_id, call_id, call.tool.name, arguments, now_ns))
+        metrics.done_t_ns = time.perf_counter_ns()
+        observer(TurnDone(turn_id, False, "", metrics.figures(), metrics.done_t_ns))
+        tool_calls = [
+            {
+                "name": call.tool.name,
+                "arguments": call.arguments,
+                "call_id": call_id,
+                "by": "client",
+            }
+        ]
+        result = TurnResult(turn_id, request, "", "", False, metrics.figures(), tool_calls)
+        await store_reply("", result.figures, tool_calls)
+        return result
 
 
 class AnsweredFromOutputs:

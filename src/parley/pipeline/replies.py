@@ -5,9 +5,7 @@ prompt comes from its ReplyContext."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +17,6 @@ from parley.models.contracts import ChatMessage
 from parley.models.loaded import Backends, FixedReply
 from parley.pipeline.client_functions import AnsweredFromOutputs, ClientFunctions
 from parley.pipeline.events import (
-    FunctionCallRequested,
     ListenerEvent,
     ReplyInterrupted,
     TurnDone,
@@ -33,7 +30,7 @@ from parley.pipeline.reply_handle import ReplyHandle, ReplyStatus
 from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
 from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
-from parley.tools.router import ToolChoice
+from parley.pipeline.turn_figures import TurnFigures
 from parley.tools.tool_reply import ToolAwareReply
 from parley.tools.toolbox import Toolbox
 
@@ -155,6 +152,13 @@ class Replies:
         )
         return heard
 
+    async def after_a_cut(self) -> None:
+        """A reply just cut is stored before the words that cut it ("Wait, stop."): its row,
+        written as its teardown ends, comes first in the conversation."""
+        current = self._current
+        if current is not None and current.status is ReplyStatus.CUT:
+            await current.stored.wait()
+
     def message_id_for_turn(self, turn_id: int) -> int | None:
         handle = self._handles.get(turn_id)
         return handle.message_id if handle is not None else None
@@ -188,6 +192,9 @@ class Replies:
             if previous is not None and previous.status is ReplyStatus.LIVE:
                 if said is None and self._options().is_barge_in_enabled:
                     previous.cut()  # a newer reply supersedes one still being written
+                    # Stored (as far as heard) before the words that superseded it, and read
+                    # by this reply's prompt: the teardown takes one model item at most.
+                    await previous.stored.wait()
                 else:
                     # Barge-in is off, or Parley speaks up unprompted (a timer gone off while
                     # "OK, a timer is set" is still being said): it follows, and cuts nothing.
@@ -258,9 +265,11 @@ class Replies:
                             return TurnResult(turn_id, request, "", "", True, metrics.figures())
                         if user_text is not None:
                             await self.context.add_user_text(user_text)
-                    return await self._request_function_call(
-                        turn_id, request, call, metrics, observer
+                    result = await self.client_functions.request_call(
+                        turn_id, request, call, metrics, observer, self._stored_in
                     )
+                    self.results.append(result)
+                    return result
         kind = "announcement" if said is not None else "message"
         observer(TurnStarted(turn_id, request, time.perf_counter_ns(), kind))
         reply_llm: Any = self._backends.llm
@@ -342,6 +351,11 @@ class Replies:
             tool_calls=tool_calls,
         )
 
+    async def _stored_in(self, text: str, figures: TurnFigures, calls: list[Any]) -> None:
+        await self._store.add_message_async(
+            self._conversation_id, "assistant", text, metrics=figures.as_json(), tool_calls=calls
+        )
+
     async def _store_reply(self, handle: ReplyHandle, result: TurnResult) -> TurnResult:
         message_id = await self._store.add_message_async(
             self._conversation_id,
@@ -353,40 +367,6 @@ class Replies:
         )
         self.results.append(result)
         handle.mark_stored(message_id)
-        return result
-
-    async def _request_function_call(
-        self,
-        turn_id: int,
-        request: str,
-        call: ToolChoice,
-        metrics: TurnMetrics,
-        observer: SessionObserver,
-    ) -> TurnResult:
-        now_ns = time.perf_counter_ns()
-        observer(TurnStarted(turn_id, request, now_ns, kind="function_call"))
-        arguments = json.dumps(call.arguments)
-        call_id = "call_" + uuid.uuid4().hex[:20]
-        observer(FunctionCallRequested(turn_id, call_id, call.tool.name, arguments, now_ns))
-        metrics.done_t_ns = time.perf_counter_ns()
-        observer(TurnDone(turn_id, False, "", metrics.figures(), metrics.done_t_ns))
-        tool_calls = [
-            {
-                "name": call.tool.name,
-                "arguments": call.arguments,
-                "call_id": call_id,
-                "by": "client",
-            }
-        ]
-        result = TurnResult(turn_id, request, "", "", False, metrics.figures(), tool_calls)
-        await self._store.add_message_async(
-            self._conversation_id,
-            "assistant",
-            "",
-            metrics=result.figures.as_json(),
-            tool_calls=tool_calls,
-        )
-        self.results.append(result)
         return result
 
     async def _store_when_confirmed(

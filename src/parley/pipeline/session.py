@@ -339,6 +339,7 @@ class Session:
             case Outcome.KEEP_WORDS:
                 if held is not None:
                     held.discard()
+                await self._replies.after_a_cut()
                 await self._replies.context.add_user_text(final.text)
             case Outcome.RELEASE_HELD:
                 # held and its metrics are set together, when the pause's reply begins
