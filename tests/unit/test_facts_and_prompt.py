@@ -44,6 +44,7 @@ def test_stable_personal_facts_are_picked_up_in_the_third_person_when_extracting
         ),
         ("Remember the wifi password is fishcake.", "The wifi password is fishcake"),
         ("Can you remember that I like jazz?", "The user likes jazz"),
+        ("Please remember, I live in Lisbon.", "The user lives in Lisbon"),
         (
             "Don't forget that my mother's birthday is in May.",
             "The user's mother's birthday is in May",

@@ -87,3 +87,9 @@ def test_a_polite_request_tells_and_a_question_about_knowledge_calls_no_tool() -
     assert asks_for_knowledge("How many legs does a spider have?")
     assert not asks_for_knowledge("How many minutes are left on the timer?")
     assert not asks_for_knowledge("How many days are there until Christmas?")
+    # The calendar's order is knowledge; today's date is the clock's.
+    assert asks_for_knowledge("Which month comes after October?")
+    assert asks_for_knowledge("What day comes before Monday?")
+    assert asks_for_knowledge("What is the last month of the year?")
+    assert not asks_for_knowledge("What day is it today?")
+    assert not asks_for_knowledge("What month is it?")

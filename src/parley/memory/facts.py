@@ -157,7 +157,7 @@ def fact_asked_to_keep(sentence: str, said_before: str | None = None) -> str | N
         if said_before is None or said_before.rstrip().endswith("?"):
             return None
         fact = _without_end_punctuation(_GREETING.sub("", said_before))
-    fact = _GREETING.sub("", fact)
+    fact = _GREETING.sub("", fact.lstrip(" ,;:-"))  # "Remember, …": no comma to keep
     return fact if is_statement(fact) else None
 
 

@@ -95,7 +95,11 @@ _POLITE_REQUEST = re.compile(
 # own things or what is left of a time.
 _ASKS_FOR_KNOWLEDGE = re.compile(
     r"^(?:what (?:is|are) (?:a|an)\b|how (?:does|do) (?:a|an|the)?\b.*\bwork\b|why (?:do|does|is|are)\b"
-    r"|explain\b|how many \w+ (?:are there in|are in|does|do|has|have)\b(?!.*\b(?:left|until|till|ago)\b))",
+    r"|explain\b|how many \w+ (?:are there in|are in|does|do|has|have)\b(?!.*\b(?:left|until|till|ago)\b)"
+    # The calendar's order, not today's date: "Which month comes after April?", "What day
+    # comes before Friday?", "What is the first month of the year?".
+    r"|(?:which|what) (?:month|day|season|year)s? (?:comes?|is|falls?) (?:after|before)\b"
+    r"|(?:which|what) (?:is )?the (?:first|last|second|third) (?:month|day|season)\b)",
     re.IGNORECASE,
 )
 _ABOUT_THE_USER = re.compile(r"\b(?:my|me|i|mine|i'm|i've)\b", re.IGNORECASE)
