@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from parley.audio.frames import Int16Array
+from parley.models.contracts import Transcript
 
 RATE = 16_000
 
@@ -21,3 +22,10 @@ class FakeToneVoice:
         del speed
         for _word in text.split():
             yield (np.sin(np.arange(RATE // 10) / 8) * 8_000).astype(np.int16)
+
+
+class FakeDeafStt:
+    """Stands in for Whisper where no speech is heard: replies take text."""
+
+    async def transcribe(self, audio: Int16Array) -> Transcript:
+        raise AssertionError("no speech is heard in these tests")

@@ -9,22 +9,19 @@ the test holds, not a moment it races for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-import pytest
-
-from parley.audio.frames import Int16Array
 from parley.audio.virtual_devices import CollectingSink
 from parley.config.settings import load_settings
 from parley.memory.sqlite_store import SqliteStore
-from parley.models.contracts import ChatMessage, Transcript
+from parley.models.contracts import ChatMessage
 from parley.models.loaded import Backends
 from parley.pipeline.events import ListenerEvent, ReplyInterrupted, TurnDone, TurnEvent, TurnStarted
 from parley.pipeline.internal_words import ASK_AGAIN
 from parley.pipeline.replies import Replies
 from parley.pipeline.session_options import SessionOptions
-from tests.unit.fakes import FakeToneVoice
+from tests.unit.fakes import FakeDeafStt, FakeToneVoice
 
 
 class FakeHeldLlm:
@@ -43,25 +40,11 @@ class FakeHeldLlm:
             yield word + " "
 
 
-class FakeStt:
-    """Never asked here: replies take text."""
-
-    async def transcribe(self, audio: Int16Array) -> Transcript:
-        raise AssertionError("no speech is heard in these tests")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "parley.sqlite3")
-    yield opened
-    opened.close()
-
-
 def replies_over(
     llm: FakeHeldLlm, store: SqliteStore, tmp_path: Path, events: list[ListenerEvent | TurnEvent]
 ) -> tuple[Replies, str]:
     settings = load_settings(profile="testing", data_dir=tmp_path / "data")
-    backends = Backends(settings=settings, stt=FakeStt(), llm=llm, tts=FakeToneVoice())
+    backends = Backends(settings=settings, stt=FakeDeafStt(), llm=llm, tts=FakeToneVoice())
     conversation_id = store.create_conversation("local")
     replies = Replies(
         backends,

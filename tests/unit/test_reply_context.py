@@ -4,20 +4,19 @@ the facts recalled beside the user's words, and memory changed only as the user 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from parley.audio.frames import Int16Array
 from parley.config.settings import load_settings
 from parley.errors import BackendError
 from parley.memory.sqlite_store import SqliteStore
-from parley.models.contracts import ChatMessage, Transcript
+from parley.models.contracts import ChatMessage
 from parley.models.loaded import Backends
 from parley.pipeline.reply_context import ReplyContext
 from parley.pipeline.session_options import SessionOptions
-from tests.unit.fakes import FakeToneVoice
+from tests.unit.fakes import FakeDeafStt, FakeToneVoice
 
 
 class FakeSilentLlm:
@@ -26,18 +25,6 @@ class FakeSilentLlm:
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         raise AssertionError("no reply is written in these tests")
         yield ""  # pragma: no cover
-
-
-class FakeDeafStt:
-    async def transcribe(self, audio: Int16Array) -> Transcript:
-        raise AssertionError("no speech is heard in these tests")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "parley.sqlite3")
-    yield opened
-    opened.close()
 
 
 def context_over(
