@@ -11,10 +11,12 @@ import pytest
 import soundfile
 
 from parley.memory.database import sqlite3
-from parley.models.catalogue import QWEN_FILE_NAME
+from parley.models.catalogue import QWEN_0_5B
 from tests.conftest import sounds_like
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
+# The testing profile's LLM, the one `parley chat` loads here.
+QWEN_FILE_NAME = QWEN_0_5B.file_name
 
 
 def talk_json(cli: Cli, audio: Path, output: Path, *extra: str) -> dict:  # type: ignore[type-arg]

@@ -86,7 +86,10 @@ async def test_parley_as_an_mcp_server_serves_memory_and_conversations(data_dir:
 def test_eval_answers_speaks_questions_in_several_voices_and_judges_each_reply(
     parley_cli: Cli,
 ) -> None:
-    done = parley_cli("eval", "--answers", "--limit", "3", "--json")
+    # What the model knows is tested on the default (the testing profile's is the 0.5B).
+    done = parley_cli(
+        "eval", "--answers", "--limit", "3", "--json", env={"PARLEY_LLM__MODEL": "1.5b"}
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["overall"]["questions"] == 3

@@ -89,6 +89,24 @@ async def test_llama_cpp_answers_a_multi_token_chat_with_the_right_fact(backends
     assert "paris" in "".join(deltas).lower()
 
 
+@pytest.mark.slow
+async def test_the_default_llm_knows_what_the_fast_one_gets_wrong(models_dir: Path) -> None:
+    """The embedded default is the 1.5B, assembled from its 22 packages and checked by size:
+    it knows facts the 0.5B (the testing profile's, for speed) answered wrongly."""
+    from parley.config.settings import LlamaCppConfig
+    from parley.models.llama_cpp_llm import LlamaCppLlm
+
+    config = LlamaCppConfig(temperature=0.0)
+    assert config.model == "1.5b"
+    llm = LlamaCppLlm(config, models_dir=models_dir)
+    replies = []
+    for question in ("How many legs does an insect have?", "What is the fastest land animal?"):
+        messages = [ChatMessage("system", config.system_prompt), ChatMessage("user", question)]
+        replies.append("".join([d async for d in llm.stream(messages)]).lower())
+    assert "six" in replies[0] or "6" in replies[0], replies
+    assert "cheetah" in replies[1], replies
+
+
 async def test_closing_the_llm_stream_stops_generation_and_frees_the_model(
     backends: Backends,
 ) -> None:

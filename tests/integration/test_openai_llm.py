@@ -14,7 +14,7 @@ import pytest
 
 from parley.config.settings import McpConfig, OpenAICompatConfig
 from parley.errors import BackendError
-from parley.models.catalogue import llm_path
+from parley.models.catalogue import QWEN_0_5B, llm_path
 from parley.models.contracts import ChatMessage, LlmCapabilities
 from parley.models.loaded import Backends
 from parley.models.openai_llm import OpenAICompatLlm
@@ -30,7 +30,7 @@ def llama_server(models_dir: Path) -> Iterator[str]:
             "-m",
             "llama_cpp.server",
             "--model",
-            str(llm_path(models_dir)),
+            str(llm_path(models_dir, QWEN_0_5B)),
             "--host",
             "127.0.0.1",
             "--port",

@@ -56,6 +56,23 @@ def models_install(
         typer.echo(f"recorded speech is in {real_speech_dir(settings.data_dir)}")
 
 
+def _llm_in_use(settings: Settings) -> str:
+    """Which model answers: the embedded one `llm.model` names, a file, or a server's."""
+    from parley.config.settings import LlamaCppConfig
+    from parley.models.catalogue import LLM_WEIGHTS
+
+    llm = settings.llm
+    if not isinstance(llm, LlamaCppConfig):
+        return f"{llm.model} at {llm.base_url}"
+    if llm.model_path is not None:
+        return f"{llm.model_path} (llm.model_path)"
+    other = "0.5b" if llm.model == "1.5b" else "1.5b"
+    return (
+        f"{LLM_WEIGHTS[llm.model].name} (llm.model: {llm.model}; "
+        f"{other} is the {'faster' if other == '0.5b' else 'better-informed'} choice)"
+    )
+
+
 @app.command()
 @guarded
 def doctor(
@@ -124,6 +141,7 @@ def doctor(
         problems += not is_found
         state = "[green]ok" if is_found else "[red]missing"
         table.add_row(package, state, "" if is_found else "run `make run`")
+    table.add_row("llm in use", "[green]ok", _llm_in_use(settings))
     lacking = LlmCapabilities.lacking_in(llm_class(settings.llm))
     table.add_row(
         f"llm backend ({settings.llm.backend})",

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from parley.config.settings import LlamaCppConfig, LlmConfig
 from parley.errors import ModelLoadError
-from parley.models.catalogue import QWEN_SIZE_BYTES, check_gguf, llm_path
+from parley.models.catalogue import LLM_WEIGHTS, check_gguf, llm_path
 from parley.models.contracts import ChatMessage
 from parley.models.thread_bridge import iterate_in_thread
 
@@ -38,8 +38,9 @@ T = TypeVar("T")
 class LlamaCppLlm:
     def __init__(self, config: LlamaCppConfig, *, models_dir: Path) -> None:
         self._config = config
-        path = config.model_path or llm_path(models_dir)
-        check_gguf(path, expected_size_bytes=None if config.model_path else QWEN_SIZE_BYTES)
+        weights = LLM_WEIGHTS[config.model]
+        path = config.model_path or llm_path(models_dir, weights)
+        check_gguf(path, expected_size_bytes=None if config.model_path else weights.size_bytes)
         try:
             from llama_cpp import Llama
         except ImportError as error:
