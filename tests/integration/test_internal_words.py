@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from parley.config.sections import LlamaCppConfig
+from parley.config.backend_sections import LlamaCppConfig
 from parley.pipeline.internal_words import InternalWords
 from tests.conftest import RunningServer, ask_in_text
 from tests.integration.test_server_realtime import realtime

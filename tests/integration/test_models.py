@@ -107,6 +107,33 @@ async def test_the_default_llm_knows_what_the_fast_one_gets_wrong(models_dir: Pa
     assert "cheetah" in replies[1], replies
 
 
+@pytest.mark.slow
+async def test_the_0_5b_drafting_for_the_1_5b_changes_no_word_of_its_answer(
+    models_dir: Path,
+) -> None:
+    """Speculative decoding only saves steps: greedy, the 1.5B says the same with the 0.5B's
+    guesses as without them, and some guesses were kept."""
+    from parley.config.settings import LlamaCppConfig
+    from parley.models.llama_cpp_llm import LlamaCppLlm
+
+    replies = []
+    for draft in ("none", "0.5b"):
+        config = LlamaCppConfig(temperature=0.0, draft=draft, max_reply_tokens=24)
+        llm = LlamaCppLlm(config, models_dir=models_dir)
+        try:
+            messages = [
+                ChatMessage("system", config.system_prompt),
+                ChatMessage("user", "What is the largest planet in our solar system?"),
+            ]
+            replies.append("".join([d async for d in llm.stream(messages)]))
+            counts = llm.draft_counts
+        finally:
+            llm.close()
+    assert "jupiter" in replies[0].lower()
+    assert replies[1] == replies[0]
+    assert counts is not None and counts.proposed > 0
+
+
 async def test_closing_the_llm_stream_stops_generation_and_frees_the_model(
     backends: Backends,
 ) -> None:

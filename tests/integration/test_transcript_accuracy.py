@@ -10,7 +10,7 @@ import pytest
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
 from parley.audio.pcm import decode_file, write_wav
 from parley.bench.figures import word_errors
-from parley.bench.prompts import DEFAULT_PROMPTS, ESPEAK_VOICES, Prompt, espeak_say, load_prompts
+from parley.bench.prompts import ESPEAK_VOICES, SHORT_QUESTIONS, Prompt, espeak_say, load_prompts
 from parley.bench.real_speech import real_speech_dir
 from parley.models.loaded import Backends
 from tests.conftest import TEST_DATA_DIR
@@ -53,7 +53,7 @@ async def test_synthetic_voices_are_heard_as_well_as_by_whisper_s_whole_decode(
     # espeak-ng's voices, which say the same words the same way every time (Piper's vary from
     # one synthesis to the next, so a comparison on them would not repeat).
     synthetic = []
-    for index, (text, _expected) in enumerate(DEFAULT_PROMPTS):
+    for index, (text, _expected) in enumerate(SHORT_QUESTIONS):
         for voice in ESPEAK_VOICES:
             path = tmp_path / f"{index:02d}-{voice}.wav"
             write_wav(path, espeak_say(text, voice), INPUT_SAMPLE_RATE_HZ)

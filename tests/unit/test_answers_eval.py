@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from parley.bench.answer_set import ANSWER_SET, ANSWER_VOICES, MEMORY_QUESTIONS, AnswerCase
 from parley.bench.answers import judge
-from parley.config.sections import LlamaCppConfig
+from parley.config.backend_sections import LlamaCppConfig
 from parley.pipeline.internal_words import ASK_AGAIN, InternalWords
 
 INTERNAL = InternalWords([LlamaCppConfig().system_prompt])

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from parley.audio.virtual_devices import CollectingSink
-from parley.config.sections import LlamaCppConfig
+from parley.config.backend_sections import LlamaCppConfig
 from parley.models.contracts import ChatMessage
 from parley.pipeline.events import SentenceReady, TextDelta, TurnEvent
 from parley.pipeline.internal_words import ASK_AGAIN, InternalWords, without_piece

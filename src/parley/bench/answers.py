@@ -162,7 +162,10 @@ def judge(case: AnswerCase, voice: str, heard: str, reply: str, v2v_ms: float | 
     """One reply's verdict (see the module's docstring)."""
     is_internal = internal.is_internal(reply)
     errors, words = word_errors(case.question, heard)
-    if Prompt(case.question, Path(), case.accepted).is_addressed_by(reply) and not is_internal:
+    if (
+        Prompt(case.question, Path(), expected=case.accepted).is_addressed_by(reply)
+        and not is_internal
+    ):
         verdict = "right"
     elif reply.strip() == ASK_AGAIN:
         verdict = "asked again"
@@ -201,7 +204,9 @@ async def evaluate_answers(
             for index, case in enumerate(cases):
                 voice = voices[index % len(voices)]
                 path = await _spoken(runtime, case.question, voice, folder / f"q-{index}.wav")
-                turn = await run_turn(runtime, Prompt(case.question, path, case.accepted))
+                turn = await run_turn(
+                    runtime, Prompt(case.question, path, case.kind, case.accepted)
+                )
                 v2v = turn.metrics.get("voice_to_voice_ms")
                 answered = judge(case, voice, turn.transcript, turn.reply, v2v, internal)
                 report.cases.append(answered)

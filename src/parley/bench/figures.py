@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley.ops.spread import spread
+
 
 def speculative_share(metrics: list[dict[str, Any]]) -> float | None:
     """The share of replies begun on a pause, before the end of the turn was confirmed (and
@@ -18,6 +20,15 @@ def speculative_share(metrics: list[dict[str, Any]]) -> float | None:
         return None
     early = sum(m["llm_request_at_ms"] < m["endpoint_ms"] for m in timed)
     return float(round(early / len(timed), 2))
+
+
+def spread_by_kind(values: list[tuple[str, float | None]]) -> dict[str, dict[str, Any]]:
+    """Median and p90 of a figure for each kind of prompt (fact, advice, joke, ...)."""
+    by_kind: dict[str, list[float]] = {}
+    for kind, value in values:
+        if kind and value is not None:
+            by_kind.setdefault(kind, []).append(value)
+    return {kind: spread(found) for kind, found in sorted(by_kind.items())}
 
 
 def premature_end_rate(turns_heard: list[int]) -> float | None:

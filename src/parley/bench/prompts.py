@@ -1,5 +1,7 @@
-"""The bench's spoken prompts: the default questions spoken once in several voices (so STT
-is not only ever measured on one speaker), or a folder of WAV files with their words."""
+"""The bench's spoken prompts: requests of every kind people make (questions of fact,
+arithmetic, advice, jokes, explanations, memory, the time, a barge-in command) spoken once in
+several voices (so STT is not only ever measured on one speaker), or a folder of WAV files
+with their words."""
 
 from __future__ import annotations
 
@@ -33,8 +35,9 @@ CLOCK_WORDS = (
     "evening",
 )
 
-# Each question with words of which a reply that addresses it holds at least one.
-DEFAULT_PROMPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+# Short questions of fact, each with words of which a reply that addresses it holds at least
+# one: the wake-word trial's other speech, and the synthetic voices' transcript check.
+SHORT_QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("What is the capital of France?", ("paris",)),
     ("How many days are there in a week?", ("seven", "7")),
     ("What colour is the sky on a clear day?", ("blue",)),
@@ -45,6 +48,44 @@ DEFAULT_PROMPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("How many legs does a spider have?", ("eight", "8")),
     ("What do bees make?", ("honey",)),
     ("What is the largest planet in our solar system?", ("jupiter",)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRequest:
+    kind: str
+    text: str
+    expected: tuple[str, ...] = ()  # a reply that addresses it holds one; none: not judged
+
+
+# What the bench times: requests of every kind, not only short questions of fact, whose
+# replies start sooner and flatter the chain. Long replies (an explanation, a joke) and the
+# tools (the time, memory) are timed as people meet them.
+DEFAULT_PROMPTS: tuple[BenchRequest, ...] = (
+    BenchRequest("fact", "What is the capital of France?", ("paris",)),
+    BenchRequest("advice", "How can I fall asleep faster?"),
+    BenchRequest("arithmetic", "What is two plus three?", ("five", "5")),
+    BenchRequest("joke", "Tell me a joke."),
+    BenchRequest(
+        "explanation",
+        "Why is the sky blue?",
+        ("light", "sunlight", "scatter", "scattering", "scattered", "wavelength", "wavelengths"),
+    ),
+    BenchRequest("time", "What time is it?", CLOCK_WORDS),
+    BenchRequest("fact", "Who wrote Romeo and Juliet?", ("shakespeare",)),
+    BenchRequest("command", "Stop. Actually, tell me about the moon.", ("moon",)),
+    BenchRequest("memory", "Please remember that my sister's name is Emma.", ("emma",)),
+    BenchRequest("memory", "What is my sister's name?", ("emma",)),
+    BenchRequest("advice", "What should I cook for dinner tonight?"),
+    BenchRequest("fact", "How many legs does a spider have?", ("eight", "8")),
+    BenchRequest(
+        "explanation",
+        "How does a rainbow form?",
+        ("light", "rain", "raindrops", "droplets", "water", "sunlight"),
+    ),
+    BenchRequest("arithmetic", "What is seven times six?", ("42", "forty")),
+    BenchRequest("chat", "Hello, how are you today?"),
+    BenchRequest("fact", "What is the largest planet in our solar system?", ("jupiter",)),
 )
 # Spoken in order, each in a new conversation: a fact, a question it answers, and a question
 # it must stay out of (the time tool answers that one).
@@ -73,6 +114,7 @@ _LEAD = np.zeros(8_000, dtype=np.int16)  # half a second before the user speaks
 class Prompt:
     text: str
     path: Path
+    kind: str = ""  # fact, advice, joke, ... (empty: a prompt of the user's own)
     # Words of which a reply that addresses the prompt holds at least one, and words it must
     # not hold (facts about the user offered to an unrelated question). Neither: not judged.
     expected: tuple[str, ...] = ()
@@ -100,18 +142,19 @@ def _save(path: Path, audio: Int16Array, text: str) -> None:
 
 
 def make_default_prompts(directory: Path, tts: TextToSpeech) -> list[Prompt]:
-    """Speak the default questions once (Piper and espeak-ng voices) into ``directory``."""
+    """Speak the default requests once (Piper and espeak-ng voices) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     prompts: list[Prompt] = []
-    for index, (text, expected) in enumerate(DEFAULT_PROMPTS):
+    for index, request in enumerate(DEFAULT_PROMPTS):
         path = directory / f"{index:02d}.wav"
-        if not _cached(path, text):
+        if not _cached(path, request.text):
             if index % 2 == 0:
-                audio = asyncio.run(_say(tts, text))
+                audio = asyncio.run(_say(tts, request.text))
             else:
-                audio = espeak_say(text, ESPEAK_VOICES[(index // 2) % len(ESPEAK_VOICES)])
-            _save(path, audio, text)
-        prompts.append(Prompt(text, path, expected))
+                voice = ESPEAK_VOICES[(index // 2) % len(ESPEAK_VOICES)]
+                audio = espeak_say(request.text, voice)
+            _save(path, audio, request.text)
+        prompts.append(Prompt(request.text, path, request.kind, request.expected))
     return prompts
 
 
@@ -122,7 +165,7 @@ def make_memory_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
         path = directory / f"memory-{index:02d}.wav"
         if not _cached(path, text):
             _save(path, asyncio.run(_say(tts, text)), text)
-        prompts.append(Prompt(text, path, expected, unexpected))
+        prompts.append(Prompt(text, path, "memory", expected, unexpected))
     return prompts
 
 
@@ -145,7 +188,9 @@ def make_pause_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
             for gap, path in paths.items():
                 silence = np.zeros(INPUT_SAMPLE_RATE_HZ * gap // 1000, dtype=np.int16)
                 _save(path, np.concatenate([whole[:at], silence, whole[at:]]), text)
-        prompts.extend(Prompt(text, paths[gap], pause_ms=gap) for gap in PAUSE_TRIAL_GAPS_MS)
+        prompts.extend(
+            Prompt(text, paths[gap], "fact", pause_ms=gap) for gap in PAUSE_TRIAL_GAPS_MS
+        )
     return prompts
 
 

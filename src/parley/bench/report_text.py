@@ -16,6 +16,12 @@ def format_table(summary: dict[str, Any]) -> str:
     for name, figure in summary["figures"].items():
         if figure["n"]:
             lines.append(f"{name:<22}{figure['median']:>10}{figure['p90']:>10}{figure['n']:>5}")
+    by_kind = summary.get("voice_to_voice_ms_by_kind") or {}
+    if by_kind:
+        lines.append(
+            "voice to voice by kind (median/p90 ms): "
+            + ", ".join(f"{k} {f['median']}/{f['p90']}" for k, f in by_kind.items())
+        )
     lines.append(f"word error rate: {summary['word_error_rate']}")
     for name, accuracy in summary["transcript_accuracy"].items():
         lines.append(

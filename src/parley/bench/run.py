@@ -13,16 +13,21 @@ import os
 import resource
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parley.audio.frames import AudioFrame, Int16Array
+from parley.audio.frames import Int16Array
 from parley.audio.pcm import decode_file
 from parley.audio.virtual_devices import RealtimePlaybackSink, frames_from_samples
 from parley.bench.echo_trial import EchoTrial, echo_figures, run_echo_trials
-from parley.bench.figures import premature_end_rate, speculative_share, word_errors
+from parley.bench.figures import (
+    premature_end_rate,
+    speculative_share,
+    spread_by_kind,
+    word_errors,
+)
 from parley.bench.hearing_figures import (
     DecodeRecorder,
     TranscriptsHeard,
@@ -31,6 +36,7 @@ from parley.bench.hearing_figures import (
     partial_figures,
     transcript_accuracy,
 )
+from parley.bench.interruption_trial import run_interruption
 from parley.bench.piece_seams import SeamListener
 from parley.bench.prompts import (
     EchoTrialAudio,
@@ -44,7 +50,6 @@ from parley.config.settings import Settings
 from parley.models.loaded import Backends
 from parley.ops.machine import describe_cpu
 from parley.ops.spread import spread
-from parley.pipeline.events import SpeechStarted
 from parley.pipeline.runtime import Runtime
 from parley.pipeline.turn import TURN_LATENCIES
 
@@ -69,6 +74,7 @@ class JudgedTurn:
     audio_path: Path | None = None  # what was spoken
     heard_audio: list[Int16Array] = field(default_factory=list)  # what each final was decoded from
     pause_ms: int | None = None  # the pause trial's silence mid-question
+    kind: str = ""  # the prompt's kind: fact, advice, joke, ...
 
     @classmethod
     def judged(
@@ -95,6 +101,7 @@ class JudgedTurn:
             audio_path=prompt.path,
             heard_audio=heard_audio or [],
             pause_ms=prompt.pause_ms,
+            kind=prompt.kind,
         )
 
 
@@ -142,6 +149,9 @@ class BenchReport:
             "machine": describe_cpu(),
             "turns": len(self.turns),
             "figures": figures,
+            "voice_to_voice_ms_by_kind": spread_by_kind(
+                [(t.kind, t.metrics.get("voice_to_voice_ms")) for t in self.turns]
+            ),
             "speculative_share": speculative_share([t.metrics for t in self.turns]),
             "partial_transcripts": partial_figures([t.metrics for t in self.turns]),
             "word_error_rate": round(errors / words, 4) if words else None,
@@ -185,6 +195,7 @@ class BenchReport:
             "per_prompt": [
                 {
                     "prompt": t.prompt,
+                    "kind": t.kind,
                     "transcript": t.transcript,
                     "reply": t.reply,
                     **{name: t.metrics.get(name) for name in (*FIGURES, *_TIMELINE)},
@@ -241,54 +252,6 @@ async def run_turn(runtime: Runtime, prompt: Prompt) -> JudgedTurn:
         turns_heard=len(transcripts),
         heard_audio=[audio for audio in decoded_from if audio is not None],
     )
-
-
-async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:
-    """Start ``second`` while the reply to ``first`` plays; time from its onset to silence."""
-    backends = runtime.backends
-    rate_hz = backends.settings.audio.output_sample_rate_hz
-    sink = RealtimePlaybackSink(rate_hz)
-    onsets: list[int] = []
-
-    def observe(event: object) -> None:
-        if isinstance(event, SpeechStarted):
-            onsets.append(event.onset_t_ns)
-
-    session = runtime.session(sink=sink, observer=observe)
-    first_audio, second_audio = decode_file(first.path), decode_file(second.path)
-
-    def reply_not_heard_for_half_a_second() -> bool:
-        return bool(sink.played_samples(sink.current_turn_id) < rate_hz // 2)
-
-    async def frames() -> AsyncIterator[AudioFrame]:
-        # The first question, then silence until its reply has played for half a second (at
-        # most 10 s), then the second question over the reply.
-        async for frame in frames_from_samples(
-            first_audio,
-            frame_ms=20,
-            is_realtime=True,
-            trailing_silence_ms=0,
-            keep_going=reply_not_heard_for_half_a_second,
-            max_trailing_ms=10_000,
-        ):
-            yield frame
-            position = frame.start_sample + frame.samples.size
-        async for frame in frames_from_samples(
-            second_audio,
-            frame_ms=20,
-            is_realtime=True,
-            trailing_silence_ms=800,
-            keep_going=lambda: session.is_busy,
-            start_sample=position,
-        ):
-            yield frame
-
-    await session.listen(frames())
-    await session.wait_for_replies()
-    silenced_ns = sink.last_silenced_t_ns
-    if len(onsets) < 2 or silenced_ns is None or silenced_ns < onsets[1]:
-        return None
-    return round((silenced_ns - onsets[1]) / 1e6, 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, Int16Array
-from parley.bench.prompts import DEFAULT_PROMPTS, ESPEAK_VOICES, _say, _trimmed, espeak_say
+from parley.bench.prompts import ESPEAK_VOICES, SHORT_QUESTIONS, _say, _trimmed, espeak_say
 from parley.models.contracts import TextToSpeech
 from parley.models.wake_word import WakeWord
 from parley.ops.spread import spread
@@ -58,7 +58,7 @@ def run_wake_trial(name: str, tts: TextToSpeech) -> dict[str, Any]:
     false_wakes = 0
     other_s = 0.0
     for _voice, say in voices:
-        for text, _expected in DEFAULT_PROMPTS:
+        for text, _expected in SHORT_QUESTIONS:
             audio = np.concatenate([_LEAD, say(text), _LEAD])
             detected_at, used_s = _detect(detector, audio)
             false_wakes += len(detected_at)

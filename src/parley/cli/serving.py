@@ -229,6 +229,14 @@ def bench(
             "Assistant uses them.",
         ),
     ] = None,
+    is_timing_drafts: Annotated[
+        bool,
+        typer.Option(
+            "--drafts",
+            help="Time the embedded LLMs instead: each alone and the 1.5B with speculative "
+            "drafts (first token, first piece, tokens/s, share of guesses kept).",
+        ),
+    ] = False,
     wake_trial: Annotated[
         str | None,
         typer.Option(
@@ -261,6 +269,12 @@ def bench(
         return
     if wake_trial is not None:
         _bench_wake_word(settings, wake_trial, as_json=as_json)
+        return
+    if is_timing_drafts:
+        from parley.bench.draft_trial import format_draft_table, run_draft_trial
+
+        drafts = run_draft_trial(settings)
+        typer.echo(json.dumps(drafts, indent=2) if as_json else format_draft_table(drafts))
         return
     if transport not in ("websocket", "webrtc"):
         raise ConfigError(f"--transport is websocket or webrtc, not {transport!r}.")

@@ -24,21 +24,23 @@ from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from parley.config.sections import (
-    AudioConfig,
-    BargeInConfig,
+from parley.config.backend_sections import (
     EspeakConfig,
     FliteConfig,
     LlamaCppConfig,
     LlmConfig,
-    ModelServerConfig,
     OpenAICompatConfig,
     PiperConfig,
-    SttConfig,
     TtsConfig,
+    XttsConfig,
+)
+from parley.config.sections import (
+    AudioConfig,
+    BargeInConfig,
+    ModelServerConfig,
+    SttConfig,
     VadConfig,
     WhisperConfig,
-    XttsConfig,
 )
 from parley.config.service_sections import (
     AlertsConfig,

@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 
 from parley.config.settings import LlamaCppConfig, LlmConfig
 from parley.errors import ModelLoadError
-from parley.models.catalogue import LLM_WEIGHTS, check_gguf, llm_path
+from parley.models.catalogue import LLM_WEIGHTS, QWEN_0_5B, check_gguf, llm_path
 from parley.models.contracts import ChatMessage
+from parley.models.llama_drafts import DraftCounts, PromptLookupDraft, SmallModelDraft
 from parley.models.thread_bridge import iterate_in_thread
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ T = TypeVar("T")
 class LlamaCppLlm:
     def __init__(self, config: LlamaCppConfig, *, models_dir: Path) -> None:
         self._config = config
+        self._models_dir = models_dir
         weights = LLM_WEIGHTS[config.model]
         path = config.model_path or llm_path(models_dir, weights)
         check_gguf(path, expected_size_bytes=None if config.model_path else weights.size_bytes)
@@ -65,12 +67,47 @@ class LlamaCppLlm:
                 n_threads=config.n_threads,
                 n_threads_batch=config.n_threads_batch,
                 seed=config.seed,
+                draft_model=self._load_draft(llama_class),
                 verbose=False,
             )
         except (ValueError, RuntimeError) as error:
             raise ModelLoadError(
                 f"llama.cpp cannot load {path} ({error}). Check that it is a whole GGUF file."
             ) from None
+
+    def _load_draft(self, llama_class: Any) -> Any:
+        """The speculative draft ``llm.draft`` names, loaded on the model's thread (or None)."""
+        config = self._config
+        if config.draft == "prompt-lookup":
+            return PromptLookupDraft()
+        if config.draft == "0.5b":
+            small = llm_path(self._models_dir, QWEN_0_5B)
+            check_gguf(small, expected_size_bytes=QWEN_0_5B.size_bytes)
+            return SmallModelDraft(
+                llama_class(
+                    model_path=str(small),
+                    n_ctx=config.context_tokens,
+                    n_threads=config.n_threads,
+                    n_threads_batch=config.n_threads_batch,
+                    verbose=False,
+                )
+            )
+        return None
+
+    @property
+    def draft_counts(self) -> DraftCounts | None:
+        """What the speculative draft proposed so far (None: no draft)."""
+        draft = self._llama.draft_model
+        return draft.counts if isinstance(draft, SmallModelDraft | PromptLookupDraft) else None
+
+    def close(self) -> None:
+        """Free the model and its draft, on the model's thread; unusable after."""
+        with self._lock:
+            draft = self._llama.draft_model
+            if isinstance(draft, SmallModelDraft):
+                self._thread.submit(draft.close).result()
+            self._thread.submit(self._llama.close).result()
+        self._thread.shutdown()
 
     def reconfigure(self, config: LlmConfig) -> None:
         """Take a reloaded config's per-reply keys; the loaded model stays as it is."""

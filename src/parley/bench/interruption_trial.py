@@ -1,0 +1,61 @@
+"""The bench's barge-in trial: a question spoken over the reply to another, timed from its
+onset to the reply's silence."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from parley.audio.frames import AudioFrame
+from parley.audio.pcm import decode_file
+from parley.audio.virtual_devices import RealtimePlaybackSink, frames_from_samples
+from parley.bench.prompts import Prompt
+from parley.pipeline.events import SpeechStarted
+from parley.pipeline.runtime import Runtime
+
+
+async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:
+    """Start ``second`` while the reply to ``first`` plays; time from its onset to silence."""
+    backends = runtime.backends
+    rate_hz = backends.settings.audio.output_sample_rate_hz
+    sink = RealtimePlaybackSink(rate_hz)
+    onsets: list[int] = []
+
+    def observe(event: object) -> None:
+        if isinstance(event, SpeechStarted):
+            onsets.append(event.onset_t_ns)
+
+    session = runtime.session(sink=sink, observer=observe)
+    first_audio, second_audio = decode_file(first.path), decode_file(second.path)
+
+    def reply_not_heard_for_half_a_second() -> bool:
+        return bool(sink.played_samples(sink.current_turn_id) < rate_hz // 2)
+
+    async def frames() -> AsyncIterator[AudioFrame]:
+        # The first question, then silence until its reply has played for half a second (at
+        # most 10 s), then the second question over the reply.
+        async for frame in frames_from_samples(
+            first_audio,
+            frame_ms=20,
+            is_realtime=True,
+            trailing_silence_ms=0,
+            keep_going=reply_not_heard_for_half_a_second,
+            max_trailing_ms=10_000,
+        ):
+            yield frame
+            position = frame.start_sample + frame.samples.size
+        async for frame in frames_from_samples(
+            second_audio,
+            frame_ms=20,
+            is_realtime=True,
+            trailing_silence_ms=800,
+            keep_going=lambda: session.is_busy,
+            start_sample=position,
+        ):
+            yield frame
+
+    await session.listen(frames())
+    await session.wait_for_replies()
+    silenced_ns = sink.last_silenced_t_ns
+    if len(onsets) < 2 or silenced_ns is None or silenced_ns < onsets[1]:
+        return None
+    return round((silenced_ns - onsets[1]) / 1e6, 1)
