@@ -22,6 +22,10 @@ def test_each_reply_gets_the_verdict_a_user_would_give() -> None:
     assert verdict("Clagot is no Asthma Red Clagot.", ASK_AGAIN) == "asked again"
     assert verdict("Clagot is no Asthma Red Clagot.", "Clagot is red.") == "misheard"
     assert verdict(MARS.question, "The red planet is Venus.") == "wrong"
+    # A number written with a thousands comma is the number.
+    grams = AnswerCase("units", "How many grams are in a kilogram?", ("1000", "thousand"))
+    said = judge(grams, "flite-rms", grams.question, "There are 1,000 grams.", 1.0, INTERNAL)
+    assert said.verdict == "right"
     # Right words beside the instructions are not a right answer.
     answered = judge(
         MARS, "flite-slt", MARS.question, "Mars. No lists, no markdown.", 1.0, INTERNAL

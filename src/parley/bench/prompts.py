@@ -124,7 +124,8 @@ class Prompt:
     def is_addressed_by(self, reply: str) -> bool | None:
         if not self.expected and not self.unexpected:
             return None
-        words = set(re.findall(r"[a-z0-9']+", reply.lower()))
+        # "1,000" is one number, as "1000" is.
+        words = set(re.findall(r"[a-z0-9']+", re.sub(r"(?<=\d),(?=\d{3})", "", reply.lower())))
         return (not self.expected or not words.isdisjoint(self.expected)) and words.isdisjoint(
             self.unexpected
         )
@@ -169,14 +170,16 @@ def make_memory_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
     return prompts
 
 
-def make_pause_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
+def make_pause_trial(
+    directory: Path, tts: TextToSpeech, *, questions: int = len(PAUSE_TRIAL)
+) -> list[Prompt]:
     """Each question spoken in one breath, with a silence of each of PAUSE_TRIAL_GAPS_MS put in
     where its first part ends. Spoken whole, the voice does not fall before the pause as it
     does at a sentence's end, just as a person's does not when they hesitate mid-sentence (the
     halves spoken apart sound like two finished sentences, and no turn model could tell)."""
     directory.mkdir(parents=True, exist_ok=True)
     prompts: list[Prompt] = []
-    for index, (first, second) in enumerate(PAUSE_TRIAL):
+    for index, (first, second) in enumerate(PAUSE_TRIAL[:questions]):
         text = f"{first} {second}"
         paths = {gap: directory / f"pause-{gap}ms-{index:02d}.wav" for gap in PAUSE_TRIAL_GAPS_MS}
         if not all(_cached(path, text) for path in paths.values()):

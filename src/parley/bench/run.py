@@ -39,6 +39,7 @@ from parley.bench.hearing_figures import (
 from parley.bench.interruption_trial import run_interruption
 from parley.bench.piece_seams import SeamListener
 from parley.bench.prompts import (
+    PAUSE_TRIAL,
     EchoTrialAudio,
     Prompt,
     choose_prompts,
@@ -273,6 +274,7 @@ def run_bench(
     interruptions: int,
     is_running_trials: bool = True,
     echo_trials: int = 2,
+    pause_questions: int = len(PAUSE_TRIAL),
     progress: Callable[[str], None] = lambda _message: None,
 ) -> BenchReport:
     report = BenchReport()
@@ -286,7 +288,7 @@ def run_bench(
         trial_dir = settings.data_dir / "bench-prompts"
         trials = Trials(
             make_memory_trial(trial_dir, backends.tts),
-            make_pause_trial(trial_dir, backends.tts),
+            make_pause_trial(trial_dir, backends.tts, questions=pause_questions),
             make_echo_trial(backends.tts) if echo_trials else None,
             echo_trials,
         )

@@ -199,6 +199,12 @@ def bench(
             "over or only acknowledged) with echo cancellation on and off; 0: none.",
         ),
     ] = 2,
+    pause_questions: Annotated[
+        int,
+        typer.Option(
+            "--pauses", min=1, max=4, help="With --trials: questions spoken with a pause in them."
+        ),
+    ] = 4,
     as_json: JsonOption = False,
     plot_path: Annotated[
         Path | None, typer.Option("--plot", help="Write a latency breakdown PNG.")
@@ -317,6 +323,7 @@ def bench(
                 interruptions=interruptions,
                 is_running_trials=is_running_trials,
                 echo_trials=echo_trials,
+                pause_questions=pause_questions,
                 progress=lambda message: status.update(message),
             )
     summary = report.summary()
