@@ -275,6 +275,11 @@ class Hearing:
             is_unclear=transcript.is_unclear,
         )
 
+    async def reported(self) -> None:
+        """Wait until every pause judged and partial decoded so far has told the loop."""
+        while self._reporting:
+            await asyncio.wait(set(self._reporting))
+
     async def close(self) -> None:
         """The audio ended: nothing more reaches the loop, and the last turn's words are out."""
         self.drop_partial()

@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from parley.memory.fact_voice import without_recalled_facts
+from parley.memory.fact_voice import second_person, without_recalled_facts
 from parley.models.contracts import ChatMessage, tool_exchange
 from parley.tools.arguments import calls_for
 from parley.tools.hub import BUILTIN_SERVER, ToolHub, ToolResult, ToolSpec
@@ -158,7 +158,9 @@ class ToolAwareReply:
         )
         augmented = [*messages[:-1], without_recalled_facts(messages[-1]), *exchange]
         answers = [speakable_result(r.text) for r in results if not r.is_error]
-        async for delta in unless_json(self._llm.stream(augmented), " ".join(answers)):
+        # Said as it is when the model echoes JSON: memory keeps facts about "the user".
+        instead = " ".join(second_person(answer) for answer in answers)
+        async for delta in unless_json(self._llm.stream(augmented), instead):
             yield delta
 
 
