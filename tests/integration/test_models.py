@@ -134,6 +134,27 @@ async def test_the_0_5b_drafting_for_the_1_5b_changes_no_word_of_its_answer(
     assert counts is not None and counts.proposed > 0
 
 
+async def test_a_reply_after_a_read_ahead_says_what_it_says_without_one(
+    backends: Backends,
+) -> None:
+    """The read-ahead tokenizes the prompt itself and reads it in chunks, stopping when a reply
+    wants the model: what it leaves in the cache must be what the reply would have read."""
+    system = ChatMessage("system", backends.settings.llm.system_prompt)
+    question = ChatMessage("user", "What is the capital of France?")
+    cold = "".join([d async for d in backends.llm.stream([system, question])])
+    prefill = backends.llm_capabilities.prompt_reader
+    assert prefill is not None
+    for words_so_far in ("What is the capital", "What is the capital of France?"):
+        await prefill.prefill([system, ChatMessage("user", words_so_far)])
+        assert "".join([d async for d in backends.llm.stream([system, question])]) == cold
+    # A reply asked for while a long read-ahead runs is answered, and right.
+    long_words = ChatMessage("user", "Tell me about the moon. " * 60)
+    reading = asyncio.create_task(prefill.prefill([system, long_words]))
+    replied = "".join([d async for d in backends.llm.stream([system, question])])
+    await reading
+    assert replied == cold and "paris" in cold.lower()
+
+
 async def test_closing_the_llm_stream_stops_generation_and_frees_the_model(
     backends: Backends,
 ) -> None:
