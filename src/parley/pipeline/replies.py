@@ -31,6 +31,7 @@ from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
 from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
 from parley.pipeline.turn_figures import TurnFigures
+from parley.tools.sums import sum_answer
 from parley.tools.tool_reply import ToolAwareReply
 from parley.tools.toolbox import Toolbox
 
@@ -276,6 +277,8 @@ class Replies:
         tool_reply: ToolAwareReply | None = None
         if changes.confirmations:
             reply_llm = FixedReply(" ".join(changes.confirmations))
+        elif said is None and (worked_out := sum_answer(request)) is not None:
+            reply_llm = FixedReply(worked_out)  # a sum: exact, and without the model
         elif outputs_said is not None:
             reply_llm = AnsweredFromOutputs(self._backends.llm, outputs_said)
         elif self._toolbox is not None:
