@@ -65,5 +65,34 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(summary: dict[str, Any], *, date: str) -> str:
+    """The sitting as markdown for docs/benchmarks.md: the CPU and date with every table."""
+    lines = [
+        f"### Sitting of {date}: {cpu_line(summary['machine'])}",
+        "",
+        f"{summary['turns']} turns. Median and p90 of each figure, in ms unless named:",
+        "",
+        "| figure | median | p90 | n |",
+        "|---|---|---|---|",
+    ]
+    for name, figure in summary["figures"].items():
+        if figure["n"]:
+            lines.append(f"| {name} | {figure['median']} | {figure['p90']} | {figure['n']} |")
+    by_kind = summary.get("voice_to_voice_ms_by_kind") or {}
+    if by_kind:
+        lines += ["", "| kind of request | voice to voice median | p90 | n |", "|---|---|---|---|"]
+        lines += [
+            f"| {kind} | {f['median']} | {f['p90']} | {f['n']} |" for kind, f in by_kind.items()
+        ]
+    on_point = summary["replies_on_point"]
+    lines += [
+        "",
+        f"Word error rate {summary['word_error_rate']}; replies on the point "
+        f"{on_point['on_point']} of {on_point['judged']}; replies begun on a pause "
+        f"{summary['speculative_share']}; peak RSS {summary['peak_rss_mib']} MiB.",
+    ]
+    return "\n".join(lines)
+
+
 def to_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, indent=2)

@@ -206,6 +206,10 @@ def bench(
         ),
     ] = 4,
     as_json: JsonOption = False,
+    as_markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the tables as markdown, with the CPU and date."),
+    ] = False,
     plot_path: Annotated[
         Path | None, typer.Option("--plot", help="Write a latency breakdown PNG.")
     ] = None,
@@ -271,10 +275,14 @@ def bench(
         with console.status("fetching recorded speech…"):
             audio_dir = real_speech_dir(settings.data_dir)
     if wyoming:
-        _bench_wyoming(settings, wyoming, audio_dir, runs=runs, as_json=as_json)
+        from parley.cli.bench_trials import bench_wyoming
+
+        bench_wyoming(settings, wyoming, audio_dir, runs=runs, as_json=as_json)
         return
     if wake_trial is not None:
-        _bench_wake_word(settings, wake_trial, as_json=as_json)
+        from parley.cli.bench_trials import bench_wake_word
+
+        bench_wake_word(settings, wake_trial, as_json=as_json)
         return
     if is_timing_drafts:
         from parley.bench.draft_trial import format_draft_table, run_draft_trial
@@ -332,50 +340,14 @@ def bench(
 
         plot(report, plot_path)
         console.print(f"latency plot written to {plot_path}")
+    if as_markdown:
+        import datetime
+
+        from parley.bench.report_text import format_markdown
+
+        typer.echo(format_markdown(summary, date=datetime.date.today().isoformat()))
+        return
     typer.echo(to_json(summary) if as_json else format_table(summary))
-
-
-def _bench_wyoming(
-    settings: Settings, uris: list[str], audio_dir: Path | None, *, runs: int, as_json: bool
-) -> None:
-    from rich.console import Console
-
-    from parley.bench.prompts import choose_prompts
-    from parley.bench.wyoming_trial import format_wyoming_table, run_wyoming_bench
-    from parley.config.service_sections import host_port
-    from parley.models.factory import make_tts
-    from parley.ops.machine import cpu_line, describe_cpu
-
-    for uri in uris:
-        try:
-            host_port(uri)
-        except ValueError as error:
-            raise ConfigError(f"--wyoming: {error}") from None
-    with Console(stderr=True).status("measuring Wyoming servers…"):
-        # The prompts are spoken once by Parley's own voice (and espeak-ng), then cached.
-        tts = make_tts(settings.tts, models_dir=settings.models_dir)
-        prompts = choose_prompts(settings, audio_dir, tts)
-        reports = run_wyoming_bench(uris, prompts, runs=runs)
-    cpu = cpu_line(describe_cpu())
-    if as_json:
-        typer.echo(json.dumps({"cpu": cpu, "servers": reports}, indent=2))
-    else:
-        typer.echo(format_wyoming_table(reports, cpu))
-
-
-def _bench_wake_word(settings: Settings, name: str, *, as_json: bool) -> None:
-    from rich.console import Console
-
-    from parley.bench.wake_trial import format_wake_table, run_wake_trial
-    from parley.models.factory import make_tts
-    from parley.ops.machine import cpu_line, describe_cpu
-
-    with Console(stderr=True).status("wake trial…"):
-        report = run_wake_trial(name, make_tts(settings.tts, models_dir=settings.models_dir))
-    cpu = cpu_line(describe_cpu())
-    typer.echo(
-        json.dumps({"cpu": cpu, **report}, indent=2) if as_json else format_wake_table(report, cpu)
-    )
 
 
 def _session_counts(text: str) -> list[int]:

@@ -58,7 +58,10 @@ class LlamaCppLlm:
             max_workers=1, thread_name_prefix="parley-llama"
         )
         self._lock = threading.Lock()
-        self._calls_waiting = 0  # calls waiting for the model (read on its thread)
+        # Calls waiting for the model, counted from any thread (sessions of other event loops
+        # call it too) and read on the model's thread by a read-ahead.
+        self._calls_waiting = 0
+        self._counting = threading.Lock()
         self._formatter: Any = None  # the chat template, made on first use
         self._llama: Any = self._thread.submit(self._load, Llama, path).result()
         self._warm_system_prompt()
@@ -138,14 +141,16 @@ class LlamaCppLlm:
         """The model, for one call or stream. It is waited for off its thread: a generation
         holds it between tokens, and its next token must not queue behind a call that waits."""
         acquiring = asyncio.ensure_future(asyncio.to_thread(self._lock.acquire))
-        self._calls_waiting += 1  # a read-ahead in progress stops at its next chunk
+        with self._counting:
+            self._calls_waiting += 1  # a read-ahead in progress stops at its next chunk
         try:
             await asyncio.shield(acquiring)
         except asyncio.CancelledError:
             acquiring.add_done_callback(lambda _done: self._lock.release())
             raise
         finally:
-            self._calls_waiting -= 1
+            with self._counting:
+                self._calls_waiting -= 1
         try:
             yield
         finally:
