@@ -159,6 +159,19 @@ def make_default_prompts(directory: Path, tts: TextToSpeech) -> list[Prompt]:
     return prompts
 
 
+# The interruption trial speaks over the reply to this: a reply of several sentences, so that
+# the words spoken over it always find it still playing, however slow the machine.
+LONG_REPLY_REQUEST = "Tell me about the moon."
+
+
+def make_long_reply_prompt(directory: Path, tts: TextToSpeech) -> Prompt:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "long-reply.wav"
+    if not _cached(path, LONG_REPLY_REQUEST):
+        _save(path, asyncio.run(_say(tts, LONG_REPLY_REQUEST)), LONG_REPLY_REQUEST)
+    return Prompt(LONG_REPLY_REQUEST, path, "explanation", ("moon",))
+
+
 def make_memory_trial(directory: Path, tts: TextToSpeech) -> list[Prompt]:
     directory.mkdir(parents=True, exist_ok=True)
     prompts = []

@@ -44,6 +44,7 @@ from parley.bench.prompts import (
     Prompt,
     choose_prompts,
     make_echo_trial,
+    make_long_reply_prompt,
     make_memory_trial,
     make_pause_trial,
 )
@@ -283,12 +284,13 @@ def run_bench(
     report.model_load_s = round(time.perf_counter() - load_started, 2)
     backends.stt = DecodeRecorder(backends.stt)
     prompts = choose_prompts(settings, audio_dir, backends.tts)
+    bench_dir = settings.data_dir / "bench-prompts"
+    long_reply = make_long_reply_prompt(bench_dir, backends.tts) if interruptions else None
     trials = Trials()
     if is_running_trials:
-        trial_dir = settings.data_dir / "bench-prompts"
         trials = Trials(
-            make_memory_trial(trial_dir, backends.tts),
-            make_pause_trial(trial_dir, backends.tts, questions=pause_questions),
+            make_memory_trial(bench_dir, backends.tts),
+            make_pause_trial(bench_dir, backends.tts, questions=pause_questions),
             make_echo_trial(backends.tts) if echo_trials else None,
             echo_trials,
         )
@@ -300,6 +302,7 @@ def run_bench(
                 Path(scratch) / "bench.sqlite3",
                 prompts,
                 trials,
+                long_reply,
                 runs=runs,
                 warmup_turns=warmup_turns,
                 interruptions=interruptions,
@@ -315,6 +318,7 @@ async def _run_all(
     database_path: Path,
     prompts: list[Prompt],
     trials: Trials,
+    long_reply: Prompt | None,
     *,
     runs: int,
     warmup_turns: int,
@@ -345,9 +349,10 @@ async def _run_all(
                 runtime, trials.echo, trials.echo_repeats, progress
             )
         for index in range(interruptions):
+            if long_reply is None:
+                break
             progress(f"interruption {index + 1}/{interruptions}")
-            first, second = prompts[index % len(prompts)], prompts[(index + 1) % len(prompts)]
-            value = await run_interruption(runtime, first, second)
+            value = await run_interruption(runtime, long_reply, prompts[index % len(prompts)])
             if value is not None:
                 report.interruption_ms.append(value)
         report.wall_s = time.perf_counter() - started_wall
