@@ -33,3 +33,14 @@ async def test_a_ducked_reply_is_not_heard_while_held_and_goes_on_after() -> Non
     heard = sink.played_samples(1)
     await asyncio.sleep(0.05)
     assert sink.played_samples(1) == heard < 24_000 * 2
+
+
+async def test_a_reply_held_between_two_pieces_is_silent_from_the_hold() -> None:
+    """Voice over a reply whose speaker ran dry between two pieces: nothing was sounding, so
+    nothing was silenced, but the hold is when the reply went quiet for good."""
+    sink = RealtimePlaybackSink(24_000)
+    sink.current_turn_id = 1
+    await sink.play(_chunk(1, 0.0))  # a reply has begun, and has nothing left to play
+    sink.duck(True)
+    assert sink.last_silenced_t_ns is None
+    assert sink.last_ducked_t_ns is not None

@@ -112,6 +112,9 @@ class RealtimePlaybackSink:
         self._cleared_at: dict[int, int] = {}
         self._ducked_at_ns: int | None = None  # playback held silent since then
         self.last_silenced_t_ns: int | None = None  # when sound last stopped for a barge-in
+        # When playback was last held for voice over it, sounding or not: a reply caught
+        # between two pieces (the speaker ran dry) makes no sound from then on either.
+        self.last_ducked_t_ns: int | None = None
 
     def _played_now(self) -> int:
         if self._clock_start_ns is None:
@@ -125,7 +128,7 @@ class RealtimePlaybackSink:
         if is_ducked and self._ducked_at_ns is None:
             if self._clock_start_ns is not None and self._played_now() < self._queued_samples:
                 self.last_silenced_t_ns = now_ns  # something was sounding: it stops now
-            self._ducked_at_ns = now_ns
+            self._ducked_at_ns = self.last_ducked_t_ns = now_ns
         elif not is_ducked and self._ducked_at_ns is not None:
             if self._clock_start_ns is not None:  # the paused time does not count as played
                 self._clock_start_ns += now_ns - self._ducked_at_ns

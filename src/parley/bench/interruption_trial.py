@@ -3,14 +3,17 @@ onset to the reply's silence."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from parley.audio.frames import AudioFrame
 from parley.audio.pcm import decode_file
 from parley.audio.virtual_devices import RealtimePlaybackSink, frames_from_samples
 from parley.bench.prompts import Prompt
-from parley.pipeline.events import SpeechStarted
+from parley.pipeline.events import ReplyInterrupted, SpeechStarted
 from parley.pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> float | None:
@@ -20,9 +23,13 @@ async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> f
     sink = RealtimePlaybackSink(rate_hz)
     onsets: list[int] = []
 
+    interrupted: list[ReplyInterrupted] = []
+
     def observe(event: object) -> None:
         if isinstance(event, SpeechStarted):
             onsets.append(event.onset_t_ns)
+        if isinstance(event, ReplyInterrupted) and event.reason == "turn_detected":
+            interrupted.append(event)
 
     session = runtime.session(sink=sink, observer=observe)
     first_audio, second_audio = decode_file(first.path), decode_file(second.path)
@@ -56,6 +63,16 @@ async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> f
     await session.listen(frames())
     await session.wait_for_replies()
     silenced_ns = sink.last_silenced_t_ns
+    if (silenced_ns is None or len(onsets) < 2 or silenced_ns < onsets[1]) and interrupted:
+        # The words over the reply found it between two pieces, the speaker dry: it was held
+        # silent from the moment they began, and stopped when they were judged.
+        silenced_ns = sink.last_ducked_t_ns
     if len(onsets) < 2 or silenced_ns is None or silenced_ns < onsets[1]:
+        log.info(
+            "interruption not measured: %d onsets, reply silenced at %s, replies %r",
+            len(onsets),
+            silenced_ns,
+            [r.reply_text for r in session.results],
+        )
         return None
     return round((silenced_ns - onsets[1]) / 1e6, 1)
