@@ -22,7 +22,6 @@ async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> f
     rate_hz = backends.settings.audio.output_sample_rate_hz
     sink = RealtimePlaybackSink(rate_hz)
     onsets: list[int] = []
-
     interrupted: list[ReplyInterrupted] = []
 
     def observe(event: object) -> None:

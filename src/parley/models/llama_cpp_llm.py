@@ -28,7 +28,12 @@ from parley.config.settings import LlamaCppConfig, LlmConfig
 from parley.errors import ModelLoadError
 from parley.models.catalogue import LLM_WEIGHTS, QWEN_0_5B, check_gguf, llm_path
 from parley.models.contracts import ChatMessage
-from parley.models.llama_drafts import DraftCounts, PromptLookupDraft, SmallModelDraft
+from parley.models.llama_drafts import (
+    DraftCounts,
+    PromptLookupDraft,
+    SmallModelDraft,
+    shared_prefix_length,
+)
 from parley.models.thread_bridge import iterate_in_thread
 
 log = logging.getLogger(__name__)
@@ -236,11 +241,7 @@ class LlamaCppLlm:
         # 1.5B reads a question in ~350 ms). What was read stays in the cache either way.
         llama = self._llama
         tokens = self._prompt_tokens(messages)
-        cached = llama.input_ids[: llama.n_tokens].tolist()
-        shared = next(
-            (i for i, (a, b) in enumerate(zip(cached, tokens, strict=False)) if a != b),
-            min(len(cached), len(tokens)),
-        )
+        shared = shared_prefix_length(llama.input_ids[: llama.n_tokens], tokens)
         if shared >= len(tokens):
             return
         llama.n_tokens = shared  # eval drops the cache beyond this point

@@ -27,6 +27,14 @@ class DraftCounts:
     proposed: int = 0
 
 
+def shared_prefix_length(cached: npt.ArrayLike, wanted: npt.ArrayLike) -> int:
+    """How many tokens from the start a model's cache already holds of ``wanted``."""
+    held, asked = np.asarray(cached), np.asarray(wanted)
+    length = min(held.size, asked.size)
+    differing = np.flatnonzero(held[:length] != asked[:length])
+    return int(differing[0]) if differing.size else length
+
+
 class SmallModelDraft:
     """Greedy guesses from a smaller model of the same tokenizer, read into its own cache.
 
@@ -47,10 +55,10 @@ class SmallModelDraft:
     def __call__(self, input_ids: TokenIds, /, **_kwargs: Any) -> TokenIds:
         llama = self._llama
         wanted = np.asarray(input_ids, dtype=np.intc)
-        cached = llama.input_ids[: llama.n_tokens]
-        shared = int(np.argmin(np.append(cached[: wanted.size] == wanted[: cached.size], False)))
         # Read at least the last token again: its logits are the first guess's.
-        shared = min(shared, wanted.size - 1)
+        shared = min(
+            shared_prefix_length(llama.input_ids[: llama.n_tokens], wanted), wanted.size - 1
+        )
         llama.n_tokens = shared  # eval drops the cache beyond this point
         llama.eval(wanted[shared:].tolist())
         guesses: list[int] = []
