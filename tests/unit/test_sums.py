@@ -22,6 +22,8 @@ from tests.unit.test_replies import FakeHeldLlm, replies_over
         ("What is twenty five times four?", "25 times 4 is 100."),
         ("How much is a hundred minus one?", "100 minus 1 is 99."),
         ("So what is 3 x 4?", "3 times 4 is 12."),
+        ("What is 2 + 3?", "2 plus 3 is 5."),
+        ("Two hundred and five minus five", "205 minus 5 is 200."),
         ("What is 10 divided by 4?", "10 divided by 4 is 2.5."),
         ("What is 1,000 times 3?", "1000 times 3 is 3000."),
         ("What is 5 divided by 0?", "5 cannot be divided by zero."),

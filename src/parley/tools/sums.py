@@ -42,23 +42,27 @@ _MULTIPLIERS = {"hundred": 100, "thousand": 1000}
 
 
 def _with_multipliers(text: str) -> str:
-    """ "3 hundred" → "300", "2 thousand 5" → "2005" (spoken_numbers reads words up to 99)."""
-    words = text.split()
+    """ "3 hundred" → "300", "a hundred and 5" → "105" (spoken_numbers reads words up to 99)."""
     out: list[str] = []
-    for word in words:
+    is_and_held = False  # an "and" after a round hundred: joined to a number that follows
+    for word in text.split():
+        if is_and_held:
+            is_and_held = False
+            if word.isdigit():
+                out[-1] = str(int(out[-1]) + int(word))
+                continue
+            out.append("and")
         if word in _MULTIPLIERS and out and out[-1].isdigit():
             out[-1] = str(int(out[-1]) * _MULTIPLIERS[word])
-        elif word in _MULTIPLIERS and (not out or out[-1] in ("a", "one")):
+        elif word in _MULTIPLIERS and (not out or out[-1] == "a"):
             out[-1:] = [str(_MULTIPLIERS[word])]
         elif word == "and" and out and out[-1].isdigit() and int(out[-1]) % 100 == 0:
-            out.append("+and")  # "a hundred and five": joined below
-        elif word.isdigit() and out and out[-1] == "+and":
-            out[-2:] = [str(int(out[-2]) + int(word))]
+            is_and_held = True
         elif word.isdigit() and out and out[-1].isdigit() and int(out[-1]) % 100 == 0:
             out[-1] = str(int(out[-1]) + int(word))
         else:
-            out.append(word.removeprefix("+"))
-    return " ".join(word.removeprefix("+") for word in out)
+            out.append(word)
+    return " ".join([*out, "and"] if is_and_held else out)
 
 
 def _said(number: Fraction) -> str:
