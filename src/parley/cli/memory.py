@@ -196,7 +196,7 @@ def restore(
     if settings.store.is_postgres:
         raise StorageError(
             "The store is PostgreSQL (store.url): restore its backups with pg_restore into an "
-            "empty database, then point store.url at it (README, Many machines)."
+            "empty database, then point store.url at it (docs/cluster.md)."
         )
     kept = restore_backup(backup_file, settings.database_path)
     typer.echo(

@@ -220,7 +220,7 @@ class WhisperConfig(Section):
         ge=1,
         description="2: the clip window, ended as a 30 s window ends, heard the bench's sets "
         "better with a beam of two than greedy and than Whisper's own greedy 30 s decode (see "
-        "the README's word error rates), for a few ms a decode; 1 is the fastest",
+        "docs/benchmarks.md's word error rates), for a few ms a decode; 1 is the fastest",
     )
     unclear_log_probability: float = Field(
         -0.75,
