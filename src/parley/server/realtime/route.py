@@ -1,13 +1,38 @@
-"""``WS /v1/realtime``: who may open a session, and how many at once."""
+"""The realtime routes: ``WS /v1/realtime`` (who may open a session, and how many at once) and
+the same protocol over WebRTC at ``/v1/realtime/calls`` (an SDP offer in, the answer out, events
+on the caller's data channel; the credential is checked by RequestGuard before the body is
+read)."""
 
 from __future__ import annotations
 
-from fastapi import WebSocket
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, WebSocket
 
 from parley.server.auth import SUBPROTOCOL_PREFIX, bearer, is_origin_allowed
 from parley.server.realtime.connection import RealtimeConnection
 from parley.server.realtime.pipe import WebSocketPipe
-from parley.server.state import ServerState
+from parley.server.state import ServerState, StateDep, state_of
+
+SDP_BODY_BYTES = 64 * 1024  # a WebRTC offer: a few kilobytes
+
+router = APIRouter()
+
+
+@router.websocket("/v1/realtime")
+async def realtime(websocket: WebSocket) -> None:
+    await serve_realtime(websocket, state_of(websocket.app))
+
+
+@router.post("/v1/realtime/calls", status_code=201, max_body_size=SDP_BODY_BYTES)
+async def open_call(request: Request, state: StateDep) -> Response:
+    return await state.calls.open(request, state)
+
+
+@router.delete("/v1/realtime/calls/{call_id}")
+async def hang_up(call_id: str, state: StateDep) -> dict[str, Any]:
+    state.calls.hang_up(call_id)
+    return {"id": call_id, "object": "realtime.call", "deleted": True}
 
 
 async def serve_realtime(websocket: WebSocket, state: ServerState) -> None:
