@@ -7,6 +7,7 @@ of the session's audio stream.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -125,3 +126,6 @@ TurnEvent: TypeAlias = (
     | FunctionCallRequested
     | ReplyInterrupted
 )
+
+# Who hears a session's events: a transport's translator, the terminal, a test.
+SessionObserver: TypeAlias = Callable[[ListenerEvent | TurnEvent], None]

@@ -11,31 +11,27 @@ from typing import Any
 
 from parley.audio.sink import AudioSink
 from parley.config.settings import Settings
-from parley.memory.recall import MemoryChanges
 from parley.memory.store import ConversationStore
-from parley.models.contracts import ChatMessage
-from parley.models.loaded import Backends, FixedReply
-from parley.pipeline.client_functions import AnsweredFromOutputs, ClientFunctions
+from parley.models.loaded import Backends
+from parley.pipeline.client_functions import ClientFunctions
 from parley.pipeline.events import (
     ListenerEvent,
     ReplyInterrupted,
+    SessionObserver,
     TurnDone,
     TurnEvent,
     TurnStarted,
 )
-from parley.pipeline.internal_words import ASK_AGAIN
 from parley.pipeline.prompt import count_tokens
 from parley.pipeline.reply_context import ReplyContext
 from parley.pipeline.reply_handle import ReplyHandle, ReplyStatus
+from parley.pipeline.reply_plan import ReplyPlan, ReplyPlanner
 from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
 from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
 from parley.pipeline.turn_figures import TurnFigures
-from parley.tools.sums import sum_answer
 from parley.tools.tool_reply import ToolAwareReply
 from parley.tools.toolbox import Toolbox
-
-SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
 _KEEP_RECENT_REPLIES = 16
 
@@ -66,6 +62,15 @@ class Replies:
         )
         self.client_functions = ClientFunctions(backends)
         self.results: list[TurnResult] = []
+        self._planner = ReplyPlanner(
+            backends,
+            context=self.context,
+            client_functions=self.client_functions,
+            toolbox=toolbox,
+            options=options,
+            results=self.results,
+            stored_in=self._stored_in,
+        )
         self._last_turn_id = 0
         # The reply the user hears, or is about to: confirmed, never a held one.
         self._current: ReplyHandle | None = None
@@ -226,63 +231,36 @@ class Replies:
         said: str | None,
         is_unclear: bool,
     ) -> TurnResult:
-        turn_id, held = handle.turn_id, handle.held
-        outputs_said: str | None = None  # a client function's outputs, made plain
-        options = self._options()
+        """Plan the reply (its prompt, or a client's function to call instead), speak it in its
+        scope, then store it as heard."""
+        held = handle.held
         observer = held.observe if held is not None else self._observer
         is_asked_again = is_unclear and said is None and user_text is not None
         if user_text is not None and held is None:
             await self.context.add_user_text(user_text, is_unclear=is_asked_again)
-        # Parley speaking first (a timer) says its words, no model; so does a question not made
-        # out, which is asked again rather than answered as another question.
-        if said is not None:
-            changes = MemoryChanges(confirmations=[said])
-        elif is_asked_again:
-            changes = MemoryChanges(confirmations=[ASK_AGAIN])
-        else:
-            changes = self.context.take_memory_changes()
-        if said is not None or is_asked_again:
-            # Nothing to answer: no prompt (a client's function outputs wait for the user).
-            request, messages = user_text or "", list[ChatMessage]()
-        else:
-            # A speculation's words are not stored until the turn is confirmed: it may be
-            # discarded.
-            history, messages = await self.context.build(
-                user_text if held is not None else None,
-                exclude_fact_ids=frozenset(changes.created_ids),  # just said: no reminder
+        prompt = await self._planner.prompt(user_text, held, said, is_asked_again)
+        if prompt.outputs_said is None and not prompt.changes.confirmations:
+            called = await self._planner.call_client_function(
+                handle, prompt, user_text, metrics, observer
             )
-            request = history[-1].content
-            if self.client_functions.has_outputs:
-                # A client ran the function Parley asked for: its output informs this reply.
-                messages, outputs_said = self.client_functions.with_outputs(messages)
-            elif not changes.confirmations:
-                call = await self.client_functions.plan(request, options)
-                if call is not None:
-                    if held is not None:
-                        # A spoken turn's call waits until the turn is confirmed, and its
-                        # words are stored first: the client's output is answered from them.
-                        await held.gate.wait()
-                        if not held.is_released:
-                            return TurnResult(turn_id, request, "", "", True, metrics.figures())
-                        if user_text is not None:
-                            await self.context.add_user_text(user_text)
-                    result = await self.client_functions.request_call(
-                        turn_id, request, call, metrics, observer, self._stored_in
-                    )
-                    self.results.append(result)
-                    return result
+            if called is not None:
+                return called
         kind = "announcement" if said is not None else "message"
-        observer(TurnStarted(turn_id, request, time.perf_counter_ns(), kind))
-        reply_llm: Any = self._backends.llm
-        tool_reply: ToolAwareReply | None = None
-        if changes.confirmations:
-            reply_llm = FixedReply(" ".join(changes.confirmations))
-        elif said is None and (worked_out := sum_answer(request)) is not None:
-            reply_llm = FixedReply(worked_out)  # a sum: exact, and without the model
-        elif outputs_said is not None:
-            reply_llm = AnsweredFromOutputs(self._backends.llm, outputs_said)
-        elif self._toolbox is not None:
-            reply_llm = tool_reply = self._toolbox.reply_for(self._backends.llm, request)
+        observer(TurnStarted(handle.turn_id, prompt.request, time.perf_counter_ns(), kind))
+        return await self._speak(handle, prompt, user_text, metrics, observer, is_asked_again)
+
+    async def _speak(
+        self,
+        handle: ReplyHandle,
+        prompt: ReplyPlan,
+        user_text: str | None,
+        metrics: TurnMetrics,
+        observer: SessionObserver,
+        is_asked_again: bool,
+    ) -> TurnResult:
+        turn_id, held, options = handle.turn_id, handle.held, self._options()
+        reply_llm = self._planner.reply_model(prompt)
+        tool_reply = reply_llm if isinstance(reply_llm, ToolAwareReply) else None
         # TurnDone waits until the reply is stored: a client that has response.done can rely on
         # the row being committed (a crash after it loses nothing the client was told of).
         finished: list[TurnDone] = []
@@ -313,19 +291,18 @@ class Replies:
                 stored_user = asyncio.create_task(
                     self._store_when_confirmed(held, user_text, scope, is_asked_again)
                 )
-        scope.start(messages)
+        scope.start(prompt.messages)
         # Counted while the model reads the prompt in its thread: the reply's usage figure.
         metrics.prompt_token_count = count_tokens(
-            self._backends.llm_capabilities.token_counter, messages
+            self._backends.llm_capabilities.token_counter, prompt.messages
         )
         try:
             await scope.wait()
             if stored_user is not None:
                 await stored_user
+            result = self._result(turn_id, scope, prompt.request, metrics, tool_reply)
             if held is not None and not held.is_released:
-                # A discarded speculation leaves no trace in the conversation.
-                return self._result(turn_id, scope, request, metrics, tool_reply)
-            result = self._result(turn_id, scope, request, metrics, tool_reply)
+                return result  # a discarded speculation leaves no trace in the conversation
             return await self._store_reply(handle, result)
         finally:
             for event in finished:

@@ -21,7 +21,8 @@ from parley.memory.engines import open_store
 from parley.memory.sqlite_store import SqliteStore
 from parley.memory.store import ConversationStore
 from parley.models.loaded import Backends
-from parley.pipeline.session import Session, SessionObserver
+from parley.pipeline.events import SessionObserver
+from parley.pipeline.session import Session
 from parley.tools.timers import TimerClock
 from parley.tools.toolbox import Toolbox, start_user_toolbox
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from parley.audio.frames import AudioFrame
 from parley.audio.sink import AudioSink
@@ -25,7 +25,11 @@ from parley.memory.store import LOCAL_USER, ConversationStore
 from parley.models.contracts import Transcript
 from parley.models.loaded import Backends
 from parley.pipeline.channel import Channel
-from parley.pipeline.events import FinalTranscript, ListenerEvent, PartialTranscript, TurnEvent
+from parley.pipeline.events import (
+    FinalTranscript,
+    PartialTranscript,
+    SessionObserver,
+)
 from parley.pipeline.hearing import (
     AudioEnded,
     Hearing,
@@ -54,8 +58,6 @@ from parley.pipeline.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
 from parley.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
-
-SessionObserver = Callable[[ListenerEvent | TurnEvent], None]
 
 
 class Session:
