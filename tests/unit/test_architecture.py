@@ -1,9 +1,11 @@
 """The package layout holds: one allowed import order, read from every import in src/ (lazy ones
-inside functions too), and no module too long to read in one sitting."""
+inside functions too), no module too long to read in one sitting, and ruff (in `make check`)
+keeps every function's size and complexity in bounds."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "parley"
@@ -84,6 +86,17 @@ def test_no_module_is_over_the_line_limit() -> None:
         if (count := len(module.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"split these by concept (at most {MAX_LINES} lines): {long}"
+
+
+def test_ruff_bounds_every_function_s_complexity_branches_and_statements() -> None:
+    lint = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    rules = lint["tool"]["ruff"]["lint"]
+    assert {"C901", "PLR0912", "PLR0915"} <= set(rules["select"])
+    assert rules["mccabe"]["max-complexity"] <= 12
+    assert rules["pylint"]["max-branches"] <= 12
+    assert rules["pylint"]["max-statements"] <= 50
+    ignored = {rule for rules in rules.get("per-file-ignores", {}).values() for rule in rules}
+    assert not ignored & {"C901", "PLR0912", "PLR0915"}
 
 
 def test_the_order_test_sees_an_upward_import(tmp_path: Path) -> None:

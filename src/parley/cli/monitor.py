@@ -73,7 +73,6 @@ def fetch_snapshot(server_url: str, api_key: str) -> dict[str, Any]:
 def render(snapshot: dict[str, Any], server_url: str) -> Any:
     """The dashboard for one snapshot, as a rich renderable."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     machine = snapshot.get("machine", {})
@@ -85,9 +84,18 @@ def render(snapshot: dict[str, Any], server_url: str) -> Any:
         f"{snapshot['sessions']} session(s) · {snapshot['turns']} turn(s) in the last "
         f"{minutes:g} min, {snapshot['cancelled_turns']} cut",
     )
-    parts: list[Any] = [header]
+    return Group(
+        header,
+        *_stage_tables(snapshot.get("stages", {})),
+        *_request_tables(snapshot),
+        Text("\n".join(_resource_lines(snapshot))),
+        *_warnings(snapshot),
+    )
 
-    stages = snapshot.get("stages", {})
+
+def _stage_tables(stages: dict[str, Any]) -> list[Any]:
+    from rich.table import Table
+
     latency = Table("stage", "median ms", "p90 ms", "turns", "recent", title="Latency")
     for key, name in _STAGE_NAMES.items():
         if (figures := stages.get(key)) is not None:
@@ -102,8 +110,14 @@ def render(snapshot: dict[str, Any], server_url: str) -> Any:
     for key, (name, unit) in _RATE_NAMES.items():
         if (figures := stages.get(key)) is not None:
             rates.add_row(name, f"{figures['median']:g} {unit}", f"{figures['p90']:g} {unit}")
-    parts += [latency, rates]
+    return [latency, rates]
 
+
+def _request_tables(snapshot: dict[str, Any]) -> list[Any]:
+    """Tool calls and Wyoming requests, when there were any."""
+    from rich.table import Table
+
+    tables: list[Any] = []
     if tools := snapshot.get("tools"):
         table = Table("tool", "calls", "errors", "median ms", "p90 ms", title="Tool calls")
         for name, figures in tools.items():
@@ -114,8 +128,7 @@ def render(snapshot: dict[str, Any], server_url: str) -> Any:
                 f"{figures.get('median', 0):.0f}",
                 f"{figures.get('p90', 0):.0f}",
             )
-        parts.append(table)
-
+        tables.append(table)
     if wyoming := snapshot.get("wyoming"):
         table = Table(
             "Wyoming", "requests", "failed", "first answer median ms", "p90 ms", title="Wyoming"
@@ -129,31 +142,37 @@ def render(snapshot: dict[str, Any], server_url: str) -> Any:
                 "-" if median is None else f"{median:.0f}",
                 "-" if p90 is None else f"{p90:.0f}",
             )
-        parts.append(table)
+        tables.append(table)
+    return tables
 
-    resources = snapshot.get("resources")
-    servers = snapshot.get("tool_servers", [])
+
+def _resource_lines(snapshot: dict[str, Any]) -> list[str]:
     lines = []
-    if resources is not None:
+    if (resources := snapshot.get("resources")) is not None:
         lines.append(
             f"CPU {resources['cpu_percent']:.0f} % · memory {resources['rss_mb']:.0f} MB · "
             f"disk free {resources['disk_free_mb'] / 1024:.1f} GB ({resources['data_dir']})"
         )
-    if servers:
+    if servers := snapshot.get("tool_servers", []):
         lines.append(
             "tool servers: "
             + ", ".join(f"{s['name']} {'up' if s['is_up'] else 'DOWN'}" for s in servers)
         )
     if (age := snapshot.get("backup_age_h")) is not None:
         lines.append(f"newest backup {age:.1f} h old")
-    parts.append(Text("\n".join(lines)))
+    return lines
+
+
+def _warnings(snapshot: dict[str, Any]) -> list[Any]:
+    """Alerts, advice, and a configuration edit that waits for a restart or was refused."""
+    from rich.text import Text
 
     alerts = snapshot.get("alerts", [])
-    parts.append(
+    parts: list[Any] = [
         Text("\n".join(f"ALERT {a['name']}: {a['message']}" for a in alerts), style="bold red")
         if alerts
         else Text("no alerts", style="green")
-    )
+    ]
     for advice in snapshot.get("advice", []):
         parts.append(Text(f"advice ({advice['rule']}): {advice['text']}", style="yellow"))
     config = snapshot.get("config") or {}
@@ -167,7 +186,7 @@ def render(snapshot: dict[str, Any], server_url: str) -> Any:
         )
     if config.get("last_error"):
         parts.append(Text(f"config edit refused: {config['last_error']}", style="red"))
-    return Group(*parts)
+    return parts
 
 
 @app.command()

@@ -243,15 +243,16 @@ class RealtimeConnection:
             case "response.create":
                 self._create_response(event.get("response"))
             case "response.cancel":
-                if not self.session.cancel_reply("client_cancelled"):
-                    raise ClientEventError(
-                        "response_cancel_not_active", "There is no response to cancel."
-                    )
+                self._cancel_response()
             case unknown:
                 raise ClientEventError(
                     "unknown_event",
                     f"Unknown client event type {unknown!r}. Parley speaks the OpenAI Realtime GA events.",
                 )
+
+    def _cancel_response(self) -> None:
+        if not self.session.cancel_reply("client_cancelled"):
+            raise ClientEventError("response_cancel_not_active", "There is no response to cancel.")
 
     def _update_session(self, session: Any) -> None:
         options, transport = inbound.session_update(

@@ -53,43 +53,54 @@ def session_update(
     if (rate := parse_audio_rate(output_config.get("format"), "output")) is not None:
         wire["output_rate_hz"] = rate
     if "turn_detection" in input_config:
-        detection = input_config["turn_detection"]
-        if detection is None:
-            wire["is_server_vad"] = False
-            changes["is_replying_automatically"] = False
-        elif isinstance(detection, dict) and (kind := detection.get("type", "server_vad")) in {
-            "server_vad",
-            "semantic_vad",
-        }:
-            wire["is_server_vad"] = True
-            changes["is_replying_automatically"] = bool(detection.get("create_response", True))
-            changes["is_barge_in_enabled"] = bool(detection.get("interrupt_response", True))
-            # semantic_vad: the turn model may end a turn sooner when the voice sounds
-            # finished, the more readily the more eager; server_vad: silence alone.
-            changes["is_using_turn_model"] = kind == "semantic_vad"
-            if kind == "semantic_vad":
-                eagerness = detection.get("eagerness", "auto")
-                if eagerness not in EAGERNESS_THRESHOLDS:
-                    raise ClientEventError(
-                        "invalid_session", "turn_detection.eagerness is low, medium, high or auto."
-                    )
-                changes["turn_complete_threshold"] = EAGERNESS_THRESHOLDS[eagerness]
-            # Both kinds: the voice threshold, and the silence that ends a turn (with
-            # semantic_vad, one the turn model did not hear as finished).
-            if (threshold := detection.get("threshold")) is not None:
-                if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
-                    raise ClientEventError(
-                        "invalid_session", "turn_detection.threshold is between 0 and 1."
-                    )
-                changes["vad_threshold"] = float(threshold)
-            if (silence_ms := detection.get("silence_duration_ms")) is not None:
-                changes["end_silence_ms"] = max(64, int(silence_ms))
-        else:
+        turn_wire, turn_changes = _turn_detection(input_config["turn_detection"])
+        wire |= turn_wire
+        changes |= turn_changes
+    changes |= _output_changes(output_config, voice_names)
+    return dataclasses.replace(options, **changes), dataclasses.replace(transport, **wire)
+
+
+def _turn_detection(detection: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``audio.input.turn_detection`` as the socket's and the session's changes."""
+    if detection is None:
+        return {"is_server_vad": False}, {"is_replying_automatically": False}
+    kind = detection.get("type", "server_vad") if isinstance(detection, dict) else None
+    if kind not in {"server_vad", "semantic_vad"}:
+        raise ClientEventError(
+            "unsupported_turn_detection",
+            "Parley supports turn_detection {type: 'server_vad'}, {type: 'semantic_vad'} or "
+            "null (commit by hand).",
+        )
+    changes: dict[str, Any] = {
+        "is_replying_automatically": bool(detection.get("create_response", True)),
+        "is_barge_in_enabled": bool(detection.get("interrupt_response", True)),
+        # semantic_vad: the turn model may end a turn sooner when the voice sounds finished,
+        # the more readily the more eager; server_vad: silence alone.
+        "is_using_turn_model": kind == "semantic_vad",
+    }
+    if kind == "semantic_vad":
+        eagerness = detection.get("eagerness", "auto")
+        if eagerness not in EAGERNESS_THRESHOLDS:
             raise ClientEventError(
-                "unsupported_turn_detection",
-                "Parley supports turn_detection {type: 'server_vad'}, {type: 'semantic_vad'} or "
-                "null (commit by hand).",
+                "invalid_session", "turn_detection.eagerness is low, medium, high or auto."
             )
+        changes["turn_complete_threshold"] = EAGERNESS_THRESHOLDS[eagerness]
+    # Both kinds: the voice threshold, and the silence that ends a turn (with semantic_vad,
+    # one the turn model did not hear as finished).
+    if (threshold := detection.get("threshold")) is not None:
+        if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+            raise ClientEventError(
+                "invalid_session", "turn_detection.threshold is between 0 and 1."
+            )
+        changes["vad_threshold"] = float(threshold)
+    if (silence_ms := detection.get("silence_duration_ms")) is not None:
+        changes["end_silence_ms"] = max(64, int(silence_ms))
+    return {"is_server_vad": True}, changes
+
+
+def _output_changes(output_config: dict[str, Any], voice_names: list[str]) -> dict[str, Any]:
+    """``audio.output``'s speed and voice as the session's changes."""
+    changes: dict[str, Any] = {}
     if (speed := output_config.get("speed")) is not None:
         if not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
             raise ClientEventError("invalid_session", "audio.output.speed is between 0.25 and 4.")
@@ -103,7 +114,7 @@ def session_update(
                 "espeak-<language> (espeak-fr-fr, espeak-de, …); GET /api/voices lists them all.",
             )
         changes["voice"] = voice
-    return dataclasses.replace(options, **changes), dataclasses.replace(transport, **wire)
+    return changes
 
 
 def reply_changes(

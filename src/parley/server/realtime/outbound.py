@@ -34,8 +34,8 @@ from parley.server.realtime.protocol import (
     assistant_item,
     content_part,
     content_ref,
-    eagerness_for,
     new_id,
+    session_object,
     transcription_completed,
     user_item,
 )
@@ -67,7 +67,11 @@ class Outbound:
         self._speech_onset_ns: int | None = None
 
     def translate(self, event: ListenerEvent | TurnEvent) -> list[Event]:
-        speaking = self._options().is_speaking
+        if isinstance(event, SpeechStarted | PartialTranscript | SpeechEnded | FinalTranscript):
+            return self._user_turn(event)
+        return self._response_events(event, self._options().is_speaking)
+
+    def _user_turn(self, event: ListenerEvent) -> list[Event]:
         match event:
             case SpeechStarted(start_sample=start_sample, onset_t_ns=onset_t_ns):
                 self._speech_onset_ns = onset_t_ns
@@ -99,6 +103,10 @@ class Outbound:
                 item_id, self._user_item_id = self._user_item_id, None
                 seconds = (speech.last_voiced_sample - speech.start_sample) / INPUT_SAMPLE_RATE_HZ
                 return self.user_audio_transcribed(item_id, text, seconds)
+        return []
+
+    def _response_events(self, event: TurnEvent, speaking: bool) -> list[Event]:
+        match event:
             case TurnStarted(turn_id=turn_id, kind=kind):
                 return self._response_started(turn_id, kind, speaking)
             case FunctionCallRequested(turn_id=turn_id, call_id=call_id, name=name):
@@ -324,44 +332,13 @@ class Outbound:
     # ---- shapes ----------------------------------------------------------------------------
 
     def session_json(self) -> Event:
-        options, transport = self._options(), self._transport()
-        ends = options.turn_detection(self._settings.vad)
-        detection = None
-        if transport.is_server_vad:
-            detection = {
-                "type": "semantic_vad" if ends.is_using_turn_model else "server_vad",
-                # With semantic_vad as well (Parley's extension): the voice threshold, and the
-                # silence that ends a turn the turn model did not hear as finished.
-                "threshold": ends.vad_threshold,
-                "silence_duration_ms": ends.end_silence_ms,
-                "prefix_padding_ms": self._settings.vad.pre_roll_ms,
-                "create_response": options.is_replying_automatically,
-                "interrupt_response": options.is_barge_in_enabled,
-            }
-            if ends.is_using_turn_model:
-                detection["eagerness"] = eagerness_for(ends.turn_complete_threshold)
-        return {
-            "type": "realtime",
-            "object": "realtime.session",
-            "id": self._session_id,
-            # Parley's addition: reconnect with ?conversation=<id> to carry on this conversation.
-            "conversation_id": self._conversation_id,
-            "model": "parley",
-            "output_modalities": ["audio"] if options.is_speaking else ["text"],
-            "instructions": options.instructions or self._settings.llm.system_prompt,
-            "audio": {
-                "input": {
-                    "format": {"type": "audio/pcm", "rate": transport.input_rate_hz},
-                    "transcription": {"model": f"whisper-{self._settings.stt.model}"},
-                    "turn_detection": detection,
-                },
-                "output": {
-                    "format": {"type": "audio/pcm", "rate": transport.output_rate_hz},
-                    "voice": options.voice or self._settings.tts.voice_name,
-                    "speed": options.speed,
-                },
-            },
-        }
+        return session_object(
+            self._settings,
+            session_id=self._session_id,
+            conversation_id=self._conversation_id,
+            options=self._options(),
+            transport=self._transport(),
+        )
 
     def response_json(
         self,

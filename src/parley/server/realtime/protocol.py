@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from parley.config.settings import Settings
+    from parley.pipeline.session_options import SessionOptions
 
 SUPPORTED_RATES_HZ = (16_000, 24_000)
 
@@ -129,4 +133,52 @@ def transcription_completed(item_id: str, text: str, seconds: float) -> dict[str
         "content_index": 0,
         "transcript": text,
         "usage": {"type": "duration", "seconds": round(seconds, 3)},
+    }
+
+
+def session_object(
+    settings: Settings,
+    *,
+    session_id: str,
+    conversation_id: str,
+    options: SessionOptions,
+    transport: RealtimeOptions,
+) -> dict[str, Any]:
+    """The ``realtime.session`` object a client is told of (``session.created|updated``)."""
+    ends = options.turn_detection(settings.vad)
+    detection = None
+    if transport.is_server_vad:
+        detection = {
+            "type": "semantic_vad" if ends.is_using_turn_model else "server_vad",
+            # With semantic_vad as well (Parley's extension): the voice threshold, and the
+            # silence that ends a turn the turn model did not hear as finished.
+            "threshold": ends.vad_threshold,
+            "silence_duration_ms": ends.end_silence_ms,
+            "prefix_padding_ms": settings.vad.pre_roll_ms,
+            "create_response": options.is_replying_automatically,
+            "interrupt_response": options.is_barge_in_enabled,
+        }
+        if ends.is_using_turn_model:
+            detection["eagerness"] = eagerness_for(ends.turn_complete_threshold)
+    return {
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": session_id,
+        # Parley's addition: reconnect with ?conversation=<id> to carry on this conversation.
+        "conversation_id": conversation_id,
+        "model": "parley",
+        "output_modalities": ["audio"] if options.is_speaking else ["text"],
+        "instructions": options.instructions or settings.llm.system_prompt,
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": transport.input_rate_hz},
+                "transcription": {"model": f"whisper-{settings.stt.model}"},
+                "turn_detection": detection,
+            },
+            "output": {
+                "format": {"type": "audio/pcm", "rate": transport.output_rate_hz},
+                "voice": options.voice or settings.tts.voice_name,
+                "speed": options.speed,
+            },
+        },
     }

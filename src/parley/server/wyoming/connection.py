@@ -92,10 +92,8 @@ class WyomingConnection:
     async def _on_event(self, event: Event) -> None:
         data = event.data
         match event.type:
-            case "describe":
-                await self.write(wyoming_info(self._settings).event())
-            case "ping":
-                await self.write(Pong(text=data.get("text")).event())
+            case "describe" | "ping":
+                await self._answer_probe(event.type, data)
             case "transcribe":
                 self._start_transcription(data)
             case "audio-start":
@@ -104,10 +102,8 @@ class WyomingConnection:
                 await self._on_audio_chunk(data, event.payload or b"")
             case "audio-stop":
                 self._answer_transcription()
-            case "synthesize" if self._speech is None:
-                await self._synthesize(data, is_streaming=False, text=data.get("text"))
             case "synthesize":
-                pass  # sent inside a stream for older servers: the chunks carry the text
+                await self._on_synthesize(data)
             case "synthesize-start":
                 await self._synthesize(data, is_streaming=True, text=None)
             case "synthesize-chunk":
@@ -116,14 +112,24 @@ class WyomingConnection:
                 self._finish_speech()
             case "transcript":
                 self._handle(data)
-            case ignored if ignored in _IGNORED:
-                pass
-            case other:
+            case other if other not in _IGNORED:
                 await self._error(
                     "unknown_event",
                     f"Parley does not know the event {other!r}; it serves describe, transcribe "
                     "and audio-*, synthesize*, and transcript (its conversation agent).",
                 )
+
+    async def _answer_probe(self, kind: str, data: dict[str, Any]) -> None:
+        """What Parley serves (``describe``), or that it is alive (``ping``)."""
+        if kind == "describe":
+            await self.write(wyoming_info(self._settings).event())
+        else:
+            await self.write(Pong(text=data.get("text")).event())
+
+    async def _on_synthesize(self, data: dict[str, Any]) -> None:
+        # Inside a stream, older servers' "synthesize" repeats what the chunks carry: ignored.
+        if self._speech is None:
+            await self._synthesize(data, is_streaming=False, text=data.get("text"))
 
     # ---- speech-to-text --------------------------------------------------------------------
 
