@@ -194,3 +194,23 @@ def test_facts_enter_the_prompt_only_for_turns_they_bear_on(
         "local", "What is my dog called?", budget_chars=600
     )
     store.close()
+
+
+def test_a_question_put_to_memory_gets_only_the_facts_that_answer_it(
+    tmp_path: Path, embedder: MiniLmEmbedder
+) -> None:
+    store = SqliteStore(tmp_path / "p.sqlite3")
+    recall = MemoryRecall(store, embedder)
+    for fact in (
+        "The user's dog is called Rex",
+        "The user's sister is called Ana",
+        "The user is allergic to peanuts",
+        "The user's favourite colour is green",
+    ):
+        recall.remember("local", fact)
+    assert recall.answering("local", "what is my dog's name") == ["The user's dog is called Rex"]
+    assert recall.answering("local", "what am I allergic to") == ["The user is allergic to peanuts"]
+    # A misheard sum given to memory finds nothing: no fact is read out in its place.
+    assert recall.answering("local", "What is 5 times I?") == []
+    assert len(recall.answering("local", "what do you remember about me")) == 4
+    store.close()

@@ -38,6 +38,16 @@ _DUPLICATE_SIMILARITY = 0.95
 _PERSONAL_SIMILARITY = 0.12
 _GENERAL_SIMILARITY = 0.35
 _RECALL_LIMIT = 8
+# A question put to memory: a fact this close in meaning answers it, and so do those nearly as
+# close as the best ("what is my dog's name": Rex at 0.50, the sister at 0.23 does not).
+_ANSWER_SIMILARITY = 0.3
+_ANSWER_SHARE_OF_BEST = 0.6
+# ... unless it asks what Parley knows of the user at all: every fact is the answer then. Any
+# other question (a misheard "what is five times nine" given to memory) finds nothing: the
+# facts' similarity to it (0.05-0.15) is no lower than to a general one (0.05-0.18).
+_ASKS_FOR_EVERYTHING = re.compile(
+    r"\b(remember|know|told|tell|everything|anything|all|about me|myself|yourself)\b"
+)
 _PERSONAL_CUES = re.compile(
     r"\b(i|i'm|i've|i'd|me|my|mine|myself|we|our|us|"
     r"suggest|recommend|recommendation|ideas?|advice|should|remind)\b"
@@ -225,6 +235,21 @@ class MemoryRecall:
         scores = matrix @ vector.astype(np.float32)
         best = np.argsort(-scores)[:limit]
         return {stored[int(i)][0]: float(scores[int(i)]) for i in best}
+
+    def answering(self, user_id: str, question: str, *, limit: int = 5) -> list[str]:
+        """The facts that answer a question put to memory (the search_memory tool), most
+        relevant first; none when they do not answer it."""
+        found = self.search(user_id, question, limit=limit)
+        if _ASKS_FOR_EVERYTHING.search(question.lower()):
+            return [recalled.item.text for recalled in found]
+        best = max((r.similarity for r in found if r.similarity is not None), default=0.0)
+        bar = max(_ANSWER_SIMILARITY, _ANSWER_SHARE_OF_BEST * best)
+        return [
+            recalled.item.text
+            for recalled in found
+            if (recalled.similarity or 0.0) >= bar
+            or (recalled.similarity is None and recalled.is_keyword_match)
+        ]
 
     def recall_for_prompt(
         self, user_id: str, query: str, *, budget_chars: int, exclude: frozenset[int] = frozenset()

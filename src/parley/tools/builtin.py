@@ -174,8 +174,7 @@ def make_builtin_server(memory: MemoryRecall | None, timers: TimerClock | None =
             meta={EXAMPLES_META_KEY: _RECALL_EXAMPLES},
         )
         def search_memory(query: str) -> str:
-            found = memory.search(LOCAL_USER, query, limit=5)
-            return "\n".join(r.item.text for r in found) or NOTHING_REMEMBERED
+            return "\n".join(memory.answering(LOCAL_USER, query)) or NOTHING_REMEMBERED
 
         @server.tool(
             name=REMEMBER_TOOL,
