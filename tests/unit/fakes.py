@@ -3,12 +3,13 @@ the pipeline does with a model's output, not the model."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 
 from parley.audio.frames import Int16Array
-from parley.models.contracts import Transcript
+from parley.models.contracts import ChatMessage, Transcript
 
 RATE = 16_000
 
@@ -29,3 +30,22 @@ class FakeDeafStt:
 
     async def transcribe(self, audio: Int16Array) -> Transcript:
         raise AssertionError("no speech is heard in these tests")
+
+
+class FakeHeldLlm:
+    """Stands in for the LLM: each reply's words wait for the test's ``go`` (set at once
+    when not ``is_held``), so "a reply still being written" is a state a test holds."""
+
+    def __init__(self, words: str, *, is_held: bool = True) -> None:
+        self.words = words
+        self.asked = asyncio.Event()
+        self.go = asyncio.Event()
+        if not is_held:
+            self.go.set()
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        del messages
+        self.asked.set()
+        await self.go.wait()
+        for word in self.words.split(" "):
+            yield word + " "

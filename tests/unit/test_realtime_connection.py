@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from parley.config.settings import load_settings
 from parley.memory.sqlite_store import SqliteStore
-from parley.models.contracts import ChatMessage
 from parley.models.loaded import Backends
 from parley.ops.metrics import ServerMetrics
 from parley.pipeline.runtime import Runtime
 from parley.server.realtime.connection import RealtimeConnection
 from parley.server.realtime.pipe import SERVICE_RESTART, PipeClosed, PipeGone
-from tests.unit.fakes import FakeDeafStt, FakeToneVoice
+from tests.unit.fakes import FakeDeafStt, FakeHeldLlm, FakeToneVoice
 
 
 class FakeClientPipe:
@@ -68,25 +67,6 @@ class FakeClientPipe:
 
     def types(self) -> list[str]:
         return [event["type"] for event in self.sent]
-
-
-class FakeHeldLlm:
-    """Stands in for the LLM: each reply's words wait for the test's ``go``."""
-
-    def __init__(self, words: str, *, is_held: bool = False) -> None:
-        self.words = words
-        self.asked = asyncio.Event()
-        self.go = asyncio.Event()
-        if not is_held:
-            self.go.set()
-        self.prompts: list[Sequence[ChatMessage]] = []
-
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        self.prompts.append(messages)
-        self.asked.set()
-        await self.go.wait()
-        for word in self.words.split(" "):
-            yield word + " "
 
 
 @asynccontextmanager
@@ -133,7 +113,7 @@ def ask(pipe: FakeClientPipe, text: str, *, is_text_only: bool = True) -> None:
 async def test_a_text_question_gets_the_reply_s_words_in_order_and_both_are_stored(
     tmp_path: Path,
 ) -> None:
-    llm = FakeHeldLlm("Paris is the capital of France.")
+    llm = FakeHeldLlm("Paris is the capital of France.", is_held=False)
     async with connected(tmp_path, llm) as (pipe, connection, running, store):
         ask(pipe, "What is the capital of France?")
         done = await pipe.next_of("response.done")
@@ -152,7 +132,7 @@ async def test_a_text_question_gets_the_reply_s_words_in_order_and_both_are_stor
 
 
 async def test_malformed_json_gets_an_error_and_the_socket_goes_on(tmp_path: Path) -> None:
-    llm = FakeHeldLlm("Still here.")
+    llm = FakeHeldLlm("Still here.", is_held=False)
     async with connected(tmp_path, llm) as (pipe, _connection, running, _store):
         pipe.send("{not json")
         error = await pipe.next_of("error")
@@ -166,7 +146,7 @@ async def test_malformed_json_gets_an_error_and_the_socket_goes_on(tmp_path: Pat
 async def test_binary_and_unknown_events_are_named_in_errors_and_change_nothing(
     tmp_path: Path,
 ) -> None:
-    llm = FakeHeldLlm("Fine.")
+    llm = FakeHeldLlm("Fine.", is_held=False)
     async with connected(tmp_path, llm) as (pipe, _connection, _running, _store):
         pipe.send(b"\x00\x01")
         binary = await pipe.next_of("error")
@@ -185,7 +165,7 @@ async def test_binary_and_unknown_events_are_named_in_errors_and_change_nothing(
 async def test_clearing_output_audio_over_a_socket_says_what_to_send_instead(
     tmp_path: Path,
 ) -> None:
-    llm = FakeHeldLlm("Fine.")
+    llm = FakeHeldLlm("Fine.", is_held=False)
     async with connected(tmp_path, llm) as (pipe, _connection, _running, _store):
         pipe.send({"type": "output_audio_buffer.clear"})
         error = await pipe.next_of("error")
@@ -195,7 +175,7 @@ async def test_clearing_output_audio_over_a_socket_says_what_to_send_instead(
 async def test_a_second_response_while_one_is_live_is_refused_and_the_first_completes(
     tmp_path: Path,
 ) -> None:
-    llm = FakeHeldLlm("One answer only.", is_held=True)
+    llm = FakeHeldLlm("One answer only.")
     async with connected(tmp_path, llm) as (pipe, _connection, _running, _store):
         ask(pipe, "Tell me something.")
         await pipe.next_of("response.created")
@@ -209,7 +189,7 @@ async def test_a_second_response_while_one_is_live_is_refused_and_the_first_comp
 
 
 async def test_response_cancel_ends_a_reply_in_flight_as_cancelled(tmp_path: Path) -> None:
-    llm = FakeHeldLlm("A long story about the sea.", is_held=True)
+    llm = FakeHeldLlm("A long story about the sea.")
     async with connected(tmp_path, llm) as (pipe, _connection, _running, _store):
         ask(pipe, "Tell me a story.")
         await llm.asked.wait()
@@ -224,7 +204,7 @@ async def test_response_cancel_ends_a_reply_in_flight_as_cancelled(tmp_path: Pat
 async def test_a_client_that_hangs_up_mid_reply_ends_the_connection_and_nothing_else(
     tmp_path: Path,
 ) -> None:
-    llm = FakeHeldLlm("Words nobody will read.", is_held=True)
+    llm = FakeHeldLlm("Words nobody will read.")
     async with connected(tmp_path, llm) as (pipe, connection, running, store):
         ask(pipe, "Tell me a story.")
         await llm.asked.wait()
@@ -239,7 +219,7 @@ async def test_a_client_that_hangs_up_mid_reply_ends_the_connection_and_nothing_
 async def test_a_server_restart_closes_the_connection_with_nothing_left_running(
     tmp_path: Path,
 ) -> None:
-    llm = FakeHeldLlm("Hello.")
+    llm = FakeHeldLlm("Hello.", is_held=False)
     async with connected(tmp_path, llm) as (pipe, _connection, running, _store):
         ask(pipe, "Hello?")
         await pipe.next_of("response.done")

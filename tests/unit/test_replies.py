@@ -9,35 +9,17 @@ the test holds, not a moment it races for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from parley.audio.virtual_devices import CollectingSink
 from parley.config.settings import load_settings
 from parley.memory.sqlite_store import SqliteStore
-from parley.models.contracts import ChatMessage
 from parley.models.loaded import Backends
 from parley.pipeline.events import ListenerEvent, ReplyInterrupted, TurnDone, TurnEvent, TurnStarted
 from parley.pipeline.internal_words import ASK_AGAIN
 from parley.pipeline.replies import Replies
 from parley.pipeline.session_options import SessionOptions
-from tests.unit.fakes import FakeDeafStt, FakeToneVoice
-
-
-class FakeHeldLlm:
-    """Stands in for the LLM: each reply's words wait for the test's ``go``."""
-
-    def __init__(self, words: str) -> None:
-        self.words = words
-        self.asked = asyncio.Event()
-        self.go = asyncio.Event()
-
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        del messages
-        self.asked.set()
-        await self.go.wait()
-        for word in self.words.split(" "):
-            yield word + " "
+from tests.unit.fakes import FakeDeafStt, FakeHeldLlm, FakeToneVoice
 
 
 def replies_over(
