@@ -14,13 +14,9 @@ from parley.audio.frames import Int16Array
 from parley.config.sections import VadConfig
 from parley.models.contracts import Transcript
 from parley.pipeline.channel import Channel
+from parley.pipeline.end_of_turn import PauseCall, PauseRules, PauseVerdict
 from parley.pipeline.events import FinalTranscript, SpeechEnded
-from parley.pipeline.hearing import (
-    Hearing,
-    Inbox,
-    PauseSoundsFinished,
-    PauseSoundsUnfinished,
-)
+from parley.pipeline.hearing import Hearing, Inbox, PauseJudged
 from parley.pipeline.speculation import Speculation
 
 VAD = VadConfig()
@@ -79,7 +75,8 @@ async def _judged(
 ) -> Inbox | None:
     """What the loop hears of a pause with these words and this verdict of the turn model."""
     voice = asyncio.ensure_future(_done(probability))
-    hearing.judge_pause(_speculation(words), voice, threshold=0.5, vad=VAD)
+    rules = PauseRules.of(VAD, turn_complete_threshold=0.5)
+    hearing.judge_pause(_speculation(words), voice, rules)
     await hearing.reported()
     return await inbox.receive() if len(inbox) else None
 
@@ -88,18 +85,22 @@ async def _judged(
     ("words", "probability", "expected"),
     [
         # words that stop mid-sentence wait for the rest, whatever the voice sounds like
-        ("What is the capital of", 0.99, PauseSoundsUnfinished(100, VAD.unfinished_silence_ms)),
+        (
+            "What is the capital of",
+            0.99,
+            PauseJudged(100, PauseCall(PauseVerdict.HOLD_OPEN, VAD.unfinished_silence_ms)),
+        ),
         # a voice clearly finished: the turn ends after the shortest silence
         (
             "What is the capital of France?",
             0.95,
-            PauseSoundsFinished(100, VAD.turn_certain_silence_ms),
+            PauseJudged(100, PauseCall(PauseVerdict.END_SOONER, VAD.turn_certain_silence_ms)),
         ),
         # finished, less surely: a longer silence
         (
             "What is the capital of France?",
             0.6,
-            PauseSoundsFinished(100, VAD.turn_complete_silence_ms),
+            PauseJudged(100, PauseCall(PauseVerdict.END_SOONER, VAD.turn_complete_silence_ms)),
         ),
         # not finished to the turn model: the end-of-turn silence decides alone
         ("What is the capital of France?", 0.2, None),

@@ -7,6 +7,7 @@ import numpy as np
 
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
 from parley.config.settings import SttConfig, VadConfig
+from parley.pipeline.end_of_turn import PauseCall, PauseVerdict
 from parley.pipeline.listener import (
     Ducked,
     Heard,
@@ -211,6 +212,10 @@ def test_a_pause_that_sounds_finished_ends_the_turn_after_the_shorter_silence() 
     assert 500 <= ended_after_ms(samples) < 560
 
 
+SOONER_200 = PauseCall(PauseVerdict.END_SOONER, 200)
+LATER_1000 = PauseCall(PauseVerdict.HOLD_OPEN, 1_000)
+
+
 def ended_after_ms(samples: np.ndarray, *, sooner: bool = False, later: bool = False) -> int:
     listener = Listener(LoudnessVad(), VadConfig(), SttConfig(is_streaming=False), frame_ms=20)
     for start in range(0, samples.size, FRAME_SAMPLES):
@@ -218,10 +223,10 @@ def ended_after_ms(samples: np.ndarray, *, sooner: bool = False, later: bool = F
         for event in listener.push(frame):
             if isinstance(event, Paused) and sooner:
                 # What the session does when the turn model hears the voice as finished.
-                assert listener.end_sooner(event.last_voiced_sample, end_silence_ms=200)
+                assert listener.judge_pause(event.last_voiced_sample, SOONER_200)
             if isinstance(event, Paused) and later:
                 # What it does when the words at the pause stop mid-sentence.
-                assert listener.end_later(event.last_voiced_sample, end_silence_ms=1_000)
+                assert listener.judge_pause(event.last_voiced_sample, LATER_1000)
             if isinstance(event, UtteranceEnded):
                 return (start + FRAME_SAMPLES - event.speech.last_voiced_sample) // 16
     raise AssertionError("the turn never ended")
@@ -236,7 +241,7 @@ def test_words_that_stop_mid_sentence_hold_the_turn_through_a_longer_pause() -> 
     for start in range(0, samples.size, FRAME_SAMPLES):
         for event in listener.push(AudioFrame(samples[start : start + FRAME_SAMPLES], start, 0)):
             if isinstance(event, Paused) and event.last_voiced_sample < 1_500 * 16:
-                assert listener.end_later(event.last_voiced_sample, end_silence_ms=1_000)
+                assert listener.judge_pause(event.last_voiced_sample, LATER_1000)
             if isinstance(event, UtteranceEnded):
                 ends.append(event)
     assert len(ends) == 1 and (ends[0].audio == VOICE).sum() == 1_200 * 16
@@ -261,7 +266,7 @@ def test_speech_after_the_pause_voids_the_sooner_end() -> None:
             if isinstance(event, Resumed):
                 # The turn model's answer about the first pause comes in late: it is void.
                 assert first_pause is not None
-                assert not listener.end_sooner(first_pause, end_silence_ms=32)
+                assert not listener.judge_pause(first_pause, PauseCall(PauseVerdict.END_SOONER, 32))
             if isinstance(event, UtteranceEnded):
                 ends.append(event)
     assert len(ends) == 1 and (ends[0].audio == VOICE).sum() == 1_600 * 16

@@ -205,3 +205,31 @@ def test_voice_edges_hold_and_release_the_reply_only_with_barge_in(
     turns = TurnTaking()
     assert turns.on_voice_edge(is_onset, RULES) is floor
     assert turns.on_voice_edge(is_onset, NO_BARGE_IN) is None
+
+
+@pytest.mark.parametrize(
+    ("rules", "is_unprompted", "expected"),
+    [
+        (RULES, False, Floor.STOP),  # the user's new turn supersedes the reply being written
+        (RULES, True, None),  # a timer gone off follows "OK, a timer is set", cutting nothing
+        (NO_BARGE_IN, False, None),  # barge-in off: the new reply queues behind it
+        (NO_BARGE_IN, True, None),
+    ],
+)
+def test_a_new_reply_over_one_still_being_written(
+    rules: Rules, is_unprompted: bool, expected: Floor | None
+) -> None:
+    assert TurnTaking.on_new_reply(rules, is_unprompted=is_unprompted) is expected
+
+
+@pytest.mark.parametrize(
+    ("is_reply_audible", "expected"),
+    [
+        (True, Floor.STOP),  # the name said over a reply stops it at once
+        (False, None),  # nothing playing: it only wakes Parley
+    ],
+)
+def test_the_wake_word(is_reply_audible: bool, expected: Floor | None) -> None:
+    turns, _floor = over_a_reply(NO_BARGE_IN)  # even with barge-in off
+    assert turns.on_wake_word(is_reply_audible=is_reply_audible) is expected
+    assert not turns.is_judging_speech_over_reply

@@ -185,9 +185,8 @@ class Waking:
             )
             if woken:
                 self._screen.show("woken", self.detector.phrase)
-                if is_speaking:
-                    session.interrupt()
-                elif self._chime is not None:
+                session.hear_wake_word()  # over a reply, it stops it
+                if not is_speaking and self._chime is not None:
                     self._speaker.cue(self._chime)
             self._show()
             yield admitted

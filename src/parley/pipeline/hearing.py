@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from parley.audio.frames import AudioFrame, Int16Array
-from parley.config.sections import VadConfig
 from parley.models.contracts import ChatMessage, PromptReader, SpeechToText, Transcript
 from parley.models.smart_turn import SmartTurn
+from parley.pipeline import end_of_turn
 from parley.pipeline.channel import Channel
+from parley.pipeline.end_of_turn import PauseCall, PauseRules
 from parley.pipeline.events import FinalTranscript, SpeechEnded
 from parley.pipeline.speculation import Speculation
 from parley.pipeline.transcript_task import TranscriptTask, transcribe_or_none, words_of
-from parley.pipeline.turn_cues import sounds_unfinished, trails_off
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +38,11 @@ class PartialDecoded:
 
 
 @dataclass(frozen=True, slots=True)
-class PauseSoundsFinished:
-    """The voice sounds finished at the pause after ``last_voiced_sample``, and the words do."""
+class PauseJudged:
+    """What the pause after ``last_voiced_sample`` calls for, by its words and voice."""
 
     last_voiced_sample: int
-    end_silence_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class PauseSoundsUnfinished:
-    """The words at the pause after ``last_voiced_sample`` stop mid-sentence."""
-
-    last_voiced_sample: int
-    end_silence_ms: int
+    call: PauseCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +51,7 @@ class AudioEnded:
 
 
 # What the session's frame loop reads, in the order it happened.
-Inbox: TypeAlias = (
-    AudioFrame | PartialDecoded | PauseSoundsFinished | PauseSoundsUnfinished | AudioEnded
-)
+Inbox: TypeAlias = AudioFrame | PartialDecoded | PauseJudged | AudioEnded
 # What a final transcript leads to (the session's judgement), awaited in turn order.
 OnFinal = Callable[[FinalTranscript, Speculation | None, float | None], Awaitable[None]]
 
@@ -160,16 +150,11 @@ class Hearing:
         self,
         speculation: Speculation,
         voice: asyncio.Task[float | None],
-        *,
-        threshold: float,
-        vad: VadConfig,
+        rules: PauseRules,
     ) -> None:
-        """What this pause calls for, once its words are known. Words that stop mid-sentence
-        ("the capital of") hold the turn open for vad.unfinished_silence_ms, as a listener
-        waits for the rest; otherwise, if the turn model heard the voice as finished
-        (``voice``, from ``hear_voice``), the loop hears PauseSoundsFinished (the turn
-        may then end after vad.turn_complete_silence_ms, or vad.turn_certain_silence_ms when
-        the voice sounds clearly finished).
+        """Gather what the pause's end-of-turn call needs (``end_of_turn``): its words, then,
+        only if they leave it open, the turn model's verdict (``voice``, from ``hear_voice``).
+        The loop hears the call as a PauseJudged when it changes anything.
 
         The turn model runs at the hush before the pause (~25 ms on both cores, while the CPU
         waits for the pause), then Whisper at the pause, then the LLM, each alone on the
@@ -181,29 +166,15 @@ class Hearing:
             await asyncio.wait({speculation.transcript})
             if (transcript := words_of(speculation.transcript)) is None:
                 return
-            if trails_off(text := transcript.text):
-                log.debug("the words at the pause wait for more: %r", text)
-                if vad.unfinished_silence_ms > 0:
-                    await self._inbox.send(
-                        PauseSoundsUnfinished(
-                            speculation.last_voiced_sample, vad.unfinished_silence_ms
-                        )
-                    )
-                return
-            if sounds_unfinished(text):
-                return  # "Where are you from?": finished, but not sooner than the silence says
-            probability = await voice
-            if probability is None:
-                return
-            speculation.turn_complete_probability = probability
-            if probability >= threshold:
-                is_certain = probability >= max(threshold, vad.turn_certain_threshold)
-                silence_ms = (
-                    vad.turn_certain_silence_ms if is_certain else vad.turn_complete_silence_ms
-                )
-                await self._inbox.send(
-                    PauseSoundsFinished(speculation.last_voiced_sample, silence_ms)
-                )
+            call = end_of_turn.judge_words(transcript.text, rules)
+            if call is None:
+                probability = await voice
+                speculation.turn_complete_probability = probability
+                call = end_of_turn.judge_voice(probability, rules)
+            else:
+                log.debug("the words at the pause decide: %r, %s", transcript.text, call)
+            if call.is_deciding:
+                await self._inbox.send(PauseJudged(speculation.last_voiced_sample, call))
 
         self._report(judge())
 

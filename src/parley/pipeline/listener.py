@@ -20,6 +20,7 @@ import numpy as np
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
 from parley.config.settings import SttConfig, VadConfig
 from parley.models.contracts import Vad
+from parley.pipeline.end_of_turn import PauseCall, silence_to_end
 from parley.pipeline.endpointing import Endpointer
 from parley.pipeline.events import SpeechEnded, SpeechStarted
 
@@ -140,39 +141,30 @@ class Listener:
         self._threshold = vad_config.threshold
         self._end_silence_ms = vad_config.end_silence_ms
         self._paused_at: int | None = None  # the pause under way: its last voiced sample
-        self._sooner_end_silence_ms: int | None = None  # for the pause under way
-        self._later_end_silence_ms: int | None = None  # for the pause under way
+        self._pause_call: PauseCall | None = None  # what the pause under way calls for
 
     def configure(self, *, threshold: float, end_silence_ms: int) -> None:
         self._threshold, self._end_silence_ms = threshold, end_silence_ms
-        if (later := self._later_end_silence_ms) is not None:
-            end_silence_ms = max(later, end_silence_ms)
-        if (sooner := self._sooner_end_silence_ms) is not None:
-            end_silence_ms = min(sooner, end_silence_ms)
-        self._endpointer.configure(threshold=threshold, end_silence_ms=end_silence_ms)
+        self._endpointer.configure(
+            threshold=threshold,
+            end_silence_ms=silence_to_end(self._pause_call, end_silence_ms=end_silence_ms),
+        )
 
-    def end_sooner(self, pause_sample: int, *, end_silence_ms: int) -> bool:
-        """The pause at ``pause_sample`` sounds like the end of the turn: end it after
-        ``end_silence_ms`` of silence. False when the user has spoken again since."""
+    def judge_pause(self, pause_sample: int, call: PauseCall) -> bool:
+        """Carry out what the pause at ``pause_sample`` calls for (``end_of_turn``): the turn
+        then ends after that silence (at the next frame if it has already lasted
+        that long). False when
+        the user has spoken again since."""
         if self._paused_at != pause_sample:
             return False
-        self._sooner_end_silence_ms = end_silence_ms
-        self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
-        return True
-
-    def end_later(self, pause_sample: int, *, end_silence_ms: int) -> bool:
-        """The words at the pause at ``pause_sample`` stop mid-sentence: end the turn only
-        after ``end_silence_ms`` of silence. False when the user has spoken again since."""
-        if self._paused_at != pause_sample:
-            return False
-        self._later_end_silence_ms = end_silence_ms
+        self._pause_call = call
         self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
         return True
 
     def _forget_pause(self) -> None:
         self._paused_at = None
-        if self._sooner_end_silence_ms is not None or self._later_end_silence_ms is not None:
-            self._sooner_end_silence_ms = self._later_end_silence_ms = None
+        if self._pause_call is not None:
+            self._pause_call = None
             self.configure(threshold=self._threshold, end_silence_ms=self._end_silence_ms)
 
     @property

@@ -30,6 +30,7 @@ from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
 from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
 from parley.pipeline.turn_figures import TurnFigures
+from parley.pipeline.turn_taking import Floor, Rules, TurnTaking
 from parley.tools.tool_reply import ToolAwareReply
 from parley.tools.toolbox import Toolbox
 
@@ -196,15 +197,12 @@ class Replies:
         if held is None:
             previous = self._current
             if previous is not None and previous.status is ReplyStatus.LIVE:
-                if said is None and self._options().is_barge_in_enabled:
-                    previous.cut()  # a newer reply supersedes one still being written
-                    # Stored (as far as heard) before the words that superseded it, and read
-                    # by this reply's prompt: the teardown takes one model item at most.
-                    await previous.stored.wait()
-                else:
-                    # Barge-in is off, or Parley speaks up unprompted (a timer gone off while
-                    # "OK, a timer is set" is still being said): it follows, and cuts nothing.
-                    await previous.stored.wait()
+                rules = Rules.of_session(self._settings.barge_in, self._options())
+                if TurnTaking.on_new_reply(rules, is_unprompted=said is not None) is Floor.STOP:
+                    previous.cut()
+                # Either way the previous reply is stored (as far as heard) first, and read by
+                # this reply's prompt: a cut's teardown takes one model item at most.
+                await previous.stored.wait()
             self._take_floor(handle)
         else:
             held.on_release = lambda: self._take_floor(handle)

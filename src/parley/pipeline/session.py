@@ -25,6 +25,7 @@ from parley.memory.store import LOCAL_USER, ConversationStore
 from parley.models.contracts import Transcript
 from parley.models.loaded import Backends
 from parley.pipeline.channel import Channel
+from parley.pipeline.end_of_turn import PauseRules
 from parley.pipeline.events import (
     FinalTranscript,
     PartialTranscript,
@@ -35,8 +36,7 @@ from parley.pipeline.hearing import (
     Hearing,
     Inbox,
     PartialDecoded,
-    PauseSoundsFinished,
-    PauseSoundsUnfinished,
+    PauseJudged,
 )
 from parley.pipeline.listener import (
     Ducked,
@@ -111,12 +111,7 @@ class Session:
 
     @property
     def _rules(self) -> Rules:
-        options = self.options
-        return Rules.of(
-            self._settings.barge_in,
-            is_barge_in_enabled=options.is_barge_in_enabled,
-            is_replying_automatically=options.is_replying_automatically,
-        )
+        return Rules.of_session(self._settings.barge_in, self.options)
 
     # ---- what transports ask ----------------------------------------------------------------
 
@@ -157,6 +152,10 @@ class Session:
 
     def interrupt(self) -> bool:
         return self._replies.interrupt()
+
+    def hear_wake_word(self) -> None:
+        """The wake word was heard: what it does to a reply is the turn-taking policy's."""
+        self._carry_out(self._floor.on_wake_word(is_reply_audible=self._replies.is_audible))
 
     async def truncate_reply(self, turn_id: int, *, audio_end_ms: int) -> str | None:
         """The client heard only ``audio_end_ms`` of a reply: it is stored as far as that."""
@@ -219,10 +218,8 @@ class Session:
                     self._on_frame(item, listener, hearing)
                 case PartialDecoded(transcript=transcript):
                     self._on_partial(transcript)
-                case PauseSoundsFinished(last_voiced_sample=sample, end_silence_ms=silence_ms):
-                    listener.end_sooner(sample, end_silence_ms=silence_ms)
-                case PauseSoundsUnfinished(last_voiced_sample=sample, end_silence_ms=silence_ms):
-                    listener.end_later(sample, end_silence_ms=silence_ms)
+                case PauseJudged(last_voiced_sample=sample, call=call):
+                    listener.judge_pause(sample, call)
                 case AudioEnded():
                     return
 
@@ -272,7 +269,8 @@ class Session:
                 )
                 if voice is not None:
                     threshold = detection.turn_complete_threshold
-                    hearing.judge_pause(begun, voice, threshold=threshold, vad=self._settings.vad)
+                    rules = PauseRules.of(self._settings.vad, turn_complete_threshold=threshold)
+                    hearing.judge_pause(begun, voice, rules)
             case Resumed():
                 self._speculator.abandon()  # the user went on: it was not the end
             case UtteranceEnded(speech=speech, audio=audio):

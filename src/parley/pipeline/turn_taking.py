@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
 from parley.config.sections import BargeInConfig
+from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.turn_cues import AcknowledgementRule, is_own_echo
 
 
@@ -54,6 +55,15 @@ class Rules:
     is_ignoring_backchannels: bool = True
     confirm_speech_ms: int = 1000
     is_replying_automatically: bool = True
+
+    @classmethod
+    def of_session(cls, barge_in: BargeInConfig, options: SessionOptions) -> Rules:
+        """The rules for a session as its client has set it now."""
+        return cls.of(
+            barge_in,
+            is_barge_in_enabled=options.is_barge_in_enabled,
+            is_replying_automatically=options.is_replying_automatically,
+        )
 
     @classmethod
     def of(
@@ -192,6 +202,22 @@ class TurnTaking:
             and (rules.is_barge_in_enabled or not is_reply_audible)
             and not asks_to_change_memory
         )
+
+    def on_wake_word(self, *, is_reply_audible: bool) -> Floor | None:
+        """The assistant's name was heard (``parley listen --wake-word``). Said over a reply it
+        stops it at once, barge-in on or off: two names cannot be an echo or an "uh-huh", and
+        a word as short as "stop" can lose its first sound to the echo canceller."""
+        return self._stop() if is_reply_audible else None
+
+    @staticmethod
+    def on_new_reply(rules: Rules, *, is_unprompted: bool) -> Floor | None:
+        """A new reply is begun while another is still being written: it supersedes it
+        (STOP, the other stored as far as heard), or it follows it (None) when barge-in is off
+        or Parley speaks up unprompted (a timer gone off while "OK, a timer is set" is still
+        being said)."""
+        if rules.is_barge_in_enabled and not is_unprompted:
+            return Floor.STOP
+        return None
 
     def _stop(self) -> Floor:
         self._onset_sample = None
