@@ -43,10 +43,17 @@ test: install
 check: lint
 	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider
 
-lint: install
+lint: install node_modules/.installed
 	$(BIN)/ruff format --check src tests
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+	npx --no-install eslint src/parley/web
+
+# eslint for the browser client, at the versions package-lock.json pins (from the npm registry).
+node_modules/.installed: package.json package-lock.json
+	$(MAKE) system-packages APT_PACKAGES="nodejs npm"
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 install: system-packages $(VENV)/.installed
 

@@ -1,10 +1,12 @@
 """The package layout holds: one allowed import order, read from every import in src/ (lazy ones
 inside functions too), no module too long to read in one sitting, and ruff (in `make check`)
-keeps every function's size and complexity in bounds."""
+keeps every function's size and complexity in bounds; the browser client is ES modules of one
+concern each, under their own line limit, linted by eslint at pinned versions."""
 
 from __future__ import annotations
 
 import ast
+import json
 import tomllib
 from pathlib import Path
 
@@ -103,3 +105,33 @@ def test_the_order_test_sees_an_upward_import(tmp_path: Path) -> None:
     module = tmp_path / "probe.py"
     module.write_text("def f():\n    from parley.server.app import create_app\n")
     assert _imported_packages(module) == {"server"}
+
+
+WEB = SRC / "web"
+MAX_WEB_LINES = 300
+
+
+def test_the_page_s_scripts_are_modules_under_their_line_limit() -> None:
+    scripts = sorted(WEB.glob("*.js"))
+    assert len(scripts) >= 6, "the page is split by concern"
+    long = {
+        script.name: count
+        for script in scripts
+        if (count := len(script.read_text(encoding="utf-8").splitlines())) > MAX_WEB_LINES
+    }
+    assert not long, f"split these by concern (at most {MAX_WEB_LINES} lines): {long}"
+    page = (WEB / "index.html").read_text(encoding="utf-8")
+    assert '<script type="module" src="/static/app.js">' in page
+
+
+def test_make_check_runs_eslint_at_the_versions_the_lock_pins() -> None:
+    root = SRC.parents[1]
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "eslint src/parley/web" in lint
+    assert "npm ci" in makefile  # the lock, not the newest release
+    manifest = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((root / "package-lock.json").read_text(encoding="utf-8"))
+    for name, version in manifest["devDependencies"].items():
+        assert version[0].isdigit(), f"{name} is pinned to one version, not {version!r}"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
