@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from parley.audio.frames import AudioReady, Int16Array
+from parley.audio.sink import PlaybackTracks
 from parley.models.loaded import FixedReply
 from parley.pipeline.turn import TurnMetrics, TurnScope
 
@@ -26,7 +27,7 @@ class RecordingLoudspeaker:
     can_resume_held_playback = True
 
     def __init__(self) -> None:
-        self.current_turn_id = 1
+        self.tracks = PlaybackTracks()
         self.samples: list[Int16Array] = []
 
     async def play(self, chunk: AudioReady) -> None:
@@ -56,7 +57,7 @@ async def test_a_reply_cut_at_any_sample_is_stored_to_the_word_playing_there(
         tts=backends.tts,
         sink=loudspeaker,
         output_sample_rate_hz=rate_hz,
-        metrics=TurnMetrics(1),
+        metrics=TurnMetrics(),
         first_piece_max_words=3,
     )
     scope.start([])

@@ -48,14 +48,14 @@ class FakeScriptedLlm:
 async def _reply(words: str) -> tuple[TurnScope, list[TurnEvent]]:
     events: list[TurnEvent] = []
     sink = CollectingSink()
-    sink.current_turn_id = 1
+    sink.tracks.open(1)
     scope = TurnScope(
         1,
         llm=FakeScriptedLlm(words),
         tts=FakeToneVoice(),
         sink=sink,
         output_sample_rate_hz=RATE,
-        metrics=TurnMetrics(1),
+        metrics=TurnMetrics(),
         observer=events.append,
     )
     scope.start(

@@ -17,7 +17,7 @@ def _chunk(turn_id: int, seconds: float) -> AudioReady:
 
 async def test_a_ducked_reply_is_not_heard_while_held_and_goes_on_after() -> None:
     sink = RealtimePlaybackSink(24_000)
-    sink.current_turn_id = 1
+    sink.tracks.open(1)
     await sink.play(_chunk(1, 2.0))
     await asyncio.sleep(0.05)
     sink.duck(True)
@@ -39,7 +39,7 @@ async def test_a_reply_held_between_two_pieces_is_silent_from_the_hold() -> None
     """Voice over a reply whose speaker ran dry between two pieces: nothing was sounding, so
     nothing was silenced, but the hold is when the reply went quiet for good."""
     sink = RealtimePlaybackSink(24_000)
-    sink.current_turn_id = 1
+    sink.tracks.open(1)
     await sink.play(_chunk(1, 0.0))  # a reply has begun, and has nothing left to play
     sink.duck(True)
     assert sink.last_silenced_t_ns is None

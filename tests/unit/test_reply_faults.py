@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from parley.audio.frames import AudioReady, Int16Array
-from parley.audio.sink import AudioSink
+from parley.audio.sink import AudioSink, PlaybackTracks
 from parley.audio.virtual_devices import RealtimePlaybackSink
 from parley.models.loaded import FixedReply
 from parley.pipeline.turn import StrayCancellation, TurnMetrics, TurnScope
@@ -57,21 +57,21 @@ def _scope(
         tts=voice or ToneVoice(),
         sink=sink,
         output_sample_rate_hz=RATE,
-        metrics=TurnMetrics(turn_id),
+        metrics=TurnMetrics(),
         gate=gate,
     )
 
 
 async def test_discarding_a_held_reply_leaves_the_reply_playing_under_it() -> None:
     sink = RealtimePlaybackSink(RATE)
-    sink.current_turn_id = 1
+    sink.tracks.open(1)
     await sink.play(
         AudioReady(1, 0, np.ones(RATE * 2, np.int16), RATE, 0)
     )  # two seconds of the last reply, written whole and playing
     await asyncio.sleep(0.05)
     # A reply begun on a pause takes the sink's turn, is held behind its gate, and is
     # discarded when the user goes on.
-    sink.current_turn_id = 2
+    sink.tracks.open(2)
     held = _scope(2, sink, gate=asyncio.Event())
     held.start([])
     await asyncio.sleep(0.05)
@@ -104,7 +104,7 @@ async def test_a_client_that_stops_reading_ends_the_reply_as_heard() -> None:
         return True
 
     sink = WebSocketAudioSink(send, client_rate_hz=lambda: RATE, pipeline_rate_hz=RATE)
-    sink.current_turn_id = 1
+    sink.tracks.open(1)
     # Small chunks, so that the client's 50 unread audio messages fill before the reply ends.
     scope = _scope(1, sink, voice=_ManyChunksVoice())
     scope.start([])
@@ -125,7 +125,9 @@ class _ManyChunksVoice(ToneVoice):
 class _CancellingSink:
     """A sink that ends its play with a CancelledError nobody asked for."""
 
-    current_turn_id = 1
+    def __init__(self) -> None:
+        self.tracks = PlaybackTracks()
+
     can_resume_held_playback = False
 
     async def play(self, chunk: AudioReady) -> None:

@@ -16,7 +16,7 @@ async def test_a_held_reply_waits_then_lives_plays_and_is_done() -> None:
     sink = RealtimePlaybackSink(RATE)
     held = HeldReply(lambda _event: None)
     handle = ReplyHandle(1, sink, held=held)
-    held.on_release = lambda: setattr(sink, "current_turn_id", 1)
+    held.on_release = lambda: sink.tracks.open(1)
     handle.scope = held.scope = _scope(1, sink, gate=held.gate)
     handle.scope.start([])
     await asyncio.sleep(0.02)
@@ -33,7 +33,7 @@ async def test_a_held_reply_waits_then_lives_plays_and_is_done() -> None:
 
 def _started(sink: RealtimePlaybackSink) -> tuple[ReplyHandle, TurnScope]:
     """Reply 1, begun and taking the floor at once (not held)."""
-    sink.current_turn_id = 1
+    sink.tracks.open(1)
     handle = ReplyHandle(1, sink)
     handle.scope = scope = _scope(1, sink)
     scope.start([])

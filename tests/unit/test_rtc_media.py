@@ -21,7 +21,7 @@ def _sink() -> tuple[TrackAudioSink, list[tuple[str, int]]]:
     sink = TrackAudioSink(
         pipeline_rate_hz=PIPELINE_HZ, on_change=lambda change, turn: changes.append((change, turn))
     )
-    sink.current_turn_id = 1
+    sink.tracks.open(1)
     return sink, changes
 
 

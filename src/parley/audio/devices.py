@@ -22,6 +22,7 @@ import numpy as np
 
 from parley.audio.echo import EchoCanceller
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, AudioReady, Int16Array
+from parley.audio.sink import PlaybackTracks
 from parley.errors import DeviceError
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class Loudspeaker:
         echo: EchoCanceller | None = None,
         on_sentence_heard: Callable[[int, int], None] = lambda _turn, _sentence: None,
     ) -> None:
-        self.current_turn_id = 0
+        self.tracks = PlaybackTracks()  # touched on the event loop only
         self.can_resume_held_playback = True
         self._sample_rate_hz = sample_rate_hz
         self._device = device
@@ -133,7 +134,6 @@ class Loudspeaker:
         self._queued_samples = 0
         self._played: dict[int, int] = {}
         self._started_sentences: set[tuple[int, int]] = set()
-        self._cleared: set[int] = set()  # turns cut: their late chunks are not queued
         self._is_ducked = False
         self._last_sounded_s = float("-inf")  # monotonic time of the last block with reply audio
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -231,12 +231,12 @@ class Loudspeaker:
         return block
 
     async def play(self, chunk: AudioReady) -> None:
-        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
+        if not self.tracks.admits(chunk.turn_id):
             return  # stale audio from a cancelled turn
         with self._lock:
             self._queue.append((chunk.turn_id, chunk.sentence_index, chunk.samples))
             self._queued_samples += chunk.samples.size
-        while self._queued_ahead_s() > _AHEAD_S and chunk.turn_id == self.current_turn_id:
+        while self._queued_ahead_s() > _AHEAD_S and self.tracks.has_floor(chunk.turn_id):
             await self._next_block()
 
     async def _next_block(self) -> None:
@@ -256,11 +256,11 @@ class Loudspeaker:
 
     def clear(self, turn_id: int) -> None:
         with self._lock:
-            self._cleared.add(turn_id)
             # Only that turn's audio goes: a reply still playing under it plays on.
             self._queue = deque(entry for entry in self._queue if entry[0] != turn_id)
             self._queued_samples = sum(entry[2].size for entry in self._queue)
-            if turn_id == self.current_turn_id:
+            self.tracks.clear(turn_id, played_samples=self._played.get(turn_id, 0))
+            if self.tracks.has_floor(turn_id):
                 self._is_ducked = False
 
     def duck(self, is_ducked: bool) -> None:

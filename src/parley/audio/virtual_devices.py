@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, AudioReady, Int16Array
+from parley.audio.sink import PlaybackTracks
 
 
 async def frames_from_samples(
@@ -65,21 +66,20 @@ class CollectingSink:
     """Collects reply audio (for a WAV file or an HTTP response); it 'plays' instantly."""
 
     def __init__(self) -> None:
-        self.current_turn_id = 0
+        self.tracks = PlaybackTracks()
         self.can_resume_held_playback = False
         self._chunks: dict[int, list[Int16Array]] = {}
         self._played: dict[int, int] = {}
-        self._cleared: set[int] = set()
 
     async def play(self, chunk: AudioReady) -> None:
-        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
+        if not self.tracks.admits(chunk.turn_id):
             return  # stale audio from a cancelled turn
         self._chunks.setdefault(chunk.turn_id, []).append(chunk.samples)
         self._played[chunk.turn_id] = self._played.get(chunk.turn_id, 0) + chunk.samples.size
 
     def clear(self, turn_id: int) -> None:
         # Nothing is queued (every chunk was 'played' as it arrived); later chunks are dropped.
-        self._cleared.add(turn_id)
+        self.tracks.clear(turn_id, played_samples=self.played_samples(turn_id))
 
     def duck(self, is_ducked: bool) -> None:
         del is_ducked  # a file has no moment at which it is heard
@@ -103,13 +103,12 @@ class RealtimePlaybackSink:
     """
 
     def __init__(self, sample_rate_hz: int) -> None:
-        self.current_turn_id = 0
+        self.tracks = PlaybackTracks()
         self.can_resume_held_playback = True
         self._sample_rate_hz = sample_rate_hz
         self._queued_samples = 0
-        self._playing_turn_id = 0
+        self._playing_turn_id = 0  # the reply sounding (or last to sound)
         self._clock_start_ns: int | None = None
-        self._cleared_at: dict[int, int] = {}
         self._ducked_at_ns: int | None = None  # playback held silent since then
         self.last_silenced_t_ns: int | None = None  # when sound last stopped for a barge-in
         # When playback was last held for voice over it, sounding or not: a reply caught
@@ -135,7 +134,7 @@ class RealtimePlaybackSink:
             self._ducked_at_ns = None
 
     async def play(self, chunk: AudioReady) -> None:
-        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared_at:
+        if not self.tracks.admits(chunk.turn_id):
             return
         if chunk.turn_id != self._playing_turn_id or self._clock_start_ns is None:
             self._playing_turn_id = chunk.turn_id
@@ -156,18 +155,18 @@ class RealtimePlaybackSink:
 
     def clear(self, turn_id: int) -> None:
         if turn_id != self._playing_turn_id:
-            self._cleared_at.setdefault(turn_id, 0)  # never played; the playing turn plays on
+            self.tracks.clear(turn_id, played_samples=0)  # never played; the playing one plays on
+            return
+        if not self.tracks.clear(turn_id, played_samples=self._played_now()):
             return
         if self._ducked_at_ns is None:
             self.last_silenced_t_ns = time.perf_counter_ns()
-        played = self._played_now()
-        self._cleared_at[turn_id] = played
-        self._queued_samples = played
+        self._queued_samples = self._played_now()
         self.duck(False)
 
     def played_samples(self, turn_id: int) -> int:
-        if turn_id in self._cleared_at:
-            return self._cleared_at[turn_id]
+        if (cleared_at := self.tracks.cleared_at(turn_id)) is not None:
+            return cleared_at
         if turn_id == self._playing_turn_id:
             return self._played_now()
         return 0

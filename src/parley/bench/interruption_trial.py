@@ -34,7 +34,8 @@ async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> f
     first_audio, second_audio = decode_file(first.path), decode_file(second.path)
 
     def reply_not_heard_for_half_a_second() -> bool:
-        return bool(sink.played_samples(sink.current_turn_id) < rate_hz // 2)
+        turn_id = sink.tracks.floor_turn_id
+        return turn_id is None or sink.played_samples(turn_id) < rate_hz // 2
 
     async def frames() -> AsyncIterator[AudioFrame]:
         # The first question, then silence until its reply has played for half a second (at

@@ -206,8 +206,7 @@ class Replies:
             self._take_floor(handle)
         else:
             held.on_release = lambda: self._take_floor(handle)
-        metrics = metrics or TurnMetrics(handle.turn_id)
-        metrics.turn_id = handle.turn_id
+        metrics = metrics or TurnMetrics()
         try:
             return await self._run(handle, user_text, metrics, said, is_unclear)
         finally:
@@ -219,7 +218,7 @@ class Replies:
         if previous is not None and previous is not handle and previous.status is ReplyStatus.LIVE:
             previous.cut()  # a held reply released over one still being written supersedes it
         self._current = handle
-        self._sink.current_turn_id = handle.turn_id
+        self._sink.tracks.open(handle.turn_id)
 
     async def _run(
         self,

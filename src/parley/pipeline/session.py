@@ -348,7 +348,7 @@ class Session:
                 speculation.metrics.stamp_end_of_turn(final, probability)
                 held.release()
             case Outcome.REPLY:
-                metrics = TurnMetrics(turn_id=0)
+                metrics = TurnMetrics()
                 metrics.stamp_end_of_turn(final, probability)
                 self._spawn_reply(final.text, metrics, None, final.is_unclear)
             case Outcome.NO_WORDS:

@@ -129,7 +129,7 @@ class Speculator:
         text = transcript.text
         if text and self._is_allowed(text):
             speculation.held = HeldReply(self._observer)
-            speculation.metrics = TurnMetrics(turn_id=0)
+            speculation.metrics = TurnMetrics()
             self._start_held(text, speculation.metrics, speculation.held, transcript.is_unclear)
 
     @property

@@ -51,9 +51,9 @@ def _ms(start_ns: int | None, end_ns: int | None) -> float | None:
 
 @dataclass(slots=True)
 class TurnMetrics:
-    """Stamps taken by the stages themselves (perf_counter_ns), turned into figures on demand."""
+    """Stamps taken by the stages themselves (perf_counter_ns), turned into figures on demand;
+    begun at the turn's end or pause, before the reply (and its ``ReplyHandle``) exists."""
 
-    turn_id: int
     last_voiced_t_ns: int | None = None
     speech_ended_t_ns: int | None = None
     stt_ms: float | None = None

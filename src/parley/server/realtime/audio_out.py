@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import soxr
 
 from parley.audio.frames import AudioReady, Int16Array
+from parley.audio.sink import PlaybackTracks
 
 # Sends one chunk of a turn's audio at the client's rate; False when the turn has no live
 # response to carry it (it was cancelled or finished).
@@ -20,17 +21,16 @@ class WebSocketAudioSink:
     def __init__(
         self, send: SendAudio, *, client_rate_hz: Callable[[], int], pipeline_rate_hz: int
     ) -> None:
-        self.current_turn_id = 0
+        self.tracks = PlaybackTracks()
         self.can_resume_held_playback = False
         self._send = send
         self._client_rate_hz = client_rate_hz
         self._pipeline_rate_hz = pipeline_rate_hz
         self._sent_samples: dict[int, int] = {}
         self._first_sent_ns: dict[int, int] = {}
-        self._cleared: dict[int, int] = {}
 
     async def play(self, chunk: AudioReady) -> None:
-        if chunk.turn_id != self.current_turn_id or chunk.turn_id in self._cleared:
+        if not self.tracks.admits(chunk.turn_id):
             return
         rate_hz = self._client_rate_hz()
         samples = chunk.samples
@@ -47,7 +47,7 @@ class WebSocketAudioSink:
                 del self._first_sent_ns[turn_id]
 
     def clear(self, turn_id: int) -> None:
-        self._cleared.setdefault(turn_id, self.played_samples(turn_id))
+        self.tracks.clear(turn_id, played_samples=self.played_samples(turn_id))
 
     def duck(self, is_ducked: bool) -> None:
         # Audio already sent plays on the client; a client stops it on speech_started.
@@ -55,8 +55,8 @@ class WebSocketAudioSink:
 
     def played_samples(self, turn_id: int) -> int:
         """Without a truncate from the client, assume it plays what it got in real time."""
-        if turn_id in self._cleared:
-            return self._cleared[turn_id]
+        if (cleared_at := self.tracks.cleared_at(turn_id)) is not None:
+            return cleared_at
         first_ns = self._first_sent_ns.get(turn_id)
         if first_ns is None:
             return 0
@@ -67,7 +67,4 @@ class WebSocketAudioSink:
 
     def set_heard(self, turn_id: int, played_samples: int) -> None:
         """The client's own account of how much it played (conversation.item.truncate)."""
-        self._cleared[turn_id] = played_samples
-
-    def is_cleared(self, turn_id: int) -> bool:
-        return turn_id in self._cleared
+        self.tracks.hear(turn_id, played_samples)

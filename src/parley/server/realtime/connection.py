@@ -85,7 +85,7 @@ class RealtimeConnection:
             pipe,
             session_id=self.session_id,
             max_send_stall_s=self._limits.max_send_stall_s,
-            is_cleared=self._sink.is_cleared,
+            is_cleared=self._sink.tracks.is_cleared,
             on_drop=self._on_drop,
         )
         self._items = ItemRegistry()
@@ -340,9 +340,10 @@ class RealtimeConnection:
     def _clear_output_audio(self) -> None:
         if self._call is None:
             raise ClientEventError("invalid_event", _CLEAR_ON_A_SOCKET)
-        turn_id = self._sink.current_turn_id
+        turn_id = self._sink.tracks.floor_turn_id
         self.session.interrupt()  # stored as far as the call's track played it
-        self._sink.clear(turn_id)
+        if turn_id is not None:
+            self._sink.clear(turn_id)
 
     def _on_playback(self, change: str, turn_id: int) -> None:
         response = self._items.responses.get(turn_id)

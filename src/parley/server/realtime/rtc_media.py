@@ -23,6 +23,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from parley.audio.frames import AudioReady, Int16Array
+from parley.audio.sink import PlaybackTracks
 from parley.server.realtime.audio_in import InputAudio
 from parley.server.realtime.protocol import ClientEventError
 
@@ -77,7 +78,7 @@ class TrackAudioSink:
         pipeline_rate_hz: int,
         on_change: Callable[[PlaybackChange, int], None],
     ) -> None:
-        self.current_turn_id = 0
+        self.tracks = PlaybackTracks()
         # The server holds the track silent itself, so a reply that was only acknowledged
         # ("mm-hm") plays on from where it was.
         self.can_resume_held_playback = True
@@ -88,7 +89,6 @@ class TrackAudioSink:
         self._queued_samples = 0
         self._resamplers: dict[int, soxr.ResampleStream] = {}
         self._played_call_samples: dict[int, int] = {}
-        self._cleared: dict[int, int] = {}  # turn id -> pipeline samples played when cleared
         self._finished: set[int] = set()  # turns whose audio is all queued
         self._sounding_turn: int | None = None
         self._is_ducked = False
@@ -96,7 +96,7 @@ class TrackAudioSink:
 
     async def play(self, chunk: AudioReady) -> None:
         turn_id = chunk.turn_id
-        if turn_id != self.current_turn_id or turn_id in self._cleared:
+        if not self.tracks.admits(turn_id):
             return
         resampler = self._resamplers.get(turn_id)
         if resampler is None:
@@ -105,11 +105,7 @@ class TrackAudioSink:
             )
             self._resamplers[turn_id] = resampler
         self._enqueue(turn_id, resampler.resample_chunk(chunk.samples))
-        while (
-            self._queued_samples > _AHEAD_S * CALL_RATE_HZ
-            and turn_id == self.current_turn_id
-            and turn_id not in self._cleared
-        ):
+        while self._queued_samples > _AHEAD_S * CALL_RATE_HZ and self.tracks.admits(turn_id):
             self._frame_taken.clear()
             await self._frame_taken.wait()
 
@@ -117,21 +113,21 @@ class TrackAudioSink:
         """The turn's audio is all here: the resampler's tail is queued, and the track reports
         ``stopped`` once it has played it."""
         resampler = self._resamplers.pop(turn_id, None)
-        if resampler is not None and turn_id not in self._cleared:
+        if resampler is not None and not self.tracks.is_cleared(turn_id):
             self._enqueue(turn_id, resampler.resample_chunk(np.zeros(0, np.int16), last=True))
         self._finished.add(turn_id)
         if self._sounding_turn == turn_id:
             self._stop_if_played(turn_id)
 
     def clear(self, turn_id: int) -> None:
-        if turn_id in self._cleared:
+        if self.tracks.is_cleared(turn_id):
             return
         was_heard = self._sounding_turn == turn_id or self._has_audio_of(turn_id)
-        self._cleared[turn_id] = self.played_samples(turn_id)
+        self.tracks.clear(turn_id, played_samples=self.played_samples(turn_id))
         self._queue = deque(entry for entry in self._queue if entry[0] != turn_id)
         self._queued_samples = sum(samples.size for _turn, samples in self._queue)
         self._resamplers.pop(turn_id, None)
-        if turn_id == self.current_turn_id:
+        if self.tracks.has_floor(turn_id):
             self._is_ducked = False
         self._frame_taken.set()  # a play() waiting for room returns
         if self._sounding_turn == turn_id:
@@ -143,17 +139,14 @@ class TrackAudioSink:
         self._is_ducked = is_ducked
 
     def played_samples(self, turn_id: int) -> int:
-        if turn_id in self._cleared:
-            return self._cleared[turn_id]
+        if (cleared_at := self.tracks.cleared_at(turn_id)) is not None:
+            return cleared_at
         played = self._played_call_samples.get(turn_id, 0)
         return played * self._pipeline_rate_hz // CALL_RATE_HZ
 
     def set_heard(self, turn_id: int, played_samples: int) -> None:
         """The client's own account (conversation.item.truncate) wins over the track's."""
-        self._cleared[turn_id] = min(played_samples, self.played_samples(turn_id))
-
-    def is_cleared(self, turn_id: int) -> bool:
-        return turn_id in self._cleared
+        self.tracks.hear(turn_id, min(played_samples, self.played_samples(turn_id)))
 
     def close(self) -> None:
         self.track.stop()
