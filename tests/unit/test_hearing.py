@@ -54,7 +54,7 @@ async def heard() -> AsyncIterator[tuple[Hearing, Channel[Inbox], FakeScriptedSt
     stt = FakeScriptedStt({})
     inbox: Channel[Inbox] = Channel(16)
     async with asyncio.TaskGroup() as group:
-        hearing = Hearing(stt, None, inbox=inbox, group=group)
+        hearing = Hearing(stt, None, report=inbox.send, spawn=group.create_task)
         yield hearing, inbox, stt
         await hearing.close()
 

@@ -1,10 +1,12 @@
 """The listening side's model work, done beside the frame loop so that no frame waits on a model:
 partial transcripts while the user speaks, the turn model's verdict at a pause, and each ended
-turn's final transcript, in the order the turns ended.
+turn's final transcript, in the order the turns ended. A conversation's session and a Wyoming
+``transcribe`` both hear through it.
 
-Every task runs in the session's listening TaskGroup. What the frame loop must act on (a partial
-heard, a pause that sounds finished) comes back to it through its inbox, so the listener and the
-turn-taking policy are only ever touched by the loop: there are no done-callbacks.
+Every task runs where its owner spawns it (a session's listening TaskGroup). What the frame loop
+must act on (a partial heard, a pause judged) comes back to it through ``report`` (a session's
+inbox), so the listener and the turn-taking policy are only ever touched by the loop: there are
+no done-callbacks.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from parley.audio.frames import AudioFrame, Int16Array
 from parley.models.contracts import ChatMessage, PromptReader, SpeechToText, Transcript
 from parley.models.smart_turn import SmartTurn
 from parley.pipeline import end_of_turn
-from parley.pipeline.channel import Channel
 from parley.pipeline.end_of_turn import PauseCall, PauseRules
 from parley.pipeline.events import FinalTranscript, SpeechEnded
 from parley.pipeline.speculation import Speculation
@@ -54,6 +55,13 @@ class AudioEnded:
 Inbox: TypeAlias = AudioFrame | PartialDecoded | PauseJudged | AudioEnded
 # What a final transcript leads to (the session's judgement), awaited in turn order.
 OnFinal = Callable[[FinalTranscript, Speculation | None, float | None], Awaitable[None]]
+_T = TypeVar("_T")
+
+
+class Spawn(Protocol):
+    """Runs a coroutine as a task its owner ends (``asyncio.TaskGroup.create_task``)."""
+
+    def __call__(self, coro: Coroutine[Any, Any, _T], /) -> asyncio.Task[_T]: ...
 
 
 class Hearing:
@@ -62,17 +70,17 @@ class Hearing:
         stt: SpeechToText,
         turn_model: SmartTurn | None,
         *,
-        inbox: Channel[Inbox],
-        group: asyncio.TaskGroup,
+        report: Callable[[Inbox], Awaitable[None]],
+        spawn: Spawn,
     ) -> None:
         self._stt = stt
         self._turn_model = turn_model
-        self._inbox = inbox
-        self._group = group
+        self._send = report
+        self._create_task = spawn
         self.partial: TranscriptTask | None = None  # the utterance's latest partial
         self._finishing: asyncio.Task[None] | None = None  # the last turn to end
         self._finishing_tasks: set[asyncio.Task[None]] = set()  # turns ended, finals pending
-        self._reporting: set[asyncio.Task[Any]] = set()  # tasks that write to the inbox
+        self._reporting: set[asyncio.Task[Any]] = set()  # tasks that report to the loop
         self._reading: asyncio.Task[None] | None = None  # the LLM reading ahead
         # The turn model's hearing of the latest silence, by its last voiced sample.
         self._voice: tuple[int, asyncio.Task[float | None]] | None = None
@@ -83,8 +91,8 @@ class Hearing:
         return bool(self._finishing_tasks)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``work`` in the listening TaskGroup."""
-        return self._group.create_task(work)
+        """Run ``work`` where the owner runs every task of its hearing."""
+        return self._create_task(work)
 
     # ---- while the user speaks -------------------------------------------------------------
 
@@ -94,12 +102,12 @@ class Hearing:
 
     def decode_partial(self, audio: Int16Array) -> None:
         """Transcribe the utterance so far; the words reach the loop as a PartialDecoded."""
-        self.partial = partial = self._group.create_task(transcribe_or_none(self._stt, audio))
+        self.partial = partial = self._create_task(transcribe_or_none(self._stt, audio))
 
         async def report() -> None:
             await asyncio.wait({partial})
             if (transcript := words_of(partial)) is not None:
-                await self._inbox.send(PartialDecoded(transcript))
+                await self._send(PartialDecoded(transcript))
 
         self._report(report())
 
@@ -120,7 +128,7 @@ class Hearing:
             except Exception:
                 log.debug("reading ahead failed", exc_info=True)
 
-        self._reading = self._group.create_task(read())
+        self._reading = self._create_task(read())
 
     def hear_voice(
         self, audio: Int16Array, last_voiced_sample: int
@@ -142,7 +150,7 @@ class Hearing:
                 log.debug("the turn model failed; the turn ends on silence", exc_info=True)
                 return None
 
-        task = self._group.create_task(hear())
+        task = self._create_task(hear())
         self._voice = (last_voiced_sample, task)
         return task
 
@@ -174,7 +182,7 @@ class Hearing:
             else:
                 log.debug("the words at the pause decide: %r, %s", transcript.text, call)
             if call.is_deciding:
-                await self._inbox.send(PauseJudged(speculation.last_voiced_sample, call))
+                await self._send(PauseJudged(speculation.last_voiced_sample, call))
 
         self._report(judge())
 
@@ -211,7 +219,7 @@ class Hearing:
             except Exception:
                 log.exception("the end of a turn failed; listening goes on")
 
-        self._finishing = task = self._group.create_task(complete())
+        self._finishing = task = self._create_task(complete())
         self._finishing_tasks.add(task)
         task.add_done_callback(self._finishing_tasks.discard)
 
@@ -223,17 +231,10 @@ class Hearing:
         partial: TranscriptTask | None,
     ) -> FinalTranscript:
         started_ns = time.perf_counter_ns()
-        transcript: Transcript | None = None
         early = speculation.transcript if speculation is not None else partial
-        if early is not None:
-            await asyncio.wait({early})
-            transcript = words_of(early)  # None: it failed, and is decoded again below
+        transcript, is_early = await self.transcript_of(audio, early)
         # Without a speculation, the early transcript is the partial itself.
-        is_from_partial = transcript is not None and (
-            speculation is None or not speculation.is_own_transcript
-        )
-        if transcript is None:
-            transcript = await self._stt.transcribe(audio)
+        is_from_partial = is_early and (speculation is None or not speculation.is_own_transcript)
         now_ns = time.perf_counter_ns()
         return FinalTranscript(
             text=transcript.text,
@@ -245,6 +246,18 @@ class Hearing:
             is_from_partial=is_from_partial,
             is_unclear=transcript.is_unclear,
         )
+
+    async def transcript_of(
+        self, audio: Int16Array, early: TranscriptTask | None
+    ) -> tuple[Transcript, bool]:
+        """The words of an ended turn's ``audio``: those ``early`` heard (the pause's decode, or
+        a partial that heard it all), else, when there is none or it failed, a decode now; and
+        whether they are early's."""
+        if early is not None:
+            await asyncio.wait({early})
+            if (transcript := words_of(early)) is not None:
+                return transcript, True
+        return await self._stt.transcribe(audio), False
 
     async def reported(self) -> None:
         """Wait until every pause judged and partial decoded so far has told the loop."""
@@ -261,6 +274,6 @@ class Hearing:
                 await asyncio.wait({self._finishing})
 
     def _report(self, work: Coroutine[Any, Any, None]) -> None:
-        task = self._group.create_task(work)
+        task = self._create_task(work)
         self._reporting.add(task)
         task.add_done_callback(self._reporting.discard)

@@ -195,8 +195,9 @@ class Session:
             await inbox.send(AudioEnded())
 
         async with asyncio.TaskGroup() as group:
+            stt, turn_model = self._backends.stt, self._backends.turn_model
             self._hearing = hearing = Hearing(
-                self._backends.stt, self._backends.turn_model, inbox=inbox, group=group
+                stt, turn_model, report=inbox.send, spawn=group.create_task
             )
             group.create_task(pump())
             try:

@@ -1,5 +1,6 @@
 """One Wyoming ``transcribe``: the utterance in the client's audio, its words as they form, and
-its final transcript, from the same listener and Whisper every other transport uses.
+its final transcript, from the same listener, ``Hearing`` and Whisper every other transport
+uses.
 
 Parley ends the utterance itself (the Wyoming ASR program says ``requires_external_vad:
 false``): the listener's VAD finds where speech starts and, after ``end_silence_ms`` of quiet,
@@ -30,6 +31,7 @@ import numpy as np
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
 from parley.config.settings import Settings
 from parley.models.contracts import SpeechToText, Transcript, Vad
+from parley.pipeline.hearing import Hearing, Inbox, PartialDecoded
 from parley.pipeline.listener import (
     TAIL_SAMPLES,
     Listener,
@@ -39,7 +41,7 @@ from parley.pipeline.listener import (
     UtteranceEnded,
     UtteranceStarted,
 )
-from parley.pipeline.transcript_task import TranscriptTask, transcribe_or_none, words_of
+from parley.pipeline.transcript_task import TranscriptTask, transcribe_or_none
 
 _T = TypeVar("_T")
 
@@ -82,10 +84,10 @@ class Transcription:
         self._audio: list[Int16Array] = []  # everything heard, for the lead-in before an onset
         self._first_heard_ns: int | None = None
         self._lead_start_sample: int | None = None  # where the utterance's decodes begin
-        self._partial: TranscriptTask | None = None
         self._pause: tuple[int, TranscriptTask] | None = None  # its last voiced sample, its words
         self._final: asyncio.Task[Transcript] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # every decode, ended by close()
+        self._hearing = Hearing(stt, None, report=self._report, spawn=self._spawn)
 
     @property
     def is_ended(self) -> bool:
@@ -146,11 +148,10 @@ class Transcription:
                     lead_in = INPUT_SAMPLE_RATE_HZ * LEAD_IN_MS // 1000
                     self._lead_start_sample = max(0, speech.start_sample - lead_in)
                 case Paused(last_voiced_sample=last_voiced, is_covered_by_partial=covered):
-                    covering = self._partial if covered else None
+                    covering = self._hearing.partial if covered else None
                     if covering is not None or is_live:
-                        words = covering or self._decode(
-                            self._utterance(last_voiced + TAIL_SAMPLES)
-                        )
+                        audio = self._utterance(last_voiced + TAIL_SAMPLES)
+                        words = covering or self._spawn(transcribe_or_none(self._stt, audio))
                         self._pause = (last_voiced, words)
                 case Resumed():
                     self._drop_pause()
@@ -159,15 +160,14 @@ class Transcription:
                     if self._pause is not None and self._pause[0] == speech.last_voiced_sample:
                         early = self._pause[1]
                     elif covered:
-                        early = self._partial
+                        early = self._hearing.partial
                     self._finish(self._utterance(speech.last_voiced_sample + TAIL_SAMPLES), early)
                     return
                 case PartialDue() if (
-                    is_live and self._pause is None and not self._is_decoding_partial
+                    is_live and self._pause is None and not self._hearing.is_decoding_partial
                 ):
                     self._listener.partial_started()
-                    self._partial = partial = self._decode(self._utterance(self._heard_samples))
-                    self._spawn(self._report(partial))
+                    self._hearing.decode_partial(self._utterance(self._heard_samples))
                 case _:
                     pass
 
@@ -185,12 +185,8 @@ class Transcription:
         start = self._lead_start_sample if self._lead_start_sample is not None else 0
         return heard[start : min(until_sample, heard.size)]
 
-    @property
-    def _is_decoding_partial(self) -> bool:
-        return self._partial is not None and not self._partial.done()
-
     def _drop_pause(self) -> None:
-        if self._pause is not None and self._pause[1] is not self._partial:
+        if self._pause is not None and self._pause[1] is not self._hearing.partial:
             self._pause[1].cancel()
         self._pause = None
 
@@ -201,27 +197,21 @@ class Transcription:
         self._finish(self._utterance(self._heard_samples), None)
 
     def _finish(self, audio: Int16Array, early: TranscriptTask | None) -> None:
-        if early is None and self._partial is not None and not self._partial.done():
-            self._partial.cancel()  # it would only hold the final up on a shared Whisper
+        if early is None:
+            self._hearing.drop_partial()  # it would only hold the final up on a shared Whisper
         self._final = self._spawn(self._final_words(audio, early))
 
     async def _final_words(self, audio: Int16Array, early: TranscriptTask | None) -> Transcript:
-        if early is not None:
-            await asyncio.wait({early})
-            if (transcript := words_of(early)) is not None:
-                return transcript
-        return await self._stt.transcribe(audio)
+        transcript, _is_early = await self._hearing.transcript_of(audio, early)
+        return transcript
 
     async def _nothing(self) -> Transcript:
         return Transcript("", self.heard_ms, 0.0)
 
-    async def _report(self, partial: TranscriptTask) -> None:
-        await asyncio.wait({partial})
-        if self._final is None and (transcript := words_of(partial)) is not None:
-            await self._on_partial(transcript.text)
-
-    def _decode(self, audio: Int16Array) -> TranscriptTask:
-        return self._spawn(transcribe_or_none(self._stt, audio))
+    async def _report(self, heard: Inbox) -> None:
+        """What the hearing found: a partial's words go to the client until the end is heard."""
+        if isinstance(heard, PartialDecoded) and self._final is None:
+            await self._on_partial(heard.transcript.text)
 
     def _spawn(self, work: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
         task = asyncio.create_task(work)
