@@ -144,10 +144,8 @@ async def test_cancelling_a_reply_mid_speech_stops_tokens_and_audio_and_keeps_wh
     session = Session(
         backends, store=SqliteStore(settings.database_path), sink=sink, observer=observe
     )
-    reply = asyncio.create_task(
-        session.respond(
-            "Tell me a long story about a dragon who learns to bake bread, in many sentences."
-        )
+    reply = session.respond(
+        "Tell me a long story about a dragon who learns to bake bread, in many sentences."
     )
     # Wait until the user has heard about a second of the reply, then talk over it.
     await first_audio.wait()

@@ -47,11 +47,9 @@ async def test_a_timer_that_goes_off_while_a_reply_is_written_waits_for_it_and_c
     llm = FakeHeldLlm("OK, a timer is set for three seconds.")
     events: list[ListenerEvent | TurnEvent] = []
     replies, conversation_id = replies_over(llm, store, tmp_path, events)
-    asked = asyncio.create_task(replies.respond("Set a timer for three seconds."))
+    asked = replies.respond("Set a timer for three seconds.")
     await llm.asked.wait()  # the reply is being written
-    announced = asyncio.create_task(
-        replies.respond(None, said="The timer you set for 3 seconds is done.")
-    )
+    announced = replies.respond(None, said="The timer you set for 3 seconds is done.")
     await asyncio.sleep(0)
     llm.go.set()
     first, second = await asked, await announced
@@ -71,10 +69,10 @@ async def test_a_newer_reply_the_user_asked_for_supersedes_one_still_being_writt
     llm = FakeHeldLlm("A very long story about a lighthouse keeper and his cat.")
     events: list[ListenerEvent | TurnEvent] = []
     replies, conversation_id = replies_over(llm, store, tmp_path, events)
-    story = asyncio.create_task(replies.respond("Tell me a long story."))
+    story = replies.respond("Tell me a long story.")
     await llm.asked.wait()
     llm.go = asyncio.Event()  # the next reply is held too
-    newer = asyncio.create_task(replies.respond("Actually, what time is it?"))
+    newer = replies.respond("Actually, what time is it?")
     first = await story  # cut, without a word written
     assert first.was_cancelled and first.heard_text == ""
     llm.go.set()
@@ -104,3 +102,39 @@ async def test_words_not_made_out_are_asked_again_and_nothing_in_them_is_remembe
         ("assistant", ASK_AGAIN),
     ]
     assert store.memories("local") == []
+
+
+async def test_a_reply_is_one_handle_from_the_moment_it_is_asked_for(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    llm = FakeHeldLlm("Paris is the capital of France.")
+    events: list[ListenerEvent | TurnEvent] = []
+    replies, conversation_id = replies_over(llm, store, tmp_path, events)
+    handle = replies.respond("What is the capital of France?")
+    # Its identity is known before a word is written: no placeholder to patch later.
+    assert handle.turn_id == 1 and handle.is_audible
+    await llm.asked.wait()
+    assert replies.message_id_for_turn(handle.turn_id) is None  # not stored yet
+    llm.go.set()
+    result = await handle
+    assert result.turn_id == handle.turn_id and not result.was_cancelled
+    assert handle.status.value == "done"
+    assert [e.turn_id for e in events if isinstance(e, TurnStarted | TurnDone)] == [1, 1]
+    assert replies.message_id_for_turn(handle.turn_id) is not None
+    stored = [(m.role, m.content) for m in store.messages(conversation_id)]
+    assert stored[-1] == ("assistant", "Paris is the capital of France.")
+
+
+async def test_cancelling_a_reply_s_task_stops_it_and_settles_its_handle(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    llm = FakeHeldLlm("A very long story about a lighthouse keeper and his cat.")
+    events: list[ListenerEvent | TurnEvent] = []
+    replies, conversation_id = replies_over(llm, store, tmp_path, events)
+    handle = replies.respond("Tell me a long story.")
+    await llm.asked.wait()
+    handle.task.cancel()  # a caller that gives up on it
+    await asyncio.wait({handle.task})
+    assert handle.task.cancelled()
+    assert handle.stored.is_set()  # nobody waiting on its row waits forever
+    assert [m.role for m in store.messages(conversation_id)] == ["user"]  # nothing was heard

@@ -176,7 +176,7 @@ class Replies:
 
     # ---- one reply -------------------------------------------------------------------------
 
-    async def respond(
+    def respond(
         self,
         user_text: str | None,
         *,
@@ -184,16 +184,30 @@ class Replies:
         held: HeldReply | None = None,
         said: str | None = None,
         is_unclear: bool = False,
-    ) -> TurnResult:
-        """Reply to ``user_text`` (or to the conversation as it stands when None), to completion
-        or cancellation, and store the reply as heard. A held reply takes the floor only when
-        it is released. Words not made out (``is_unclear``) are asked again, not answered, and
-        nothing in them is remembered."""
+    ) -> ReplyHandle:
+        """Begin a reply to ``user_text`` (or to the conversation as it stands when None): its
+        handle, at once; awaiting the handle gives its result once it has run to completion or
+        cancellation and is stored as heard. A held reply takes the floor only when it is
+        released. Words not made out (``is_unclear``) are asked again, not answered, and nothing
+        in them is remembered."""
         self._last_turn_id += 1
         handle = ReplyHandle(self._last_turn_id, self._sink, held=held)
         self._handles[handle.turn_id] = handle
         while len(self._handles) > _KEEP_RECENT_REPLIES:
             del self._handles[next(iter(self._handles))]
+        handle.begin(self._reply(handle, user_text, metrics, said, is_unclear))
+        return handle
+
+    async def _reply(
+        self,
+        handle: ReplyHandle,
+        user_text: str | None,
+        metrics: TurnMetrics | None,
+        said: str | None,
+        is_unclear: bool,
+    ) -> TurnResult:
+        """Take the floor (or wait for the held reply's release), then run and store it."""
+        held = handle.held
         if held is None:
             previous = self._current
             if previous is not None and previous.status is ReplyStatus.LIVE:

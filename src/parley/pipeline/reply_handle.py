@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Coroutine, Generator
+from typing import Any
 
 from parley.audio.sink import AudioSink
 from parley.pipeline.speculation import HeldReply
-from parley.pipeline.turn import TurnScope
+from parley.pipeline.turn import TurnResult, TurnScope
 
 
 class ReplyStatus(enum.Enum):
@@ -31,6 +33,20 @@ class ReplyHandle:
         self.stored = asyncio.Event()  # set once it is stored, or known to leave no row
         self._sink = sink
         self._is_cut = False
+        self._task: asyncio.Task[TurnResult] | None = None
+
+    def begin(self, work: Coroutine[Any, Any, TurnResult]) -> None:
+        """Run the reply (``Replies`` does, once): awaiting the handle awaits it."""
+        self._task = asyncio.create_task(work, name=f"reply-{self.turn_id}")
+
+    @property
+    def task(self) -> asyncio.Task[TurnResult]:
+        """The reply running: cancelling it cancels the reply; its result is the reply's."""
+        assert self._task is not None, "a handle is begun by Replies.respond"
+        return self._task
+
+    def __await__(self) -> Generator[Any, None, TurnResult]:
+        return self.task.__await__()
 
     @property
     def status(self) -> ReplyStatus:

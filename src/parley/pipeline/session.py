@@ -50,6 +50,7 @@ from parley.pipeline.listener import (
     UtteranceStarted,
 )
 from parley.pipeline.replies import Replies
+from parley.pipeline.reply_handle import ReplyHandle
 from parley.pipeline.session_options import SessionOptions, TurnDetection
 from parley.pipeline.speculation import HeldReply, Speculation, Speculator
 from parley.pipeline.transcript_task import transcribe_or_none
@@ -139,16 +140,15 @@ class Session:
     async def delete_message(self, message_id: int) -> None:
         await self._replies.context.delete_message(message_id)
 
-    async def respond(
-        self, user_text: str | None, *, metrics: TurnMetrics | None = None
-    ) -> TurnResult:
-        """Reply to ``user_text`` (or to the conversation as it stands when None)."""
-        return await self._replies.respond(user_text, metrics=metrics)
+    def respond(self, user_text: str | None, *, metrics: TurnMetrics | None = None) -> ReplyHandle:
+        """Reply to ``user_text`` (or to the conversation as it stands when None): the reply's
+        handle, begun; await it for the result."""
+        return self._replies.respond(user_text, metrics=metrics)
 
-    async def announce(self, words: str) -> TurnResult:
+    def announce(self, words: str) -> ReplyHandle:
         """Say ``words`` unprompted (a timer gone off), as a reply of its own: stored, heard
         through the sink, interruptible like any other."""
-        return await self._replies.respond(None, said=words)
+        return self._replies.respond(None, said=words)
 
     def interrupt(self) -> bool:
         return self._replies.interrupt()

@@ -77,7 +77,7 @@ class Agent:
         session.options = SessionOptions(is_speaking=False)  # the client speaks it, if it likes
         context = {"conversation_id": name} if name is not None else {}
         await write(HandledStart(context=context).event())
-        replying = asyncio.create_task(session.respond(text))
+        replying = session.respond(text).task
         replying.add_done_callback(lambda _task: chunks.put_nowait(None))
         first_chunk_ms: float | None = None
         try:
