@@ -13,7 +13,8 @@ import pytest
 from parley.audio.frames import AudioReady, Int16Array
 from parley.audio.sink import PlaybackTracks
 from parley.models.loaded import FixedReply
-from parley.pipeline.turn import TurnMetrics, TurnScope
+from parley.pipeline.turn import TurnScope
+from parley.pipeline.turn_figures import TurnMetrics
 
 REPLY = (
     "The lighthouse keeper climbed the narrow stairs every evening, lit the great lamp, "

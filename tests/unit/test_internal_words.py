@@ -12,7 +12,8 @@ from parley.config.backend_sections import LlamaCppConfig
 from parley.models.contracts import ChatMessage
 from parley.pipeline.events import SentenceReady, TextDelta, TurnEvent
 from parley.pipeline.internal_words import ASK_AGAIN, InternalWords, without_piece
-from parley.pipeline.turn import TurnMetrics, TurnScope
+from parley.pipeline.turn import TurnScope
+from parley.pipeline.turn_figures import TurnMetrics
 from tests.unit.fakes import RATE, FakeToneVoice
 
 SYSTEM_PROMPT = LlamaCppConfig().system_prompt

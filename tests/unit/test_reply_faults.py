@@ -23,7 +23,8 @@ from parley.audio.frames import AudioReady, Int16Array
 from parley.audio.sink import AudioSink, PlaybackTracks
 from parley.audio.virtual_devices import RealtimePlaybackSink
 from parley.models.loaded import FixedReply
-from parley.pipeline.turn import StrayCancellation, TurnMetrics, TurnScope
+from parley.pipeline.turn import StrayCancellation, TurnScope
+from parley.pipeline.turn_figures import TurnMetrics
 from parley.server.realtime.audio_out import WebSocketAudioSink
 from parley.server.realtime.outgoing import Outgoing
 

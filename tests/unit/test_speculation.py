@@ -11,7 +11,7 @@ import numpy as np
 from parley.audio.frames import Int16Array
 from parley.models.contracts import Transcript
 from parley.pipeline.speculation import HeldReply, Speculator
-from parley.pipeline.turn import TurnMetrics
+from parley.pipeline.turn_figures import TurnMetrics
 
 AUDIO = np.zeros(1_600, dtype=np.int16)
 

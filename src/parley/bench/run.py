@@ -53,7 +53,7 @@ from parley.models.loaded import Backends
 from parley.ops.machine import describe_cpu
 from parley.ops.spread import spread
 from parley.pipeline.runtime import Runtime
-from parley.pipeline.turn import TURN_LATENCIES
+from parley.pipeline.turn_figures import TURN_LATENCIES
 
 FIGURES = (
     *TURN_LATENCIES,

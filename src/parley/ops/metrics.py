@@ -18,8 +18,7 @@ from prometheus_client import (
 )
 
 from parley.ops.spread import spread
-from parley.pipeline.turn import TURN_LATENCIES
-from parley.pipeline.turn_figures import TurnFigures
+from parley.pipeline.turn_figures import TURN_LATENCIES, TurnFigures
 from parley.tools.hub import ToolResult
 
 _LATENCY_BUCKETS_MS = (50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000)

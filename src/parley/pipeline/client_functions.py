@@ -19,8 +19,8 @@ from parley.models.contracts import ChatMessage, LanguageModel, tool_exchange
 from parley.models.loaded import Backends
 from parley.pipeline.events import FunctionCallRequested, TurnDone, TurnEvent, TurnStarted
 from parley.pipeline.session_options import SessionOptions
-from parley.pipeline.turn import TurnMetrics, TurnResult
-from parley.pipeline.turn_figures import TurnFigures
+from parley.pipeline.turn import TurnResult
+from parley.pipeline.turn_figures import TurnFigures, TurnMetrics
 from parley.tools.router import StaticTools, ToolChoice, ToolRouter
 from parley.tools.speakable import speakable_result
 from parley.tools.tool_reply import unless_json

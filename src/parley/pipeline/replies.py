@@ -28,8 +28,8 @@ from parley.pipeline.reply_handle import ReplyHandle, ReplyStatus
 from parley.pipeline.reply_plan import ReplyPlan, ReplyPlanner
 from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
-from parley.pipeline.turn import TurnMetrics, TurnResult, TurnScope
-from parley.pipeline.turn_figures import TurnFigures
+from parley.pipeline.turn import TurnResult, TurnScope
+from parley.pipeline.turn_figures import TurnFigures, TurnMetrics
 from parley.pipeline.turn_taking import Floor, Rules, TurnTaking
 from parley.tools.tool_reply import ToolAwareReply
 from parley.tools.toolbox import Toolbox

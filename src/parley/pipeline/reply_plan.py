@@ -18,8 +18,8 @@ from parley.pipeline.reply_context import ReplyContext
 from parley.pipeline.reply_handle import ReplyHandle
 from parley.pipeline.session_options import SessionOptions
 from parley.pipeline.speculation import HeldReply
-from parley.pipeline.turn import TurnMetrics, TurnResult
-from parley.pipeline.turn_figures import TurnFigures
+from parley.pipeline.turn import TurnResult
+from parley.pipeline.turn_figures import TurnFigures, TurnMetrics
 from parley.tools.sums import sum_answer
 from parley.tools.toolbox import Toolbox
 

@@ -54,7 +54,8 @@ from parley.pipeline.reply_handle import ReplyHandle
 from parley.pipeline.session_options import SessionOptions, TurnDetection
 from parley.pipeline.speculation import HeldReply, Speculation, Speculator
 from parley.pipeline.transcript_task import transcribe_or_none
-from parley.pipeline.turn import TurnMetrics, TurnResult
+from parley.pipeline.turn import TurnResult
+from parley.pipeline.turn_figures import TurnMetrics
 from parley.pipeline.turn_taking import Floor, Outcome, Rules, TurnTaking, Words
 from parley.tools.toolbox import Toolbox
 

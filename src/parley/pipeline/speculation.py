@@ -16,7 +16,8 @@ from typing import Any
 from parley.audio.frames import Int16Array
 from parley.models.contracts import Transcript
 from parley.pipeline.transcript_task import TranscriptTask, words_of
-from parley.pipeline.turn import TurnMetrics, TurnScope
+from parley.pipeline.turn import TurnScope
+from parley.pipeline.turn_figures import TurnMetrics
 
 Observer = Callable[[Any], None]
 

@@ -1,5 +1,5 @@
-"""One assistant reply as a cancellable scope, the ledger of what the user heard, and the
-turn's metrics.
+"""One assistant reply as a cancellable scope, and the ledger of what the user heard (its
+timing is ``turn_figures``'s).
 
 Cancelling a ``TurnScope`` is the whole of barge-in: the sink drops unplayed audio at once, the
 task group cancels LLM, chunker and TTS, and the threads behind them stop at their next item.
@@ -28,12 +28,12 @@ from parley.models.contracts import (
     WordTimedSpeech,
 )
 from parley.pipeline.channel import Channel
-from parley.pipeline.events import FinalTranscript, SentenceReady, TextDelta, TurnDone, TurnEvent
+from parley.pipeline.events import SentenceReady, TextDelta, TurnDone, TurnEvent
 from parley.pipeline.heard_ledger import HeardLedger
 from parley.pipeline.internal_words import ASK_AGAIN, InternalWords, PieceGuard, without_piece
 from parley.pipeline.piece_joins import QUIET_LEVEL, PieceEdges
 from parley.pipeline.sentences import SentenceChunker
-from parley.pipeline.turn_figures import TurnFigures
+from parley.pipeline.turn_figures import TurnFigures, TurnMetrics
 
 log = logging.getLogger(__name__)
 
@@ -41,82 +41,6 @@ log = logging.getLogger(__name__)
 class StrayCancellation(RuntimeError):
     """A stage of a reply ended with a CancelledError nobody asked for. A TaskGroup counts such a
     child as cancelled and lets its siblings wait on it forever, so it is made an error."""
-
-
-def _ms(start_ns: int | None, end_ns: int | None) -> float | None:
-    if start_ns is None or end_ns is None:
-        return None
-    return round((end_ns - start_ns) / 1e6, 1)
-
-
-@dataclass(slots=True)
-class TurnMetrics:
-    """Stamps taken by the stages themselves (perf_counter_ns), turned into figures on demand;
-    begun at the turn's end or pause, before the reply (and its ``ReplyHandle``) exists."""
-
-    last_voiced_t_ns: int | None = None
-    speech_ended_t_ns: int | None = None
-    stt_ms: float | None = None
-    stt_decode_ms: float | None = None
-    stt_audio_ms: int | None = None
-    llm_request_t_ns: int | None = None
-    llm_first_token_t_ns: int | None = None
-    llm_last_token_t_ns: int | None = None
-    first_sentence_t_ns: int | None = None
-    first_audio_t_ns: int | None = None
-    done_t_ns: int | None = None
-    cancel_t_ns: int | None = None
-    tts_busy_ns: int = 0
-    reply_audio_samples: int = 0
-    output_sample_rate_hz: int = 24_000
-    token_count: int = 0
-    prompt_token_count: int = 0
-    turn_complete_probability: float | None = None  # the turn model's, at the last pause
-
-    def stamp_end_of_turn(
-        self, final: FinalTranscript, turn_complete_probability: float | None
-    ) -> None:
-        self.last_voiced_t_ns = final.speech.last_voiced_t_ns
-        self.speech_ended_t_ns = final.speech.t_ns
-        self.stt_ms = round(final.stt_ms, 1)
-        # Whisper's own time and the audio it decoded: its real-time factor, for monitors.
-        self.stt_decode_ms = final.decode_ms
-        self.stt_audio_ms = final.audio_ms
-        self.turn_complete_probability = turn_complete_probability
-
-    def figures(self) -> TurnFigures:
-        reply_audio_s = self.reply_audio_samples / self.output_sample_rate_hz
-        generation_s = (
-            (self.llm_last_token_t_ns - self.llm_first_token_t_ns) / 1e9
-            if self.llm_last_token_t_ns and self.llm_first_token_t_ns
-            else None
-        )
-        return TurnFigures(
-            endpoint_ms=_ms(self.last_voiced_t_ns, self.speech_ended_t_ns),
-            stt_ms=self.stt_ms,
-            stt_decode_ms=None if self.stt_decode_ms is None else round(self.stt_decode_ms, 1),
-            stt_audio_ms=self.stt_audio_ms,
-            llm_ttft_ms=_ms(self.llm_request_t_ns, self.llm_first_token_t_ns),
-            first_sentence_ms=_ms(self.llm_request_t_ns, self.first_sentence_t_ns),
-            tts_first_audio_ms=_ms(self.first_sentence_t_ns, self.first_audio_t_ns),
-            voice_to_voice_ms=_ms(self.last_voiced_t_ns, self.first_audio_t_ns),
-            text_to_voice_ms=_ms(self.llm_request_t_ns, self.first_audio_t_ns),
-            turn_total_ms=_ms(self.llm_request_t_ns, self.done_t_ns),
-            tts_rtf=round(self.tts_busy_ns / 1e9 / reply_audio_s, 3) if reply_audio_s else None,
-            # the first delta is not timed from the previous one
-            llm_tokens_per_s=round(self.token_count / generation_s, 1)
-            if generation_s and self.token_count > 1
-            else None,
-            reply_audio_seconds=round(reply_audio_s, 3),
-            llm_tokens=self.token_count,
-            llm_prompt_tokens=self.prompt_token_count,
-            turn_complete_probability=None
-            if self.turn_complete_probability is None
-            else round(self.turn_complete_probability, 3),
-            llm_request_at_ms=_ms(self.last_voiced_t_ns, self.llm_request_t_ns),
-            llm_first_token_at_ms=_ms(self.last_voiced_t_ns, self.llm_first_token_t_ns),
-            first_sentence_at_ms=_ms(self.last_voiced_t_ns, self.first_sentence_t_ns),
-        )
 
 
 _VOICES_SAID_UNTIMED: set[str] = set()  # voices whose lack of word timing was logged
@@ -155,16 +79,6 @@ TurnObserver = Callable[[TurnEvent], None]
 
 
 MAX_REPLY_TOKENS = 1024
-
-# The latencies every turn measures, in the order a turn goes through them (bench, /metrics).
-TURN_LATENCIES = (
-    "voice_to_voice_ms",
-    "endpoint_ms",
-    "stt_ms",
-    "llm_ttft_ms",
-    "first_sentence_ms",
-    "tts_first_audio_ms",
-)
 
 
 class TurnScope:
