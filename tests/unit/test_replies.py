@@ -137,4 +137,6 @@ async def test_cancelling_a_reply_s_task_stops_it_and_settles_its_handle(
     await asyncio.wait({handle.task})
     assert handle.task.cancelled()
     assert handle.stored.is_set()  # nobody waiting on its row waits forever
+    done = [e for e in events if isinstance(e, TurnDone)]
+    assert [(e.turn_id, e.was_cancelled) for e in done] == [(1, True)]
     assert [m.role for m in store.messages(conversation_id)] == ["user"]  # nothing was heard

@@ -137,17 +137,23 @@ class TurnScope:
         """Stop the reply now: silence first, then the work behind it. Synchronous."""
         if self._is_cancelled or self._task is None or self._task.done():
             return
+        self._stop()
+        self._task.cancel()
+
+    def _stop(self) -> None:
         self._is_cancelled = True
         self.metrics.cancel_t_ns = time.perf_counter_ns()
         self._sink.clear(self.turn_id)
-        self._task.cancel()
 
     async def wait(self) -> None:
         if self._task is not None:
             try:
                 await self._task
             except asyncio.CancelledError:
-                if not self._is_cancelled:
+                # The scope cancelled (a barge-in) is an ending like any other; the waiter's own
+                # cancellation (its caller gave up on the reply) goes on up.
+                current = asyncio.current_task()
+                if not self._is_cancelled or (current is not None and current.cancelling()):
                     raise
 
     def heard_text(self) -> str:
@@ -167,6 +173,12 @@ class TurnScope:
                 internal = InternalWords.of_prompt(messages)
                 group.create_task(self._stage(self._chunk(deltas, pieces, internal)))
                 group.create_task(self._stage(self._speak(pieces)))
+        except asyncio.CancelledError:
+            if not self._is_cancelled:
+                # Cancelled from outside the scope: the task awaiting it was, and took this one
+                # with it. It stops as a barge-in stops it, silenced and reported as cancelled.
+                self._stop()
+            raise
         finally:
             self.first_sound.set()
             self.metrics.done_t_ns = time.perf_counter_ns()
