@@ -157,11 +157,12 @@ class RealtimePlaybackSink:
         if turn_id != self._playing_turn_id:
             self.tracks.clear(turn_id, played_samples=0)  # never played; the playing one plays on
             return
-        if not self.tracks.clear(turn_id, played_samples=self._played_now()):
+        played = self._played_now()
+        if not self.tracks.clear(turn_id, played_samples=played):
             return
         if self._ducked_at_ns is None:
             self.last_silenced_t_ns = time.perf_counter_ns()
-        self._queued_samples = self._played_now()
+        self._queued_samples = played
         self.duck(False)
 
     def played_samples(self, turn_id: int) -> int:

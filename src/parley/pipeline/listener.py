@@ -152,9 +152,8 @@ class Listener:
 
     def judge_pause(self, pause_sample: int, call: PauseCall) -> bool:
         """Carry out what the pause at ``pause_sample`` calls for (``end_of_turn``): the turn
-        then ends after that silence (at the next frame if it has already lasted
-        that long). False when
-        the user has spoken again since."""
+        then ends after that silence (at the next frame if it has already lasted that long).
+        False when the user has spoken again since."""
         if self._paused_at != pause_sample:
             return False
         self._pause_call = call
