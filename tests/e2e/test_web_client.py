@@ -138,6 +138,15 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def stored_messages(server: RunningServer, conversation_id: str) -> list[dict[str, Any]]:
+    """A conversation's messages as the server stored them."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/conversations/{conversation_id}",
+        headers={"Authorization": f"Bearer {server.api_key}"},
+    )
+    return json.loads(urllib.request.urlopen(request, timeout=10).read())["messages"]  # type: ignore[no-any-return]
+
+
 @contextlib.contextmanager
 def transport_chosen(server: RunningServer, transport: str) -> Iterator[None]:
     """The page's Connection setting, as a person would save it, put back after."""
@@ -265,12 +274,7 @@ def test_talking_over_a_reply_stops_it_and_the_next_question_is_answered(
     assert page.locator(".transcript .assistant").nth(1).text_content()
     screenshot(page, "4-after-interruption")
     # The server kept only what the page said it played of the first reply.
-    conversation_id = page.evaluate("window.parley.conversationId")
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}/api/conversations/{conversation_id}",
-        headers={"Authorization": f"Bearer {server.api_key}"},
-    )
-    messages = json.loads(urllib.request.urlopen(request, timeout=10).read())["messages"]
+    messages = stored_messages(server, page.evaluate("window.parley.conversationId"))
     first_reply = messages[1]
     assert first_reply["role"] == "assistant" and first_reply["is_interrupted"]
     shown = page.locator(".transcript .assistant").first.text_content() or ""
@@ -278,6 +282,35 @@ def test_talking_over_a_reply_stops_it_and_the_next_question_is_answered(
     # have had no words out yet when the question came: then both are empty).
     stored = first_reply["content"].split()
     assert stored == shown.split()[: len(stored)], (first_reply["content"], shown)
+
+
+@pytest.mark.slow
+def test_a_reply_stopped_on_a_call_after_it_was_all_written_is_shown_cut(
+    server: RunningServer,
+    piper_speech: Callable[..., Path],
+    browser_for: Callable[[Path | None], Any],
+) -> None:
+    # A reply is written faster than it is spoken: its response is done while the call's track
+    # still plays it. Stopped then, only the server's conversation.item.truncated says so.
+    microphone = microphone_wav(
+        piper_speech, [0.5, "Describe the city of Paris in four sentences.", 2.0], "long-reply"
+    )
+    page = browser_for(microphone)
+    open_parley(page, server)
+    wait_in_page(page, "window.parley.link && window.parley.link.kind === 'webrtc'", 20_000)
+    page.click("#talk")
+    wait_in_page(
+        page,
+        "window.parley.playing && !window.parley.responseActive && window.parley.turns.length === 1",
+        60_000,
+    )
+    page.click("#interrupt")
+    wait_in_page(page, "document.querySelector('.transcript .assistant.interrupted')", 20_000)
+    messages = stored_messages(server, page.evaluate("window.parley.conversationId"))
+    reply = messages[1]
+    written = page.locator(".transcript .assistant").first.text_content() or ""
+    assert reply["role"] == "assistant" and reply["is_interrupted"]
+    assert len(reply["content"]) < len(written.strip()), (reply["content"], written)
 
 
 def test_a_bad_or_reused_login_code_shows_a_clear_error(

@@ -51,8 +51,15 @@ export function handleEvent(event) {
       $("interrupt").disabled = false;
       break;
     case "response.output_item.added":
+      // This item's bubble and the one before it (still playing while this one is written).
+      state.bubbleOfItem = { [event.item.id]: state.assistantBubble, ...(state.audioItemId ? { [state.audioItemId]: state.bubbleOfItem[state.audioItemId] } : {}) };
       state.audioItemId = event.item.id;
       state.audioItemStarted = false;
+      break;
+    case "conversation.item.truncated":
+      // Cut after it was all written (on a call, the server heard the user over its playback):
+      // the reply is marked as a response cancelled mid-way is.
+      state.bubbleOfItem[event.item_id]?.classList.add("interrupted");
       break;
     case "response.output_audio_transcript.delta":
     case "response.output_text.delta":

@@ -13,6 +13,8 @@ export const state = {
   // The response on screen, and its bubble and the one before (a superseded response may end
   // after its successor began).
   responseId: null, bubbleOf: {},
+  // A reply item's bubble by its item id, for the server's conversation.item.truncated.
+  bubbleOfItem: {},
   responseActive: false, audioItemId: null, audioItemStartPlayed: 0, played: 0, buffered: 0, playing: false,
   userBubble: null, assistantBubble: null, pushToTalkHeld: false, turns: [], playedTotal: 0, errors: [],
   // The reply being played: its words so far and the samples received for them.
