@@ -78,6 +78,26 @@ async def test_the_clip_length_window_hears_what_the_30_s_window_hears_without_r
     assert "capital" in long_text and "legs" in long_text.split()[-8:], long_text
 
 
+async def test_a_long_request_is_heard_to_its_last_word_wherever_the_clip_starts_and_ends(
+    backends: Backends, piper_speech: Callable[..., Path]
+) -> None:
+    # After the decoder prompt's two short questions, Whisper ended this request after "about"
+    # at 51 of 80 alignments of the clip (a browser call once asked it back as "Tell me a long
+    # story about"). The words the user said are all kept.
+    audio = decode_file(piper_speech("Tell me a long story about a dragon who bakes bread."))
+    for lead_ms in range(0, 400, 50):
+        for tail_ms in (100, 220):
+            clip = np.concatenate(
+                [np.zeros(lead_ms * 16, np.int16), audio, np.zeros(tail_ms * 16, np.int16)]
+            )
+            heard = words((await backends.stt.transcribe(clip)).text).split()
+            assert heard[-3:] in (["who", "bakes", "bread"], ["who", "makes", "bread"]), (
+                lead_ms,
+                tail_ms,
+                heard,
+            )
+
+
 async def test_llama_cpp_answers_a_multi_token_chat_with_the_right_fact(backends: Backends) -> None:
     # A broken llama.cpp build crashes on the first prompt of more than one token; this catches it.
     messages = [
