@@ -112,6 +112,12 @@ def is_implausible(text: str, clip_s: float) -> bool:
     return False
 
 
+def _plain_words(text: str) -> list[str]:
+    """Lower-case words without punctuation: "about the history" and "About the history."
+    are the same words."""
+    return "".join(c if c.isalnum() or c in "' " else " " for c in text.lower()).split()
+
+
 def _may_be_cut_short(text: str, clip_s: float) -> bool:
     """Whether ``text`` holds fewer words than a live clip this long would (see _live_text)."""
     speech_s = clip_s - _CLIP_SILENCE_S
@@ -234,14 +240,25 @@ class WhisperStt:
         return np.concatenate([clip_states, self._window_end_states], axis=1)
 
     def _fuller_of(self, text: str, states: np.ndarray, clip_s: float) -> str:
-        """``text``, or the same states decoded without the words said before when that hears
-        more. Those words (two short questions) make the decoder now and then end a long
-        request early, "Tell me a long story about" for "... about a dragon who bakes bread.":
-        15 of 768 long requests in eight voices, 5 with this, for a second decode of 1 % of
-        turns (docs/benchmarks.md)."""
+        """``text``, or the same states decoded without the words said before when that goes
+        on past where ``text`` stopped, and more surely. Those words (two short questions) make
+        the decoder now and then end a long request early, "Tell me a long story about" for
+        "... about a dragon who bakes bread.": 15 of 768 long requests in eight voices, 5 with
+        this, for a second decode of 1 % of turns (docs/benchmarks.md). Only a continuation is
+        taken, never other words: noise under a short "uh-huh" must not become a request."""
         heard_log_probability = self._mean_log_probability
         bare = self._words(states, clip_s, prompt=self._bare_prompt)
-        if len(bare.split()) >= len(text.split()) + _MORE_WORDS_TO_PREFER:
+        heard_words, bare_words = _plain_words(text), _plain_words(bare)
+        is_continuation = (
+            len(bare_words) >= len(heard_words) + _MORE_WORDS_TO_PREFER
+            and bare_words[: len(heard_words)] == heard_words
+        )
+        bare_log_probability = self._mean_log_probability
+        if (
+            is_continuation
+            and bare_log_probability > heard_log_probability
+            and bare_log_probability >= self._config.unclear_log_probability
+        ):
             return bare
         self._mean_log_probability = heard_log_probability
         return text
