@@ -22,9 +22,11 @@ setting's description).
 Four guards keep the short window honest: the decode is bounded by the clip's duration; a
 sentence that comes back word for word right after itself is cut (``without_repetition``); a
 transcript slower than speech, which the words said before can end early, is decoded again from
-the same states without them and the fuller one kept (``_fuller_of``); and a transcript faster
-than speech, or one word looping (``is_implausible``), is decoded again from the same states
-with no token pair repeated, and only if it loops again through the 30 s window. A window Whisper's no-speech rule calls silent gives no words, as its own decode does.
+the same states without them, and that decode kept only where it goes on, more surely
+(``_fuller_of``); and a transcript faster than speech, or one word looping (``is_implausible``),
+is decoded again from the same states with no token pair repeated, and only if it loops again
+through the 30 s window. A window Whisper's no-speech rule calls silent gives no words, as its
+own decode does.
 Clips too long for one window take faster-whisper's own path, which walks 30 s windows.
 
 This reaches into faster-whisper's model and tokenizer objects (their versions are pinned in
