@@ -43,6 +43,9 @@ RUN_MARK = "PARLEY_TEST_RUN"
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(RUN_MARK, f"{os.getpid()}-{time.time_ns()}")
+    # What Parley derives from the models and keeps between starts (models/derived_files.py)
+    # stays in the clone, as the models do, shared by every server the run starts.
+    os.environ["XDG_CACHE_HOME"] = str(CACHE / "derived")
 
 
 def processes_of_this_run() -> list[psutil.Process]:

@@ -8,6 +8,7 @@ over real tokens and L2-normalised, as sentence-transformers does for this model
 from __future__ import annotations
 
 import importlib.util
+import io
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from parley.errors import ModelLoadError
+from parley.models.derived_files import derived_path, keep
 
 EMBEDDING_DIMENSIONS = 384
 _MAX_TOKENS = 256  # the model's max_seq_length
@@ -54,6 +56,19 @@ def _gelu(x: Vector) -> Vector:
     return 0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))
 
 
+def _read_kept(path: Path) -> dict[str, Vector]:
+    """The tool texts' vectors kept by an earlier start; none if there are none, or they are
+    not whole."""
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            texts, vectors = kept["texts"], kept["vectors"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    if vectors.shape != (len(texts), EMBEDDING_DIMENSIONS) or vectors.dtype != np.float32:
+        return {}
+    return {str(text): vector for text, vector in zip(texts, vectors, strict=True)}
+
+
 # Tool texts kept embedded: the built-in tools have ~150, a few MCP servers a few hundred more.
 _FIXED_TEXTS_KEPT = 4096
 
@@ -82,7 +97,11 @@ class MiniLmEmbedder:
         self._tokenizer.no_padding()
         self._lock = threading.Lock()
         self._recent: dict[str, Vector] = {}
-        self._fixed: dict[str, Vector] = {}
+        # The tool texts' vectors are kept between starts: embedding the ~200 of the built-in
+        # tools takes two seconds of CPU, four on a busy machine, at every start.
+        self._kept_path = derived_path(model_dir / "model.safetensors", "fixed-texts", ".npz")
+        self._fixed: dict[str, Vector] = _read_kept(self._kept_path)
+        self._fixed_at_last_keep = set(self._fixed)
 
     def _w(self, name: str) -> Any:
         return self._weights[name]
@@ -110,6 +129,18 @@ class MiniLmEmbedder:
             while len(self._fixed) > _FIXED_TEXTS_KEPT:
                 self._fixed.pop(next(iter(self._fixed)))
         return vector
+
+    def keep_fixed(self) -> None:
+        """Keep the tool texts' vectors for the next start, if any were embedded since."""
+        with self._lock:
+            if set(self._fixed) == self._fixed_at_last_keep:
+                return
+            texts = list(self._fixed)
+            vectors = np.stack([self._fixed[text] for text in texts])
+            self._fixed_at_last_keep = set(texts)
+        file = io.BytesIO()
+        np.savez(file, texts=np.asarray(texts, dtype=str), vectors=vectors)
+        keep(self._kept_path, file.getvalue())
 
     def _embed(self, text: str) -> Vector:
         with self._lock:

@@ -9,6 +9,7 @@ that was playing (``piper_words``), not to a share of the sentence's words.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ from parley.config.settings import EspeakConfig, PiperConfig
 from parley.errors import ModelLoadError
 from parley.models.catalogue import piper_voice_path
 from parley.models.contracts import TimedSpeech
+from parley.models.derived_files import derived_path, keep
 from parley.models.espeak_tts import EspeakTts
 from parley.models.piper_words import group_starts
 from parley.models.thread_bridge import iterate_in_thread
@@ -38,11 +40,16 @@ class PiperTts:
             )
         try:
             from piper import PiperVoice
+            from piper.config import PiperConfig as VoiceConfig
             from piper.config import SynthesisConfig
 
-            self._voice = PiperVoice.load(voice_path, config_path=config_path)
+            # Built here rather than by PiperVoice.load, which would open a session of its own
+            # only for it to be replaced by the patched, quiet one.
             model, self.has_word_timing = _with_alignments(voice_path)
-            self._voice.session = _quiet_session(model, config.threads)
+            self._voice = PiperVoice(
+                config=VoiceConfig.from_dict(json.loads(config_path.read_text("utf-8"))),
+                session=_quiet_session(model, config.threads),
+            )
         except Exception as error:  # onnxruntime raises its own types for a corrupt model
             raise ModelLoadError(
                 f"Piper voice {voice_path} cannot load ({error}). Delete it and run "
@@ -96,6 +103,9 @@ def load_piper_or_fallback(config: PiperConfig, *, models_dir: Path) -> PiperTts
 
 def _with_alignments(voice_path: Path) -> tuple[str | bytes, bool]:
     """The voice's model patched to report phoneme alignments, and whether it could be."""
+    kept = derived_path(voice_path, "aligned", ".onnx")
+    if kept.is_file():
+        return str(kept), True  # nor is onnx imported, which alone takes most of a second
     try:
         import onnx
         from piper.patch_voice_with_alignment import add_alignment_output
@@ -110,7 +120,9 @@ def _with_alignments(voice_path: Path) -> tuple[str | bytes, bool]:
         add_alignment_output(model)
     except ValueError as error:  # patched on disk already, or a voice without durations
         log.info("Piper voice %s is used as it is (%s)", voice_path.name, error)
-    return model.SerializeToString(), True
+    patched: bytes = model.SerializeToString()
+    keep(kept, patched)  # a second of CPU at every start, for a file that never changes
+    return patched, True
 
 
 def _quiet_session(model: str | bytes, threads: int) -> Any:

@@ -37,6 +37,8 @@ all sessions and CTranslate2 models are not reentrant, so calls are serialised b
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import itertools
 import threading
 import time
@@ -52,6 +54,7 @@ from parley.config.settings import SttConfig
 from parley.errors import ModelLoadError
 from parley.models.catalogue import whisper_dir
 from parley.models.contracts import Transcript
+from parley.models.derived_files import derived_path, keep
 
 _WINDOW_FRAMES = 3_000  # Whisper's encoder input: 30 s of 10 ms log-mel frames
 # The decoder may write at most this many tokens per second of audio (speech is ~3-5), and a
@@ -164,7 +167,7 @@ class WhisperStt:
         if config.decoder_prompt.strip():
             said_before = self._tokenizer.encode(" " + config.decoder_prompt.strip())
             self._prompt = [self._tokenizer.sot_prev, *said_before, *self._prompt]
-        self._window_end_states = self._encoded_window_end()
+        self._window_end_states = self._encoded_window_end(directory / "model.bin")
         self._lock = threading.Lock()
         # The mean token log-probability of the last decode, read under the lock with its words.
         self._mean_log_probability = 0.0
@@ -213,11 +216,22 @@ class WhisperStt:
             is_unclear=bool(text) and mean_log_probability < self._config.unclear_log_probability,
         )
 
-    def _encoded_window_end(self) -> np.ndarray:
+    def _encoded_window_end(self, model_file: Path) -> np.ndarray:
         """The encoder's last states for a silent 30 s window, as Whisper's own decode of a
-        short clip fills it: a second of silence, then zero log-mel frames to the end."""
+        short clip fills it: a second of silence, then zero log-mel frames to the end. They
+        depend on the model alone, and take most of a start's second to encode, so they are
+        kept between starts."""
+        kind = f"window-end-{_WINDOW_FRAMES}-{_WINDOW_END_STATES}"
+        kept = derived_path(model_file, kind, ".npy")
+        with contextlib.suppress(OSError, ValueError):
+            states: np.ndarray = np.load(kept, allow_pickle=False)
+            return states
         silence = np.zeros(INPUT_SAMPLE_RATE_HZ, np.float32)
-        return self._encode(silence, _WINDOW_FRAMES)[:, -_WINDOW_END_STATES:].copy()
+        states = self._encode(silence, _WINDOW_FRAMES)[:, -_WINDOW_END_STATES:].copy()
+        file = io.BytesIO()
+        np.save(file, states, allow_pickle=False)
+        keep(kept, file.getvalue())
+        return states
 
     def _encode(self, audio: np.ndarray, frames: int) -> np.ndarray:
         """The encoder's states for ``audio`` in a window of ``frames`` log-mel frames."""

@@ -178,6 +178,7 @@ class ToolRouter:
         """Fit the choice to the tools offered now, so the first turn does not wait for it."""
         if self._embedder is not None and (offered := self._hub.tools()):
             self._classifier_for(offered)
+            self._embedder.keep_fixed()
 
     def choose_tool(
         self, request: str, *, threshold: float | None = None
