@@ -118,6 +118,11 @@ def listen(
             f"There is no wake word {wake_word!r}; Parley has {', '.join(sorted(WAKE_WORDS))}."
         )
     settings = settings.model_copy(update={"devices": devices_config})
+    from parley.audio.devices import resolve_device
+
+    # A device named wrong is said at once, not after the seconds the models take to load.
+    resolve_device(devices_config.input, "input")
+    resolve_device(devices_config.output, "output")
     asyncio.run(_listen(settings, conversation, Screen(as_json), push_to_talk))
 
 
