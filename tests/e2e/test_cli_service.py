@@ -37,6 +37,8 @@ def test_the_unit_verifies_and_confines_the_server(
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         f"ReadWritePaths={served_dir}",
+        # What is derived from the models is kept where the service may write.
+        f"Environment=XDG_CACHE_HOME={served_dir / 'cache'}",
         "PrivateTmp=yes",
     ):
         assert setting in unit.splitlines(), setting

@@ -56,6 +56,9 @@ class ServiceUnit:
             # `systemctl reload parley` re-reads the config file (it is also watched).
             "ExecReload=/bin/kill -HUP $MAINPID",
             "Environment=PARLEY_ENV=production",
+            # What Parley derives from its models and keeps between starts (models/
+            # derived_files.py) goes in the one writable directory, not the read-only ~/.cache.
+            f"Environment=XDG_CACHE_HOME={self.data_dir / 'cache'}",
             "Restart=on-failure",
             "RestartSec=5",
             # SIGTERM lets sessions close and the database checkpoint; then it is killed.
