@@ -35,7 +35,7 @@ async def spoken(tts: PiperTts, text: str) -> tuple[np.ndarray, list[object]]:
     return np.concatenate(samples), groups
 
 
-def test_a_second_piper_start_speaks_from_the_kept_voice_as_the_first(models_dir: Path) -> None:
+def test_a_second_piper_start_speaks_from_the_kept_voice_as_the_first_did(models_dir: Path) -> None:
     config = PiperConfig(noise_scale=0.0, noise_w=0.0)
     first = PiperTts(config, models_dir=models_dir)
     assert len(kept("aligned")) == 1
@@ -46,6 +46,12 @@ def test_a_second_piper_start_speaks_from_the_kept_voice_as_the_first(models_dir
     samples_second, words_second = asyncio.run(spoken(second, text))
     assert np.array_equal(samples_first, samples_second)
     assert words_first == words_second and words_first[0] is not None
+    (voice_file,) = kept("aligned")
+    voice_file.write_bytes(b"not a model")  # damaged: patched again, and kept whole
+    third = PiperTts(config, models_dir=models_dir)
+    assert third.has_word_timing
+    assert np.array_equal(asyncio.run(spoken(third, text))[0], samples_first)
+    assert voice_file.stat().st_size > 1_000_000
 
 
 def test_a_second_whisper_start_reads_the_window_end_and_hears_alike(

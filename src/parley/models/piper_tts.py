@@ -45,10 +45,10 @@ class PiperTts:
 
             # Built here rather than by PiperVoice.load, which would open a session of its own
             # only for it to be replaced by the patched, quiet one.
-            model, self.has_word_timing = _with_alignments(voice_path)
+            session, self.has_word_timing = _aligned_session(voice_path, config.threads)
             self._voice = PiperVoice(
                 config=VoiceConfig.from_dict(json.loads(config_path.read_text("utf-8"))),
-                session=_quiet_session(model, config.threads),
+                session=session,
             )
         except Exception as error:  # onnxruntime raises its own types for a corrupt model
             raise ModelLoadError(
@@ -99,6 +99,22 @@ def load_piper_or_fallback(config: PiperConfig, *, models_dir: Path) -> PiperTts
             raise
         log.warning("%s Speaking with espeak-ng instead.", error)
         return EspeakTts(EspeakConfig(backend="espeak", speed=config.speed))
+
+
+def _aligned_session(voice_path: Path, threads: int) -> tuple[Any, bool]:
+    """The voice's session, patched to report alignments where it can be, and whether it is.
+    A kept patched voice that no longer loads is removed and derived again: it is the copy at
+    fault, not the voice."""
+    model, has_word_timing = _with_alignments(voice_path)
+    try:
+        return _quiet_session(model, threads), has_word_timing
+    except Exception:
+        if not isinstance(model, str) or Path(model) == voice_path:
+            raise
+        log.warning("The kept copy of Piper voice %s does not load: patching it again", model)
+        Path(model).unlink(missing_ok=True)
+        model, has_word_timing = _with_alignments(voice_path)
+        return _quiet_session(model, threads), has_word_timing
 
 
 def _with_alignments(voice_path: Path) -> tuple[str | bytes, bool]:

@@ -225,7 +225,8 @@ class WhisperStt:
         kept = derived_path(model_file, kind, ".npy")
         with contextlib.suppress(OSError, ValueError):
             states: np.ndarray = np.load(kept, allow_pickle=False)
-            return states
+            if states.ndim == 3 and states.shape[:2] == (1, _WINDOW_END_STATES):
+                return states
         silence = np.zeros(INPUT_SAMPLE_RATE_HZ, np.float32)
         states = self._encode(silence, _WINDOW_FRAMES)[:, -_WINDOW_END_STATES:].copy()
         file = io.BytesIO()
