@@ -86,8 +86,8 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     # In the simulated room, with echo cancellation: "uh-huh" and a cough cut nothing, and a
     # new question over the reply silenced it.
     echo = report["echo"]["on"]
-    assert (echo["replies"], echo["false_interruptions"]) == (1, 0)
-    assert (echo["barge_ins"], echo["barge_ins_heard"]) == (1, 1)
+    assert (echo["replies"], echo["false_interruptions"]) == (1, 0), echo["judged_wrong"]
+    assert (echo["barge_ins"], echo["barge_ins_heard"]) == (1, 1), echo["judged_wrong"]
     assert echo["interruption_ms"]["n"] == 1 and echo["interruption_ms"]["median"] > 0
     assert report["echo"]["off"]["replies"] == 1
     assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"

@@ -26,7 +26,7 @@ from parley.audio.frames import INPUT_SAMPLE_RATE_HZ, AudioFrame, Int16Array
 from parley.audio.pcm import resample
 from parley.bench.prompts import EchoTrialAudio
 from parley.ops.spread import spread
-from parley.pipeline.events import ReplyInterrupted
+from parley.pipeline.events import FinalTranscript, PartialTranscript, ReplyInterrupted
 from parley.pipeline.runtime import Runtime
 
 FRAME_MS = 20
@@ -46,6 +46,9 @@ class EchoTrial:
     was_interrupted: bool
     silent_after_ms: float | None  # from the onset of speech over the reply to silence
     held_silent_ms: float  # reply audio held back while speech over it was judged
+    # What Parley heard and did, in order ("partial 640 ms: uh huh", "final: Uh-huh.",
+    # "interrupted: turn_detected"): a trial judged wrong says why in the report.
+    story: tuple[str, ...] = ()
 
 
 class _Room:
@@ -144,10 +147,16 @@ async def run_echo_trial(
     speaker = Loudspeaker(sample_rate_hz=output_rate_hz, echo=echo)
     speaker.attach()
     interrupted: list[ReplyInterrupted] = []
+    story: list[str] = []
 
     def observe(event: object) -> None:
         if isinstance(event, ReplyInterrupted):
             interrupted.append(event)
+            story.append(f"interrupted: {event.reason}")
+        elif isinstance(event, PartialTranscript):
+            story.append(f"partial {event.audio_ms} ms: {event.text}")
+        elif isinstance(event, FinalTranscript):
+            story.append(f"final: {event.text}")
 
     session = runtime.session(sink=speaker, observer=observe)
     room = _Room(speaker, echo, output_rate_hz)
@@ -174,6 +183,7 @@ async def run_echo_trial(
         bool(interrupted),
         silent_after_ms,
         held_silent_ms=float(room.held_frames * FRAME_MS),
+        story=tuple(story),
     )
 
 
@@ -197,6 +207,11 @@ def echo_figures(trials: list[EchoTrial]) -> dict[str, dict[str, Any]]:
             ),
             # With only "uh-huh" and a cough over the reply, how long it was held silent.
             "held_silent_ms": spread([t.held_silent_ms for t in quiet]),
+            # What was heard in each trial judged wrong (cut with nobody speaking over it, or
+            # not cut when somebody did).
+            "judged_wrong": [
+                list(t.story) for t in trials_here if t.was_interrupted != t.is_barge_in
+            ],
         }
     return figures
 
