@@ -101,7 +101,7 @@ class MiniLmEmbedder:
         # tools takes two seconds of CPU, four on a busy machine, at every start.
         self._kept_path = derived_path(model_dir / "model.safetensors", "fixed-texts", ".npz")
         self._fixed: dict[str, Vector] = _read_kept(self._kept_path)
-        self._fixed_at_last_keep = set(self._fixed)
+        self._has_unkept_fixed = False  # a text embedded since the file was read or written
 
     def _w(self, name: str) -> Any:
         return self._weights[name]
@@ -126,6 +126,7 @@ class MiniLmEmbedder:
         vector = self._embed(text)
         with self._lock:
             self._fixed[text] = vector
+            self._has_unkept_fixed = True
             while len(self._fixed) > _FIXED_TEXTS_KEPT:
                 self._fixed.pop(next(iter(self._fixed)))
         return vector
@@ -133,11 +134,11 @@ class MiniLmEmbedder:
     def keep_fixed(self) -> None:
         """Keep the tool texts' vectors for the next start, if any were embedded since."""
         with self._lock:
-            if set(self._fixed) == self._fixed_at_last_keep:
+            if not self._has_unkept_fixed:
                 return
             texts = list(self._fixed)
             vectors = np.stack([self._fixed[text] for text in texts])
-            self._fixed_at_last_keep = set(texts)
+            self._has_unkept_fixed = False
         file = io.BytesIO()
         np.savez(file, texts=np.asarray(texts, dtype=str), vectors=vectors)
         keep(self._kept_path, file.getvalue())
