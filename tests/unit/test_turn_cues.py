@@ -96,6 +96,27 @@ def test_a_stop_a_question_or_a_sentence_stops_the_reply(text: str, voiced_ms: f
     assert not _rule().is_acknowledgement(text, voiced_ms=voiced_ms)
 
 
+@pytest.mark.parametrize(
+    ("text", "voiced_ms", "is_unclear", "is_acknowledgement"),
+    [
+        # An "uh-huh" over Parley's voice, decoded as a question Whisper was unsure of.
+        ("What is that?", 600, True, True),
+        ("What is that?", 600, False, False),  # a short question made out stops the reply
+        ("What are you doing?", 600, True, True),  # more words than a backchannel, a guess
+        ("What is that?", 900, True, False),  # longer than short speech: a turn all the same
+        ("Wait.", 300, True, False),  # a stop word stops it, made out or not
+        ("No, no.", 500, True, False),
+    ],
+)
+def test_a_short_question_stops_the_reply_only_when_it_was_made_out(
+    text: str, voiced_ms: float, is_unclear: bool, is_acknowledgement: bool
+) -> None:
+    rule = _rule()
+    assert rule.is_acknowledgement(text, voiced_ms=voiced_ms, is_unclear=is_unclear) is (
+        is_acknowledgement
+    )
+
+
 def test_words_heard_over_a_reply_that_it_just_spoke_in_order_are_its_own_echo() -> None:
     played = "Once upon a time, there was a brave knight. It was a dark night"
     # Seen on this machine: AEC3 let "It was..." through under a knock.

@@ -130,6 +130,17 @@ def test_the_words_of_speech_over_a_reply_decide_at_its_end(
     )
 
 
+@pytest.mark.parametrize(("is_unclear", "floor"), [(True, Floor.PLAY_ON), (False, Floor.STOP)])
+def test_a_short_question_over_a_reply_that_was_not_made_out_lets_it_play_on(
+    is_unclear: bool, floor: Floor
+) -> None:
+    turns, _ = over_a_reply()
+    over_ms = turns.on_utterance_end(RATE + 600 * RATE // 1000)
+    heard = Words("What is that?", 600, PLAYED, is_unclear=is_unclear)
+    verdict = turns.on_final(heard, RULES, over_reply_ms=over_ms, has_held_reply=False)
+    assert verdict.floor is floor
+
+
 @pytest.mark.parametrize(
     ("words", "is_speaking_again", "has_held", "rules", "outcome"),
     [

@@ -156,7 +156,7 @@ async def run_echo_trial(
         elif isinstance(event, PartialTranscript):
             story.append(f"partial {event.audio_ms} ms: {event.text}")
         elif isinstance(event, FinalTranscript):
-            story.append(f"final: {event.text}")
+            story.append(f"final: {event.text}" + (" (not made out)" if event.is_unclear else ""))
 
     session = runtime.session(sink=speaker, observer=observe)
     room = _Room(speaker, echo, output_rate_hz)

@@ -186,7 +186,8 @@ class BargeInConfig(Section):
         le=5000,
         description="speech over a reply shorter than this is an acknowledgement whatever words "
         "it was heard as (an 'uh-huh' over Parley's own voice is often misheard), unless it "
-        "holds one of stop_words or asks a question",
+        "holds one of stop_words or asks a question; when Whisper was unsure of the words "
+        "(stt.unclear_log_probability) only a stop word that is not a question word stops it",
     )
     stop_words: tuple[str, ...] = Field(
         tuple(_STOP_WORDS), description="words that stop a reply however briefly they are said"

@@ -324,7 +324,7 @@ class Session:
         if held is not None and held.is_discarded:
             held = None
         verdict = self._floor.on_final(
-            Words(final.text, over_reply_ms or 0.0, self._replies.played_text()),
+            Words(final.text, over_reply_ms or 0.0, self._replies.played_text(), final.is_unclear),
             self._rules,
             over_reply_ms=over_reply_ms,
             has_held_reply=held is not None,
@@ -383,7 +383,7 @@ class Session:
         text, audio_ms = transcript.text, transcript.audio_ms
         spoken_ms = audio_ms - self._settings.vad.pre_roll_ms  # from the onset on
         verdict = self._floor.on_partial(
-            Words(text, spoken_ms, self._replies.played_text()), self._rules
+            Words(text, spoken_ms, self._replies.played_text(), transcript.is_unclear), self._rules
         )
         if not verdict.is_users_words:
             return  # Parley's own voice come back: neither a barge-in nor the user's words

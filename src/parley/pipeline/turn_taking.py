@@ -85,6 +85,7 @@ class Words:
     text: str
     voiced_ms: float  # how long the speech the words came from lasted
     played_text: str = ""  # the reply's words sounding in the room as they were spoken
+    is_unclear: bool = False  # the recogniser was unsure of them (Transcript.is_unclear)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,9 @@ class TurnTaking:
             # "But uh..." whole). The reply is held silent meanwhile, so letting the
             # utterance's end decide on all of it costs the user nothing they would hear.
             return PartialVerdict(None, is_users_words=True)
-        if rules.acknowledgements.is_acknowledgement(heard.text, voiced_ms=heard.voiced_ms):
+        if rules.acknowledgements.is_acknowledgement(
+            heard.text, voiced_ms=heard.voiced_ms, is_unclear=heard.is_unclear
+        ):
             return PartialVerdict(None, is_users_words=True)
         return PartialVerdict(self._stop(), is_users_words=True)  # the words ask for the turn
 
@@ -173,7 +176,9 @@ class TurnTaking:
         if over_reply_ms is not None:
             if is_own_echo(heard.text, heard.played_text):
                 return FinalVerdict(play_on, Outcome.IGNORED, is_users_words=False)
-            if rules.acknowledgements.is_acknowledgement(heard.text, voiced_ms=over_reply_ms):
+            if rules.acknowledgements.is_acknowledgement(
+                heard.text, voiced_ms=over_reply_ms, is_unclear=heard.is_unclear
+            ):
                 return FinalVerdict(play_on, Outcome.IGNORED, is_users_words=True)
             floor = self._stop()
         if heard.text and self.is_in_utterance and rules.is_barge_in_enabled:
