@@ -111,8 +111,11 @@ def _multipart(payload: bytes) -> tuple[bytes, str]:
 
 
 def test_an_audio_decompression_bomb_is_refused_from_its_header(server: RunningServer) -> None:
-    bomb = _flac_of_silence(2 * 3600, channels=8, rate_hz=48_000)  # ~3 MB, 5.5 GB decoded
-    assert len(bomb) < 25 * 1024 * 1024
+    # Eleven minutes of eight channels: ~0.3 MB that decode to 1 GB of float samples. Past the
+    # 600 s limit by enough that the refusal's figure shows it came from the header's count
+    # (660 s), not from a decode stopped at the limit.
+    bomb = _flac_of_silence(11 * 60, channels=8, rate_hz=48_000)
+    assert len(bomb) < 1024 * 1024
     body, content_type = _multipart(bomb)
     status, answer = call(
         f"{server.base_url}/audio/transcriptions",
@@ -120,7 +123,7 @@ def test_an_audio_decompression_bomb_is_refused_from_its_header(server: RunningS
         headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": content_type},
     )
     assert status == 400
-    assert "longer than Parley takes" in str(answer["error"])
+    assert "longer than Parley takes (660 s" in str(answer["error"])
     # The server is still there for everyone else.
     assert call(f"http://127.0.0.1:{server.port}/health")[0] == 200
 

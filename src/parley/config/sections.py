@@ -233,6 +233,22 @@ class WhisperConfig(Section):
         "heard exactly 699 -> 727 of 1,216; over 39 held-out statements, commands and questions, "
         "12.8 -> 11.0 %; recorded human speech unchanged (8 errors in 96 words); ~10 ms a decode",
     )
+    hypotheses: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="more than 1: Whisper's beam gives this many hypotheses and the embedded "
+        "0.5B LLM, loaded once more, chooses among those whose words differ by how likely a "
+        "person is to say them ('the largest manual' -> 'the largest mammal'); 1: Whisper's "
+        "first, and no model loaded for it",
+    )
+    hypothesis_weight: float = Field(
+        0.1,
+        ge=0,
+        le=10,
+        description="how much the LLM's log-probability of a hypothesis counts against "
+        "Whisper's mean log-probability of it (stt.hypotheses)",
+    )
     unclear_log_probability: float = Field(
         -0.65,
         ge=-10,

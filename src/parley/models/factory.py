@@ -18,6 +18,7 @@ from parley.config.settings import (
     XttsConfig,
 )
 from parley.models.contracts import LanguageModel, SpeechToText, TextToSpeech, Vad
+from parley.models.hypotheses import SentenceScorer
 
 
 def make_vad(config: VadConfig) -> Vad:
@@ -26,14 +27,33 @@ def make_vad(config: VadConfig) -> Vad:
     return SileroVad(config)
 
 
-def make_stt(config: SttConfig, *, models_dir: Path) -> SpeechToText:
+def make_stt(config: SttConfig, *, models_dir: Path, llm: object = None) -> SpeechToText:
+    """``llm``: the reply's model, whose thread a llama.cpp scorer of Whisper's hypotheses
+    shares (stt.hypotheses)."""
     if config.remote is not None:
         from parley.models.model_server import RemoteStt
 
         return RemoteStt(config)
     from parley.models.whisper_stt import WhisperStt
 
-    return WhisperStt(config, models_dir=models_dir)
+    scorer = _sentence_scorer(models_dir, llm) if config.hypotheses > 1 else None
+    return WhisperStt(config, models_dir=models_dir, scorer=scorer)
+
+
+def _sentence_scorer(models_dir: Path, llm: object) -> SentenceScorer:
+    import concurrent.futures
+
+    from parley.models.catalogue import QWEN_0_5B, check_gguf, llm_path
+    from parley.models.llama_cpp_llm import LlamaCppLlm
+    from parley.models.sentence_scorer import LlamaSentenceScorer
+
+    path = llm_path(models_dir, QWEN_0_5B)
+    check_gguf(path, expected_size_bytes=QWEN_0_5B.size_bytes)
+    if isinstance(llm, LlamaCppLlm):
+        return LlamaSentenceScorer(path, threads=llm.threads, run=llm.run_beside)
+    # No llama.cpp model in this process: the scorer's own thread is the only one calling it.
+    thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parley-scorer")
+    return LlamaSentenceScorer(path, threads=2, run=lambda call: thread.submit(call).result())
 
 
 def llm_class(config: LlmConfig) -> type:

@@ -108,6 +108,11 @@ class LlamaCppLlm:
         return None
 
     @property
+    def threads(self) -> int:
+        """The threads it computes with: a model run beside it on its thread uses as many."""
+        return self._config.n_threads
+
+    @property
     def draft_counts(self) -> DraftCounts | None:
         """What the speculative draft proposed so far (None: no draft)."""
         draft = self._llama.draft_model
@@ -264,6 +269,18 @@ class LlamaCppLlm:
         finally:
             self._lock.release()
         return True
+
+    def run_beside(self, call: Callable[[], T]) -> T:
+        """Another llama.cpp model's ``call`` on this model's thread (see the module's
+        docstring), from any thread but the event loop's, blocking; a read-ahead gives way to
+        it at its next chunk."""
+        with self._counting:
+            self._calls_waiting += 1
+        try:
+            return self._thread.submit(contextvars.copy_context().run, call).result()
+        finally:
+            with self._counting:
+                self._calls_waiting -= 1
 
     async def _on_model_thread(self, call: Callable[..., T], *args: Any) -> T:
         # Shielded: the call runs to its end on the model's thread even if the caller gives up,

@@ -46,10 +46,11 @@ class Backends:
     @classmethod
     def load(cls, settings: Settings) -> Backends:
         models_dir = settings.models_dir
+        llm = make_llm(settings.llm, models_dir=models_dir)
         return cls(
             settings=settings,
-            stt=make_stt(settings.stt, models_dir=models_dir),
-            llm=make_llm(settings.llm, models_dir=models_dir),
+            stt=make_stt(settings.stt, models_dir=models_dir, llm=llm),
+            llm=llm,
             tts=make_tts(settings.tts, models_dir=models_dir),
             embedder=_load_embedder(settings),
             turn_model=_load_turn_model(settings),

@@ -55,6 +55,7 @@ from parley.errors import ModelLoadError
 from parley.models.catalogue import whisper_dir
 from parley.models.contracts import Transcript
 from parley.models.derived_files import derived_path, keep
+from parley.models.hypotheses import Hypothesis, SentenceScorer, most_likely
 
 _WINDOW_FRAMES = 3_000  # Whisper's encoder input: 30 s of 10 ms log-mel frames
 # The decoder may write at most this many tokens per second of audio (speech is ~3-5), and a
@@ -130,8 +131,12 @@ def _may_be_cut_short(text: str, clip_s: float) -> bool:
 
 
 class WhisperStt:
-    def __init__(self, config: SttConfig, *, models_dir: Path) -> None:
+    def __init__(
+        self, config: SttConfig, *, models_dir: Path, scorer: SentenceScorer | None = None
+    ) -> None:
         self._config = config
+        # Weighs the beam's hypotheses by sense (stt.hypotheses); None: Whisper's first.
+        self._scorer = scorer if config.hypotheses > 1 else None
         directory = whisper_dir(models_dir, config.model)
         if not (directory / "model.bin").is_file():
             raise ModelLoadError(
@@ -289,10 +294,13 @@ class WhisperStt:
 
         prompt = prompt or self._prompt
         max_new_tokens = int(clip_s * _TOKENS_PER_AUDIO_S) + _TOKENS_EXTRA
+        # The hypotheses to choose among by sense (see `hypotheses`); not for a retry's decode.
+        count = self._config.hypotheses if self._scorer is not None and not options else 1
         result = self._model.model.generate(
             ctranslate2.StorageView.from_array(states),
             [prompt],
-            beam_size=self._config.beam_size,
+            beam_size=max(self._config.beam_size, count),
+            num_hypotheses=count,
             max_length=len(prompt) + max_new_tokens,
             suppress_blank=True,
             suppress_tokens=self._suppressed,
@@ -300,16 +308,23 @@ class WhisperStt:
             return_no_speech_prob=True,
             **options,
         )[0]
-        tokens = result.sequences_ids[0]
-        # As faster-whisper reads a result: the score is the log-probability over the length.
-        mean_log_probability = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        self._mean_log_probability = mean_log_probability
+        heard = [
+            # As faster-whisper reads a result: the score is the log-probability over the length.
+            Hypothesis(
+                self._tokenizer.decode(tokens).strip(), score * len(tokens) / (len(tokens) + 1)
+            )
+            for tokens, score in zip(result.sequences_ids, result.scores, strict=True)
+        ]
+        chosen = heard[0]
+        if self._scorer is not None and len(heard) > 1:
+            chosen = most_likely(heard, self._scorer, weight=self._config.hypothesis_weight)
+        self._mean_log_probability = chosen.mean_log_probability
         if (
             result.no_speech_prob > _NO_SPEECH_PROBABILITY
-            and mean_log_probability < _SPEECH_LOG_PROBABILITY
+            and chosen.mean_log_probability < _SPEECH_LOG_PROBABILITY
         ):
             return ""
-        return without_repetition(self._tokenizer.decode(tokens).strip())
+        return without_repetition(chosen.text)
 
     def _decode_30s_windows(
         self,
