@@ -218,6 +218,7 @@ def test_doctor_passes_with_the_models_and_explains_what_is_missing_without(
     healthy = parley_cli("doctor")
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "qwen2.5" in healthy.stdout
+    assert "Whisper tiny.en" in healthy.stdout  # which model hears, and how it chooses
     empty = parley_cli("doctor", "--data-dir", str(tmp_path / "nothing-here"))
     assert empty.returncode == 1
     assert "parley models install" in empty.stdout.replace("\n", " ") or "make run" in empty.stdout

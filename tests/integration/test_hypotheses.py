@@ -11,7 +11,9 @@ from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
 from parley.audio.pcm import resample
 from parley.config.settings import load_settings
 from parley.models.catalogue import QWEN_0_5B, llm_path
+from parley.models.contracts import ChatMessage
 from parley.models.hypotheses import plain_words
+from parley.models.llama_cpp_llm import LlamaCppLlm
 from parley.models.loaded import Backends
 from parley.models.sentence_scorer import LlamaSentenceScorer
 from parley.models.whisper_stt import WhisperStt
@@ -85,3 +87,29 @@ async def test_whisper_with_the_scorer_hears_each_question_of_a_voice_it_mishear
     }
     assert right_plainly <= right_choosing, (heard_plainly, heard_choosing)
     assert len(right_choosing) >= len(questions) - 1, heard_choosing
+
+
+async def test_the_scorer_on_the_reply_model_s_thread_scores_alike_and_leaves_it_answering(
+    backends: Backends, scorer: LlamaSentenceScorer, models_dir: Path
+) -> None:
+    """llama.cpp is called from one thread (see llama_cpp_llm): beside the reply model, the
+    scorer runs on that model's thread, and a reply after it is as right as before."""
+    llm = backends.llm
+    assert isinstance(llm, LlamaCppLlm)
+    beside = LlamaSentenceScorer(llm_path(models_dir, QWEN_0_5B), threads=2, run=llm.run_beside)
+    try:
+        texts = [
+            "What is the closest star to the earth?",
+            "What is the closest start to the earth?",
+        ]
+        assert beside.log_probabilities(texts) == pytest.approx(
+            scorer.log_probabilities(texts), rel=0.01
+        )
+        messages = [
+            ChatMessage("system", backends.settings.llm.system_prompt),
+            ChatMessage("user", "What is the capital of France?"),
+        ]
+        reply = "".join([delta async for delta in llm.stream(messages)])
+        assert "paris" in reply.lower()
+    finally:
+        beside.close()

@@ -25,9 +25,16 @@ def test_words_that_make_sense_win_over_words_that_sound_a_little_closer() -> No
 
 
 def test_words_that_sound_far_off_lose_however_likely_they_are() -> None:
-    heard = [Hypothesis("What is a hiker?", -0.2), Hypothesis("What is the weather?", -1.9)]
-    scorer = FakeScorer({heard[0].text: -30.0, heard[1].text: -18.0})
+    heard = [Hypothesis("What is a hiker?", -0.2), Hypothesis("What is the weather?", -0.45)]
+    scorer = FakeScorer({heard[0].text: -30.0, heard[1].text: -28.0})
     assert most_likely(heard, scorer, weight=0.1) == heard[0]
+
+
+def test_words_heard_much_less_surely_than_the_first_are_not_weighed() -> None:
+    heard = [Hypothesis("What is a hiker?", -0.2), Hypothesis("What is the weather?", -0.9)]
+    scorer = FakeScorer({})
+    assert most_likely(heard, scorer, weight=0.1) == heard[0]
+    assert scorer.asked == []
 
 
 def test_hypotheses_that_differ_only_in_spelling_or_case_ask_no_model() -> None:

