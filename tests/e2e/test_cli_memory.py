@@ -186,17 +186,23 @@ def test_committed_turns_survive_kill_9_of_the_server(
 
 
 async def _talk_until_killed(
-    port: int, process: subprocess.Popen[bytes], conversation_id: str | None, kill_after_s: float
+    port: int,
+    process: subprocess.Popen[bytes],
+    conversation_id: str | None,
+    *,
+    turns_first: int,
+    kill_after_s: float,
 ) -> tuple[str, list[str]]:
-    """Questions in one conversation until the server is killed at `kill_after_s`; returns the
+    """Questions in one conversation: ``turns_first`` answered in full, then the server killed
+    ``kill_after_s`` after the next question is sent (a moment anywhere in a turn: reading it,
+    answering, storing, or already in the one after). The kill follows the turns, not the
+    clock, so a slow machine sees as many turns committed as a fast one. Returns the
     conversation and each question whose response.done arrived before the kill."""
     import random
 
     answered: list[str] = []
     resume = {"conversation": conversation_id} if conversation_id else {}
-    killer = asyncio.get_running_loop().call_later(
-        kill_after_s, process.send_signal, signal.SIGKILL
-    )
+    killer: asyncio.TimerHandle | None = None
     try:
         async with (
             AsyncOpenAI(
@@ -208,12 +214,16 @@ async def _talk_until_killed(
                 model="parley", extra_query=resume, max_retries=0
             ) as connection,
         ):
-            for _ in range(20):
+            for turn in range(20):
                 question = (
                     f"Question {random.randrange(10**6)}: "
                     f"what is {random.randint(2, 9)} plus {random.randint(2, 9)}?"
                 )
                 await ask_in_text(connection, question)
+                if turn == turns_first:
+                    killer = asyncio.get_running_loop().call_later(
+                        kill_after_s, process.send_signal, signal.SIGKILL
+                    )
                 async for event in connection:
                     if event.type == "response.done":
                         conversation_id = event.response.conversation_id
@@ -223,7 +233,8 @@ async def _talk_until_killed(
     except Exception:
         pass  # the kill ends the socket mid-whatever: that is the point
     finally:
-        killer.cancel()
+        if killer is not None:
+            killer.cancel()
     return conversation_id or "", answered
 
 
@@ -246,8 +257,14 @@ def test_twenty_kill_9s_at_random_moments_lose_no_committed_turn(
         )
         try:
             conversation_id, answered = asyncio.run(
-                # Up to 6 s: on an AVX2-only EPYC a spoken answer takes about 3 s to finish.
-                _talk_until_killed(port, process, conversation_id, rng.uniform(0.5, 6.0))
+                # Up to 3 s into a turn: on an AVX2-only EPYC a spoken answer takes about 3 s.
+                _talk_until_killed(
+                    port,
+                    process,
+                    conversation_id,
+                    turns_first=rng.randint(0, 1),
+                    kill_after_s=rng.uniform(0.0, 3.0),
+                )
             )
             committed += answered
             process.wait(timeout=15)
