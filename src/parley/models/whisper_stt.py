@@ -55,7 +55,7 @@ from parley.errors import ModelLoadError
 from parley.models.catalogue import whisper_dir
 from parley.models.contracts import Transcript
 from parley.models.derived_files import derived_path, keep
-from parley.models.hypotheses import Hypothesis, SentenceScorer, most_likely
+from parley.models.hypotheses import Hypothesis, SentenceScorer, most_likely, plain_words
 
 _WINDOW_FRAMES = 3_000  # Whisper's encoder input: 30 s of 10 ms log-mel frames
 # The decoder may write at most this many tokens per second of audio (speech is ~3-5), and a
@@ -116,12 +116,6 @@ def is_implausible(text: str, clip_s: float) -> bool:
         if run > _MAX_SAME_WORD_RUN:
             return True
     return False
-
-
-def _plain_words(text: str) -> list[str]:
-    """Lower-case words without punctuation: "about the history" and "About the history."
-    are the same words."""
-    return "".join(c if c.isalnum() or c in "' " else " " for c in text.lower()).split()
 
 
 def _may_be_cut_short(text: str, clip_s: float) -> bool:
@@ -270,7 +264,7 @@ class WhisperStt:
         taken, never other words: noise under a short "uh-huh" must not become a request."""
         heard_log_probability = self._mean_log_probability
         bare = self._words(states, clip_s, prompt=self._bare_prompt)
-        heard_words, bare_words = _plain_words(text), _plain_words(bare)
+        heard_words, bare_words = plain_words(text), plain_words(bare)
         is_continuation = (
             len(bare_words) >= len(heard_words) + _MORE_WORDS_TO_PREFER
             and bare_words[: len(heard_words)] == heard_words
