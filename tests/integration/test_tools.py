@@ -103,6 +103,9 @@ async def test_tool_choice_is_right_for_95_in_100_labelled_requests(backends: Ba
             "Stop. Actually, tell me about the moon instead.",
             "Say goodbye in French.",
             "Can you explain what a black hole is in one sentence?",
+            # Heard once from "What should I do if I have a headache?"; a calendar question.
+            "What should I do if I come out here, Dick?",
+            "What is the day after Saturday?",
         ):
             assert router.choose_tool(request) is None, request
         chosen = router.choose_tool("Do you remember my name?")

@@ -27,7 +27,11 @@ from tests.unit.test_replies import FakeHeldLlm, replies_over
         ("What is 10 divided by 4?", "10 divided by 4 is 2.5."),
         ("What is 1,000 times 3?", "1000 times 3 is 3000."),
         ("What is 5 divided by 0?", "5 cannot be divided by zero."),
+        # "Three" as an accent says it, where only a number can stand.
+        ("What is 12 times free?", "12 times 3 is 36."),
+        ("What is tree plus four?", "3 plus 4 is 7."),
         # More than a sum of two numbers: the model's to answer.
+        ("Is it free plus shipping?", None),
         ("I have 2 kids plus 3 dogs.", None),
         ("What is 2 plus 3 apples?", None),
         ("What is half of fifty?", None),

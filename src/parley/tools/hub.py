@@ -29,6 +29,7 @@ _RESTART_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 BUILTIN_SERVER = "parley"
 # The built-in tool that stores a fact: called only on a clear request to remember (router).
 REMEMBER_TOOL = "remember"
+END_CONVERSATION_TOOL = "end_conversation"
 # The key of a tool's MCP `_meta` under which a server lists requests that call it.
 EXAMPLES_META_KEY = "parley/examples"
 

@@ -28,7 +28,7 @@ from parley.tools.arguments import (
     fitting_tool,
     time_zones_from_request,
 )
-from parley.tools.hub import BUILTIN_SERVER, REMEMBER_TOOL, ToolSpec
+from parley.tools.hub import BUILTIN_SERVER, END_CONVERSATION_TOOL, REMEMBER_TOOL, ToolSpec
 from parley.tools.request_classifier import NEEDS_NO_TOOL, RequestClassifier, tool_texts
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,10 @@ _ASKS_FOR_KNOWLEDGE = re.compile(
     r"^(?:what (?:is|are) (?:a|an)\b|how (?:does|do) (?:a|an|the)?\b.*\bwork\b|why (?:do|does|is|are)\b"
     r"|explain\b|how many \w+ (?:are there in|are in|does|do|has|have)\b(?!.*\b(?:left|until|till|ago)\b)"
     # The calendar's order, not today's date: "Which month comes after April?", "What day
-    # comes before Friday?", "What is the first month of the year?".
-    r"|(?:which|what) (?:month|day|season|year)s? (?:comes?|is|falls?) (?:after|before)\b"
+    # comes before Friday?", "What is the day after Saturday?" (but "the day after tomorrow" is
+    # a date), "What is the first month of the year?".
+    r"|(?:which|what) (?:is |was )?(?:the )?(?:month|day|season|year)s? (?:(?:comes?|is|falls?) )?"
+    r"(?:after|before) (?!(?:tomorrow|today|yesterday|next|this|that)\b)"
     r"|(?:which|what) (?:is )?the (?:first|last|second|third) (?:month|day|season)\b)",
     re.IGNORECASE,
 )
@@ -123,6 +125,15 @@ def is_question(request: str) -> bool:
 
 def _is_keeping_a_fact(tool: ToolSpec) -> bool:
     return tool.server == BUILTIN_SERVER and tool.name == REMEMBER_TOOL
+
+
+def _is_saying_goodbye(tool: ToolSpec) -> bool:
+    return tool.server == BUILTIN_SERVER and tool.name == END_CONVERSATION_TOOL
+
+
+# A question that asks what, why or how is never a goodbye, however its words sound ("What
+# should I do if I come out here?" was once heard near "gotta run, see ya").
+_ASKS_WHAT_OR_HOW = re.compile(r"^(?:what|why|how|who|whom|whose|which|where|when)\b", re.I)
 
 
 def _asks_to_keep_a_fact(request: str) -> bool:
@@ -210,6 +221,8 @@ class ToolRouter:
             best = nearest
         similarity = classifier.similarity(query, best)
         if similarity < minimum:
+            return None
+        if _is_saying_goodbye(offered[best]) and _ASKS_WHAT_OR_HOW.match(request.strip()):
             return None
         if _is_keeping_a_fact(offered[best]) and not _asks_to_keep_a_fact(request):
             # Nothing is stored that the user did not ask to keep: a statement, or a misheard

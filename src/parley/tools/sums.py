@@ -39,6 +39,11 @@ _SUM = re.compile(
     r"(?:\s+(?:please|equal|equals))?"
 )
 _MULTIPLIERS = {"hundred": 100, "thousand": 1000}
+# "Three" said with its "th" as "f" (London) or "t" (the Caribbean, Ireland), and heard so:
+# read as three only where a number must stand, beside a sum's operation ("12 times free").
+_THREE_AS_HEARD = re.compile(
+    rf"(?P<before>\b(?:{_OPERATION}) )(?:free|tree)\b|\b(?:free|tree)(?= (?:{_OPERATION})\b)"
+)
 
 
 def _with_multipliers(text: str) -> str:
@@ -75,7 +80,9 @@ def sum_answer(request: str) -> str | None:
     """The answer to a request that is only a sum of two numbers; None for anything else."""
     text = re.sub(r"(?<=\d),(?=\d{3})", "", request.lower().replace("what's", "what is"))
     text = re.sub(r"[?.!,]", " ", text)
-    text = _with_multipliers(spoken_numbers(text))
+    text = _with_multipliers(
+        spoken_numbers(_THREE_AS_HEARD.sub(r"\g<before>three", " ".join(text.split())))
+    )
     found = _SUM.fullmatch(" ".join(text.split()))
     if found is None:
         return None
