@@ -1,4 +1,4 @@
-"""Whisper's beam hypotheses chosen by sense: the real 0.5B weighing real tiny.en decodes."""
+"""Whisper's beam hypotheses chosen by sense: the real SmolLM2-135M weighing real tiny.en decodes."""
 
 import concurrent.futures
 from collections.abc import Iterator
@@ -10,7 +10,7 @@ import pytest
 from parley.audio.frames import INPUT_SAMPLE_RATE_HZ
 from parley.audio.pcm import resample
 from parley.config.settings import load_settings
-from parley.models.catalogue import QWEN_0_5B, llm_path
+from parley.models.catalogue import SENTENCE_SCORER, wheel_member_path
 from parley.models.contracts import ChatMessage
 from parley.models.hypotheses import plain_words
 from parley.models.llama_cpp_llm import LlamaCppLlm
@@ -23,7 +23,7 @@ from parley.models.whisper_stt import WhisperStt
 def scorer(models_dir: Path) -> Iterator[LlamaSentenceScorer]:
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
         scorer = LlamaSentenceScorer(
-            llm_path(models_dir, QWEN_0_5B),
+            wheel_member_path(models_dir, SENTENCE_SCORER),
             threads=2,
             run=lambda call: thread.submit(call).result(),
         )
@@ -54,7 +54,8 @@ async def test_whisper_with_the_scorer_hears_each_question_of_a_voice_it_mishear
 ) -> None:
     """flite's slt voice, whose questions tiny.en's first hypothesis gets a word wrong in
     ("the largest manual", "the closest start to the earth"): with the beam's hypotheses
-    weighed by sense, as many or more are heard exactly, and none that was heard is lost."""
+    weighed by sense, as many or more are heard exactly, and none that was heard is lost.
+    A partial is not weighed."""
     settings = load_settings(profile="testing", data_dir=tmp_path)
     plain = WhisperStt(settings.stt, models_dir=models_dir)
     choosing = WhisperStt(
@@ -77,6 +78,10 @@ async def test_whisper_with_the_scorer_hears_each_question_of_a_voice_it_mishear
         clip = np.concatenate([silence, audio, silence[: INPUT_SAMPLE_RATE_HZ // 10]])
         heard_plainly.append((await plain.transcribe(clip)).text)
         heard_choosing.append((await choosing.transcribe(clip)).text)
+        # A partial's hypotheses are not weighed: Whisper's first, marked as rough.
+        partial = await choosing.transcribe(clip, is_partial=True)
+        assert partial.is_rough and partial.text == heard_plainly[-1]
+        assert not (await plain.transcribe(clip, is_partial=True)).is_rough
     right_plainly = {
         q for q, h in zip(questions, heard_plainly, strict=True) if plain_words(h) == plain_words(q)
     }
@@ -98,7 +103,9 @@ async def test_the_scorer_on_the_reply_model_s_thread_scores_alike_and_leaves_it
     scorer runs on that model's thread, and a reply after it is as right as before."""
     llm = backends.llm
     assert isinstance(llm, LlamaCppLlm)
-    beside = LlamaSentenceScorer(llm_path(models_dir, QWEN_0_5B), threads=2, run=llm.run_beside)
+    beside = LlamaSentenceScorer(
+        wheel_member_path(models_dir, SENTENCE_SCORER), threads=2, run=llm.run_beside
+    )
     try:
         texts = [
             "What is the closest star to the earth?",

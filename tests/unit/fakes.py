@@ -28,7 +28,7 @@ class FakeToneVoice:
 class FakeDeafStt:
     """Stands in for Whisper where no speech is heard: replies take text."""
 
-    async def transcribe(self, audio: Int16Array) -> Transcript:
+    async def transcribe(self, audio: Int16Array, *, is_partial: bool = False) -> Transcript:
         raise AssertionError("no speech is heard in these tests")
 
 

@@ -30,15 +30,17 @@ class FakeScriptedStt:
         self.words_by_length = words_by_length
         self.gates: dict[int, asyncio.Event] = {}
         self.decoded: list[int] = []
+        self.partials_are_rough = False  # as Whisper's when it weighs only a final's hypotheses
 
-    async def transcribe(self, audio: Int16Array) -> Transcript:
+    async def transcribe(self, audio: Int16Array, *, is_partial: bool = False) -> Transcript:
         if (gate := self.gates.get(audio.size)) is not None:
             await gate.wait()
         self.decoded.append(audio.size)
         words = self.words_by_length[audio.size]
         if words == "<fails>":
             raise RuntimeError("the fake decode failed")
-        return Transcript(words, audio_ms=audio.size // 16, decode_ms=1.0)
+        is_rough = is_partial and self.partials_are_rough
+        return Transcript(words, audio_ms=audio.size // 16, decode_ms=1.0, is_rough=is_rough)
 
 
 def clip(samples: int) -> Int16Array:
@@ -197,3 +199,30 @@ async def test_a_partial_that_failed_reports_nothing_and_the_next_one_is_heard(
         "What is the", audio_ms=1000, decode_ms=1.0
     )
     assert len(inbox) == 0
+
+
+@pytest.mark.parametrize("is_rough", [False, True])
+async def test_a_partial_that_heard_it_all_stands_for_the_final_unless_it_is_rough(
+    heard: tuple[Hearing, Channel[Inbox], FakeScriptedStt], is_rough: bool
+) -> None:
+    hearing, inbox, stt = heard
+    stt.words_by_length = {16_000: "What do bees make?"}
+    stt.partials_are_rough = is_rough
+    finals: list[FinalTranscript] = []
+
+    async def then(final: FinalTranscript, *_rest: Any) -> None:
+        finals.append(final)
+
+    hearing.decode_partial(clip(16_000))
+    await hearing.reported()
+    await inbox.receive()  # the partial's words, shown while the user spoke
+    hearing.finish(
+        ended(16_000), clip(16_000), speculation=None, partial=hearing.partial,
+        over_reply_ms=None, then=then,
+    )  # fmt: skip
+    await hearing.close()
+    assert [f.text for f in finals] == ["What do bees make?"]
+    # A rough partial's words are decoded again, as a final's; a partial as good as a final's
+    # is taken as it is.
+    assert stt.decoded == ([16_000, 16_000] if is_rough else [16_000])
+    assert finals[0].is_from_partial is not is_rough

@@ -32,7 +32,7 @@ class Scripted:
             self.transcribe, self.start_held, lambda _event: None, lambda _text: self.is_allowed
         )
 
-    async def transcribe(self, audio: Int16Array) -> Transcript:
+    async def transcribe(self, audio: Int16Array, *, is_partial: bool = False) -> Transcript:
         self.decodes += 1
         return Transcript(self.words, audio.size // 16, 1.0)
 
@@ -80,6 +80,21 @@ async def test_a_partial_that_heard_it_all_is_used_instead_of_a_new_decode() -> 
     await settled()
     assert scripted.decodes == 0
     assert [text for text, _held in scripted.started] == ["from the partial"]
+
+
+async def test_a_rough_partial_is_not_taken_for_the_pause_s_words() -> None:
+    """A partial decoded more cheaply than a final (Whisper's hypotheses not weighed) heard it
+    all: the pause decodes again, and the reply reads the pause's words."""
+    scripted = Scripted("what is the largest mammal")
+    rough = Transcript("what is the largest manual", 100, 1.0, is_rough=True)
+    partial = asyncio.create_task(asyncio.sleep(0, rough))
+    speculation = scripted.speculator.on_pause(AUDIO, 1_000, partial, spawn=asyncio.create_task)
+    await partial
+    await settled()
+    assert scripted.decodes == 1
+    assert [text for text, _held in scripted.started] == ["what is the largest mammal"]
+    scripted.speculator.abandon()  # the speculation's own decode is dropped; the partial stays
+    assert speculation.transcript.done() and not partial.cancelled()
 
 
 async def test_no_reply_is_begun_early_when_it_is_not_allowed_now() -> None:

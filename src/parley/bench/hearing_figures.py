@@ -30,8 +30,8 @@ class DecodeRecorder:
         self.stt = stt
         self._audio_by_text: dict[str, Int16Array] = {}
 
-    async def transcribe(self, audio: Int16Array) -> Transcript:
-        transcript = await self.stt.transcribe(audio)
+    async def transcribe(self, audio: Int16Array, *, is_partial: bool = False) -> Transcript:
+        transcript = await self.stt.transcribe(audio, is_partial=is_partial)
         self._audio_by_text[transcript.text] = audio
         return transcript
 

@@ -22,6 +22,9 @@ class Transcript:
     # The recogniser was unsure of its words (Whisper: a low mean log-probability): not made
     # out, so the user is asked to say it again.
     is_unclear: bool = False
+    # Decoded as a partial, more cheaply than a final would be (Whisper's hypotheses not
+    # weighed): it never stands for the final, which is decoded anew.
+    is_rough: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +88,10 @@ class Vad(Protocol):
 
 
 class SpeechToText(Protocol):
-    async def transcribe(self, audio: Int16Array) -> Transcript:
-        """The words of ``audio``. A partial and a final are decoded alike: a partial that
-        heard every voiced frame stands for the final (speculation), so both must be as good."""
+    async def transcribe(self, audio: Int16Array, *, is_partial: bool = False) -> Transcript:
+        """The words of ``audio``. A partial that heard every voiced frame stands for the final
+        (speculation), unless it comes back ``is_rough``: a partial may be decoded more cheaply
+        than a final, and then says so."""
         ...
 
 

@@ -43,12 +43,12 @@ def make_stt(config: SttConfig, *, models_dir: Path, llm: object = None) -> Spee
 def _sentence_scorer(models_dir: Path, llm: object) -> SentenceScorer:
     import concurrent.futures
 
-    from parley.models.catalogue import QWEN_0_5B, check_gguf, llm_path
+    from parley.models.catalogue import SENTENCE_SCORER, check_gguf, wheel_member_path
     from parley.models.llama_cpp_llm import LlamaCppLlm
     from parley.models.sentence_scorer import LlamaSentenceScorer
 
-    path = llm_path(models_dir, QWEN_0_5B)
-    check_gguf(path, expected_size_bytes=QWEN_0_5B.size_bytes)
+    path = wheel_member_path(models_dir, SENTENCE_SCORER)
+    check_gguf(path)
     if isinstance(llm, LlamaCppLlm):
         return LlamaSentenceScorer(path, threads=llm.threads, run=llm.run_beside)
     # No llama.cpp model in this process: the scorer's own thread is the only one calling it.

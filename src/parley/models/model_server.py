@@ -56,7 +56,12 @@ class RemoteStt:
         self._config = config
         self._client = _client(config.remote)
 
-    async def transcribe(self, audio: Int16Array) -> Transcript:
+    async def transcribe(
+        self,
+        audio: Int16Array,
+        *,
+        is_partial: bool = False,  # noqa: ARG002 - the server decodes both alike, as it is set
+    ) -> Transcript:
         started = time.perf_counter()
         try:
             result = await self._client.audio.transcriptions.create(

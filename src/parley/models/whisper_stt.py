@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import itertools
 import threading
@@ -174,10 +175,13 @@ class WhisperStt:
             weakref.WeakKeyDictionary()
         )
 
-    def _decode(self, audio: Int16Array) -> Transcript:
-        return self._timed(audio, self._live_text)
+    def _decode(self, audio: Int16Array, *, is_weighing: bool) -> Transcript:
+        transcript = self._timed(audio, lambda samples: self._live_text(samples, is_weighing))
+        if self._scorer is not None and not is_weighing:
+            return dataclasses.replace(transcript, is_rough=True)
+        return transcript
 
-    def _live_text(self, audio: np.ndarray) -> str:
+    def _live_text(self, audio: np.ndarray, is_weighing: bool = False) -> str:
         padding = int(self._config.window_padding_s * INPUT_SAMPLE_RATE_HZ)
         if padding:
             padding = max(
@@ -187,7 +191,7 @@ class WhisperStt:
             return self._decode_30s_windows(audio)
         clip_s = audio.size / INPUT_SAMPLE_RATE_HZ
         states = self._clip_states(audio, padding)
-        text = self._words(states, clip_s)
+        text = self._words(states, clip_s, is_weighing=is_weighing)
         if self._prompt != self._bare_prompt and _may_be_cut_short(text, clip_s):
             text = self._fuller_of(text, states, clip_s)
         if is_implausible(text, clip_s):
@@ -280,16 +284,24 @@ class WhisperStt:
         return text
 
     def _words(
-        self, states: np.ndarray, clip_s: float, *, prompt: list[int] | None = None, **options: Any
+        self,
+        states: np.ndarray,
+        clip_s: float,
+        *,
+        prompt: list[int] | None = None,
+        is_weighing: bool = False,
+        **options: Any,
     ) -> str:
         """The decoder's words for a clip window's states, after ``prompt`` (the configured
-        one by default); ``options`` go to its generate."""
+        one by default), Whisper's hypotheses weighed by sense when ``is_weighing`` (and a
+        scorer is set); ``options`` go to its generate."""
         import ctranslate2
 
         prompt = prompt or self._prompt
         max_new_tokens = int(clip_s * _TOKENS_PER_AUDIO_S) + _TOKENS_EXTRA
         # The hypotheses to choose among by sense (see `hypotheses`); not for a retry's decode.
-        count = self._config.hypotheses if self._scorer is not None and not options else 1
+        is_weighing = is_weighing and self._scorer is not None and not options
+        count = self._config.hypotheses if is_weighing else 1
         result = self._model.model.generate(
             ctranslate2.StorageView.from_array(states),
             [prompt],
@@ -310,7 +322,7 @@ class WhisperStt:
             for tokens, score in zip(result.sequences_ids, result.scores, strict=True)
         ]
         chosen = heard[0]
-        if self._scorer is not None and len(heard) > 1:
+        if is_weighing and self._scorer is not None and len(heard) > 1:
             chosen = most_likely(heard, self._scorer, weight=self._config.hypothesis_weight)
         self._mean_log_probability = chosen.mean_log_probability
         if (
@@ -358,12 +370,14 @@ class WhisperStt:
             ),
         )
 
-    async def transcribe(self, audio: Int16Array) -> Transcript:
+    async def transcribe(self, audio: Int16Array, *, is_partial: bool = False) -> Transcript:
         # Queued here rather than in a thread: a decode whose caller gave up before its turn
         # (a pause the user spoke through, a partial overtaken) is dropped without running,
         # so when the CPU is short it is this speculative work that goes, never the final.
+        # A partial's hypotheses are not weighed (~100 ms of the scorer's): its words are
+        # shown and read ahead, and the pause's decode weighs the turn's own.
         async with self._queue():
-            return await asyncio.to_thread(self._decode, audio)
+            return await asyncio.to_thread(self._decode, audio, is_weighing=not is_partial)
 
     def _queue(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()  # one queue per event loop (tests run several)

@@ -26,7 +26,12 @@ from parley.pipeline import end_of_turn
 from parley.pipeline.end_of_turn import PauseCall, PauseRules
 from parley.pipeline.events import FinalTranscript, SpeechEnded
 from parley.pipeline.speculation import Speculation
-from parley.pipeline.transcript_task import TranscriptTask, transcribe_or_none, words_of
+from parley.pipeline.transcript_task import (
+    TranscriptTask,
+    final_words_of,
+    transcribe_or_none,
+    words_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +107,9 @@ class Hearing:
 
     def decode_partial(self, audio: Int16Array) -> None:
         """Transcribe the utterance so far; the words reach the loop as a PartialDecoded."""
-        self.partial = partial = self._create_task(transcribe_or_none(self._stt, audio))
+        self.partial = partial = self._create_task(
+            transcribe_or_none(self._stt, audio, is_partial=True)
+        )
 
         async def report() -> None:
             await asyncio.wait({partial})
@@ -234,7 +241,10 @@ class Hearing:
         early = speculation.transcript if speculation is not None else partial
         transcript, is_early = await self.transcript_of(audio, early)
         # Without a speculation, the early transcript is the partial itself.
-        is_from_partial = is_early and (speculation is None or not speculation.is_own_transcript)
+        source = speculation.partial if speculation is not None else partial
+        is_from_partial = (
+            is_early and source is not None and source.done() and transcript is words_of(source)
+        )
         now_ns = time.perf_counter_ns()
         return FinalTranscript(
             text=transcript.text,
@@ -251,11 +261,11 @@ class Hearing:
         self, audio: Int16Array, early: TranscriptTask | None
     ) -> tuple[Transcript, bool]:
         """The words of an ended turn's ``audio``: those ``early`` heard (the pause's decode, or
-        a partial that heard it all), else, when there is none or it failed, a decode now; and
-        whether they are early's."""
+        a partial that heard it all), else, when there is none, it failed or it was a rough
+        partial, a decode now; and whether they are early's."""
         if early is not None:
             await asyncio.wait({early})
-            if (transcript := words_of(early)) is not None:
+            if (transcript := final_words_of(early)) is not None:
                 return transcript, True
         return await self._stt.transcribe(audio), False
 

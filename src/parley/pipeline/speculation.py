@@ -15,7 +15,7 @@ from typing import Any
 
 from parley.audio.frames import Int16Array
 from parley.models.contracts import Transcript
-from parley.pipeline.transcript_task import TranscriptTask, words_of
+from parley.pipeline.transcript_task import TranscriptTask, final_words_of, words_of
 from parley.pipeline.turn import TurnScope
 from parley.pipeline.turn_figures import TurnMetrics
 
@@ -68,7 +68,7 @@ class Speculation:
     transcript: TranscriptTask
     held: HeldReply | None = None
     metrics: TurnMetrics | None = None  # the held reply's, stamped when the turn really ends
-    is_own_transcript: bool = True  # False: it is the partial transcript, shared
+    partial: TranscriptTask | None = None  # the partial its words may be taken from, shared
     turn_complete_probability: float | None = None  # the turn model's, at this pause
 
 
@@ -109,8 +109,11 @@ class Speculator:
         transcript waits for ``after`` (the turn model's hearing), so that each model has both
         cores in turn."""
         self.abandon()
-        transcript = partial if partial is not None else spawn(self._transcribe_after(after, audio))
-        speculation = Speculation(last_voiced_sample, transcript, is_own_transcript=partial is None)
+        if partial is not None:
+            transcript = spawn(self._partial_or_decode(partial, after, audio))
+        else:
+            transcript = spawn(self._transcribe_after(after, audio))
+        speculation = Speculation(last_voiced_sample, transcript, partial=partial)
         self._current = speculation
         spawn(self._begin_held_reply(speculation))
         return speculation
@@ -121,6 +124,15 @@ class Speculator:
         if after is not None:
             await asyncio.wait({after})
         return await self._transcribe(audio)
+
+    async def _partial_or_decode(
+        self, partial: TranscriptTask, after: asyncio.Task[Any] | None, audio: Int16Array
+    ) -> Transcript | None:
+        """The partial's words when they may stand for the pause's; else a decode of it."""
+        await asyncio.wait({partial})
+        if (transcript := final_words_of(partial)) is not None:
+            return transcript
+        return await self._transcribe_after(after, audio)
 
     async def _begin_held_reply(self, speculation: Speculation) -> None:
         await asyncio.wait({speculation.transcript})
@@ -145,8 +157,10 @@ class Speculator:
             return
         if speculation.held is not None:
             speculation.held.discard()
-        if speculation.is_own_transcript and not speculation.transcript.done():
-            speculation.transcript.cancel()  # dropped before it runs if it is still queued
+        if not speculation.transcript.done():
+            # Dropped before it runs if it is still queued; a partial it waits on is shared,
+            # and goes on.
+            speculation.transcript.cancel()
 
     def take(self, last_voiced_sample: int) -> Speculation | None:
         """The turn ended at ``last_voiced_sample``: the speculation begun on that same pause,

@@ -21,9 +21,18 @@ def words_of(task: asyncio.Task[Transcript | None]) -> Transcript | None:
     return None if task.cancelled() else task.result()
 
 
-async def transcribe_or_none(stt: SpeechToText, audio: Int16Array) -> Transcript | None:
+def final_words_of(task: asyncio.Task[Transcript | None]) -> Transcript | None:
+    """A finished transcript task's words, if they may stand for a turn's final words (not a
+    partial's rough decode)."""
+    transcript = words_of(task)
+    return None if transcript is None or transcript.is_rough else transcript
+
+
+async def transcribe_or_none(
+    stt: SpeechToText, audio: Int16Array, *, is_partial: bool = False
+) -> Transcript | None:
     try:
-        return await stt.transcribe(audio)
+        return await stt.transcribe(audio, is_partial=is_partial)
     except Exception as error:
         log.warning("a transcript failed (%s); it is decoded again or done without", error)
         return None
