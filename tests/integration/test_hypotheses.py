@@ -122,3 +122,16 @@ async def test_the_scorer_on_the_reply_model_s_thread_scores_alike_and_leaves_it
         assert "paris" in reply.lower()
     finally:
         beside.close()
+
+
+def test_without_the_scorer_s_file_whisper_s_first_hypothesis_is_taken_and_it_says_so(
+    models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from parley.models.factory import make_stt
+
+    (tmp_path / "whisper-tiny.en").symlink_to(models_dir / "whisper-tiny.en")
+    settings = load_settings(profile="testing", data_dir=tmp_path)
+    stt = make_stt(settings.stt.model_copy(update={"hypotheses": 4}), models_dir=tmp_path)
+    assert isinstance(stt, WhisperStt) and stt.is_weighing_hypotheses is False
+    assert "Whisper's first hypothesis is taken" in caplog.text
+    assert "parley models install" in caplog.text

@@ -74,13 +74,13 @@ def _llm_in_use(settings: Settings) -> str:
 
 
 def _hearing_in_use(settings: Settings) -> str:
-    """Which model hears, and whether the 0.5B chooses among its hypotheses."""
+    """Which model hears, and whether a small LLM chooses among its hypotheses."""
     stt = settings.stt
     if stt.remote is not None:
         return f"the model server at {stt.remote.url}"
     if stt.hypotheses > 1:
-        return f"Whisper {stt.model}; the 0.5B chooses among {stt.hypotheses} hypotheses by sense"
-    return f"Whisper {stt.model}, its first hypothesis (stt.hypotheses: 4 lets the 0.5B choose)"
+        return f"Whisper {stt.model}; SmolLM2 chooses among {stt.hypotheses} hypotheses by sense"
+    return f"Whisper {stt.model}, its first hypothesis (stt.hypotheses: 4 lets SmolLM2 choose)"
 
 
 @app.command()

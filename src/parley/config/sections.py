@@ -237,10 +237,10 @@ class WhisperConfig(Section):
         1,
         ge=1,
         le=8,
-        description="more than 1: Whisper's beam gives this many hypotheses and the embedded "
-        "0.5B LLM, loaded once more, chooses among those whose words differ by how likely a "
-        "person is to say them ('the largest manual' -> 'the largest mammal'); 1: Whisper's "
-        "first, and no model loaded for it",
+        description="more than 1: Whisper's beam gives this many hypotheses for the words that "
+        "end a turn (not for partials), and a small LLM (SmolLM2-135M) chooses among those "
+        "whose words differ by how likely a person is to say them ('the largest manual' -> "
+        "'the largest mammal'); 1: Whisper's first, and no model loaded for it",
     )
     hypothesis_weight: float = Field(
         0.05,

@@ -3,6 +3,7 @@ an optional runtime is only needed when it is chosen."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from parley.config.settings import (
@@ -17,8 +18,11 @@ from parley.config.settings import (
     VadConfig,
     XttsConfig,
 )
+from parley.errors import ModelLoadError
 from parley.models.contracts import LanguageModel, SpeechToText, TextToSpeech, Vad
 from parley.models.hypotheses import SentenceScorer
+
+log = logging.getLogger(__name__)
 
 
 def make_vad(config: VadConfig) -> Vad:
@@ -36,7 +40,13 @@ def make_stt(config: SttConfig, *, models_dir: Path, llm: object = None) -> Spee
         return RemoteStt(config)
     from parley.models.whisper_stt import WhisperStt
 
-    scorer = _sentence_scorer(models_dir, llm) if config.hypotheses > 1 else None
+    scorer = None
+    if config.hypotheses > 1:
+        try:
+            scorer = _sentence_scorer(models_dir, llm)
+        except ModelLoadError as error:
+            # Hearing goes on as well as Whisper alone hears: a missing scorer costs accuracy.
+            log.warning("%s Whisper's first hypothesis is taken.", error)
     return WhisperStt(config, models_dir=models_dir, scorer=scorer)
 
 

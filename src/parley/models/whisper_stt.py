@@ -175,6 +175,11 @@ class WhisperStt:
             weakref.WeakKeyDictionary()
         )
 
+    @property
+    def is_weighing_hypotheses(self) -> bool:
+        """Whether a final's hypotheses are weighed by sense (stt.hypotheses, with its scorer)."""
+        return self._scorer is not None
+
     def _decode(self, audio: Int16Array, *, is_weighing: bool) -> Transcript:
         transcript = self._timed(audio, lambda samples: self._live_text(samples, is_weighing))
         if self._scorer is not None and not is_weighing:
