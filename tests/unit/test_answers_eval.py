@@ -26,6 +26,11 @@ def test_each_reply_gets_the_verdict_a_user_would_give() -> None:
     grams = AnswerCase("units", "How many grams are in a kilogram?", ("1000", "thousand"))
     said = judge(grams, "flite-rms", grams.question, "There are 1,000 grams.", 1.0, INTERNAL)
     assert said.verdict == "right"
+    # An accepted word counts with a plural's or a verb's ending, as a person reads it.
+    language = AnswerCase("advice", "How can I learn a new language?", ("practise", "app"))
+    advice = "Use apps, and keep practising every day."
+    assert judge(language, "flite-rms", language.question, advice, 1.0, INTERNAL).verdict == "right"
+    assert verdict(MARS.question, "The red planet is Marseille.") == "wrong"
     # Right words beside the instructions are not a right answer.
     answered = judge(
         MARS, "flite-slt", MARS.question, "Mars. No lists, no markdown.", 1.0, INTERNAL

@@ -126,9 +126,19 @@ class Prompt:
             return None
         # "1,000" is one number, as "1000" is.
         words = set(re.findall(r"[a-z0-9']+", re.sub(r"(?<=\d),(?=\d{3})", "", reply.lower())))
-        return (not self.expected or not words.isdisjoint(self.expected)) and words.isdisjoint(
-            self.unexpected
+        return (not self.expected or not words.isdisjoint(_with_endings(self.expected))) and (
+            words.isdisjoint(_with_endings(self.unexpected))
         )
+
+
+def _with_endings(words: tuple[str, ...]) -> set[str]:
+    """Each word as said in a sentence: "app" is in "use apps", "practise" in "practising"."""
+    forms = set(words)
+    for word in words:
+        if word.isalpha():
+            stem = word.removesuffix("e")
+            forms |= {word + "s", word + "es", stem + "ing", stem + "ed"}
+    return forms
 
 
 def _cached(path: Path, text: str) -> bool:
