@@ -80,7 +80,7 @@ def _hearing_in_use(settings: Settings) -> str:
         return f"the model server at {stt.remote.url}"
     if stt.hypotheses > 1:
         return f"Whisper {stt.model}; SmolLM2 chooses among {stt.hypotheses} hypotheses by sense"
-    return f"Whisper {stt.model}, its first hypothesis (stt.hypotheses: 4 lets SmolLM2 choose)"
+    return f"Whisper {stt.model}, its first hypothesis (stt.hypotheses: 1)"
 
 
 @app.command()

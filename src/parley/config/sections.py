@@ -234,13 +234,15 @@ class WhisperConfig(Section):
         "12.8 -> 11.0 %; recorded human speech unchanged (8 errors in 96 words); ~10 ms a decode",
     )
     hypotheses: int = Field(
-        1,
+        4,
         ge=1,
         le=8,
         description="more than 1: Whisper's beam gives this many hypotheses for the words that "
         "end a turn (not for partials), and a small LLM (SmolLM2-135M) chooses among those "
         "whose words differ by how likely a person is to say them ('the largest manual' -> "
-        "'the largest mammal'); 1: Whisper's first, and no model loaded for it",
+        "'the largest mammal'); 1: Whisper's first, and no model loaded for it. 4 against 1, "
+        "eval --answers in eight voices, one sitting on a 2-core Xeon: right 69.7 -> 72.4 %, "
+        "misheard 17.8 -> 11.8 %, voice to voice median 743 -> 792 ms",
     )
     hypothesis_weight: float = Field(
         0.05,
