@@ -106,6 +106,7 @@ async def test_tool_choice_is_right_for_95_in_100_labelled_requests(backends: Ba
             # Heard once from "What should I do if I have a headache?"; a calendar question.
             "What should I do if I come out here, Dick?",
             "What is the day after Saturday?",
+            "What comes after Monday?",
         ):
             assert router.choose_tool(request) is None, request
         chosen = router.choose_tool("Do you remember my name?")

@@ -92,6 +92,8 @@ def test_a_polite_request_tells_and_a_question_about_knowledge_calls_no_tool() -
     assert asks_for_knowledge("What day comes before Monday?")
     assert asks_for_knowledge("What is the last month of the year?")
     assert asks_for_knowledge("What is the day after Saturday?")
+    assert asks_for_knowledge("What comes after Monday?")
+    assert not asks_for_knowledge("What comes after today?")
     assert asks_for_knowledge("Which month is before March?")
     assert not asks_for_knowledge("What is the day after tomorrow?")
     assert not asks_for_knowledge("What day is it the day after tomorrow?")

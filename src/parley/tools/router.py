@@ -101,6 +101,7 @@ _ASKS_FOR_KNOWLEDGE = re.compile(
     # a date), "What is the first month of the year?".
     r"|(?:which|what) (?:is |was )?(?:the )?(?:month|day|season|year)s? (?:(?:comes?|is|falls?) )?"
     r"(?:after|before) (?!(?:tomorrow|today|yesterday|next|this|that)\b)"
+    r"|(?:which|what) comes? (?:after|before) (?!(?:tomorrow|today|yesterday|next|this|that)\b)"
     r"|(?:which|what) (?:is )?the (?:first|last|second|third) (?:month|day|season)\b)",
     re.IGNORECASE,
 )
