@@ -353,6 +353,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_slot_freed(
         await other.close()
         stalled.transport.abort()  # the socket is the transport's now: it closes it
         await asyncio.sleep(0)
+        tiny.close()  # and this test's own handle on it, whatever the transport got to
 
 
 async def test_simultaneous_handshakes_cannot_exceed_the_session_limit(
