@@ -249,10 +249,6 @@ def _assemble_piper(models_dir: Path) -> str:
     return "assembled"
 
 
-def smart_turn_path(models_dir: Path) -> Path:
-    return models_dir / SMART_TURN.file_name
-
-
 def wheel_member_path(models_dir: Path, member: WheelMember) -> Path:
     return models_dir / member.file_name
 
@@ -316,7 +312,7 @@ def status(models_dir: Path) -> list[ModelStatus]:
             rows.append(ModelStatus(f"llm {weights.name}", path, False, str(error)))
     voice = piper_voice_path(models_dir)
     rows.append(ModelStatus("piper joe-medium", voice, voice.is_file(), _INSTALL_HINT))
-    turn = smart_turn_path(models_dir)
+    turn = wheel_member_path(models_dir, SMART_TURN)
     rows.append(ModelStatus("smart turn v3.2", turn, turn.is_file(), _INSTALL_HINT))
     scorer = wheel_member_path(models_dir, SENTENCE_SCORER)
     rows.append(ModelStatus("sentence scorer", scorer, scorer.is_file(), _INSTALL_HINT))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from parley.config.settings import Settings
 from parley.errors import ConfigError, ModelLoadError
-from parley.models.catalogue import smart_turn_path
+from parley.models.catalogue import SMART_TURN, wheel_member_path
 from parley.models.contracts import (
     ChatMessage,
     LanguageModel,
@@ -92,7 +92,7 @@ def _load_turn_model(settings: Settings) -> SmartTurn | None:
     if not settings.vad.is_using_turn_model:
         return None
     try:
-        return SmartTurn(smart_turn_path(settings.models_dir), threads=2)
+        return SmartTurn(wheel_member_path(settings.models_dir, SMART_TURN), threads=2)
     except ModelLoadError as error:
         # Turns still end, on silence alone (vad.end_silence_ms).
         log.warning("%s Turns end on silence alone until it is fixed.", error)
