@@ -1,9 +1,14 @@
 """Whisper's beam hypotheses chosen by sense: the real SmolLM2-135M weighing real tiny.en decodes."""
 
 import concurrent.futures
+import logging
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp
 import numpy as np
 import pytest
 
@@ -16,6 +21,7 @@ from parley.models.hypotheses import plain_words
 from parley.models.llama_cpp_llm import LlamaCppLlm
 from parley.models.loaded import Backends
 from parley.models.sentence_scorer import LlamaSentenceScorer
+from parley.models.spare_cores import SpareCores
 from parley.models.whisper_stt import WhisperStt
 
 
@@ -25,6 +31,7 @@ def scorer(models_dir: Path) -> Iterator[LlamaSentenceScorer]:
         scorer = LlamaSentenceScorer(
             wheel_member_path(models_dir, SENTENCE_SCORER),
             threads=2,
+            spare_cores=SpareCores(),
             run=lambda call: thread.submit(call).result(),
         )
         yield scorer
@@ -104,7 +111,10 @@ async def test_the_scorer_on_the_reply_model_s_thread_scores_alike_and_leaves_it
     llm = backends.llm
     assert isinstance(llm, LlamaCppLlm)
     beside = LlamaSentenceScorer(
-        wheel_member_path(models_dir, SENTENCE_SCORER), threads=2, run=llm.run_beside
+        wheel_member_path(models_dir, SENTENCE_SCORER),
+        threads=2,
+        spare_cores=llm.spare_cores,
+        run=llm.run_beside,
     )
     try:
         texts = [
@@ -135,3 +145,47 @@ def test_without_the_scorer_s_file_whisper_s_first_hypothesis_is_taken_and_it_sa
     assert isinstance(stt, WhisperStt) and stt.is_weighing_hypotheses is False
     assert "Whisper's first hypothesis is taken" in caplog.text
     assert "parley models install" in caplog.text
+
+
+@pytest.fixture
+def busy_core() -> Iterator[None]:
+    """Another process keeping a core busy, as a build or a video call would; ended however
+    the test ends."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+def test_beside_a_process_keeping_a_core_busy_the_scorer_reads_on_one_thread_as_right(
+    models_dir: Path, busy_core: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two llama.cpp threads with one core free wait for each other at every step (SmolLM2:
+    314 ms a token against 21 on one thread): the call takes the cores that are spare."""
+    spare = SpareCores()
+    if spare.cores != 2:
+        pytest.skip("measured on 2 cores, the machine Parley is sized for")
+    with caplog.at_level(logging.INFO, logger="parley.models.spare_cores"):
+        deadline = time.monotonic() + 30
+        while spare.threads_for(2) != 1:  # until a window with the busy process is measured
+            assert time.monotonic() < deadline, "the busy process was never measured"
+            time.sleep(0.1)
+    assert "llama.cpp now on 1 thread(s)" in caplog.text
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        scorer = LlamaSentenceScorer(
+            wheel_member_path(models_dir, SENTENCE_SCORER),
+            threads=2,
+            spare_cores=spare,
+            run=lambda call: thread.submit(call).result(),
+        )
+        try:
+            said, misheard = scorer.log_probabilities(
+                ["What is the largest mammal?", "What is the largest manual?"]
+            )
+            threads_used = thread.submit(llama_cpp.llama_n_threads, scorer._llama.ctx).result()
+        finally:
+            scorer.close()
+    assert threads_used == 1
+    assert said > misheard

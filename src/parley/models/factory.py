@@ -56,14 +56,19 @@ def _sentence_scorer(models_dir: Path, llm: object) -> SentenceScorer:
     from parley.models.catalogue import SENTENCE_SCORER, check_gguf, wheel_member_path
     from parley.models.llama_cpp_llm import LlamaCppLlm
     from parley.models.sentence_scorer import LlamaSentenceScorer
+    from parley.models.spare_cores import SpareCores
 
     path = wheel_member_path(models_dir, SENTENCE_SCORER)
     check_gguf(path)
     if isinstance(llm, LlamaCppLlm):
-        return LlamaSentenceScorer(path, threads=llm.threads, run=llm.run_beside)
+        return LlamaSentenceScorer(
+            path, threads=llm.threads, spare_cores=llm.spare_cores, run=llm.run_beside
+        )
     # No llama.cpp model in this process: the scorer's own thread is the only one calling it.
     thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parley-scorer")
-    return LlamaSentenceScorer(path, threads=2, run=lambda call: thread.submit(call).result())
+    return LlamaSentenceScorer(
+        path, threads=2, spare_cores=SpareCores(), run=lambda call: thread.submit(call).result()
+    )
 
 
 def llm_class(config: LlmConfig) -> type:

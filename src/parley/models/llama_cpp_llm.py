@@ -34,6 +34,7 @@ from parley.models.llama_drafts import (
     SmallModelDraft,
     shared_prefix_length,
 )
+from parley.models.spare_cores import SpareCores
 from parley.models.thread_bridge import iterate_in_thread
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class LlamaCppLlm:
         self._calls_waiting = 0
         self._counting = threading.Lock()
         self._formatter: Any = None  # the chat template, made on first use
+        # Each call takes as many threads as cores are spare: see spare_cores.
+        self.spare_cores = SpareCores()
         self._llama: Any = self._thread.submit(self._load, Llama, path).result()
         self._warm_system_prompt()
 
@@ -109,8 +112,18 @@ class LlamaCppLlm:
 
     @property
     def threads(self) -> int:
-        """The threads it computes with: a model run beside it on its thread uses as many."""
+        """The most threads it computes with: a model run beside it on its thread uses as many."""
         return self._config.n_threads
+
+    def _fit_threads(self) -> None:
+        """Threads for the call about to start, on the model's thread: no more than the cores
+        other processes leave free (see spare_cores)."""
+        config = self._config
+        spare = self.spare_cores.threads_for(max(config.n_threads, config.n_threads_batch))
+        threads, threads_batch = min(config.n_threads, spare), min(config.n_threads_batch, spare)
+        self._llama._ctx.set_n_threads(threads, threads_batch)
+        if isinstance(draft := self._llama.draft_model, SmallModelDraft):
+            draft.set_threads(threads, threads_batch)
 
     @property
     def draft_counts(self) -> DraftCounts | None:
@@ -169,6 +182,7 @@ class LlamaCppLlm:
     def _generate(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
         # On the model's thread, one token per hop; the caller holds the lock.
         chunks: Any = None
+        self._fit_threads()
         try:
             chunks = self._llama.create_chat_completion(
                 messages=[template_message(m) for m in messages],
@@ -202,6 +216,7 @@ class LlamaCppLlm:
         from llama_cpp.llama_grammar import LlamaGrammar
 
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        self._fit_threads()
         response = self._llama.create_chat_completion(
             messages=[template_message(m) for m in messages],
             grammar=grammar,
@@ -250,6 +265,7 @@ class LlamaCppLlm:
         if shared >= len(tokens):
             return
         llama.n_tokens = shared  # eval drops the cache beyond this point
+        self._fit_threads()
         for start in range(shared, len(tokens), _READ_AHEAD_CHUNK_TOKENS):
             if self._calls_waiting:
                 return

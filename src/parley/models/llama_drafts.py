@@ -52,6 +52,10 @@ class SmallModelDraft:
     def close(self) -> None:
         self._llama.close()
 
+    def set_threads(self, threads: int, threads_batch: int) -> None:
+        """The threads its next calls use (``spare_cores``); on the model's thread."""
+        self._llama._ctx.set_n_threads(threads, threads_batch)
+
     def __call__(self, input_ids: TokenIds, /, **_kwargs: Any) -> TokenIds:
         llama = self._llama
         wanted = np.asarray(input_ids, dtype=np.intc)

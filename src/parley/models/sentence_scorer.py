@@ -24,6 +24,7 @@ import numpy as np
 
 from parley.errors import ModelLoadError
 from parley.models.llama_drafts import shared_prefix_length
+from parley.models.spare_cores import SpareCores
 
 T = TypeVar("T")
 # Runs a call on the thread llama.cpp is used from, and returns its result.
@@ -36,8 +37,13 @@ _CONTEXT_TOKENS = 160
 
 
 class LlamaSentenceScorer:
-    def __init__(self, model_path: Path, *, threads: int, run: Runner[Any]) -> None:
+    def __init__(
+        self, model_path: Path, *, threads: int, spare_cores: SpareCores, run: Runner[Any]
+    ) -> None:
+        """``threads`` at most, fewer when ``spare_cores`` says other processes keep cores busy."""
         self._run = run
+        self._threads = threads
+        self._spare_cores = spare_cores
         self._lock = threading.Lock()  # one scoring at a time: they share the cache
         try:
             from llama_cpp import Llama
@@ -68,8 +74,13 @@ class LlamaSentenceScorer:
     def log_probabilities(self, texts: Sequence[str]) -> list[float]:
         """Each text's log-probability as a whole user's message (natural log; blocking)."""
         with self._lock:
-            read: list[float] = self._run(lambda: [self._read(text) for text in texts])
+            read: list[float] = self._run(lambda: self._read_all(texts))
         return read
+
+    def _read_all(self, texts: Sequence[str]) -> list[float]:
+        threads = self._spare_cores.threads_for(self._threads)
+        self._llama._ctx.set_n_threads(threads, threads)
+        return [self._read(text) for text in texts]
 
     def _read(self, text: str) -> float:
         llama, start = self._llama, len(self._prefix)
