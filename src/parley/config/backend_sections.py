@@ -42,8 +42,15 @@ class LlamaCppConfig(_LlmCommon):
         "model or copied from the prompt. Off: on 2 cores neither is cheap enough to gain "
         "(`parley bench --drafts` measures them on yours)",
     )
-    n_threads: int = Field(2, ge=1, description="threads while generating tokens")
-    n_threads_batch: int = Field(2, ge=1, description="threads while reading the prompt")
+    n_threads: int = Field(
+        2,
+        ge=1,
+        description="threads while generating tokens, at most: fewer while other processes "
+        "keep cores busy (models.spare_cores)",
+    )
+    n_threads_batch: int = Field(
+        2, ge=1, description="threads while reading the prompt, at most (as n_threads)"
+    )
     repeat_penalty: float = Field(1.15, ge=1.0, le=2.0, description="small models loop without it")
     seed: int = 0
 
