@@ -61,6 +61,7 @@ def test_bench_prints_medians_and_a_plot_from_spoken_prompts(
     assert accuracy["prompts"]["live_wer"] == report["word_error_rate"]
     assert 0 <= accuracy["prompts"]["whole_decode_wer"] < 0.5
     assert report["cold_start"]["model_load_s"] > 0
+    assert 0 <= report["others_busy_cores"] <= report["machine"]["cores"]
     assert 0.0 <= report["speculative_share"] <= 1.0
     partials = report["partial_transcripts"]  # decoded while each question was spoken
     assert partials["turns"] == 2

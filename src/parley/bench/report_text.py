@@ -60,7 +60,8 @@ def format_table(summary: dict[str, Any]) -> str:
         f"cold start: model load {cold['model_load_s']} s, first turn {cold['first_turn_voice_to_voice_ms']} ms"
     )
     lines.append(
-        f"peak RSS {summary['peak_rss_mib']} MiB, CPU {summary['cpu_percent']} % of one core"
+        f"peak RSS {summary['peak_rss_mib']} MiB, CPU {summary['cpu_percent']} % of one core; "
+        f"other processes kept {summary['others_busy_cores']} cores busy"
     )
     return "\n".join(lines)
 
@@ -89,7 +90,9 @@ def format_markdown(summary: dict[str, Any], *, date: str) -> str:
         "",
         f"Word error rate {summary['word_error_rate']}; replies on the point "
         f"{on_point['on_point']} of {on_point['judged']}; replies begun on a pause "
-        f"{summary['speculative_share']}; peak RSS {summary['peak_rss_mib']} MiB.",
+        f"{summary['speculative_share']}; peak RSS {summary['peak_rss_mib']} MiB; other "
+        f"processes kept {summary['others_busy_cores']} of {summary['machine']['cores']} cores "
+        "busy.",
     ]
     return "\n".join(lines)
 

@@ -9,7 +9,6 @@ only collects them, and reports medians and p90 with warm-up turns apart.
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
 import tempfile
 import time
@@ -50,6 +49,7 @@ from parley.bench.prompts import (
 )
 from parley.config.settings import Settings
 from parley.models.loaded import Backends
+from parley.models.spare_cores import read_cpu_sample, usable_cores
 from parley.ops.machine import describe_cpu
 from parley.ops.spread import spread
 from parley.pipeline.runtime import Runtime
@@ -119,6 +119,8 @@ class BenchReport:
     echo_trials: list[EchoTrial] = field(default_factory=list)
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    # CPU time of other processes over the same span: figures taken beside them are slower.
+    others_cpu_s: float = 0.0
     # Per set of prompts, Whisper's own decode of each whole utterance, in the set's order.
     whole_decodes: dict[str, list[str]] = field(default_factory=dict)
 
@@ -194,6 +196,9 @@ class BenchReport:
             },
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "cpu_percent": round(100 * self.cpu_s / self.wall_s, 1) if self.wall_s else None,
+            "others_busy_cores": (
+                round(max(0.0, self.others_cpu_s) / self.wall_s, 2) if self.wall_s else None
+            ),
             "per_prompt": [
                 {
                     "prompt": t.prompt,
@@ -329,7 +334,8 @@ async def _run_all(
     async with Runtime.open(
         backends.settings, backends=backends, database_path=database_path
     ) as runtime:
-        started_wall, started_cpu = time.perf_counter(), _cpu_seconds()
+        cores = usable_cores()
+        started_wall, started_cpu = time.perf_counter(), read_cpu_sample(cores)
         for index in range(warmup_turns):
             progress(f"warm-up {index + 1}/{warmup_turns}")
             report.warmup.append(await run_turn(runtime, prompts[index % len(prompts)]))
@@ -356,11 +362,8 @@ async def _run_all(
             if value is not None:
                 report.interruption_ms.append(value)
         report.wall_s = time.perf_counter() - started_wall
-        report.cpu_s = _cpu_seconds() - started_cpu
+        ended_cpu = read_cpu_sample(cores)
+        report.cpu_s = ended_cpu.own_cpu_s - started_cpu.own_cpu_s
+        report.others_cpu_s = ended_cpu.busy_cpu_s - started_cpu.busy_cpu_s - report.cpu_s
         report.stt_rtf = await measure_stt_rtf(backends, prompts)
         report.whole_decodes = await decode_whole_utterances(backends, report.sets())
-
-
-def _cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
