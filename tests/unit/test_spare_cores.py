@@ -60,12 +60,30 @@ def test_parley_s_own_threads_are_not_counted_as_others(counters: FakeCpuCounter
     assert spare.threads_for(2) == 2
 
 
-def test_a_process_waking_now_and_then_does_not_take_a_thread(counters: FakeCpuCounters) -> None:
+def test_a_core_less_than_half_used_by_others_still_takes_a_thread(
+    counters: FakeCpuCounters,
+) -> None:
     spare = SpareCores(read_sample=counters.read, cores=2)
     counters.run_for(1.0, others_cores=0.2)
     assert spare.threads_for(2) == 2
-    counters.run_for(1.0, others_cores=0.8)
+    counters.run_for(1.5, others_cores=0.45)
+    assert spare.threads_for(2) == 2
+    counters.run_for(1.5, others_cores=0.6)
     assert spare.threads_for(2) == 1
+
+
+def test_a_load_near_the_line_does_not_switch_the_count_at_every_call(
+    counters: FakeCpuCounters,
+) -> None:
+    spare = SpareCores(read_sample=counters.read, cores=2)
+    counters.run_for(1.5, others_cores=0.55)
+    assert spare.threads_for(2) == 1
+    counters.run_for(1.5, others_cores=0.45)
+    assert spare.threads_for(2) == 1  # not clearly free yet
+    counters.run_for(1.5, others_cores=0.35)
+    assert spare.threads_for(2) == 2
+    counters.run_for(1.5, others_cores=0.45)
+    assert spare.threads_for(2) == 2  # not clearly taken either
 
 
 def test_every_core_busy_still_leaves_one_thread_and_one_wanted_is_one(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import functools
 import logging
+import math
 import os
 import threading
 import time
@@ -32,9 +33,12 @@ log = logging.getLogger(__name__)
 _WINDOW_S = 1.0
 # Shorter than this, the kernel's 10 ms ticks make the figure too coarse to act on.
 _SHORTEST_SPAN_S = 0.2
-# Others' use that still leaves a core for a thread: a process waking now and then (a browser
-# tab, a test's client) must not halve a reply's speed, one busy core must.
-_SLACK_CORES = 0.3
+# A core counts as taken once other processes use more than this much of it on average, and
+# as free again only under the second figure, so that a load near the line does not switch
+# the count at every call. Measured beside `stress-ng --cpu 1 --cpu-load N` (1.5B, ms a token,
+# one thread / two): 10 % 101 / 63, 20 % 100 / 71, 35 % 101 / 85, 50 % 104 / 99, 100 % 137 / 508.
+_TAKEN_ABOVE_CORES = 0.5
+_FREE_BELOW_CORES = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +113,10 @@ class SpareCores:
     def _update(self, base: CpuSample, now: CpuSample, span_s: float) -> None:
         others_cpu_s = (now.busy_cpu_s - base.busy_cpu_s) - (now.own_cpu_s - base.own_cpu_s)
         others_cores = max(0.0, others_cpu_s / span_s)
-        spare_threads = max(1, int(self.cores - others_cores + _SLACK_CORES))
+        # A core clearly taken is given up, one clearly free taken back; in between, no change.
+        at_most = self._threads_left(others_cores, _TAKEN_ABOVE_CORES)
+        at_least = self._threads_left(others_cores, _FREE_BELOW_CORES)
+        spare_threads = min(max(self._spare_threads, at_least), at_most)
         if spare_threads != self._spare_threads:
             log.info(
                 "llama.cpp now on %d thread(s): other processes kept %.1f of %d cores busy "
@@ -120,3 +127,7 @@ class SpareCores:
                 span_s,
             )
         self._spare_threads = spare_threads
+
+    def _threads_left(self, others_cores: float, taken_above_cores: float) -> int:
+        taken = max(0, math.ceil(others_cores - taken_above_cores))
+        return max(1, self.cores - taken)
