@@ -39,6 +39,27 @@ def question_in_two(speech: Callable[..., Path]) -> tuple[np.ndarray, np.ndarray
     return first, second
 
 
+def timeline(events: list[Any]) -> list[str]:
+    """What happened, in order and in brief, for an assertion's message: the events a person
+    would notice (speech, words heard, sentences said, interruptions), not each audio chunk."""
+    shown = []
+    for event in events:
+        match event:
+            case SpeechStarted(start_sample=start):
+                shown.append(f"speech from {start / 16_000:.2f} s")
+            case SpeechEnded(last_voiced_sample=end):
+                shown.append(f"speech ended at {end / 16_000:.2f} s")
+            case FinalTranscript(text=text):
+                shown.append(f"heard {text!r}")
+            case SentenceReady(turn_id=turn_id, text=text):
+                shown.append(f"turn {turn_id} says {text!r}")
+            case ReplyInterrupted(turn_id=turn_id, reason=reason):
+                shown.append(f"turn {turn_id} interrupted ({reason})")
+            case TurnDone(turn_id=turn_id, was_cancelled=was_cancelled, heard_text=heard):
+                shown.append(f"turn {turn_id} done, cancelled={was_cancelled}, heard {heard!r}")
+    return shown
+
+
 async def speak_to(session: Session, audio: np.ndarray, *, is_realtime: bool) -> None:
     """``audio`` as a microphone sends it (then silence while Parley is busy), to the end of
     every reply it starts."""
@@ -258,7 +279,7 @@ async def test_uh_huh_a_cough_and_a_knock_over_a_reply_let_it_play_on_and_wait_s
     interrupted = [e for e in events if isinstance(e, ReplyInterrupted)]
     story_reply = session.results[0]
     # One interruption, by "wait, stop", after the story had played on through the rest.
-    assert [e.turn_id for e in interrupted] == [story_reply.turn_id]
+    assert [e.turn_id for e in interrupted] == [story_reply.turn_id], timeline(events)
     last_onset = [i for i, e in enumerate(events) if isinstance(e, SpeechStarted)][-1]
     assert events.index(interrupted[0]) > last_onset
     assert story_reply.was_cancelled
