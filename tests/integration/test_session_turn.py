@@ -2,16 +2,21 @@
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from parley.audio.frames import AudioFrame, AudioReady
+from parley.audio.frames import AudioReady
 from parley.audio.pcm import decode_file
-from parley.audio.virtual_devices import CollectingSink, RealtimePlaybackSink, frames_from_samples
+from parley.audio.virtual_devices import (
+    CollectingSink,
+    RealtimePlaybackSink,
+    frames_from_samples,
+    frames_then_over_the_reply,
+)
 from parley.bench.prompts import cough, knock
 from parley.config.settings import Settings
 from parley.memory.sqlite_store import SqliteStore
@@ -272,30 +277,16 @@ async def test_uh_huh_a_cough_and_a_knock_over_a_reply_let_it_play_on_and_wait_s
         ]
     )
 
-    async def microphone() -> AsyncIterator[AudioFrame]:
-        # The request, then the room's silence until the story sounds from the loudspeaker,
-        # however long this machine takes to begin it; then the sounds over it, in real time.
-        sent = 0
-        async for frame in frames_from_samples(
+    # The request, then the sounds over the story once it sounds from the loudspeaker,
+    # however long this machine takes to begin it.
+    await session.listen(
+        frames_then_over_the_reply(
             story,
-            frame_ms=20,
-            is_realtime=True,
-            trailing_silence_ms=0,
-            keep_going=lambda: sink.played_samples(1) == 0,
-        ):
-            sent += frame.samples.size
-            yield frame
-        async for frame in frames_from_samples(
             over_the_story,
-            frame_ms=20,
-            is_realtime=True,
-            trailing_silence_ms=800,
+            is_reply_heard=lambda: sink.played_samples(1) > 0,
             keep_going=lambda: session.is_busy,
-            start_sample=sent,
-        ):
-            yield frame
-
-    await session.listen(microphone())
+        )
+    )
     await session.wait_for_replies()
 
     finals = [e.text.lower() for e in events if isinstance(e, FinalTranscript)]

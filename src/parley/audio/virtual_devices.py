@@ -62,6 +62,39 @@ async def frames_from_samples(
         position += frame_samples
 
 
+async def frames_then_over_the_reply(
+    first: Int16Array,
+    over_reply: Int16Array,
+    *,
+    is_reply_heard: Callable[[], bool],
+    keep_going: Callable[[], bool],
+    max_wait_ms: int = 120_000,
+) -> AsyncIterator[AudioFrame]:
+    """A person speaking again once they hear the answer begin, in real time: ``first``, then
+    the room's silence until ``is_reply_heard()`` (however long the machine takes to begin it,
+    at most ``max_wait_ms``), then ``over_reply`` and silence while ``keep_going()``."""
+    sent = 0
+    async for frame in frames_from_samples(
+        first,
+        frame_ms=20,
+        is_realtime=True,
+        trailing_silence_ms=0,
+        keep_going=lambda: not is_reply_heard(),
+        max_trailing_ms=max_wait_ms,
+    ):
+        sent += frame.samples.size
+        yield frame
+    async for frame in frames_from_samples(
+        over_reply,
+        frame_ms=20,
+        is_realtime=True,
+        trailing_silence_ms=800,
+        keep_going=keep_going,
+        start_sample=sent,
+    ):
+        yield frame
+
+
 class CollectingSink:
     """Collects reply audio (for a WAV file or an HTTP response); it 'plays' instantly."""
 

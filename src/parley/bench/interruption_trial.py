@@ -4,11 +4,9 @@ onset to the reply's silence."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
-from parley.audio.frames import AudioFrame
 from parley.audio.pcm import decode_file
-from parley.audio.virtual_devices import RealtimePlaybackSink, frames_from_samples
+from parley.audio.virtual_devices import RealtimePlaybackSink, frames_then_over_the_reply
 from parley.bench.prompts import Prompt
 from parley.pipeline.events import ReplyInterrupted, SpeechStarted
 from parley.pipeline.runtime import Runtime
@@ -33,34 +31,20 @@ async def run_interruption(runtime: Runtime, first: Prompt, second: Prompt) -> f
     session = runtime.session(sink=sink, observer=observe)
     first_audio, second_audio = decode_file(first.path), decode_file(second.path)
 
-    def reply_not_heard_for_half_a_second() -> bool:
+    def reply_heard_for_half_a_second() -> bool:
         turn_id = sink.tracks.floor_turn_id
-        return turn_id is None or sink.played_samples(turn_id) < rate_hz // 2
+        return turn_id is not None and sink.played_samples(turn_id) >= rate_hz // 2
 
-    async def frames() -> AsyncIterator[AudioFrame]:
-        # The first question, then silence until its reply has played for half a second (at
-        # most 10 s), then the second question over the reply.
-        async for frame in frames_from_samples(
-            first_audio,
-            frame_ms=20,
-            is_realtime=True,
-            trailing_silence_ms=0,
-            keep_going=reply_not_heard_for_half_a_second,
-            max_trailing_ms=10_000,
-        ):
-            yield frame
-            position = frame.start_sample + frame.samples.size
-        async for frame in frames_from_samples(
-            second_audio,
-            frame_ms=20,
-            is_realtime=True,
-            trailing_silence_ms=800,
-            keep_going=lambda: session.is_busy,
-            start_sample=position,
-        ):
-            yield frame
-
-    await session.listen(frames())
+    # The first question, then silence until its reply has played for half a second (at most
+    # 10 s), then the second question over the reply.
+    frames = frames_then_over_the_reply(
+        first_audio,
+        second_audio,
+        is_reply_heard=reply_heard_for_half_a_second,
+        keep_going=lambda: session.is_busy,
+        max_wait_ms=10_000,
+    )
+    await session.listen(frames)
     await session.wait_for_replies()
     silenced_ns = sink.last_silenced_t_ns
     if (silenced_ns is None or len(onsets) < 2 or silenced_ns < onsets[1]) and interrupted:
