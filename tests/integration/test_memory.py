@@ -213,4 +213,12 @@ def test_a_question_put_to_memory_gets_only_the_facts_that_answer_it(
     # A misheard sum given to memory finds nothing: no fact is read out in its place.
     assert recall.answering("local", "What is 5 times I?") == []
     assert len(recall.answering("local", "what do you remember about me")) == 4
+    assert len(recall.answering("local", "What have I told you about myself?")) == 4
+    # Asked in words of remembering, for one thing: that thing, not all four.
+    assert recall.answering("local", "Do you remember my sister's name?") == [
+        "The user's sister is called Ana"
+    ]
+    assert recall.answering("local", "Do you know what I'm allergic to?") == [
+        "The user is allergic to peanuts"
+    ]
     store.close()

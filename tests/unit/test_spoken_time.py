@@ -3,7 +3,7 @@
 import datetime
 import json
 
-from parley.tools.speakable import spoken_answer
+from parley.tools.speakable import NOTHING_REMEMBERED, spoken_answer
 from parley.tools.spoken_time import clock, conversion_sentence, moment_sentence, ordinal
 
 
@@ -65,3 +65,18 @@ def test_a_conversion_that_crosses_midnight_names_the_day() -> None:
         "Sunday the sixth of December."
     )
     assert moment_sentence(source, None) == "It's 8 in the evening, Saturday the fifth of December."
+
+
+def test_one_fact_that_answers_a_question_to_memory_is_said_to_the_user_as_it_is() -> None:
+    said = spoken_answer("search_memory", "The user's sister is called Ana", is_builtin=True)
+    assert said == "Your sister is called Ana."
+    assert (
+        spoken_answer("search_memory", "The user lives in Madrid.", is_builtin=True)
+        == "You live in Madrid."
+    )
+    # Several facts are the model's to phrase; none is said as "not told yet".
+    two = "The user's dog is called Rex\nThe user's sister is called Ana"
+    assert spoken_answer("search_memory", two, is_builtin=True) is None
+    assert spoken_answer("search_memory", NOTHING_REMEMBERED, is_builtin=True) == (
+        "You haven't told me that yet."
+    )

@@ -45,8 +45,48 @@ _ANSWER_SHARE_OF_BEST = 0.6
 # ... unless it asks what Parley knows of the user at all: every fact is the answer then. Any
 # other question (a misheard "what is five times nine" given to memory) finds nothing: the
 # facts' similarity to it (0.05-0.15) is no lower than to a general one (0.05-0.18).
-_ASKS_FOR_EVERYTHING = re.compile(
-    r"\b(remember|know|told|tell|everything|anything|all|about me|myself|yourself)\b"
+# A question asks for everything when it names nothing once its words of asking are left out:
+# "what do you remember about me" does, "do you remember my sister's name" does not.
+_ASKING_FOR_EVERYTHING = re.compile(
+    r"\b(remember|remembered|know|knows|told|tell|everything|anything|all)\b"
+)
+_ASKING_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "all",
+        "anything",
+        "are",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "else",
+        "ever",
+        "everything",
+        "have",
+        "i",
+        "is",
+        "it",
+        "know",
+        "knows",
+        "me",
+        "my",
+        "myself",
+        "remember",
+        "remembered",
+        "say",
+        "said",
+        "so",
+        "far",
+        "tell",
+        "told",
+        "what",
+        "whatever",
+        "you",
+        "yourself",
+    ]
 )
 _PERSONAL_CUES = re.compile(
     r"\b(i|i'm|i've|i'd|me|my|mine|myself|we|our|us|"
@@ -116,6 +156,14 @@ class Recalled:
 def is_about_the_user(text: str) -> bool:
     """Whether a turn speaks of the user or asks for advice, rather than a general question."""
     return _PERSONAL_CUES.search(text.lower()) is not None
+
+
+def asks_for_everything(question: str) -> bool:
+    """Whether a question put to memory asks for all it holds ("what have you remembered
+    about me?") rather than for one thing ("do you remember my sister's name?")."""
+    words = re.findall(r"[a-z0-9']+", question.lower())
+    named = [word for word in words if word not in _ASKING_WORDS]
+    return not named and _ASKING_FOR_EVERYTHING.search(question.lower()) is not None
 
 
 class MemoryRecall:
@@ -240,7 +288,7 @@ class MemoryRecall:
         """The facts that answer a question put to memory (the search_memory tool), most
         relevant first; none when they do not answer it."""
         found = self.search(user_id, question, limit=limit)
-        if _ASKS_FOR_EVERYTHING.search(question.lower()):
+        if asks_for_everything(question):
             return [recalled.item.text for recalled in found]
         best = max((r.similarity for r in found if r.similarity is not None), default=0.0)
         bar = max(_ANSWER_SIMILARITY, _ANSWER_SHARE_OF_BEST * best)

@@ -7,10 +7,13 @@ import datetime
 import json
 from typing import Any
 
+from parley.memory.fact_voice import second_person
 from parley.tools.spoken_time import conversion_sentence, moment_sentence
 
-# Parley's own tools whose answers are written to be said as they are; search_memory's facts
-# are phrased by the model, which picks the ones that answer the question.
+# Parley's own tools whose answers are written to be said as they are. search_memory gives
+# only the facts that answer the question (MemoryRecall.answering): one fact is said as it is,
+# to the user ("Your sister is called Ana."), without the ~0.6 s the model takes to read the
+# call and its answer; several are phrased by the model.
 SAID_AS_THEY_ARE = frozenset({"current_date_and_time", "remember", "end_conversation"})
 NOTHING_REMEMBERED = "Nothing remembered about that."
 
@@ -22,6 +25,9 @@ def spoken_answer(name: str, text: str, *, is_builtin: bool) -> str | None:
             return text
         if name == "search_memory" and text == NOTHING_REMEMBERED:
             return "You haven't told me that yet."
+        if name == "search_memory" and text.strip() and "\n" not in text.strip():
+            fact = second_person(text.strip())
+            return fact if fact.endswith((".", "!", "?")) else f"{fact}."
         return None
     try:
         value = json.loads(text)
