@@ -221,4 +221,10 @@ def test_a_question_put_to_memory_gets_only_the_facts_that_answer_it(
     assert recall.answering("local", "Do you know what I'm allergic to?") == [
         "The user is allergic to peanuts"
     ]
+    # Asked in the first person, of facts kept about "the user".
+    recall.remember("local", "The user lives in Lisbon")
+    assert recall.answering("local", "Where do I live?") == ["The user lives in Lisbon"]
+    assert recall.answering("local", "Do you remember where I live?") == [
+        "The user lives in Lisbon"
+    ]
     store.close()
