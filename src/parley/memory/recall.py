@@ -45,11 +45,9 @@ _RECALL_LIMIT = 8
 # misheard sum given to memory ("what is 5 times the user") at 0.31 to the nearest fact.
 _ANSWER_SIMILARITY = 0.45
 _ANSWER_SHARE_OF_BEST = 0.6
-# ... unless it asks what Parley knows of the user at all: every fact is the answer then. Any
-# other question (a misheard "what is five times nine" given to memory) finds nothing: the
-# facts' similarity to it (0.05-0.15) is no lower than to a general one (0.05-0.18).
-# A question asks for everything when it names nothing once its words of asking are left out:
-# "what do you remember about me" does, "do you remember my sister's name" does not.
+# ... unless it asks what Parley knows of the user at all: every fact is the answer then. It
+# does when it names nothing once its words of asking are left out: "what do you remember about
+# me" does, "do you remember my sister's name" does not.
 _ASKING_FOR_EVERYTHING = re.compile(
     r"\b(remember|remembered|know|knows|told|tell|everything|anything|all)\b"
 )
