@@ -48,8 +48,8 @@ _ANSWER_SHARE_OF_BEST = 0.6
 # ... unless it asks what Parley knows of the user at all: every fact is the answer then. It
 # does when it names nothing once its words of asking are left out: "what do you remember about
 # me" does, "do you remember my sister's name" does not.
-_ASKING_FOR_EVERYTHING = re.compile(
-    r"\b(remember|remembered|know|knows|told|tell|everything|anything|all)\b"
+_ASKING_FOR_EVERYTHING = frozenset(
+    ["remember", "remembered", "know", "knows", "told", "tell", "everything", "anything", "all"]
 )
 _ASKING_WORDS = frozenset(
     [
@@ -162,9 +162,8 @@ def is_about_the_user(text: str) -> bool:
 def asks_for_everything(question: str) -> bool:
     """Whether a question put to memory asks for all it holds ("what have you remembered
     about me?") rather than for one thing ("do you remember my sister's name?")."""
-    words = re.findall(r"[a-z0-9']+", question.lower())
-    named = [word for word in words if word not in _ASKING_WORDS]
-    return not named and _ASKING_FOR_EVERYTHING.search(question.lower()) is not None
+    words = set(re.findall(r"[a-z0-9']+", question.lower()))
+    return words <= _ASKING_WORDS and not words.isdisjoint(_ASKING_FOR_EVERYTHING)
 
 
 class MemoryRecall:

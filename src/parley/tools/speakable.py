@@ -25,9 +25,10 @@ def spoken_answer(name: str, text: str, *, is_builtin: bool) -> str | None:
             return text
         if name == "search_memory" and text == NOTHING_REMEMBERED:
             return "You haven't told me that yet."
-        if name == "search_memory" and text.strip() and "\n" not in text.strip():
-            fact = second_person(text.strip())
-            return fact if fact.endswith((".", "!", "?")) else f"{fact}."
+        fact = text.strip()
+        if name == "search_memory" and fact and "\n" not in fact:
+            said = second_person(fact)
+            return said if said.endswith((".", "!", "?")) else f"{said}."
         return None
     try:
         value = json.loads(text)
